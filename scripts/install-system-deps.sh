@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Installs the Debian packages mixq needs (cross toolchain) when they are missing.
+set -euo pipefail
+missing=()
+command -v arm-none-eabi-gcc >/dev/null 2>&1 || missing+=(gcc-arm-none-eabi libnewlib-arm-none-eabi)
+command -v gcc >/dev/null 2>&1 || missing+=(gcc)
+if [ ${#missing[@]} -eq 0 ]; then exit 0; fi
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1; then SUDO=sudo; else
+    echo "mixq: missing Debian packages: ${missing[*]}; run as root: apt-get install -y ${missing[*]}" >&2; exit 1
+  fi
+else SUDO=; fi
+echo "mixq: installing ${missing[*]} (apt-get)"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null

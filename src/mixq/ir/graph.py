@@ -1,0 +1,230 @@
+"""The integer-only graph: frozen dataclasses, no torch.
+
+A :class:`Graph` is a topologically ordered tuple of op nodes over named tensors. Every tensor is
+per-sample NHWC without the batch axis: shape ``(H, W, C)`` for feature maps, ``(C,)`` for vectors.
+Tensor codes are integers with zero point 0: ``real = code * scale``. Sub-byte tensors are stored
+unpacked here (one code per numpy element); packing is a code-generation concern.
+
+Weights are numpy int8 arrays of signed codes, layout OHWI ``(C_out, KH, KW, C_in / groups)``
+(CMSIS-NN's), ternary weights use codes {-1, 0, 1} with ``weight_bits = 2`` and ``ternary=True``.
+The meaning of every op is :mod:`mixq.ir.interpret`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Union
+
+import numpy as np
+
+from mixq.quant.integer import qrange
+
+
+@dataclass(frozen=True)
+class TensorType:
+    """An activation tensor.
+
+    Attributes:
+        shape: per-sample shape, (H, W, C) or (C,).
+        bits: code width: 2, 4, 8 (activations) or 32.
+        signed: two's complement codes if True, else unsigned.
+        scale: real value of one code step (zero point is always 0).
+    """
+
+    shape: tuple[int, ...]
+    bits: int
+    signed: bool
+    scale: float
+
+    @property
+    def qmin(self) -> int:
+        return qrange(self.bits, self.signed)[0]
+
+    @property
+    def qmax(self) -> int:
+        return qrange(self.bits, self.signed)[1]
+
+    @property
+    def numel(self) -> int:
+        return int(np.prod(self.shape))
+
+    @property
+    def packed_bytes(self) -> int:
+        """Bytes when packed (sub-byte codes packed along channels, each pixel row padded to bytes).
+
+        Example:
+            >>> TensorType((4, 4, 3), 4, False, 1.0).packed_bytes
+            32
+        """
+        channels = self.shape[-1]
+        per_pixel = -(-channels * self.bits // 8)
+        return int(np.prod(self.shape[:-1], dtype=np.int64)) * per_pixel
+
+
+def _frozen_array(a: np.ndarray, dtype) -> np.ndarray:
+    a = np.ascontiguousarray(a, dtype=dtype)
+    a.setflags(write=False)
+    return a
+
+
+@dataclass(frozen=True, eq=False)
+class Requant:
+    """Per-output-channel ICN parameters (see :func:`mixq.quant.integer.requantize`).
+
+    Attributes:
+        bias: int32 (C,) added to the accumulator.
+        multiplier: int32 (C,) Q31 multiplier.
+        shift: (C,) total right shift in [1, 62].
+        activation_min, activation_max: output code range (clamp).
+    """
+
+    bias: np.ndarray
+    multiplier: np.ndarray
+    shift: np.ndarray
+    activation_min: int
+    activation_max: int
+
+    def __post_init__(self):
+        object.__setattr__(self, "bias", _frozen_array(self.bias, np.int32))
+        object.__setattr__(self, "multiplier", _frozen_array(self.multiplier, np.int32))
+        object.__setattr__(self, "shift", _frozen_array(self.shift, np.int32))
+
+
+@dataclass(frozen=True, eq=False)
+class Conv2d:
+    """2-D convolution (regular, depthwise or pointwise) + ICN requantization.
+
+    Attributes:
+        name: layer name (unique).
+        input, output: tensor names; input (H, W, C_in), output (H_out, W_out, C_out).
+        weight: int8 codes (C_out, KH, KW, C_in // groups).
+        requant: ICN parameters for C_out channels.
+        stride: (sh, sw).
+        padding: (top, bottom, left, right) zero padding (TF SAME may be asymmetric).
+        groups: 1 (regular) or C_in == C_out (depthwise).
+        weight_bits: 8, 4 or 2.
+        ternary: weights are {-1, 0, 1} (weight_bits == 2).
+    """
+
+    name: str
+    input: str
+    output: str
+    weight: np.ndarray
+    requant: Requant
+    stride: tuple[int, int] = (1, 1)
+    padding: tuple[int, int, int, int] = (0, 0, 0, 0)
+    groups: int = 1
+    weight_bits: int = 8
+    ternary: bool = False
+
+    def __post_init__(self):
+        object.__setattr__(self, "weight", _frozen_array(self.weight, np.int8))
+
+    @property
+    def kind(self) -> str:
+        """'dw' (depthwise), 'pw' (1x1, groups 1) or 'conv'."""
+        c_out, kh, kw, _ = self.weight.shape
+        if self.groups > 1:
+            return "dw"
+        return "pw" if (kh, kw) == (1, 1) else "conv"
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        return (self.input,)
+
+
+@dataclass(frozen=True, eq=False)
+class FullyConnected:
+    """Fully connected layer over the flattened (HWC order) input + ICN requantization.
+
+    Attributes:
+        weight: int8 codes (C_out, C_in) with C_in = numel(input).
+    """
+
+    name: str
+    input: str
+    output: str
+    weight: np.ndarray
+    requant: Requant
+    weight_bits: int = 8
+    ternary: bool = False
+
+    def __post_init__(self):
+        object.__setattr__(self, "weight", _frozen_array(self.weight, np.int8))
+
+    kind = "fc"
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        return (self.input,)
+
+
+@dataclass(frozen=True)
+class AvgPool:
+    """Global average pooling (H, W, C) -> (1, 1, C), codes and scale unchanged:
+    ``y = floor((sum + n // 2) / n)`` with n = H * W (round half up)."""
+
+    name: str
+    input: str
+    output: str
+    kind = "pool"
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        return (self.input,)
+
+
+@dataclass(frozen=True)
+class Add:
+    """Residual add of two same-shape tensors:
+    ``y = clamp((a * multiplier_a + b * multiplier_b + (1 << (shift - 1))) >> shift, min, max)``.
+    Multipliers are int32, ``shift`` in [1, 62], intermediates int64."""
+
+    name: str
+    input_a: str
+    input_b: str
+    output: str
+    multiplier_a: int
+    multiplier_b: int
+    shift: int
+    activation_min: int
+    activation_max: int
+    kind = "add"
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        return (self.input_a, self.input_b)
+
+
+Node = Union[Conv2d, FullyConnected, AvgPool, Add]
+WEIGHT_OPS = (Conv2d, FullyConnected)
+
+
+@dataclass(frozen=True, eq=False)
+class Graph:
+    """An integer-only network.
+
+    Attributes:
+        name: model name.
+        tensors: tensor name -> :class:`TensorType` (a tuple of pairs, frozen).
+        nodes: ops in execution (topological) order.
+        inputs: input tensor names (the network input: u8 codes).
+        outputs: output tensor names.
+    """
+
+    name: str
+    tensors: tuple[tuple[str, TensorType], ...]
+    nodes: tuple[Node, ...]
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    _by_name: dict = field(default=None, init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "_by_name", dict(self.tensors))
+
+    def tensor(self, name: str) -> TensorType:
+        return self._by_name[name]
+
+    @property
+    def weight_nodes(self) -> tuple[Node, ...]:
+        return tuple(n for n in self.nodes if isinstance(n, WEIGHT_OPS))

@@ -1,0 +1,97 @@
+"""Float building blocks that mixq knows how to quantize.
+
+Reference models are written with these blocks (plus ``nn.Linear`` and ``nn.Flatten``);
+:func:`mixq.nn.prepare` turns each into its QAT counterpart. A model that uses any other layer with
+parameters is rejected by ``prepare`` with a message naming the layer.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
+    """TensorFlow 'SAME' padding (before, after) for one spatial axis; extra pixel goes after.
+
+    Example:
+        >>> same_padding(224, 3, 2), same_padding(112, 3, 1), same_padding(7, 3, 2)
+        ((0, 1), (1, 1), (1, 1))
+    """
+    out = math.ceil(size / stride)
+    total = max((out - 1) * stride + kernel - size, 0)
+    return total // 2, total - total // 2
+
+
+def _pair(v) -> tuple[int, int]:
+    return (v, v) if isinstance(v, int) else (int(v[0]), int(v[1]))
+
+
+class ConvBNReLU(nn.Module):
+    """Conv2d (no bias) + BatchNorm2d + optional ReLU: one quantizable layer.
+
+    Args:
+        in_channels, out_channels: channel counts.
+        kernel_size: int or (kh, kw).
+        stride: int or (sh, sw).
+        groups: 1 (regular) or in_channels == out_channels (depthwise).
+        relu: apply ReLU (its output is an unsigned activation); False gives a signed output.
+        padding: 'same' (TensorFlow SAME, possibly asymmetric) or an int (symmetric).
+
+    Example:
+        >>> m = ConvBNReLU(3, 8, 3, stride=2)
+        >>> m(torch.zeros(1, 3, 32, 32)).shape
+        torch.Size([1, 8, 16, 16])
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size=3, stride=1, groups=1, relu=True,
+                 padding="same"):
+        super().__init__()
+        if groups not in (1, in_channels) or (groups > 1 and in_channels != out_channels):
+            raise ValueError("groups must be 1 or depthwise (groups == in == out channels)")
+        self.kernel_size = _pair(kernel_size)
+        self.stride = _pair(stride)
+        self.padding = padding
+        self.relu = relu
+        self.conv = nn.Conv2d(in_channels, out_channels, self.kernel_size, self.stride,
+                              padding=0, groups=groups, bias=False)
+        self.bn = nn.BatchNorm2d(out_channels)
+
+    def pads(self, height: int, width: int) -> tuple[int, int, int, int]:
+        """Zero padding (top, bottom, left, right) for an input of this size."""
+        if self.padding == "same":
+            top, bottom = same_padding(height, self.kernel_size[0], self.stride[0])
+            left, right = same_padding(width, self.kernel_size[1], self.stride[1])
+            return top, bottom, left, right
+        p = int(self.padding)
+        return p, p, p, p
+
+    def forward(self, x):
+        t, b, l, r = self.pads(x.shape[-2], x.shape[-1])
+        x = self.bn(self.conv(F.pad(x, (l, r, t, b))))
+        return F.relu(x) if self.relu else x
+
+
+class GlobalAvgPool(nn.Module):
+    """Global average pooling (N, C, H, W) -> (N, C, 1, 1)."""
+
+    def forward(self, x):
+        return x.mean(dim=(2, 3), keepdim=True)
+
+
+class ResidualAdd(nn.Module):
+    """a + b, then ReLU when ``relu`` (ResNet's post-add activation)."""
+
+    def __init__(self, relu: bool = True):
+        super().__init__()
+        self.relu = relu
+
+    def forward(self, a, b):
+        y = a + b
+        return F.relu(y) if self.relu else y
+
+
+LEAF_FLOAT_BLOCKS = (ConvBNReLU, GlobalAvgPool, ResidualAdd, nn.Linear, nn.Flatten)

@@ -1,0 +1,153 @@
+"""The integer arithmetic of mixq, written once (numpy only, no torch import).
+
+Every integer op of the deployed graph requantizes its int32 accumulator with the same rule
+(Integer Channel Normalization, ICN; Rusci et al. 2020, eq. 5):
+
+    y = clamp(((acc + bias) * multiplier + (1 << (shift - 1))) >> shift,
+              activation_min, activation_max)
+
+with ``acc + bias`` an int32 value, ``multiplier`` an int32 (|multiplier| in [2^30, 2^31) or 0),
+``shift`` the total right shift in [1, 62], the product and the sum in int64, ``>>`` an
+arithmetic shift (floor), i.e. round-half-up of ``(acc + bias) * multiplier / 2^shift``.
+
+:func:`requantize` works unchanged on numpy arrays and on torch int64 tensors (it uses only
+operators and ``.clip``), so ``ir/interpret.py``, the QAT model's integer-exact evaluation mode and
+(mirrored by hand) the C kernels all share one definition.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+INT32_MIN = -(2**31)
+INT32_MAX = 2**31 - 1
+MIN_SHIFT = 1
+MAX_SHIFT = 62
+
+
+def qrange(bits: int, signed: bool) -> tuple[int, int]:
+    """Integer code range of a ``bits``-bit tensor.
+
+    Args:
+        bits: number of bits (2, 4, 8, or 32).
+        signed: two's complement range if True, else unsigned.
+
+    Returns:
+        (qmin, qmax), inclusive.
+
+    Example:
+        >>> qrange(8, False), qrange(4, True), qrange(2, True)
+        ((0, 255), (-8, 7), (-2, 1))
+    """
+    if signed:
+        return -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+    return 0, (1 << bits) - 1
+
+
+def quantize_multiplier(real: float) -> tuple[int, int]:
+    """Fixed-point form ``(multiplier, shift)`` of a real scale: real ≈ multiplier * 2^-shift.
+
+    Args:
+        real: the real requantization scale (any sign; usually s_in * s_w / s_out).
+
+    Returns:
+        multiplier: int32 with |multiplier| in [2^30, 2^31) (or 0 for a zero scale).
+        shift: total right shift in [1, 62].
+
+    Raises:
+        ValueError: if ``real`` is not finite or too large (|real| >= 2^30).
+
+    Example:
+        >>> quantize_multiplier(0.5)
+        (1073741824, 31)
+        >>> m, s = quantize_multiplier(0.0123)
+        >>> abs(m * 2.0**-s - 0.0123) < 1e-11
+        True
+        >>> quantize_multiplier(0.0)
+        (0, 31)
+    """
+    if not math.isfinite(real):
+        raise ValueError(f"requantization scale must be finite, got {real}")
+    if real == 0.0:
+        return 0, 31
+    mant, exp = math.frexp(real)  # real = mant * 2^exp, |mant| in [0.5, 1)
+    multiplier = int(round(mant * (1 << 31)))
+    if abs(multiplier) == (1 << 31):
+        multiplier //= 2
+        exp += 1
+    shift = 31 - exp
+    if shift < MIN_SHIFT:
+        raise ValueError(f"requantization scale {real} is too large for a Q31 multiplier")
+    if shift > MAX_SHIFT:
+        # Tiny scale: keep shift at its maximum and let the multiplier shrink (may reach 0).
+        multiplier = int(round(real * 2.0**MAX_SHIFT))
+        shift = MAX_SHIFT
+    return multiplier, shift
+
+
+def quantize_multipliers(real: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Vector form of :func:`quantize_multiplier`.
+
+    Args:
+        real: float array of scales, shape (C,).
+
+    Returns:
+        (multiplier int64 (C,), shift int64 (C,)).
+
+    Example:
+        >>> quantize_multipliers(np.array([0.5, 0.25]))
+        (array([1073741824, 1073741824]), array([31, 32]))
+    """
+    pairs = [quantize_multiplier(float(r)) for r in np.asarray(real, dtype=np.float64).ravel()]
+    mult = np.array([p[0] for p in pairs], dtype=np.int64)
+    shift = np.array([p[1] for p in pairs], dtype=np.int64)
+    return mult, shift
+
+
+def rounding_term(shift: np.ndarray) -> np.ndarray:
+    """The round-half-up addend ``1 << (shift - 1)`` as int64 (numpy).
+
+    Example:
+        >>> rounding_term(np.array([1, 31]))
+        array([         1, 1073741824])
+    """
+    shift = np.asarray(shift, dtype=np.int64)
+    return np.left_shift(np.int64(1), shift - 1)
+
+
+def requantize(acc, bias, multiplier, shift, rounding, activation_min: int, activation_max: int):
+    """ICN requantization (the one rule above); numpy arrays or torch int64 tensors.
+
+    Args:
+        acc: int64 accumulator values, channels last: shape (..., C).
+        bias: int64 (C,) int32-range bias added to ``acc``.
+        multiplier: int64 (C,) Q31 multipliers from :func:`quantize_multipliers`.
+        shift: int64 (C,) total right shifts in [1, 62].
+        rounding: int64 (C,) ``rounding_term(shift)`` (precomputed so torch needs no shifts of 1).
+        activation_min, activation_max: inclusive output code range.
+
+    Returns:
+        int64 codes in [activation_min, activation_max], same shape as ``acc``.
+
+    Example:
+        >>> acc = np.array([[10, -10], [1000, 3]], dtype=np.int64)
+        >>> m, s = quantize_multipliers(np.array([0.5, 0.5]))
+        >>> requantize(acc, np.array([1, 0]), m, s, rounding_term(s), -128, 127)
+        array([[  6,  -5],
+               [127,   2]])
+    """
+    return (((acc + bias) * multiplier + rounding) >> shift).clip(activation_min, activation_max)
+
+
+def avgpool_divide(total, count: int):
+    """Integer average: ``floor((total + count // 2) / count)`` (round half up).
+
+    Works on numpy arrays and torch int64 tensors (``//`` is floor division in both).
+
+    Example:
+        >>> avgpool_divide(np.array([0, 7, 8, -7]), 4)
+        array([ 0,  2,  2, -2])
+    """
+    return (total + count // 2) // count
