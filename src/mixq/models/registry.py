@@ -1,0 +1,51 @@
+"""Model registry: build a reference network by name."""
+
+from __future__ import annotations
+
+import inspect
+
+from torch import nn
+
+from mixq.errors import MixqError
+from mixq.models.mobilenet import mobilenet_v1
+from mixq.models.tiny import demo_net, ds_cnn, resnet8
+
+MODELS = {
+    "mobilenet_v1": mobilenet_v1,
+    "demo_net": demo_net,
+    "ds_cnn": ds_cnn,
+    "resnet8": resnet8,
+}
+
+
+def get_model(name: str, **kwargs) -> nn.Module:
+    """Build a registered model; options left as ``None`` take the model's default.
+
+    Args:
+        name: one of ``MODELS`` ('mobilenet_v1', 'demo_net', 'ds_cnn', 'resnet8').
+        **kwargs: the builder's options (e.g. width, resolution, num_classes).
+
+    Raises:
+        MixqError: unknown model name, or an option the model does not take.
+
+    Example:
+        >>> get_model("mobilenet_v1", width=0.25, resolution=128, num_classes=None).input_shape
+        (3, 128, 128)
+        >>> get_model("lenet")
+        Traceback (most recent call last):
+        ...
+        mixq.errors.MixqError: unknown model 'lenet'; known models: demo_net, ds_cnn, mobilenet_v1, resnet8
+    """
+    if name not in MODELS:
+        raise MixqError(f"unknown model '{name}'; known models: {', '.join(sorted(MODELS))}")
+    builder = MODELS[name]
+    accepted = inspect.signature(builder).parameters
+    kwargs = {k: v for k, v in kwargs.items() if v is not None}
+    unknown = sorted(set(kwargs) - set(accepted))
+    if unknown:
+        raise MixqError(f"model '{name}' takes no option {', '.join(unknown)}; "
+                        f"it takes: {', '.join(accepted)}")
+    try:
+        return builder(**kwargs)
+    except ValueError as e:
+        raise MixqError(f"model '{name}': {e}") from None
