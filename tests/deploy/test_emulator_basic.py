@@ -1,0 +1,100 @@
+"""Cross build + emulated Cortex-M7 calls + instruction counts on small hand-written C."""
+
+import numpy as np
+import pytest
+from unicorn import UC_HOOK_CODE
+
+from mixq.deploy.arm import build_elf, elf_sizes
+from mixq.deploy.emulator import CortexM7, load_image
+from mixq.deploy.profile import profile_call
+from mixq.deploy.toolchain import find_arm_toolchain
+from mixq.errors import MixqError, ToolchainError
+
+from .c_snippets import DOT_C, MARKED_C
+
+pytestmark = pytest.mark.cross
+
+
+@pytest.fixture(scope="module")
+def dot_image(tmp_path_factory):
+    d = tmp_path_factory.mktemp("dot")
+    (d / "dot.c").write_text(DOT_C)
+    return load_image(build_elf([d / "dot.c"], d / "dot.elf", entries=("dot_s8", "bump",
+                                                                         "copy_bytes")))
+
+
+def test_missing_toolchain_message():
+    with pytest.raises(ToolchainError, match="apt-get install gcc-arm-none-eabi"):
+        find_arm_toolchain(path="/nonexistent")
+
+
+def test_build_error_is_one_line(tmp_path):
+    (tmp_path / "bad.c").write_text("int f(void) { int unused; return 0; }\n")
+    with pytest.raises(ToolchainError) as e:
+        build_elf([tmp_path / "bad.c"], tmp_path / "bad.elf", entries=("f",))
+    assert "\n" not in str(e.value) and "unused" in str(e.value)
+    assert (tmp_path / "bad.log").exists()
+
+
+def test_build_is_deterministic(tmp_path):
+    (tmp_path / "a.c").write_text(DOT_C)
+    e1 = build_elf([tmp_path / "a.c"], tmp_path / "1.elf", entries=("dot_s8",)).read_bytes()
+    e2 = build_elf([tmp_path / "a.c"], tmp_path / "2.elf", entries=("dot_s8",)).read_bytes()
+    assert e1 == e2
+
+
+def test_dot_product_matches_numpy(dot_image):
+    rng = np.random.default_rng(0)
+    m = CortexM7(dot_image, {"a": 257, "b": 257})
+    for n in (0, 1, 7, 257):
+        a = rng.integers(-128, 128, n, dtype=np.int8)
+        b = rng.integers(-128, 128, n, dtype=np.int8)
+        m.write("a", a)
+        m.write("b", b)
+        assert m.call("dot_s8", ("a", "b", n)) == int(a.astype(np.int64) @ b.astype(np.int64))
+
+
+def test_data_section_and_reset(dot_image):
+    m = CortexM7(dot_image)
+    assert [m.call("bump"), m.call("bump")] == [6, 7]
+    m.reset_data()
+    assert m.call("bump") == 6
+    assert elf_sizes(dot_image.path).data_bytes == 4
+
+
+def test_overrun_faults_with_function_name(dot_image):
+    m = CortexM7(dot_image, {"dst": 100, "src": 100})
+    m.call("copy_bytes", ("dst", "src", 100))
+    with pytest.raises(MixqError, match="copy_bytes"):
+        m.call("copy_bytes", ("dst", "src", 101))
+
+
+def test_block_counts_equal_instruction_hook(dot_image):
+    m = CortexM7(dot_image, {"a": 300, "b": 300})
+    prof = profile_call(m, "dot_s8", ("a", "b", 300))
+    n = [0]
+    m.uc.hook_add(UC_HOOK_CODE, lambda *_: n.__setitem__(0, n[0] + 1))
+    m.uc.ctl_flush_tb()
+    m.call("dot_s8", ("a", "b", 300))
+    assert prof.instructions == n[0] > 300
+    assert prof.total.classes["mac"] == 300  # one smlabb per MAC at -O3
+
+
+def test_layer_marks_split_counts(tmp_path):
+    (tmp_path / "m.c").write_text(MARKED_C)
+    image = load_image(build_elf([tmp_path / "m.c"], tmp_path / "m.elf", entries=("marked",)))
+    m = CortexM7(image, {"scratch": 16})
+    small = profile_call(m, "marked", ("scratch", 10, 100))
+    big = profile_call(m, "marked", ("scratch", 10, 1000))
+    assert set(small.segments) == {-1, 0, 1, 2}
+    assert small.layer_instructions(0) == big.layer_instructions(0)
+    assert big.layer_instructions(1) > 5 * small.layer_instructions(1)
+    assert sum(s.instructions for s in big.segments.values()) == big.instructions
+    assert m.call("marked", ("scratch", 10, 1000)) == sum(range(10)) + sum(range(1000))
+
+
+def test_cloned_marker_is_rejected(tmp_path):
+    (tmp_path / "m.c").write_text(MARKED_C.replace("noipa", "noinline"))
+    image = load_image(build_elf([tmp_path / "m.c"], tmp_path / "m.elf", entries=("marked",)))
+    with pytest.raises(MixqError, match="noipa"):
+        profile_call(CortexM7(image, {"scratch": 16}), "marked", ("scratch", 1, 1))
