@@ -10,7 +10,7 @@ from mixq.deploy.profile import profile_call
 from mixq.deploy.toolchain import find_arm_toolchain
 from mixq.errors import MixqError, ToolchainError
 
-from .c_snippets import DOT_C, MARKED_C
+from deploy_c_snippets import DOT_C, MARKED_C
 
 pytestmark = pytest.mark.cross
 
