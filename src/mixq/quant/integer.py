@@ -151,3 +151,26 @@ def avgpool_divide(total, count: int):
         array([ 0,  2,  2, -2])
     """
     return (total + count // 2) // count
+
+
+def add_multipliers(ratio_a: float, ratio_b: float) -> tuple[int, int, int]:
+    """Fixed-point form of ``y = a * ratio_a + b * ratio_b`` with one shared shift.
+
+    Returns:
+        (multiplier_a, multiplier_b, shift): int32 multipliers (the larger in [2^30, 2^31)) and
+        the total right shift in [1, 62], used as
+        ``(a * multiplier_a + b * multiplier_b + (1 << (shift - 1))) >> shift``.
+
+    Example:
+        >>> add_multipliers(0.5, 0.25)
+        (1073741824, 536870912, 31)
+    """
+    big = max(abs(ratio_a), abs(ratio_b))
+    if not math.isfinite(big) or big == 0.0:
+        raise ValueError(f"add scales must be finite and non-zero, got {ratio_a}, {ratio_b}")
+    _, shift = quantize_multiplier(big)
+    ma, mb = int(round(ratio_a * 2.0**shift)), int(round(ratio_b * 2.0**shift))
+    if max(abs(ma), abs(mb)) >= (1 << 31):
+        shift -= 1
+        ma, mb = int(round(ratio_a * 2.0**shift)), int(round(ratio_b * 2.0**shift))
+    return ma, mb, shift

@@ -1,0 +1,114 @@
+"""Integerization: a trained QAT model becomes an ``ir.Graph`` (the only torch user in ``ir``).
+
+The graph is built from the same integer constants (``integer_params``) that the QAT model's
+integer-exact evaluation mode uses, so ``ir.interpret(integerize(m))`` equals that mode bit for bit.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from mixq.errors import MixqError
+from mixq.ir.graph import Add, AvgPool, Conv2d, FullyConnected, Graph, Requant, TensorType
+from mixq.ir.verify import verify
+from mixq.nn.modules import Codes, QuantAdd, QuantAvgPool, QuantConv, QuantFlatten, QuantLinear
+from mixq.nn.prepare import QuantModel
+
+
+def _per_sample_shape(c: Codes) -> tuple[int, ...]:
+    shape = tuple(c.codes.shape[1:])
+    return shape[1:] + shape[:1] if len(shape) == 3 else shape  # (C, H, W) -> (H, W, C)
+
+
+def _tensor_type(c: Codes) -> TensorType:
+    return TensorType(_per_sample_shape(c), c.bits, c.signed, float(c.scale))
+
+
+def _requant(p: dict) -> Requant:
+    return Requant(p["bias"], p["multiplier"], p["shift"], p["activation_min"],
+                   p["activation_max"])
+
+
+def integerize(model: QuantModel, input_shape: tuple[int, int, int] | None = None,
+               name: str = "model") -> Graph:
+    """Capture the integer-only graph of a QAT model.
+
+    Args:
+        model: a :class:`mixq.nn.prepare.QuantModel` (its BN statistics and scales are read as
+            they are; call it after training, in eval mode).
+        input_shape: (C, H, W) of one input; defaults to ``model.input_shape``.
+        name: graph name.
+
+    Returns:
+        A verified :class:`mixq.ir.graph.Graph` whose input is u8 NHWC codes.
+
+    Raises:
+        MixqError: if the input shape is unknown or the graph fails verification.
+    """
+    shape = input_shape or model.input_shape
+    if shape is None:
+        raise MixqError("integerize needs the input shape: pass input_shape=(C, H, W)")
+    was_training = model.training
+    model.eval()
+    try:
+        steps, out = model.integer_steps(torch.zeros((1,) + tuple(shape)))
+    finally:
+        model.train(was_training)
+    in_name = model.input_tensor_name
+    c_in = Codes(torch.zeros((1,) + tuple(shape)), model.input_quant.scale, 8, False)
+    tensors: dict[str, TensorType] = {in_name: _tensor_type(c_in)}
+    alias: dict[str, str] = {}
+    nodes = []
+    out_name = in_name
+    for i, step in enumerate(steps):
+        ins = [alias.get(n, n) for n in step.inputs]
+        out_name = f"t{i}_{step.name.replace('.', '_')}"
+        m = step.module
+        if isinstance(m, QuantFlatten):
+            alias[step.key] = ins[0]
+            out_name = ins[0]
+            continue
+        tensors[out_name] = _tensor_type(step.output)
+        alias[step.key] = out_name
+        if isinstance(m, QuantConv):
+            x = step.input_codes[0]
+            p = m.integer_params(x.scale, tuple(x.codes.shape[-2:]))
+            nodes.append(Conv2d(step.name, ins[0], out_name, p["weight"].transpose(0, 2, 3, 1),
+                                _requant(p), tuple(p["stride"]), tuple(p["pads"]), p["groups"],
+                                p["weight_bits"], p["ternary"]))
+        elif isinstance(m, QuantLinear):
+            p = m.integer_params(step.input_codes[0].scale)
+            w = p["weight"]
+            src = tensors[ins[0]]
+            if len(src.shape) == 3:  # torch flattens (C, H, W); the IR flattens (H, W, C)
+                h, wd, c = src.shape
+                w = w.reshape(w.shape[0], c, h, wd).transpose(0, 2, 3, 1).reshape(w.shape[0], -1)
+            nodes.append(FullyConnected(step.name, ins[0], out_name, w, _requant(p),
+                                        p["weight_bits"], p["ternary"]))
+        elif isinstance(m, QuantAvgPool):
+            nodes.append(AvgPool(step.name, ins[0], out_name))
+        elif isinstance(m, QuantAdd):
+            p = m.integer_params(step.input_codes[0].scale, step.input_codes[1].scale)
+            nodes.append(Add(step.name, ins[0], ins[1], out_name, p["multiplier_a"],
+                             p["multiplier_b"], p["shift"], p["activation_min"],
+                             p["activation_max"]))
+        else:
+            raise MixqError(f"cannot integerize layer '{step.name}' ({type(m).__name__})")
+    graph = Graph(name, tuple(tensors.items()), tuple(nodes), (in_name,), (out_name,))
+    verify(graph)
+    return graph
+
+
+def integer_codes(model: QuantModel, x: torch.Tensor) -> np.ndarray:
+    """Output codes (int64, (N, ...) channels last) of the QAT model's integer-exact mode."""
+    out = model.integer_forward(x)
+    codes = out.codes
+    if codes.dim() == 4:
+        codes = codes.permute(0, 2, 3, 1)  # (N, C, H, W) -> (N, H, W, C)
+    return codes.round().to(torch.int64).numpy()
+
+
+def input_codes(model: QuantModel, x: torch.Tensor) -> np.ndarray:
+    """u8 NHWC network-input codes of float input ``x`` (N, C, H, W) in [0, 1]."""
+    return model.input_quant.codes(x).permute(0, 2, 3, 1).numpy().astype(np.uint8)
