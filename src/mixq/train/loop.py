@@ -1,0 +1,234 @@
+"""The training loop: model-agnostic, seeded, resumable.
+
+Works on any ``nn.Module`` mapping float32 NCHW images to logits; QAT models from ``mixq.nn`` are
+ordinary modules to it.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from mixq.data import DatasetSplits, Split, batches, epoch_seed, num_batches
+from mixq.errors import MixqError
+from mixq.train.checkpoint import (apply_checkpoint, check_config, check_model_id,
+                                   read_checkpoint, save_checkpoint, set_rng_state)
+from mixq.train.config import TrainConfig
+from mixq.train.progress import Progress
+from mixq.train.schedule import make_optimizer, make_scheduler
+
+
+@dataclass(frozen=True)
+class EpochStats:
+    """One epoch of training.
+
+    Attributes:
+        epoch: 0-based epoch index.
+        loss: mean training loss over the epoch's batches.
+        train_top1: training accuracy (on augmented batches, in training mode), in [0, 1].
+        test_top1: test accuracy after the epoch, in [0, 1].
+        lr: learning rate of the epoch's last step.
+    """
+
+    epoch: int
+    loss: float
+    train_top1: float
+    test_top1: float
+    lr: float
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """Outcome of :func:`train`.
+
+    Attributes:
+        top1: final test top-1 accuracy in [0, 1] (the weights after the last epoch).
+        history: one EpochStats per epoch, including epochs restored from a checkpoint.
+        start_epoch: epoch this call started at (> 0 when it resumed from a checkpoint).
+    """
+
+    top1: float
+    history: tuple[EpochStats, ...]
+    start_epoch: int = 0
+
+
+def seed_everything(seed: int) -> None:
+    """Seed python's ``random``, numpy's global RNG and torch (CPU and CUDA)."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def model_device(model: nn.Module) -> torch.device:
+    """Device of the model's first parameter or buffer (CPU for a model with neither)."""
+    for t in list(model.parameters()) + list(model.buffers()):
+        return t.device
+    return torch.device("cpu")
+
+
+def evaluate(model: nn.Module, split: Split, batch_size: int = 256) -> float:
+    """Top-1 accuracy of ``model`` on ``split``, in eval mode, without gradients.
+
+    Every submodule's train/eval flag is restored afterwards, so a model with some modules
+    deliberately in eval mode (e.g. frozen BatchNorm during QAT) comes back exactly as it was.
+
+    Args:
+        model: maps float32 NCHW images to logits (N, num_classes).
+        split: the data.
+        batch_size: images per forward pass.
+
+    Returns:
+        Fraction of correctly classified images, in [0, 1].
+
+    Raises:
+        MixqError: the split is empty.
+
+    Example:
+        >>> m = nn.Sequential(nn.Flatten(), nn.Linear(4, 2)).train()
+        >>> s = Split(torch.rand(5, 1, 2, 2), torch.zeros(5, dtype=torch.int64))
+        >>> 0.0 <= evaluate(m, s) <= 1.0, m.training
+        (True, True)
+    """
+    if len(split) == 0:
+        raise MixqError("cannot evaluate on an empty split")
+    modes = [(m, m.training) for m in model.modules()]
+    device = model_device(model)
+    correct = 0
+    try:
+        model.eval()
+        with torch.no_grad():
+            for x, y in batches(split, batch_size):
+                logits = model(x.to(device))
+                correct += int((logits.argmax(dim=1).cpu() == y).sum())
+    finally:
+        for m, training in modes:
+            m.training = training
+    return correct / len(split)
+
+
+def train(model: nn.Module, data: DatasetSplits, config: TrainConfig = TrainConfig(), *,
+          checkpoint_path=None, resume: bool = True, progress: bool = True, desc: str = "train",
+          model_id: dict | None = None,
+          on_epoch_end: Callable[[int, nn.Module], None] | None = None) -> TrainResult:
+    """Train ``model`` on ``data.train`` (cross-entropy), evaluating on ``data.test`` each epoch.
+
+    Reproducible: python, numpy and torch are seeded from ``config.seed`` at the start, and each
+    epoch's batch order and augmentation come from (seed, epoch) alone, so the same config and the
+    same initial weights give the same final weights, resumed or not. The model is trained on the
+    device of its parameters (batches are moved there). Deterministic kernels are not forced
+    (``torch.use_deterministic_algorithms``): CPU kernels already are, for a fixed thread count.
+
+    With ``checkpoint_path``, a checkpoint is written atomically after every epoch. If the file
+    exists and ``resume`` is true, it must belong to this model (``model_id``, state_dict keys
+    and shapes) and config, otherwise MixqError is raised and the file is left untouched;
+    training then continues at the next epoch (a finished run just re-evaluates). With
+    ``resume=False`` an existing file is overwritten.
+
+    Args:
+        model: any module mapping float32 NCHW images in [0, 1] to logits (N, num_classes).
+        data: train and test splits; ``data.augment`` is applied to training batches.
+        config: hyper-parameters and seed.
+        checkpoint_path: file to save/resume from, or None for no checkpoints.
+        resume: continue from an existing checkpoint at ``checkpoint_path``.
+        progress: show progress (a bar on a terminal, one line per epoch otherwise).
+        desc: label for the progress display.
+        model_id: JSON-able dict naming the architecture; stored in and checked against the
+            checkpoint.
+        on_epoch_end: ``f(epoch, model)`` called after each epoch's training steps, before the
+            test evaluation and the checkpoint (``epoch`` is the 0-based index just finished;
+            e.g. QAT freezes BatchNorm statistics here). When resuming, it is first called for
+            every completed epoch, before the saved weights are loaded, so that state it sets
+            outside the state_dict (module flags) is restored; changes it makes to weights are
+            then overwritten by the checkpoint.
+
+    Returns:
+        TrainResult with the final test top-1 and the per-epoch history. The model is left in
+        training mode (with whatever flags ``on_epoch_end`` set).
+
+    Raises:
+        MixqError: checkpoint from another model or config, corrupt checkpoint, or a non-finite
+            loss (lower the learning rate).
+
+    Example:
+        >>> from mixq.data import synthetic
+        >>> data = synthetic(200, (1, 4, 4), num_classes=2)
+        >>> _ = torch.manual_seed(0)
+        >>> model = nn.Sequential(nn.Flatten(), nn.Linear(16, 2))
+        >>> result = train(model, data, TrainConfig(epochs=3, batch_size=32, lr=0.05),
+        ...                progress=False)
+        >>> len(result.history), result.top1 > 0.9
+        (3, True)
+    """
+    seed_everything(config.seed)
+    device = model_device(model)
+    drop_last = len(data.train) >= config.batch_size  # no BatchNorm step on a 1-sample tail
+    steps_per_epoch = num_batches(len(data.train), config.batch_size, drop_last)
+    optimizer = make_optimizer(model, config)
+    scheduler = make_scheduler(optimizer, config, steps_per_epoch)
+    loss_fn = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
+    model.train()
+
+    start_epoch, history = 0, []
+    if checkpoint_path is not None and resume and Path(checkpoint_path).exists():
+        payload = read_checkpoint(checkpoint_path)
+        check_model_id(payload, checkpoint_path, model_id)
+        check_config(payload, checkpoint_path, config)
+        if on_epoch_end is not None:
+            for epoch in range(int(payload["epoch"])):
+                on_epoch_end(epoch, model)
+        ckpt = apply_checkpoint(payload, checkpoint_path, model, optimizer, scheduler)
+        start_epoch = min(ckpt.epoch, config.epochs)
+        history = [EpochStats(**h) for h in ckpt.history][:start_epoch]
+        set_rng_state(ckpt.rng_state)
+
+    bar = Progress(progress, desc, config.epochs, steps_per_epoch, start_epoch)
+    try:
+        for epoch in range(start_epoch, config.epochs):
+            loss_sum, correct, seen = 0.0, 0, 0
+            for x, y in batches(data.train, config.batch_size, shuffle=True,
+                                seed=epoch_seed(config.seed, epoch), augment=data.augment,
+                                drop_last=drop_last):
+                x, y = x.to(device), y.to(device)
+                logits = model(x)
+                loss = loss_fn(logits, y)
+                loss_value = float(loss.detach())
+                if not np.isfinite(loss_value):
+                    raise MixqError(f"{desc}: the loss became {loss_value} in epoch {epoch + 1}; "
+                                    f"lower the learning rate (lr={config.lr}) or clip gradients "
+                                    "(grad_clip_norm)")
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                if config.grad_clip_norm is not None:
+                    nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip_norm)
+                optimizer.step()
+                scheduler.step()
+                loss_sum += loss_value * len(y)
+                correct += int((logits.detach().argmax(dim=1) == y).sum())
+                seen += len(y)
+                bar.step(loss_sum / seen, correct / seen)
+            if on_epoch_end is not None:
+                on_epoch_end(epoch, model)
+            stats = EpochStats(epoch=epoch, loss=loss_sum / max(seen, 1),
+                               train_top1=correct / max(seen, 1),
+                               test_top1=evaluate(model, data.test),
+                               lr=optimizer.param_groups[0]["lr"])
+            history.append(stats)
+            bar.epoch(epoch, stats.loss, stats.train_top1, stats.test_top1, stats.lr)
+            if checkpoint_path is not None:
+                save_checkpoint(checkpoint_path, model, optimizer=optimizer, scheduler=scheduler,
+                                epoch=epoch + 1, config=config, model_id=model_id,
+                                history=history)
+    finally:
+        bar.close()
+
+    top1 = history[-1].test_top1 if start_epoch < config.epochs else evaluate(model, data.test)
+    return TrainResult(top1=top1, history=tuple(history), start_epoch=start_epoch)
