@@ -1,0 +1,77 @@
+"""deploy_graph end to end: C project + ELF + emulator bit-exact check + deploy.json."""
+
+import json
+
+import numpy as np
+import pytest
+
+from mixq.codegen.synth import GraphBuilder
+from mixq.deploy.deploy import deploy_graph, get_target
+from mixq.errors import MixqError
+
+pytestmark = pytest.mark.cross
+
+REQUIRED = {"bitexact": bool, "samples": int, "mismatches": int, "flash_bytes": int,
+            "arena_bytes": int, "arena_lower_bound_bytes": int, "instructions": int,
+            "est_cycles": int, "layers": list}
+
+
+def small_graph(seed=0):
+    b = GraphBuilder((8, 8, 3), seed=seed)
+    y = b.conv(b.input, 8, kernel=3, stride=2, out="u4", weight="s4")
+    y = b.dw(y, weight="t2", out="u2")
+    y = b.pw(y, 16, weight="s2", out="u8")
+    return b.build(b.fc(b.avgpool(y), 10, out="s8"))
+
+
+@pytest.mark.parametrize("target", ["stm32h7", "stm32h7-ref"])
+def test_deploy_json_contract(tmp_path, target):
+    g = small_graph()
+    r = deploy_graph(g, tmp_path, target=target, emulate=20)
+    on_disk = json.loads((tmp_path / "deploy.json").read_text())
+    assert on_disk == r
+    for key, typ in REQUIRED.items():
+        assert isinstance(r[key], typ), key
+    assert r["bitexact"] and r["samples"] == 20 and r["mismatches"] == 0
+    assert r["host"] is None or r["host"]["bitexact"]
+    assert [layer["name"] for layer in r["layers"]] == [n.name for n in g.nodes]
+    assert all(set(layer) >= {"name", "macs", "instructions"} for layer in r["layers"])
+    assert sum(layer["instructions"] for layer in r["layers"]) <= r["instructions"]
+    assert sum(layer["instructions"] for layer in r["layers"]) > 0.95 * r["instructions"]
+    assert r["arena_lower_bound_bytes"] <= r["arena_bytes"] <= r["arena_greedy_bytes"]
+    assert r["flash_bytes"] > 0 and "estimate" in r["cycle_model"]
+    assert (tmp_path / "mixq_model.elf").exists() and (tmp_path / "c" / "mixq_model.c").exists()
+
+
+def test_deploy_is_deterministic(tmp_path):
+    g = small_graph(1)
+    a = deploy_graph(g, tmp_path / "a", emulate=3, host_check=False)
+    b = deploy_graph(g, tmp_path / "b", emulate=3, host_check=False)
+    assert a == b
+    assert (tmp_path / "a" / "mixq_model.elf").read_bytes() == \
+        (tmp_path / "b" / "mixq_model.elf").read_bytes()
+
+
+def test_given_inputs_and_signed_output(tmp_path):
+    b = GraphBuilder((4, 4, 2), seed=3)
+    g = b.build(b.conv(b.input, 5, kernel=3, out="s4", weight="s8"))
+    x = np.random.default_rng(0).integers(0, 256, size=(7, 4, 4, 2))
+    r = deploy_graph(g, tmp_path, emulate=100, inputs=x, host_check=False)
+    assert r["samples"] == 7 and r["bitexact"]
+
+
+def test_a_wrong_result_is_reported_not_hidden(tmp_path, monkeypatch):
+    import mixq.deploy.deploy as dep
+
+    g = small_graph(2)
+    real = dep.interpret
+    monkeypatch.setattr(dep, "interpret", lambda graph, x: real(graph, x) + x.reshape(len(x), -1)[:, :1] % 2)
+    r = deploy_graph(g, tmp_path, emulate=10, host_check=False)
+    assert not r["bitexact"] and 0 < r["mismatches"] <= 10
+
+
+def test_bad_target_and_inputs(tmp_path):
+    with pytest.raises(MixqError, match="stm32h7"):
+        get_target("esp32")
+    with pytest.raises(MixqError, match="do not match"):
+        deploy_graph(small_graph(), tmp_path, inputs=np.zeros((2, 3, 3, 3)))
