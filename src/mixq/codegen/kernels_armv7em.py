@@ -1,7 +1,163 @@
 """ARMv7E-M DSP kernels (target 'armv7em'): registrations, offline weight reordering, scratch.
 
-Layers these kernels do not cover fall back to the portable reference kernels (see
-:func:`mixq.codegen.kernels.select_kernel`).
+The C kernels live in ``runtime/armv7em/`` (see ``mixq_dsp.h`` for the lane conventions). They
+multiply int16 lanes with SMLAD: unsigned activation codes are widened at run time into im2col
+columns, signed weight codes are widened in the inner loop from 32-bit words that this module
+reorders offline so that lane ``l`` of a weight word multiplies lane ``l`` of the column.
+
+Inside a 32-bit word of ``b``-bit codes (``E = 8 / b`` codes per byte, code ``e`` of the word in
+byte ``e // E`` at position ``e % E``), the widened lane ``l`` holds the code at byte
+``(0, 2, 1, 3)[l % 4]``, position ``l // 4`` (SXTB16/UXTB16 take bytes 0 and 2, and with ROR #8
+bytes 1 and 3): :func:`word_lanes`.
+
+Layers the kernels do not cover (signed inputs, kernels other than 3x3 for depthwise, int32
+overflow risk) fall back to the portable reference kernels (:func:`mixq.codegen.kernels.
+select_kernel`).
 """
 
 from __future__ import annotations
+
+import numpy as np
+
+from mixq.codegen.kernels import RUNTIME_DIR, Kernel, register_kernel
+from mixq.codegen.packing import row_bytes
+from mixq.ir.graph import Conv2d, Graph
+
+TARGET = "armv7em"
+SOURCE_DIR = RUNTIME_DIR / "armv7em"
+INPUT_DTYPES = ("u8", "u4", "u2")
+OUTPUT_DTYPES = ("u8", "u4", "u2", "s8", "s4", "s2")
+MAX_LANE_PRODUCT = 255 * 128  # |widened weight| <= 128 (sub-byte codes are scaled), codes <= 255
+INT32_MAX = 2**31 - 1
+
+
+def word_lanes(bits: int) -> np.ndarray:
+    """Code index inside a 32-bit word (0 = lowest bits) of each widened int16 lane.
+
+    Example:
+        >>> word_lanes(8).tolist(), word_lanes(4).tolist()
+        ([0, 2, 1, 3], [0, 4, 2, 6, 1, 5, 3, 7])
+    """
+    per_byte = 8 // bits
+    lanes = np.arange(32 // bits)
+    return np.array([0, 2, 1, 3])[lanes % 4] * per_byte + lanes // 4
+
+
+def _taps_channels(node, graph: Graph) -> tuple[int, int]:
+    """(taps, channels per tap) of the im2col column of a conv, pw or fc node."""
+    if isinstance(node, Conv2d):
+        _, kh, kw, c_in = node.weight.shape
+        return kh * kw, c_in
+    shape = graph.tensor(node.input).shape
+    return int(np.prod(shape[:-1], dtype=np.int64)), int(shape[-1])
+
+
+def conv_k_lanes(taps: int, channels: int, in_bits: int, w_bits: int) -> int:
+    """int16 lanes of one im2col column (mirror of ``mixq_dsp_conv_k_lanes``).
+
+    Example:
+        >>> conv_k_lanes(9, 3, 8, 4)  # 9 taps of 3 channels widened to 4 lanes, then 8-lane words
+        40
+    """
+    per_in, per_w = 32 // in_bits, 32 // w_bits
+    tap = -(-channels // per_in) * per_in
+    return -(-taps * tap // per_w) * per_w
+
+
+def column_order(taps: int, channels: int, in_bits: int, w_bits: int) -> np.ndarray:
+    """Logical weight index (tap * channels + channel) of each im2col lane, -1 for zero lanes.
+
+    Example:
+        >>> column_order(1, 3, 8, 8).tolist()
+        [0, 2, 1, -1]
+    """
+    per_in = 32 // in_bits
+    tap_lanes = -(-channels // per_in) * per_in
+    within = (np.arange(tap_lanes) // per_in) * per_in + np.tile(word_lanes(in_bits),
+                                                                  tap_lanes // per_in)
+    order = [np.where(within < channels, t * channels + within, -1) for t in range(taps)]
+    flat = np.concatenate(order) if order else np.zeros(0, np.int64)
+    k_lanes = conv_k_lanes(taps, channels, in_bits, w_bits)
+    return np.concatenate([flat, -np.ones(k_lanes - flat.size, np.int64)]).astype(np.int64)
+
+
+def reorder_conv_weights(weight: np.ndarray, taps: int, channels: int, in_bits: int,
+                         w_bits: int) -> np.ndarray:
+    """Weights of ``mixq_conv2d_dsp_s<w_bits>``: uint8 bytes of little-endian 32-bit words.
+
+    Layout: output channels in pairs (a zero row completes an odd count); per pair and per
+    chunk of ``32 / w_bits`` column lanes, the word of the even row then the word of the odd
+    row (one LDRD). Inside a word, lane ``l`` of the chunk holds the code of the column's lane at
+    code position ``word_lanes(w_bits)[l]``.
+
+    Args:
+        weight: int codes (C_out, taps * channels), tap-major (OHWI flattened).
+        taps, channels: im2col geometry.
+        in_bits, w_bits: activation and weight code widths.
+
+    Example:
+        >>> w = np.array([[1, 2, 3]])  # one output channel, one tap of 3 channels
+        >>> reorder_conv_weights(w, 1, 3, 8, 8).tolist()  # lanes hold codes (1, 3, 2, 0)
+        [1, 2, 3, 0, 0, 0, 0, 0]
+    """
+    weight = np.asarray(weight, dtype=np.int64).reshape(weight.shape[0], -1)
+    c_out = weight.shape[0]
+    order = column_order(taps, channels, in_bits, w_bits)
+    rows = np.zeros((c_out + c_out % 2, order.size), np.int64)  # (C_out_even, k_lanes)
+    valid = order >= 0
+    rows[:c_out, valid] = weight[:, order[valid]]
+    per_w = 32 // w_bits
+    fields = (rows & ((1 << w_bits) - 1)).astype(np.uint64)
+    # (C_even, k_lanes) -> (C_even, chunks, lanes per word)
+    fields = fields.reshape(rows.shape[0], -1, per_w)
+    shifts = (word_lanes(w_bits) * w_bits).astype(np.uint64)
+    words = np.bitwise_or.reduce(fields << shifts, axis=-1).astype(np.uint32)
+    # (C_even, chunks) -> (pairs, 2, chunks) -> (pairs, chunks, 2): rows interleaved per chunk
+    words = words.reshape(-1, 2, words.shape[1]).transpose(0, 2, 1)
+    return np.ascontiguousarray(words).astype("<u4").view(np.uint8).ravel()
+
+
+def _conv_geometry(node, graph: Graph) -> tuple[int, int, int, int]:
+    taps, channels = _taps_channels(node, graph)
+    return taps, channels, graph.tensor(node.input).bits, node.weight_bits
+
+
+def pack_conv_weights(node, graph: Graph) -> np.ndarray:
+    """The weight blob of a conv / pw / fc node for the DSP kernels."""
+    taps, channels, in_bits, w_bits = _conv_geometry(node, graph)
+    return reorder_conv_weights(node.weight.reshape(node.weight.shape[0], -1), taps, channels,
+                                in_bits, w_bits)
+
+
+def conv_scratch_bytes(node, graph: Graph) -> int:
+    """Two int16 im2col columns (one for a single output pixel); mirror of
+    ``mixq_conv2d_dsp_scratch_bytes``."""
+    out = graph.tensor(node.output).shape
+    pixels = int(np.prod(out[:-1], dtype=np.int64)) if len(out) > 1 else 1
+    return (2 if pixels > 1 else 1) * conv_k_lanes(*_conv_geometry(node, graph)) * 2
+
+
+def conv_fits_int32(node, graph: Graph) -> bool:
+    """True if the widened accumulator cannot leave int32 (k_lanes * 255 * 128 <= INT32_MAX)."""
+    return conv_k_lanes(*_conv_geometry(node, graph)) * MAX_LANE_PRODUCT <= INT32_MAX
+
+
+def _dtypes(weights: tuple[str, ...]) -> frozenset:
+    return frozenset((i, w, o) for i in INPUT_DTYPES for w in weights for o in OUTPUT_DTYPES)
+
+
+def _register() -> None:
+    for bits, weights in ((8, ("s8",)), (4, ("s4",)), (2, ("s2", "t2"))):
+        for op in ("conv", "pw", "fc"):
+            register_kernel(Kernel(
+                op=op, function=f"mixq_conv2d_dsp_s{bits}",
+                sources=("mixq_conv2d_dsp.c", "mixq_dsp.h"), source_dir=SOURCE_DIR,
+                target=TARGET, variant="dsp", dtypes=_dtypes(weights), accepts=conv_fits_int32,
+                scratch_bytes=conv_scratch_bytes, pack_weights=pack_conv_weights, priority=10,
+            ))
+
+
+_register()
+
+__all__ = ["word_lanes", "conv_k_lanes", "column_order", "reorder_conv_weights",
+           "pack_conv_weights", "conv_scratch_bytes", "row_bytes"]
