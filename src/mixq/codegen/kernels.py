@@ -1,0 +1,247 @@
+"""Kernel registry: which C function runs each IR node, for each build target.
+
+A :class:`Kernel` maps ``(op, variant, dtypes, target)`` to a C function name plus the runtime
+files that define it, and carries the Python side of the kernel's contract: the offline weight
+packer (the weight layout the C code reads), the scratch size (mirror of the C
+``*_scratch_bytes()`` companion) and, for in-place variants, which inputs the output may overwrite.
+The code generator (:func:`mixq.codegen.emit.emit_c`) asks :func:`select_kernel` for every node.
+
+Ops and their C signature (every kernel of an op takes the same arguments; see
+``runtime/mixq_types.h`` for the parameter structs, ``runtime/mixq_kernels.h`` for formats):
+
+- ``conv``, ``pw``, ``dw``, ``fc``: ``void f(const mixq_conv_params_t *p, const uint8_t *input,
+  uint8_t *output, uint8_t *scratch)``
+- ``pool``: ``void f(const mixq_pool_params_t *p, const uint8_t *input, uint8_t *output,
+  uint8_t *scratch)``
+- ``add``: ``void f(const mixq_add_params_t *p, const uint8_t *input_a, const uint8_t *input_b,
+  uint8_t *output, uint8_t *scratch)``
+
+``scratch`` is ``NULL`` when the kernel's scratch size is 0. The op of a node is its ``kind``
+(``Conv2d.kind`` is 'conv', 'pw' or 'dw'; 'fc', 'pool', 'add').
+
+Dtypes are strings: activations ``u8 u4 u2 s8 s4 s2``, weights ``s8 s4 s2`` or ``t2`` (ternary).
+A kernel's ``dtypes`` is a set of tuples ``(input, weight, output)`` for weight ops,
+``(input, output)`` for pool and ``(input_a, input_b, output)`` for add; ``None`` accepts all.
+
+Targets: ``"ref"`` (portable C99, registered by :mod:`mixq.codegen.kernels_ref`) and any other
+name ``T`` whose kernels are registered by the module ``mixq.codegen.kernels_T`` (imported the
+first time ``T`` is asked for, e.g. ``kernels_armv7em``). Selection for target ``T`` considers
+``T``'s kernels first, then the reference ones, so a target only registers what it speeds up;
+among one target's matches the highest ``priority`` wins, then the earliest registered.
+
+Registering a target kernel (in ``mixq/codegen/kernels_armv7em.py``)::
+
+    from mixq.codegen.kernels import Kernel, register_kernel
+
+    register_kernel(Kernel(
+        op="pw", variant="1x1", target="armv7em", function="mixq_conv2d_1x1_u8_s8",
+        sources=("mixq_conv2d_1x1_u8_s8.c", "mixq_armv7em.h"),  # in codegen/runtime/;
+                                                                 # the .h declares the function
+        dtypes=frozenset({("u8", "s8", "u8"), ("u8", "s8", "s8")}),
+        accepts=lambda node, graph: node.stride == (1, 1) and node.padding == (0, 0, 0, 0),
+        pack_weights=my_reordered_packer,      # (node, graph) -> uint8 array
+        scratch_bytes=lambda node, graph: 4 * node.weight.shape[-1],
+        priority=10))
+
+Example:
+    >>> from mixq.codegen.synth import GraphBuilder
+    >>> b = GraphBuilder((4, 4, 3), seed=0)
+    >>> g = b.build(b.conv(b.input, 4, kernel=3, out="u4", weight="s2"))
+    >>> select_kernel(g.nodes[0], g).function
+    'mixq_conv2d_any'
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Optional
+
+import numpy as np
+
+from mixq.ir.graph import Add, AvgPool, Conv2d, FullyConnected, Graph
+
+RUNTIME_DIR = Path(__file__).resolve().parent / "runtime"
+OPS = ("conv", "pw", "dw", "fc", "pool", "add")
+REFERENCE_TARGET = "ref"
+
+_REGISTRY: dict[str, list["Kernel"]] = {}
+_LOADED: set[str] = set()
+
+
+@dataclass(frozen=True)
+class Kernel:
+    """One C kernel and its Python-side contract.
+
+    Attributes:
+        op: 'conv', 'pw', 'dw', 'fc', 'pool' or 'add'.
+        function: C function name, ``mixq_<op>[_<variant>]_<dtype>``.
+        sources: file names (the .c files and the headers that declare the function) copied
+            into the generated project; ``mixq_types.h``, ``mixq_kernels.h`` (reference
+            declarations, ``mixq_requantize_s32``) are always there. ``mixq_model.c`` includes
+            every header among the selected kernels' sources, so one must declare ``function``.
+        target: 'ref' or a target name (see the module docstring).
+        variant: free-form label ('any', '1x1', '3x3', 'inplace', ...), reported in metadata.
+        dtypes: accepted dtype tuples, or None for any.
+        accepts: extra predicate ``(node, graph) -> bool`` (shapes, strides, padding), or None.
+        scratch_bytes: ``(node, graph) -> int`` bytes of scratch (mirror of the C companion), or
+            None for no scratch.
+        pack_weights: ``(node, graph) -> uint8 array`` the packed weight blob the kernel reads
+            through ``p->weight``; None for the reference layout of the op.
+        inplace_inputs: for in-place variants, indices of the inputs the output may overwrite
+            (the output then starts at that input's address), or a callable
+            ``(node, graph) -> tuple of indices``; () for ordinary kernels.
+        source_dir: folder holding ``sources``; None for the package runtime folder.
+        priority: higher wins among one target's matching kernels.
+    """
+
+    op: str
+    function: str
+    sources: tuple[str, ...]
+    target: str = REFERENCE_TARGET
+    variant: str = ""
+    dtypes: Optional[frozenset] = None
+    accepts: Optional[Callable[..., bool]] = None
+    scratch_bytes: Optional[Callable[..., int]] = None
+    pack_weights: Optional[Callable[..., np.ndarray]] = None
+    inplace_inputs: "tuple[int, ...] | Callable[..., tuple[int, ...]]" = ()
+    source_dir: Optional[Path] = None
+    priority: int = 0
+
+    def matches(self, node, graph: Graph) -> bool:
+        """True if this kernel can run ``node`` (op, dtypes and the ``accepts`` predicate)."""
+        if node_op(node) != self.op:
+            return False
+        if self.dtypes is not None and node_dtypes(node, graph) not in self.dtypes:
+            return False
+        return self.accepts is None or bool(self.accepts(node, graph))
+
+    def scratch_for(self, node, graph: Graph) -> int:
+        """Scratch bytes this kernel needs for ``node`` (0 if none)."""
+        return 0 if self.scratch_bytes is None else int(self.scratch_bytes(node, graph))
+
+    @property
+    def is_inplace(self) -> bool:
+        """True for in-place variants."""
+        return callable(self.inplace_inputs) or bool(self.inplace_inputs)
+
+    def inplace_candidates(self, node, graph: Graph) -> tuple[int, ...]:
+        """Indices of ``node``'s inputs this kernel may overwrite with its output."""
+        if callable(self.inplace_inputs):
+            return tuple(self.inplace_inputs(node, graph))
+        return tuple(self.inplace_inputs)
+
+    def source_paths(self) -> tuple[Path, ...]:
+        """Absolute paths of :attr:`sources`."""
+        base = self.source_dir if self.source_dir is not None else RUNTIME_DIR
+        return tuple(Path(base) / s for s in self.sources)
+
+
+def register_kernel(kernel: Kernel) -> Kernel:
+    """Add a kernel to the registry; an entry with the same (target, op, function, variant)
+    is replaced (so re-importing a target module is harmless).
+
+    Raises:
+        ValueError: unknown op.
+    """
+    if kernel.op not in OPS:
+        raise ValueError(f"unknown op '{kernel.op}': use one of {OPS}")
+    entries = _REGISTRY.setdefault(kernel.target, [])
+    for i, old in enumerate(entries):
+        if (old.op, old.function, old.variant) == (kernel.op, kernel.function, kernel.variant):
+            entries[i] = kernel
+            return kernel
+    entries.append(kernel)
+    return kernel
+
+
+def registered_kernels(target: str = REFERENCE_TARGET) -> tuple[Kernel, ...]:
+    """All kernels registered for ``target`` (loads the target's module)."""
+    _load_target(target)
+    return tuple(_REGISTRY.get(target, ()))
+
+
+def _load_target(target: str) -> None:
+    if target in _LOADED:
+        return
+    module = f"mixq.codegen.kernels_{target}"
+    try:
+        importlib.import_module(module)
+    except ModuleNotFoundError as e:
+        if e.name != module:
+            raise
+        if _REGISTRY.get(target):
+            return  # kernels registered directly (a test, a plug-in), no module needed
+        raise ValueError(
+            f"unknown code generation target '{target}': no module {module}"
+        ) from None
+    _LOADED.add(target)
+
+
+def select_kernel(node, graph: Graph, target: str = REFERENCE_TARGET, *, inplace: bool = False):
+    """The kernel that runs ``node`` for ``target``.
+
+    Args:
+        node: an IR node of ``graph``.
+        graph: the graph (for tensor types).
+        target: 'ref' or a registered target name.
+        inplace: select among in-place variants only (returns None if there is none).
+
+    Returns:
+        A :class:`Kernel`; with ``inplace=True`` possibly None.
+
+    Raises:
+        ValueError: no kernel runs ``node`` (never for complete reference kernels).
+    """
+    targets = [target] if target == REFERENCE_TARGET else [target, REFERENCE_TARGET]
+    for t in targets:
+        found = [
+            k
+            for k in registered_kernels(t)
+            if k.is_inplace == inplace and k.matches(node, graph)
+        ]
+        if found:
+            return max(enumerate(found), key=lambda ik: (ik[1].priority, -ik[0]))[1]
+    if inplace:
+        return None
+    raise ValueError(
+        f"no '{target}' kernel for layer '{node.name}' ({node_op(node)}, "
+        f"dtypes {node_dtypes(node, graph)})"
+    )
+
+
+def node_op(node) -> str:
+    """The registry op of a node: its ``kind``."""
+    return node.kind
+
+
+def dtype_name(bits: int, signed: bool) -> str:
+    """'u8', 's4', ... for a code width and signedness.
+
+    Example:
+        >>> dtype_name(4, False), dtype_name(8, True)
+        ('u4', 's8')
+    """
+    return f"{'s' if signed else 'u'}{bits}"
+
+
+def weight_dtype(node) -> str:
+    """'s8', 's4', 's2' or 't2' (ternary) for a Conv2d or FullyConnected node."""
+    return "t2" if node.ternary else f"s{node.weight_bits}"
+
+
+def node_dtypes(node, graph: Graph) -> tuple[str, ...]:
+    """The dtype tuple a kernel's ``dtypes`` is matched against (see the module docstring)."""
+
+    def act(name: str) -> str:
+        t = graph.tensor(name)
+        return dtype_name(t.bits, t.signed)
+
+    if isinstance(node, (Conv2d, FullyConnected)):
+        return (act(node.input), weight_dtype(node), act(node.output))
+    if isinstance(node, AvgPool):
+        return (act(node.input), act(node.output))
+    if isinstance(node, Add):
+        return (act(node.input_a), act(node.input_b), act(node.output))
+    raise TypeError(f"unknown IR node type {type(node).__name__}")

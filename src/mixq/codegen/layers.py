@@ -1,0 +1,131 @@
+"""C definitions of one layer: packed weights, requantization arrays and the parameter struct."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from mixq.codegen import kernels_ref
+from mixq.codegen.csource import c_array, c_comment_text, c_struct
+from mixq.codegen.kernels import Kernel, node_dtypes
+from mixq.ir.graph import Add, AvgPool, Conv2d, FullyConnected, Graph, TensorType
+
+REFERENCE_PACKERS = {
+    "conv": kernels_ref.pack_conv_weights,
+    "pw": kernels_ref.pack_conv_weights,
+    "dw": kernels_ref.pack_dw_weights,
+    "fc": kernels_ref.pack_fc_weights,
+}
+
+
+@dataclass(frozen=True)
+class LayerCode:
+    """C text of one layer.
+
+    Attributes:
+        params_type: C struct type of the parameters.
+        params_symbol: name of the const parameter struct.
+        definitions: C definitions (arrays + struct) for ``mixq_weights.c``.
+        comment: one-line description (safe inside a C comment).
+        macs: multiply-accumulates per inference (0 for pool and add).
+        flash_bytes: packed weight + bias/multiplier/shift bytes.
+    """
+
+    params_type: str
+    params_symbol: str
+    definitions: str
+    comment: str
+    macs: int
+    flash_bytes: int
+
+
+@dataclass(frozen=True)
+class PackCode:
+    """Input packing / output unpacking parameters."""
+
+    symbol: str
+    definitions: str
+
+
+def _hwc(t: TensorType) -> tuple[int, int, int]:
+    """(H, W, C) of a feature map, (1, 1, C) of a vector."""
+    return tuple(t.shape) if len(t.shape) == 3 else (1, 1, t.shape[-1])
+
+
+def _format(prefix: str, t: TensorType) -> dict:
+    return {f"{prefix}_bits": t.bits, f"{prefix}_signed": int(t.signed)}
+
+
+def layer_code(index: int, node, graph: Graph, kernel: Kernel) -> LayerCode:
+    """The :class:`LayerCode` of node ``index`` run by ``kernel``."""
+    sym = f"mixq_l{index}"
+    tin = graph.tensor(node.inputs[0])
+    tout = graph.tensor(node.output)
+    comment = c_comment_text(
+        f"layer {index} {node.name}: {node.kind} {' '.join(node_dtypes(node, graph))}, "
+        f"{tuple(tin.shape)} -> {tuple(tout.shape)}, {kernel.function}"
+    )
+    if isinstance(node, (Conv2d, FullyConnected)):
+        return _weighted(sym, node, graph, kernel, comment)
+    if isinstance(node, AvgPool):
+        h, w, c = _hwc(tin)
+        fields = {"in_h": h, "in_w": w, "c": c, **_format("in", tin), **_format("out", tout)}
+        return LayerCode("mixq_pool_params_t", f"{sym}_params",
+                         c_struct("mixq_pool_params_t", f"{sym}_params", fields), comment, 0, 0)
+    if isinstance(node, Add):
+        h, w, c = _hwc(tin)
+        fields = {
+            "pixels": h * w, "c": c,
+            **_format("a", graph.tensor(node.input_a)), **_format("b", graph.tensor(node.input_b)),
+            **_format("out", tout),
+            "multiplier_a": node.multiplier_a, "multiplier_b": node.multiplier_b,
+            "shift": node.shift, "act_min": node.activation_min, "act_max": node.activation_max,
+        }
+        return LayerCode("mixq_add_params_t", f"{sym}_params",
+                         c_struct("mixq_add_params_t", f"{sym}_params", fields), comment, 0, 0)
+    raise TypeError(f"unknown IR node type {type(node).__name__}")
+
+
+def _weighted(sym: str, node, graph: Graph, kernel: Kernel, comment: str) -> LayerCode:
+    tin, tout = graph.tensor(node.input), graph.tensor(node.output)
+    packer = kernel.pack_weights or REFERENCE_PACKERS[node.kind]
+    blob = np.asarray(packer(node, graph), dtype=np.uint8).ravel()
+    rq = node.requant
+    in_h, in_w, in_c = _hwc(tin)
+    out_h, out_w, out_c = _hwc(tout)
+    if isinstance(node, Conv2d):
+        _, k_h, k_w, _ = node.weight.shape
+        stride, pad = node.stride, node.padding
+        macs = int(node.weight.size) * out_h * out_w
+    else:
+        k_h, k_w, stride, pad = in_h, in_w, (1, 1), (0, 0, 0, 0)
+        macs = int(node.weight.size)
+    fields = {
+        "in_h": in_h, "in_w": in_w, "in_c": in_c,
+        "out_h": out_h, "out_w": out_w, "out_c": out_c,
+        "k_h": k_h, "k_w": k_w, "stride_h": stride[0], "stride_w": stride[1],
+        "pad_top": pad[0], "pad_left": pad[2],
+        **_format("in", tin),
+        "w_bits": node.weight_bits, "w_ternary": int(node.ternary),
+        **_format("out", tout),
+        "act_min": rq.activation_min, "act_max": rq.activation_max,
+        "weight": f"{sym}_weight", "bias": f"{sym}_bias",
+        "multiplier": f"{sym}_multiplier", "shift": f"{sym}_shift",
+    }
+    definitions = "\n".join([
+        c_array("uint8_t", f"{sym}_weight", blob, attributes="MIXQ_ALIGN4"),
+        c_array("int32_t", f"{sym}_bias", rq.bias),
+        c_array("int32_t", f"{sym}_multiplier", rq.multiplier),
+        c_array("int32_t", f"{sym}_shift", rq.shift),
+        c_struct("mixq_conv_params_t", f"{sym}_params", fields),
+    ])
+    flash = int(blob.size) + 12 * out_c
+    return LayerCode("mixq_conv_params_t", f"{sym}_params", definitions, comment, macs, flash)
+
+
+def pack_code(symbol: str, t: TensorType) -> PackCode:
+    """Parameters packing/unpacking tensor ``t`` to/from one code per byte."""
+    h, w, c = _hwc(t)
+    fields = {"pixels": h * w, "c": c, "bits": t.bits, "is_signed": int(t.signed)}
+    return PackCode(symbol, c_struct("mixq_pack_params_t", symbol, fields))
