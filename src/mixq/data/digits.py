@@ -6,6 +6,8 @@ to its code), so this dataset needs no download and no network.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -48,6 +50,18 @@ def stratified_split(labels: np.ndarray, test_fraction: float, seed: int) -> tup
     return train_idx, test_idx
 
 
+@functools.lru_cache(maxsize=1)
+def _raw_digits() -> tuple[np.ndarray, np.ndarray]:
+    """The 1797 images as float32 (N, 64) in 0..16 and int64 labels, read once per process."""
+    from sklearn.datasets import load_digits  # imported here: slow to import, only needed here
+
+    bunch = load_digits()
+    data = np.asarray(bunch.data, dtype=np.float32)
+    labels = np.asarray(bunch.target, dtype=np.int64)
+    data.flags.writeable = labels.flags.writeable = False
+    return data, labels
+
+
 def digits(size: int = 16, seed: int = 0, augment: bool = True,
            test_fraction: float = 0.2) -> DatasetSplits:
     """scikit-learn's digits (10 classes, 1797 images), grayscale, upsampled to ``size`` x ``size``.
@@ -75,16 +89,13 @@ def digits(size: int = 16, seed: int = 0, augment: bool = True,
     """
     if size < 8:
         raise MixqError(f"digits size={size} must be at least the original 8 pixels")
-    from sklearn.datasets import load_digits  # imported here: slow to import, only needed here
-
-    bunch = load_digits()
-    labels = np.asarray(bunch.target, dtype=np.int64)
-    x = torch.from_numpy(np.asarray(bunch.data, dtype=np.float32) / 16.0)
+    data, labels = _raw_digits()
+    x = torch.from_numpy(data / 16.0)
     x = x.reshape(-1, 1, 8, 8)  # (N, 64) -> (N, 1, 8, 8)
     if size != 8:
         x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
     x = x.clamp_(0.0, 1.0).contiguous()
-    y = torch.from_numpy(labels)
+    y = torch.from_numpy(labels.copy())
     train_idx, test_idx = stratified_split(labels, test_fraction, seed)
     return DatasetSplits(
         train=Split(x[train_idx], y[train_idx]),
