@@ -1,18 +1,23 @@
 """ARMv7E-M DSP kernels (target 'armv7em'): registrations, offline weight reordering, scratch.
 
-The C kernels live in ``runtime/armv7em/`` (see ``mixq_dsp.h`` for the lane conventions). They
+The C kernels live in ``runtime/armv7em/`` (``mixq_dsp.h`` documents the lane conventions). They
 multiply int16 lanes with SMLAD: unsigned activation codes are widened at run time into im2col
-columns, signed weight codes are widened in the inner loop from 32-bit words that this module
-reorders offline so that lane ``l`` of a weight word multiplies lane ``l`` of the column.
+columns, weight codes are widened in the inner loop from 32-bit words that this module reorders
+offline so that lane ``l`` of a weight word multiplies lane ``l`` of the column.
 
-Inside a 32-bit word of ``b``-bit codes (``E = 8 / b`` codes per byte, code ``e`` of the word in
-byte ``e // E`` at position ``e % E``), the widened lane ``l`` holds the code at byte
-``(0, 2, 1, 3)[l % 4]``, position ``l // 4`` (SXTB16/UXTB16 take bytes 0 and 2, and with ROR #8
-bytes 1 and 3): :func:`word_lanes`.
+Lane order inside one 32-bit word (code ``e`` of the word = bits ``e * b`` .. ``e * b + b - 1``),
+:func:`act_word_lanes` and :func:`weight_word_lanes`:
 
-Layers the kernels do not cover (signed inputs, kernels other than 3x3 for depthwise, int32
-overflow risk) fall back to the portable reference kernels (:func:`mixq.codegen.kernels.
-select_kernel`).
+- 8-bit codes: SXTB16 / UXTB16 take bytes 0 and 2, with ROR #8 bytes 1 and 3: codes (0, 2, 1, 3);
+- 4- and 2-bit codes: ``(word >> (t * b)) & 0x000F000F`` (``0x00030003``) holds codes ``t`` and
+  ``t + 16 / b``: codes (0, 16/b, 1, 16/b + 1, ...).
+
+Sub-byte weights are stored offset-binary (code + 8 for s4, code + 2 for s2 and ternary) so that
+the 4-/2-bit widening needs no sign extension; the kernel subtracts ``offset * sum(column)``,
+which is exact.
+
+Layers the kernels do not cover (signed inputs, int32 overflow risk) fall back to the portable
+reference kernels (:func:`mixq.codegen.kernels.select_kernel`).
 """
 
 from __future__ import annotations
@@ -20,27 +25,41 @@ from __future__ import annotations
 import numpy as np
 
 from mixq.codegen.kernels import RUNTIME_DIR, Kernel, register_kernel
-from mixq.codegen.packing import row_bytes
 from mixq.ir.graph import Conv2d, Graph
 
 TARGET = "armv7em"
 SOURCE_DIR = RUNTIME_DIR / "armv7em"
 INPUT_DTYPES = ("u8", "u4", "u2")
 OUTPUT_DTYPES = ("u8", "u4", "u2", "s8", "s4", "s2")
-MAX_LANE_PRODUCT = 255 * 128  # |widened weight| <= 128 (sub-byte codes are scaled), codes <= 255
+MAX_LANE_PRODUCT = 255 * 128  # |widened weight| <= 128 (s8) or <= 15 (offset s4), codes <= 255
 INT32_MAX = 2**31 - 1
 
 
-def word_lanes(bits: int) -> np.ndarray:
-    """Code index inside a 32-bit word (0 = lowest bits) of each widened int16 lane.
+def act_word_lanes(bits: int) -> np.ndarray:
+    """Code index inside a 32-bit activation word (0 = lowest bits) of each widened lane.
 
     Example:
-        >>> word_lanes(8).tolist(), word_lanes(4).tolist()
-        ([0, 2, 1, 3], [0, 4, 2, 6, 1, 5, 3, 7])
+        >>> act_word_lanes(8).tolist(), act_word_lanes(4).tolist()
+        ([0, 2, 1, 3], [0, 4, 1, 5, 2, 6, 3, 7])
     """
-    per_byte = 8 // bits
+    if bits == 8:
+        return np.array([0, 2, 1, 3])
+    half = 16 // bits
     lanes = np.arange(32 // bits)
-    return np.array([0, 2, 1, 3])[lanes % 4] * per_byte + lanes // 4
+    return lanes // 2 + (lanes % 2) * half
+
+
+def weight_word_lanes(bits: int) -> np.ndarray:
+    """Code index inside a 32-bit weight word of each widened lane (same rule as activations).
+
+    Example:
+        >>> weight_word_lanes(2).tolist()[:6]
+        [0, 8, 1, 9, 2, 10]
+    """
+    return act_word_lanes(bits)
+
+
+WEIGHT_OFFSET = {8: 0, 4: 8, 2: 2}
 
 
 def _taps_channels(node, graph: Graph) -> tuple[int, int]:
@@ -73,7 +92,7 @@ def column_order(taps: int, channels: int, in_bits: int, w_bits: int) -> np.ndar
     """
     per_in = 32 // in_bits
     tap_lanes = -(-channels // per_in) * per_in
-    within = (np.arange(tap_lanes) // per_in) * per_in + np.tile(word_lanes(in_bits),
+    within = (np.arange(tap_lanes) // per_in) * per_in + np.tile(act_word_lanes(in_bits),
                                                                   tap_lanes // per_in)
     order = [np.where(within < channels, t * channels + within, -1) for t in range(taps)]
     flat = np.concatenate(order) if order else np.zeros(0, np.int64)
@@ -85,10 +104,10 @@ def reorder_conv_weights(weight: np.ndarray, taps: int, channels: int, in_bits: 
                          w_bits: int) -> np.ndarray:
     """Weights of ``mixq_conv2d_dsp_s<w_bits>``: uint8 bytes of little-endian 32-bit words.
 
-    Layout: output channels in pairs (a zero row completes an odd count); per pair and per
-    chunk of ``32 / w_bits`` column lanes, the word of the even row then the word of the odd
-    row (one LDRD). Inside a word, lane ``l`` of the chunk holds the code of the column's lane at
-    code position ``word_lanes(w_bits)[l]``.
+    Layout: one row per output channel, ``k_lanes / (32 / w_bits)`` words each; inside a word,
+    lane ``l`` of the column holds its code at position ``weight_word_lanes(w_bits)[l]``.
+    Sub-byte codes are stored offset-binary (``code + WEIGHT_OFFSET[w_bits]``); zero lanes hold
+    the code 0.
 
     Args:
         weight: int codes (C_out, taps * channels), tap-major (OHWI flattened).
@@ -98,22 +117,23 @@ def reorder_conv_weights(weight: np.ndarray, taps: int, channels: int, in_bits: 
     Example:
         >>> w = np.array([[1, 2, 3]])  # one output channel, one tap of 3 channels
         >>> reorder_conv_weights(w, 1, 3, 8, 8).tolist()  # lanes hold codes (1, 3, 2, 0)
-        [1, 2, 3, 0, 0, 0, 0, 0]
+        [1, 2, 3, 0]
+        >>> reorder_conv_weights(np.array([[-1, 1]]), 1, 2, 8, 4).tolist()  # -1+8, 1+8, zeros 8
+        [151, 136, 136, 136]
     """
     weight = np.asarray(weight, dtype=np.int64).reshape(weight.shape[0], -1)
     c_out = weight.shape[0]
     order = column_order(taps, channels, in_bits, w_bits)
-    rows = np.zeros((c_out + c_out % 2, order.size), np.int64)  # (C_out_even, k_lanes)
+    rows = np.zeros((c_out, order.size), np.int64)  # (C_out, k_lanes)
     valid = order >= 0
-    rows[:c_out, valid] = weight[:, order[valid]]
+    rows[:, valid] = weight[:, order[valid]]
+    rows += WEIGHT_OFFSET[w_bits]
     per_w = 32 // w_bits
     fields = (rows & ((1 << w_bits) - 1)).astype(np.uint64)
-    # (C_even, k_lanes) -> (C_even, chunks, lanes per word)
-    fields = fields.reshape(rows.shape[0], -1, per_w)
-    shifts = (word_lanes(w_bits) * w_bits).astype(np.uint64)
+    # (C_out, k_lanes) -> (C_out, words, lanes per word)
+    fields = fields.reshape(c_out, -1, per_w)
+    shifts = (weight_word_lanes(w_bits) * w_bits).astype(np.uint64)
     words = np.bitwise_or.reduce(fields << shifts, axis=-1).astype(np.uint32)
-    # (C_even, chunks) -> (pairs, 2, chunks) -> (pairs, chunks, 2): rows interleaved per chunk
-    words = words.reshape(-1, 2, words.shape[1]).transpose(0, 2, 1)
     return np.ascontiguousarray(words).astype("<u4").view(np.uint8).ravel()
 
 
@@ -130,15 +150,15 @@ def pack_conv_weights(node, graph: Graph) -> np.ndarray:
 
 
 def conv_scratch_bytes(node, graph: Graph) -> int:
-    """Two int16 im2col columns (one for a single output pixel); mirror of
-    ``mixq_conv2d_dsp_scratch_bytes``."""
+    """Four interleaved int16 im2col columns (one when the layer has fewer than four output
+    pixels); mirror of ``mixq_conv2d_dsp_scratch_bytes``."""
     out = graph.tensor(node.output).shape
     pixels = int(np.prod(out[:-1], dtype=np.int64)) if len(out) > 1 else 1
-    return (2 if pixels > 1 else 1) * conv_k_lanes(*_conv_geometry(node, graph)) * 2
+    return (4 if pixels >= 4 else 1) * conv_k_lanes(*_conv_geometry(node, graph)) * 2
 
 
 def conv_fits_int32(node, graph: Graph) -> bool:
-    """True if the widened accumulator cannot leave int32 (k_lanes * 255 * 128 <= INT32_MAX)."""
+    """True if the accumulator cannot leave int32 (k_lanes * 255 * 128 <= INT32_MAX)."""
     return conv_k_lanes(*_conv_geometry(node, graph)) * MAX_LANE_PRODUCT <= INT32_MAX
 
 
@@ -159,5 +179,5 @@ def _register() -> None:
 
 _register()
 
-__all__ = ["word_lanes", "conv_k_lanes", "column_order", "reorder_conv_weights",
-           "pack_conv_weights", "conv_scratch_bytes", "row_bytes"]
+__all__ = ["act_word_lanes", "weight_word_lanes", "conv_k_lanes", "column_order",
+           "reorder_conv_weights", "pack_conv_weights", "conv_scratch_bytes"]

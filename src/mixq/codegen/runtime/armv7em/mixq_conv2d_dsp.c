@@ -1,12 +1,14 @@
 /* mixq_conv2d_dsp_s8 / _s4 / _s2: convolution, pointwise and fully connected layers on
- * ARMv7E-M DSP, u8/u4/u2 activations (see mixq_dsp.h for the lane conventions).
+ * ARMv7E-M DSP, u8/u4/u2 activations (lane conventions: mixq_dsp.h).
  *
- * im2col with 2x2 register blocking (2 output pixels x 2 output channels, after CMSIS-NN's
- * mat_mult kernel): per pixel pair the receptive fields are widened once into two int16 columns
- * (scratch); per output channel pair the inner loop reads one 32-bit weight word per row and
- * chunk of 32 / w_bits lanes (the two rows interleaved: one LDRD), widens it with a mask and
- * SXTB16, and issues 4 SMLAD per pair of lanes. The three variants are one always-inline body
- * specialised by the compiler for a constant weight width. */
+ * im2col with 1 x 4 register blocking: four output pixels share every widened weight word.
+ * Per block of four pixels the receptive fields are widened once into four interleaved int16
+ * columns (scratch; groups of four lanes, column by column, so one pointer and LDRD reach all
+ * four); per output channel the inner loop widens each weight word once (SXTB16 for s8, one AND
+ * per two lanes for s4/s2) and issues two SMLAD per column and lane group. The inner loops are
+ * inline assembly on ARM (gcc 12 spills the widened words otherwise) with a plain C twin for
+ * other compilers; the last pixels of an odd count (and fully connected layers) use a one-column
+ * loop in C. The three weight widths are one always-inline body specialised by the compiler. */
 #include "mixq_dsp.h"
 
 /* int16 lanes of one im2col column: each tap's in_c codes widened to whole words of
@@ -18,143 +20,427 @@ static int32_t mixq_dsp_conv_k_lanes(const mixq_conv_params_t *p) {
 }
 
 int32_t mixq_conv2d_dsp_scratch_bytes(const mixq_conv_params_t *p) {
-  return (p->out_h * p->out_w > 1 ? 2 : 1) * mixq_dsp_conv_k_lanes(p) * 2;
+  return (p->out_h * p->out_w >= 4 ? 4 : 1) * mixq_dsp_conv_k_lanes(p) * 2;
 }
 
-/* Widen the receptive field of output pixel `pix` into k_lanes int16 lanes (zero lanes for
- * padding taps and for the tail). */
-static void mixq_dsp_im2col(const mixq_conv_params_t *p, const uint8_t *input, int32_t pix,
-                            int16_t *col, int32_t k_lanes) {
+/* Widen the receptive field of output pixel `pix` into k_lanes lanes, groups of four lanes
+ * `stride` words apart; returns the sum of its activation codes when want_sum. */
+static int32_t mixq_dsp_im2col(const mixq_conv_params_t *p, const uint8_t *input, int32_t pix,
+                               mixq_u32a *d, int32_t k_lanes, int32_t stride, int32_t want_sum) {
   const int32_t bits = p->in_bits;
   const int32_t px_bytes = mixq_row_bytes(p->in_c, bits);
   const int32_t per_word = 32 / bits;
-  const int32_t tap_lanes = (p->in_c + per_word - 1) / per_word * per_word;
+  const int32_t tap_groups = (p->in_c + per_word - 1) / per_word * per_word / 4;
   const int32_t oy = pix / p->out_w, ox = pix - oy * p->out_w;
   const int32_t iy0 = oy * p->stride_h - p->pad_top, ix0 = ox * p->stride_w - p->pad_left;
-  int16_t *d = col;
+  mixq_u32a *const end = d + k_lanes / 4 * stride;
+  int32_t sum = 0;
+  int32_t *const s = want_sum ? &sum : NULL;
   for (int32_t ky = 0; ky < p->k_h; ky++) {
     const int32_t iy = iy0 + ky;
     for (int32_t kx = 0; kx < p->k_w; kx++) {
       const int32_t ix = ix0 + kx;
       if (iy < 0 || iy >= p->in_h || ix < 0 || ix >= p->in_w) {
-        memset(d, 0, (size_t)tap_lanes * 2);
-        d += tap_lanes;
-      } else if (bits == 8) {
-        d = mixq_dsp_expand(d, input + (iy * p->in_w + ix) * px_bytes, p->in_c, 8);
+        for (int32_t g = 0; g < tap_groups; g++) MIXQ_EMIT2(d, stride, 0u, 0u);
+        continue;
+      }
+      const uint8_t *src = input + (iy * p->in_w + ix) * px_bytes;
+      if (bits == 8) {
+        d = mixq_dsp_expand(d, src, p->in_c, 8, stride, s);
       } else if (bits == 4) {
-        d = mixq_dsp_expand(d, input + (iy * p->in_w + ix) * px_bytes, p->in_c, 4);
+        d = mixq_dsp_expand(d, src, p->in_c, 4, stride, s);
       } else {
-        d = mixq_dsp_expand(d, input + (iy * p->in_w + ix) * px_bytes, p->in_c, 2);
+        d = mixq_dsp_expand(d, src, p->in_c, 2, stride, s);
       }
     }
   }
-  if (d < col + k_lanes) memset(d, 0, (size_t)(col + k_lanes - d) * 2);
+  while (d < end) MIXQ_EMIT2(d, stride, 0u, 0u);
+  return sum;
 }
 
-/* Widen weight word w for lanes 4j .. 4j+3 of its chunk: *x gets lanes (4j, 4j+2), *y lanes
- * (4j+1, 4j+3) in the SMLAD pairing of mixq_dsp.h. Sub-byte codes come out times 2^(8-bits). */
-MIXQ_INLINE void mixq_dsp_widen(uint32_t w, int32_t j, int32_t bits, uint32_t *x, uint32_t *y) {
+/* Lane words (2k, 2k + 1) of weight word w: x0 gets lanes (4k', ...) per mixq_dsp.h. For s8,
+ * k is 0 and the word gives both; for s4 / s2, k = 0 .. 16 / bits / 2 - 1. */
+MIXQ_INLINE void mixq_dsp_widen(uint32_t w, int32_t k, int32_t bits, uint32_t *x0,
+                                uint32_t *x1) {
   if (bits == 8) {
-    *x = mixq_sxtb16(w);
-    *y = mixq_sxtb16_ror8(w);
+    *x0 = mixq_sxtb16(w);
+    *x1 = mixq_sxtb16_ror8(w);
   } else {
-    const uint32_t top = 0x01010101u * (0xFFu & (0xFFu << (8 - bits)));
-    const uint32_t m = (w << (8 - bits - bits * j)) & top;
-    *x = mixq_sxtb16(m);
-    *y = mixq_sxtb16_ror8(m);
+    const uint32_t mask = bits == 4 ? 0x000F000Fu : 0x00030003u;
+    *x0 = (w >> (2 * k * bits)) & mask;
+    *x1 = (w >> ((2 * k + 1) * bits)) & mask;
   }
 }
 
-/* acc[0..3] = rows (0, 1) x columns (a, b) over n_chunks chunks of 32 / bits lanes. */
-MIXQ_INLINE void mixq_dsp_mac_2x2(const mixq_u32a *w, const mixq_u32a *a, const mixq_u32a *b,
-                                  int32_t n_chunks, int32_t bits, int32_t *acc) {
-  int32_t s00 = 0, s01 = 0, s10 = 0, s11 = 0;
-  const mixq_u32a *w_end = w + 2 * n_chunks;
-  while (w < w_end) {
-    uint32_t w0, w1;
-    MIXQ_LDRD(w0, w1, w);
-    for (int32_t j = 0; j < 8 / bits; j++) {
-      uint32_t a0, a1, b0, b1, x, y;
-      MIXQ_LDRD(a0, a1, a);
-      MIXQ_LDRD(b0, b1, b);
-      mixq_dsp_widen(w0, j, bits, &x, &y);
-      s00 = mixq_smlad(x, a0, s00); s00 = mixq_smlad(y, a1, s00);
-      s01 = mixq_smlad(x, b0, s01); s01 = mixq_smlad(y, b1, s01);
-      mixq_dsp_widen(w1, j, bits, &x, &y);
-      s10 = mixq_smlad(x, a0, s10); s10 = mixq_smlad(y, a1, s10);
-      s11 = mixq_smlad(x, b0, s11); s11 = mixq_smlad(y, b1, s11);
+/* acc[c] += dot(weight row, column c), c = 0..3, four interleaved columns at a. */
+MIXQ_INLINE void mixq_dsp_mac_1x4_c(const mixq_u32a *w, const mixq_u32a *a, int32_t n_words,
+                                    int32_t bits, int32_t *acc) {
+  int32_t s0 = acc[0], s1 = acc[1], s2 = acc[2], s3 = acc[3];
+  for (int32_t i = 0; i < n_words; i++) {
+    const uint32_t wd = w[i];
+    for (int32_t k = 0; k < (bits == 8 ? 1 : 8 / bits); k++) {
+      uint32_t x0, x1;
+      mixq_dsp_widen(wd, k, bits, &x0, &x1);
+      s0 = mixq_smlad(x1, a[1], mixq_smlad(x0, a[0], s0));
+      s1 = mixq_smlad(x1, a[3], mixq_smlad(x0, a[2], s1));
+      s2 = mixq_smlad(x1, a[5], mixq_smlad(x0, a[4], s2));
+      s3 = mixq_smlad(x1, a[7], mixq_smlad(x0, a[6], s3));
+      a += 8;
     }
   }
-  acc[0] = s00; acc[1] = s01; acc[2] = s10; acc[3] = s11;
+  acc[0] = s0; acc[1] = s1; acc[2] = s2; acc[3] = s3;
 }
 
-/* acc[0..1] = rows (0, 1) x column a (last pixel of an odd count; fully connected layers). */
-MIXQ_INLINE void mixq_dsp_mac_2x1(const mixq_u32a *w, const mixq_u32a *a, int32_t n_chunks,
-                                  int32_t bits, int32_t *acc) {
-  int32_t s0 = 0, s1 = 0;
-  const mixq_u32a *w_end = w + 2 * n_chunks;
-  while (w < w_end) {
-    uint32_t w0, w1;
-    MIXQ_LDRD(w0, w1, w);
-    for (int32_t j = 0; j < 8 / bits; j++) {
-      uint32_t a0, a1, x, y;
-      MIXQ_LDRD(a0, a1, a);
-      mixq_dsp_widen(w0, j, bits, &x, &y);
-      s0 = mixq_smlad(x, a0, s0); s0 = mixq_smlad(y, a1, s0);
-      mixq_dsp_widen(w1, j, bits, &x, &y);
-      s1 = mixq_smlad(x, a0, s1); s1 = mixq_smlad(y, a1, s1);
+/* MAC loop of n_ch output channels over four interleaved columns: accs[4 * j + c] =
+ * sums[c] + dot(weight row j, column c). Returns the weights after the last row. */
+MIXQ_INLINE const mixq_u32a *mixq_dsp_mac_group_c(const mixq_u32a *w, const mixq_u32a *cols,
+                                                  const int32_t *sums, int32_t n_words,
+                                                  int32_t n_ch, int32_t bits, int32_t *accs) {
+  for (int32_t j = 0; j < n_ch; j++) {
+    int32_t acc[4] = {sums[0], sums[1], sums[2], sums[3]};
+    mixq_dsp_mac_1x4_c(w, cols, n_words, bits, acc);
+    w += n_words;
+    accs[4 * j] = acc[0]; accs[4 * j + 1] = acc[1];
+    accs[4 * j + 2] = acc[2]; accs[4 * j + 3] = acc[3];
+  }
+  return w;
+}
+
+#if defined(__ARM_FEATURE_DSP)
+/* The same in assembly: the whole channel loop, 16 lanes (64 MACs) per main-loop iteration,
+ * registers fixed so that STM stores the accumulators in order. r7 stays free (Thumb frame
+ * pointer at -O0). Per channel: columns pointer, initial sums, the byte counts of the row's main
+ * part and remainder words, and the accumulator pointers come from ctx, whose address the
+ * assembly keeps on the stack (8 bytes below gcc's sp, released at the end). */
+#define MIXQ_COL(s) \
+  "ldrd %[c0], %[c1], [%[a]], #8\n\tsmlad %[" s "], %[x0], %[c0], %[" s "]\n\t" \
+  "smlad %[" s "], %[x1], %[c1], %[" s "]\n\t"
+#define MIXQ_COLS MIXQ_COL("s0") MIXQ_COL("s1") MIXQ_COL("s2") MIXQ_COL("s3")
+#define MIXQ_W8(wd) \
+  "sxtb16 %[x0], %[" wd "]\n\tsxtb16 %[x1], %[" wd "], ror #8\n\t" MIXQ_COLS
+#define MIXQ_AND(sh0, sh1) \
+  "and %[x0], %[wd1], %[wd], lsr #" sh0 "\n\tand %[x1], %[wd1], %[wd], lsr #" sh1 "\n\t" \
+  MIXQ_COLS
+#define MIXQ_LDR "ldr %[wd], [%[w]], #4\n\t"
+#define MIXQ_LDRD_W "ldrd %[wd], %[wd1], [%[w]], #8\n\t"
+
+#define MIXQ_GROUP_ASM(main_body, rem_body)                                     \
+  "sub sp, sp, #8\n\t"                                                          \
+  "str %[x0], [sp]\n"                              /* ctx, for the whole loop */ \
+  "2:\n\t"                                                                      \
+  "ldr %[x0], [sp]\n\t"                                                         \
+  "ldr %[a], [%[x0], #0]\n\t"                                                   \
+  "ldrd %[s0], %[s1], [%[x0], #4]\n\t"                                          \
+  "ldrd %[s2], %[s3], [%[x0], #12]\n\t"                                         \
+  "ldr %[w_end], [%[x0], #20]\n\t"                                              \
+  "add %[w_end], %[w], %[w_end]\n\t"                                            \
+  "cmp %[w], %[w_end]\n\t"                                                      \
+  "beq 3f\n"                                                                    \
+  "1:\n\t" main_body                                                            \
+  "cmp %[w], %[w_end]\n\t"                                                      \
+  "bne 1b\n"                                                                    \
+  "3:\n\t"                                                                      \
+  "ldr %[x0], [sp]\n\t"                                                         \
+  "ldr %[w_end], [%[x0], #24]\n\t"                                              \
+  "cmp %[w_end], #0\n\t"                                                        \
+  "beq 5f\n\t"                                                                  \
+  "add %[w_end], %[w], %[w_end]\n"                                              \
+  "4:\n\t" rem_body                                                             \
+  "cmp %[w], %[w_end]\n\t"                                                      \
+  "bne 4b\n"                                                                    \
+  "5:\n\t"                                                                      \
+  "ldr %[x1], [sp]\n\t"                                                         \
+  "ldr %[x0], [%[x1], #28]\n\t"                                                 \
+  "stmia %[x0]!, {%[s0], %[s1], %[s2], %[s3]}\n\t"                              \
+  "str %[x0], [%[x1], #28]\n\t"                                                 \
+  "ldr %[x1], [%[x1], #32]\n\t"                                                 \
+  "cmp %[x0], %[x1]\n\t"                                                        \
+  "bne 2b\n\t"                                                                  \
+  "add sp, sp, #8\n\t"
+
+MIXQ_INLINE const mixq_u32a *mixq_dsp_mac_group(const mixq_u32a *w_in, const mixq_u32a *cols,
+                                                const int32_t *sums, int32_t n_words,
+                                                int32_t n_ch, int32_t bits, int32_t *accs) {
+  const int32_t words_16 = bits == 8 ? 4 : (bits == 4 ? 2 : 1); /* weight words per 16 lanes */
+  const int32_t n_main = n_words / words_16 * words_16;
+  int32_t ctx[9];
+  ctx[0] = (int32_t)(uintptr_t)cols;
+  ctx[1] = sums[0]; ctx[2] = sums[1]; ctx[3] = sums[2]; ctx[4] = sums[3];
+  ctx[5] = n_main * 4;                         /* bytes of the main part of a row */
+  ctx[6] = (n_words - n_main) * 4;             /* bytes of its remainder words */
+  ctx[7] = (int32_t)(uintptr_t)accs;           /* next accumulators */
+  ctx[8] = (int32_t)(uintptr_t)(accs + 4 * n_ch);
+  register const mixq_u32a *w __asm__("r0") = w_in;
+  register const mixq_u32a *a __asm__("r1");
+  register int32_t s0 __asm__("r2"), s1 __asm__("r3"), s2 __asm__("r4"), s3 __asm__("r5");
+  register uint32_t x0 __asm__("r6") = (uint32_t)(uintptr_t)ctx;
+  register uint32_t x1 __asm__("r8"), c0 __asm__("r9"), c1 __asm__("r10");
+  register uint32_t wd __asm__("r11"), w_end __asm__("r12");
+  register uint32_t wd1 __asm__("lr") = bits == 4 ? 0x000F000Fu : 0x00030003u; /* or mask */
+#define MIXQ_GROUP_OPERANDS                                                              \
+  : [w] "+r"(w), [a] "=&r"(a), [s0] "=&r"(s0), [s1] "=&r"(s1), [s2] "=&r"(s2),           \
+    [s3] "=&r"(s3), [x0] "+r"(x0), [x1] "=&r"(x1), [c0] "=&r"(c0), [c1] "=&r"(c1),       \
+    [wd] "=&r"(wd), [w_end] "=&r"(w_end), [wd1] "+r"(wd1)                                 \
+  :                                                                                      \
+  : "cc", "memory"
+  if (n_ch <= 0) return w_in;
+  if (bits == 8) {
+    __asm__ volatile(MIXQ_GROUP_ASM(MIXQ_LDRD_W MIXQ_W8("wd") MIXQ_W8("wd1")
+                                    MIXQ_LDRD_W MIXQ_W8("wd") MIXQ_W8("wd1"),
+                                    MIXQ_LDR MIXQ_W8("wd"))
+                     MIXQ_GROUP_OPERANDS);
+  } else if (bits == 4) {
+    __asm__ volatile(MIXQ_GROUP_ASM(MIXQ_LDR MIXQ_AND("0", "4") MIXQ_AND("8", "12")
+                                    MIXQ_LDR MIXQ_AND("0", "4") MIXQ_AND("8", "12"),
+                                    MIXQ_LDR MIXQ_AND("0", "4") MIXQ_AND("8", "12"))
+                     MIXQ_GROUP_OPERANDS);
+  } else {
+    __asm__ volatile(MIXQ_GROUP_ASM(MIXQ_LDR MIXQ_AND("0", "2") MIXQ_AND("4", "6")
+                                    MIXQ_AND("8", "10") MIXQ_AND("12", "14"),
+                                    "")
+                     MIXQ_GROUP_OPERANDS);
+  }
+  (void)a; (void)s0; (void)s1; (void)s2; (void)s3; (void)x0; (void)x1; (void)c0; (void)c1;
+  (void)wd; (void)w_end; (void)wd1;
+  return w;
+}
+#else
+#define mixq_dsp_mac_group mixq_dsp_mac_group_c
+#endif
+
+/* dot(weight row, one dense column). */
+MIXQ_INLINE int32_t mixq_dsp_mac_1x1(const mixq_u32a *w, const mixq_u32a *a, int32_t n_words,
+                                     int32_t bits) {
+  int32_t s = 0;
+  for (int32_t i = 0; i < n_words; i++) {
+    const uint32_t wd = w[i];
+    for (int32_t k = 0; k < (bits == 8 ? 1 : 8 / bits); k++) {
+      uint32_t x0, x1;
+      mixq_dsp_widen(wd, k, bits, &x0, &x1);
+      s = mixq_smlad(x1, a[1], mixq_smlad(x0, a[0], s));
+      a += 2;
     }
   }
-  acc[0] = s0; acc[1] = s1;
+  return s;
 }
 
-MIXQ_INLINE void mixq_dsp_conv_out(const mixq_conv_params_t *p, uint8_t *px, int32_t oc,
-                                   int32_t acc, int32_t bits) {
-  const int32_t y = mixq_dsp_requant((acc >> (8 - bits)) + p->bias[oc], p->multiplier[oc],
-                                     p->shift[oc], p->act_min, p->act_max);
-  mixq_dsp_store(px, oc, y, p->out_bits);
+/* Output formats: unsigned full-range codes of 8, 4 or 2 bits (USAT), or anything else. */
+enum { MIXQ_OUT_ANY = 0, MIXQ_OUT_U2 = 2, MIXQ_OUT_U4 = 4, MIXQ_OUT_U8 = 8 };
+
+MIXQ_INLINE int32_t mixq_dsp_out_mode(const mixq_conv_params_t *p) {
+  const int32_t b = p->out_bits;
+  return (!p->out_signed && p->act_min == 0 && p->act_max == (1 << b) - 1) ? b : MIXQ_OUT_ANY;
+}
+
+/* Requantized code of acc for output mode `mode` (a constant after inlining). The fast path is
+ * the ICN rule with one SMLAL and the high product word only (see mixq_dsp_requant) and a USAT
+ * clamp; t = shift - 32. */
+MIXQ_INLINE int32_t mixq_dsp_code(int32_t acc, int64_t b, int32_t m, int32_t sh, int32_t t,
+                                  int32_t mode, int32_t lo, int32_t hi) {
+  if (mode != MIXQ_OUT_ANY && __builtin_expect(sh >= 32, 1)) {
+    const int32_t v = (int32_t)(((int64_t)acc * m + b) >> 32) >> t;
+    return mode == MIXQ_OUT_U8 ? mixq_usat(v, 8)
+                               : (mode == MIXQ_OUT_U4 ? mixq_usat(v, 4) : mixq_usat(v, 2));
+  }
+  return mixq_dsp_requant(acc, b, m, sh, lo, hi);
+}
+
+#define MIXQ_GROUP_ASM(main_body, rem_body)                                     \
+  "sub sp, sp, #8\n\t"                                                          \
+  "str %[x0], [sp]\n"                              /* ctx, for the whole loop */ \
+  "2:\n\t"                                                                      \
+  "ldr %[x0], [sp]\n\t"                                                         \
+  "ldr %[a], [%[x0], #0]\n\t"                                                   \
+  "ldrd %[s0], %[s1], [%[x0], #4]\n\t"                                          \
+  "ldrd %[s2], %[s3], [%[x0], #12]\n\t"                                         \
+  "ldr %[w_end], [%[x0], #20]\n\t"                                              \
+  "add %[w_end], %[w], %[w_end]\n\t"                                            \
+  "cmp %[w], %[w_end]\n\t"                                                      \
+  "beq 3f\n"                                                                    \
+  "1:\n\t" main_body                                                            \
+  "cmp %[w], %[w_end]\n\t"                                                      \
+  "bne 1b\n"                                                                    \
+  "3:\n\t"                                                                      \
+  "ldr %[x0], [sp]\n\t"                                                         \
+  "ldr %[w_end], [%[x0], #24]\n\t"                                              \
+  "cmp %[w_end], #0\n\t"                                                        \
+  "beq 5f\n\t"                                                                  \
+  "add %[w_end], %[w], %[w_end]\n"                                              \
+  "4:\n\t" rem_body                                                             \
+  "cmp %[w], %[w_end]\n\t"                                                      \
+  "bne 4b\n"                                                                    \
+  "5:\n\t"                                                                      \
+  "ldr %[x1], [sp]\n\t"                                                         \
+  "ldr %[x0], [%[x1], #28]\n\t"                                                 \
+  "stmia %[x0]!, {%[s0], %[s1], %[s2], %[s3]}\n\t"                              \
+  "str %[x0], [%[x1], #28]\n\t"                                                 \
+  "ldr %[x1], [%[x1], #32]\n\t"                                                 \
+  "cmp %[x0], %[x1]\n\t"                                                        \
+  "bne 2b\n\t"                                                                  \
+  "add sp, sp, #8\n\t"
+
+MIXQ_INLINE const mixq_u32a *mixq_dsp_mac_group(const mixq_u32a *w_in, const mixq_u32a *cols,
+                                                const int32_t *sums, int32_t n_words,
+                                                int32_t n_ch, int32_t bits, int32_t *accs) {
+  const int32_t words_16 = bits == 8 ? 4 : (bits == 4 ? 2 : 1); /* weight words per 16 lanes */
+  const int32_t n_main = n_words / words_16 * words_16;
+  int32_t ctx[9];
+  ctx[0] = (int32_t)(uintptr_t)cols;
+  ctx[1] = sums[0]; ctx[2] = sums[1]; ctx[3] = sums[2]; ctx[4] = sums[3];
+  ctx[5] = n_main * 4;                         /* bytes of the main part of a row */
+  ctx[6] = (n_words - n_main) * 4;             /* bytes of its remainder words */
+  ctx[7] = (int32_t)(uintptr_t)accs;           /* next accumulators */
+  ctx[8] = (int32_t)(uintptr_t)(accs + 4 * n_ch);
+  register const mixq_u32a *w __asm__("r0") = w_in;
+  register const mixq_u32a *a __asm__("r1");
+  register int32_t s0 __asm__("r2"), s1 __asm__("r3"), s2 __asm__("r4"), s3 __asm__("r5");
+  register uint32_t x0 __asm__("r6") = (uint32_t)(uintptr_t)ctx;
+  register uint32_t x1 __asm__("r8"), c0 __asm__("r9"), c1 __asm__("r10");
+  register uint32_t wd __asm__("r11"), w_end __asm__("r12");
+  register uint32_t wd1 __asm__("lr") = bits == 4 ? 0x000F000Fu : 0x00030003u; /* or mask */
+#define MIXQ_GROUP_OPERANDS                                                              \
+  : [w] "+r"(w), [a] "=&r"(a), [s0] "=&r"(s0), [s1] "=&r"(s1), [s2] "=&r"(s2),           \
+    [s3] "=&r"(s3), [x0] "+r"(x0), [x1] "=&r"(x1), [c0] "=&r"(c0), [c1] "=&r"(c1),       \
+    [wd] "=&r"(wd), [w_end] "=&r"(w_end), [wd1] "+r"(wd1)                                 \
+  :                                                                                      \
+  : "cc", "memory"
+  if (n_ch <= 0) return w_in;
+  if (bits == 8) {
+    __asm__ volatile(MIXQ_GROUP_ASM(MIXQ_LDRD_W MIXQ_W8("wd") MIXQ_W8("wd1")
+                                    MIXQ_LDRD_W MIXQ_W8("wd") MIXQ_W8("wd1"),
+                                    MIXQ_LDR MIXQ_W8("wd"))
+                     MIXQ_GROUP_OPERANDS);
+  } else if (bits == 4) {
+    __asm__ volatile(MIXQ_GROUP_ASM(MIXQ_LDR MIXQ_AND("0", "4") MIXQ_AND("8", "12")
+                                    MIXQ_LDR MIXQ_AND("0", "4") MIXQ_AND("8", "12"),
+                                    MIXQ_LDR MIXQ_AND("0", "4") MIXQ_AND("8", "12"))
+                     MIXQ_GROUP_OPERANDS);
+  } else {
+    __asm__ volatile(MIXQ_GROUP_ASM(MIXQ_LDR MIXQ_AND("0", "2") MIXQ_AND("4", "6")
+                                    MIXQ_AND("8", "10") MIXQ_AND("12", "14"),
+                                    "")
+                     MIXQ_GROUP_OPERANDS);
+  }
+  (void)a; (void)s0; (void)s1; (void)s2; (void)s3; (void)x0; (void)x1; (void)c0; (void)c1;
+  (void)wd; (void)w_end; (void)wd1;
+  return w;
+}
+#else
+#define mixq_dsp_mac_group mixq_dsp_mac_group_c
+#endif
+
+/* dot(weight row, one dense column). */
+MIXQ_INLINE int32_t mixq_dsp_mac_1x1(const mixq_u32a *w, const mixq_u32a *a, int32_t n_words,
+                                     int32_t bits) {
+  int32_t s = 0;
+  for (int32_t i = 0; i < n_words; i++) {
+    const uint32_t wd = w[i];
+    for (int32_t k = 0; k < (bits == 8 ? 1 : 8 / bits); k++) {
+      uint32_t x0, x1;
+      mixq_dsp_widen(wd, k, bits, &x0, &x1);
+      s = mixq_smlad(x1, a[1], mixq_smlad(x0, a[0], s));
+      a += 2;
+    }
+  }
+  return s;
+}
+
+/* Output formats: unsigned full-range codes of 8, 4 or 2 bits (USAT), or anything else. */
+enum { MIXQ_OUT_ANY = 0, MIXQ_OUT_U2 = 2, MIXQ_OUT_U4 = 4, MIXQ_OUT_U8 = 8 };
+
+MIXQ_INLINE int32_t mixq_dsp_out_mode(const mixq_conv_params_t *p) {
+  const int32_t b = p->out_bits;
+  return (!p->out_signed && p->act_min == 0 && p->act_max == (1 << b) - 1) ? b : MIXQ_OUT_ANY;
+}
+
+/* Requantized code of x = acc + bias for output mode `mode` (a constant after inlining). The
+ * fast path is the ICN rule with the high product word only (see mixq_dsp_requant) and a USAT
+ * clamp; r = 1 << (t - 1) with t = shift - 32 is computed once per channel. */
+MIXQ_INLINE int32_t mixq_dsp_code(int32_t x, int32_t m, int32_t sh, int32_t t, int32_t r,
+                                  int32_t mode, int32_t lo, int32_t hi) {
+  if (mode != MIXQ_OUT_ANY && __builtin_expect(sh > 32, 1)) {
+    const int32_t v = (mixq_smmul(x, m) + r) >> t;
+    return mode == MIXQ_OUT_U8 ? mixq_usat(v, 8)
+                               : (mode == MIXQ_OUT_U4 ? mixq_usat(v, 4) : mixq_usat(v, 2));
+  }
+  return mixq_dsp_requant(x, m, sh, lo, hi);
+}
+
+#define MIXQ_GROUP 16 /* output channels whose accumulators are kept before requantization */
+
+/* Four pixels (outputs at out + c * opb), all output channels, for one output mode. The MAC loop
+ * of a group of channels runs first (accumulators to the stack), then the requantization loop,
+ * so that neither spills the other's registers. */
+MIXQ_INLINE void mixq_dsp_block4(const mixq_conv_params_t *p, const mixq_u32a *cols,
+                                 const int32_t *sums, uint8_t *out, int32_t n_words,
+                                 int32_t bits, int32_t mode) {
+  const int32_t out_c = p->out_c, lo = p->act_min, hi = p->act_max;
+  const int32_t ob = mode != MIXQ_OUT_ANY ? mode : p->out_bits; /* output code width */
+  const int32_t opb = mixq_row_bytes(out_c, ob);
+  const int32_t per = 8 / ob;                                    /* codes per output byte */
+  const uint32_t code_mask = (1u << ob) - 1u;
+  const mixq_u32a *w = (const mixq_u32a *)(const void *)p->weight;
+  uint8_t *o0 = out, *o1 = out + opb, *o2 = out + 2 * opb, *o3 = out + 3 * opb;
+  int32_t accs[MIXQ_GROUP * 4];
+  for (int32_t oc0 = 0; oc0 < out_c; oc0 += MIXQ_GROUP) {
+    const int32_t n = out_c - oc0 < MIXQ_GROUP ? out_c - oc0 : MIXQ_GROUP;
+    /* offset-binary weights: accumulators start from -offset * sum(column) */
+    w = mixq_dsp_mac_group(w, cols, sums, n_words, n, bits, accs);
+    const int64_t *bias = p->bias + oc0;
+    const int32_t *mult = p->multiplier + oc0, *shift = p->shift + oc0;
+    for (int32_t j = 0; j < n; j += per) {
+      uint32_t v0 = 0, v1 = 0, v2 = 0, v3 = 0;
+      for (int32_t q = 0; q < per && j + q < n; q++) {
+        const int64_t b = bias[j + q];
+        const int32_t m = mult[j + q], sh = shift[j + q];
+        const int32_t t = sh >= 32 ? sh - 32 : 0; /* fast path only */
+        const int32_t *a = accs + 4 * (j + q);
+        const int32_t pos = q * ob;
+        /* codes of the fast modes are in range already; signed ones need the field mask */
+        const uint32_t keep = mode != MIXQ_OUT_ANY ? ~0u : code_mask;
+        v0 |= ((uint32_t)mixq_dsp_code(a[0], b, m, sh, t, mode, lo, hi) & keep) << pos;
+        v1 |= ((uint32_t)mixq_dsp_code(a[1], b, m, sh, t, mode, lo, hi) & keep) << pos;
+        v2 |= ((uint32_t)mixq_dsp_code(a[2], b, m, sh, t, mode, lo, hi) & keep) << pos;
+        v3 |= ((uint32_t)mixq_dsp_code(a[3], b, m, sh, t, mode, lo, hi) & keep) << pos;
+      }
+      *o0++ = (uint8_t)v0; *o1++ = (uint8_t)v1; *o2++ = (uint8_t)v2; *o3++ = (uint8_t)v3;
+    }
+  }
 }
 
 MIXQ_INLINE void mixq_dsp_conv(const mixq_conv_params_t *p, const uint8_t *input,
                                uint8_t *output, uint8_t *scratch, const int32_t bits) {
   const int32_t k_lanes = mixq_dsp_conv_k_lanes(p);
-  const int32_t n_chunks = k_lanes / (32 / bits);
-  const int32_t out_c = p->out_c;
-  const int32_t out_px_bytes = mixq_row_bytes(out_c, p->out_bits);
+  const int32_t n_words = k_lanes / (32 / bits);
+  const int32_t offset = bits == 8 ? 0 : (bits == 4 ? 8 : 2); /* offset-binary weights */
+  const int32_t opb = mixq_row_bytes(p->out_c, p->out_bits);
   const int32_t n_pix = p->out_h * p->out_w;
-  int16_t *col_a = (int16_t *)(void *)scratch;
-  int16_t *col_b = col_a + k_lanes;
-  const mixq_u32a *ca = (const mixq_u32a *)(void *)col_a;
-  const mixq_u32a *cb = (const mixq_u32a *)(void *)col_b;
+  const int32_t mode = mixq_dsp_out_mode(p);
+  mixq_u32a *cols = (mixq_u32a *)(void *)scratch;
   int32_t pix = 0;
-  for (; pix + 1 < n_pix; pix += 2) {
-    uint8_t *out_a = output + pix * out_px_bytes;
-    uint8_t *out_b = out_a + out_px_bytes;
-    mixq_dsp_im2col(p, input, pix, col_a, k_lanes);
-    mixq_dsp_im2col(p, input, pix + 1, col_b, k_lanes);
-    const mixq_u32a *w = (const mixq_u32a *)(const void *)p->weight;
-    for (int32_t oc = 0; oc < out_c; oc += 2) {
-      int32_t acc[4];
-      mixq_dsp_mac_2x2(w, ca, cb, n_chunks, bits, acc);
-      w += 2 * n_chunks;
-      mixq_dsp_conv_out(p, out_a, oc, acc[0], bits);
-      mixq_dsp_conv_out(p, out_b, oc, acc[1], bits);
-      if (oc + 1 < out_c) {
-        mixq_dsp_conv_out(p, out_a, oc + 1, acc[2], bits);
-        mixq_dsp_conv_out(p, out_b, oc + 1, acc[3], bits);
-      }
+  for (; pix + 4 <= n_pix; pix += 4) {
+    int32_t sums[4] = {0, 0, 0, 0};
+    for (int32_t c = 0; c < 4; c++) {
+      sums[c] = -offset * mixq_dsp_im2col(p, input, pix + c, cols + 2 * c, k_lanes, 8, offset);
+    }
+    uint8_t *out = output + pix * opb;
+    switch (mode) {
+      case MIXQ_OUT_U8: mixq_dsp_block4(p, cols, sums, out, n_words, bits, MIXQ_OUT_U8); break;
+      case MIXQ_OUT_U4: mixq_dsp_block4(p, cols, sums, out, n_words, bits, MIXQ_OUT_U4); break;
+      case MIXQ_OUT_U2: mixq_dsp_block4(p, cols, sums, out, n_words, bits, MIXQ_OUT_U2); break;
+      default: mixq_dsp_block4(p, cols, sums, out, n_words, bits, MIXQ_OUT_ANY); break;
     }
   }
-  if (pix < n_pix) {
-    uint8_t *out_a = output + pix * out_px_bytes;
-    mixq_dsp_im2col(p, input, pix, col_a, k_lanes);
+  for (; pix < n_pix; pix++) {
+    const int32_t sum = offset * mixq_dsp_im2col(p, input, pix, cols, k_lanes, 2, offset);
+    uint8_t *out = output + pix * opb;
     const mixq_u32a *w = (const mixq_u32a *)(const void *)p->weight;
-    for (int32_t oc = 0; oc < out_c; oc += 2) {
-      int32_t acc[2];
-      mixq_dsp_mac_2x1(w, ca, n_chunks, bits, acc);
-      w += 2 * n_chunks;
-      mixq_dsp_conv_out(p, out_a, oc, acc[0], bits);
-      if (oc + 1 < out_c) mixq_dsp_conv_out(p, out_a, oc + 1, acc[1], bits);
+    for (int32_t oc = 0; oc < p->out_c; oc++) {
+      const int32_t acc = mixq_dsp_mac_1x1(w, cols, n_words, bits) - sum;
+      w += n_words;
+      mixq_dsp_store(out, oc, mixq_dsp_requant(acc, p->bias[oc], p->multiplier[oc],
+                                               p->shift[oc], p->act_min, p->act_max),
+                     p->out_bits);
     }
   }
 }

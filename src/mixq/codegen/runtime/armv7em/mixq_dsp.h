@@ -1,18 +1,21 @@
 /* mixq ARMv7E-M DSP kernels: declarations and shared inline helpers (SMLAD/SXTB16 via ACLE).
  *
  * Integer rule (mixq.quant.integer, mirrored exactly):
- *   y = clamp(((acc + bias) * multiplier + (1 << (shift - 1))) >> shift, act_min, act_max)
+ *   y = clamp((acc * multiplier + bias) >> shift, act_min, act_max), bias int64
  * with a 64-bit product and an arithmetic (floor) shift, shift in [1, 62].
  *
- * Lanes: the kernels multiply int16 lanes with SMLAD. Unsigned activation codes (u8/u4/u2, packed
- * NHWC, see mixq_types.h) are widened to int16 lanes by mixq_dsp_expand(); signed weight codes
- * (s8/s4/s2/ternary) are widened in the inner loop from 32-bit words reordered offline by
- * mixq.codegen.kernels_armv7em, so that both sides list the same codes in the same lane order.
- * Inside a 32-bit word of b-bit codes (E = 8 / b codes per byte), lane l holds the code at byte
- * (0, 2, 1, 3)[l % 4], position l / 4: SXTB16 / UXTB16 take bytes 0 and 2, with ROR #8 bytes 1
- * and 3. Sub-byte weights are widened pre-scaled (code moved to the top of its byte and masked,
- * so SXTB16 sign-extends it): an s4 code w becomes 16 * w, an s2 code 64 * w; the accumulator is
- * scaled back with an exact arithmetic shift before requantization.
+ * Lanes: the kernels multiply int16 lanes with SMLAD (two 16 x 16-bit products per instruction).
+ * Activation codes (u8/u4/u2, packed NHWC, see mixq_types.h) are widened once per receptive field
+ * into im2col columns by mixq_dsp_expand(); weight codes are widened in the inner loop from 32-bit
+ * words reordered offline by mixq.codegen.kernels_armv7em so that lane l of a weight word
+ * multiplies lane l of the column. Inside a 32-bit word of b-bit codes:
+ *  - 8-bit codes (activations, s8 weights): SXTB16 / UXTB16 take bytes (0, 2), with ROR #8
+ *    bytes (1, 3): lanes hold codes (0, 2, 1, 3);
+ *  - 4- and 2-bit codes: one AND with 0x000F000F (0x00030003) after a right shift by k * b
+ *    leaves codes k and k + 16 / b in the two halfwords: lanes hold codes
+ *    (0, 16/b, 1, 16/b + 1, ...). Sub-byte weights are stored offset-binary (code + 8 for s4,
+ *    code + 2 for s2 and ternary) so that no sign extension is needed; the kernel subtracts
+ *    offset * (sum of the column's activation codes) from the accumulator, which is exact.
  *
  * On a compiler without the ARM DSP extension (the host build of a project), the same kernels
  * compile against plain C versions of the few instructions they use, so host tests with
@@ -60,6 +63,14 @@ typedef uint32_t mixq_u32a;
 #define mixq_sxtb16(x) __sxtb16(x)
 #define mixq_uxtb16(x) __uxtb16(x)
 #define mixq_smlad(x, y, acc) __smlad((x), (y), (acc))
+#define mixq_usada8(x, acc) __usada8((x), 0u, (acc)) /* acc + sum of the 4 bytes of x */
+#define mixq_usat(y, bits) __usat((y), (bits))       /* bits: a constant */
+/* (x * y) >> 32, signed, floor: SMMUL (gcc 12 sometimes expands the C form to three multiplies) */
+MIXQ_INLINE int32_t mixq_smmul(int32_t x, int32_t y) {
+  int32_t r;
+  __asm__("smmul %0, %1, %2" : "=r"(r) : "r"(x), "r"(y));
+  return r;
+}
 /* SXTB16 / UXTB16 with ROR #8 (bytes 1 and 3); gcc 12 does not fold a rotate into them. */
 MIXQ_INLINE uint32_t mixq_sxtb16_ror8(uint32_t x) {
   uint32_t r;
@@ -90,6 +101,16 @@ MIXQ_INLINE int32_t mixq_smlad(uint32_t x, uint32_t y, int32_t acc) {
               (int16_t)(x >> 16) * (int16_t)(y >> 16);
   return (int32_t)(uint32_t)(uint64_t)s; /* SMLAD wraps */
 }
+MIXQ_INLINE uint32_t mixq_usada8(uint32_t x, uint32_t acc) {
+  return acc + (x & 0xFFu) + ((x >> 8) & 0xFFu) + ((x >> 16) & 0xFFu) + (x >> 24);
+}
+MIXQ_INLINE int32_t mixq_smmul(int32_t x, int32_t y) {
+  return (int32_t)(((int64_t)x * y) >> 32);
+}
+MIXQ_INLINE int32_t mixq_usat(int32_t y, int32_t bits) {
+  const int32_t hi = (1 << bits) - 1;
+  return y < 0 ? 0 : (y > hi ? hi : y);
+}
 #define MIXQ_LDRD(lo, hi, ptr) \
   do { (lo) = (ptr)[0]; (hi) = (ptr)[1]; (ptr) += 2; } while (0)
 #endif
@@ -102,19 +123,18 @@ MIXQ_INLINE uint32_t mixq_dsp_load32(const void *p) {
 
 /* ---- requantization and stores ---- */
 
-/* ICN requantization of x = acc + bias. shift > 32 is the common case, done with the high word
- * of the product only: floor((q * 2^32 + r + 2^(31 + t)) / 2^(32 + t)) equals
- * floor((q + 2^(t - 1)) / 2^t) for 0 <= r < 2^32, t = shift - 32 >= 1. */
-MIXQ_INLINE int32_t mixq_dsp_requant(int32_t x, int32_t multiplier, int32_t shift,
+/* ICN requantization y = clamp((acc * multiplier + bias) >> shift) (bias int64 in product units,
+ * rounding half included). shift >= 32 is the common case: the 64-bit sum is one SMLAL and the
+ * shift reads its high word only, floor(v / 2^(32 + t)) == (v >> 32) >> t for t = shift - 32. */
+MIXQ_INLINE int32_t mixq_dsp_requant(int32_t acc, int64_t bias, int32_t multiplier, int32_t shift,
                                      int32_t act_min, int32_t act_max) {
+  const int64_t v = (int64_t)acc * multiplier + bias;
   int32_t y;
-  if (__builtin_expect(shift > 32, 1)) {
-    const int32_t t = shift - 32;
-    const int32_t hi = (int32_t)(((int64_t)x * multiplier) >> 32);
-    y = (hi + (1 << (t - 1))) >> t;
+  if (__builtin_expect(shift >= 32, 1)) {
+    y = (int32_t)(v >> 32) >> (shift - 32);
   } else {
-    const int64_t v = ((int64_t)x * multiplier + ((int64_t)1 << (shift - 1))) >> shift;
-    return v < act_min ? act_min : (v > act_max ? act_max : (int32_t)v);
+    const int64_t w = v >> shift;
+    return w < act_min ? act_min : (w > act_max ? act_max : (int32_t)w);
   }
   return y < act_min ? act_min : (y > act_max ? act_max : y);
 }
@@ -134,52 +154,53 @@ MIXQ_INLINE void mixq_dsp_store(uint8_t *px, int32_t c, int32_t y, int32_t bits)
 
 /* ---- activation widening ---- */
 
+/* Emit two lane words (one group of four lanes), then move to the next group. */
+#define MIXQ_EMIT2(d, stride, w0, w1) \
+  do { (d)[0] = (w0); (d)[1] = (w1); (d) += (stride); } while (0)
+
 /* Widen n unsigned <bits>-bit codes (packed, lowest code in the lowest bits) into int16 lanes,
- * 32 / bits codes per word in the lane order of the file comment; lanes past n up to the next
- * whole word are zero. Reads only the ceil(n * bits / 8) source bytes. Returns dst's end. */
-MIXQ_INLINE int16_t *mixq_dsp_expand(int16_t *dst, const uint8_t *src, int32_t n,
-                                     int32_t bits) {
-  mixq_u32a *d = (mixq_u32a *)(void *)dst;
+ * 32 / bits codes per source word, in the lane order of the file comment; lanes past n up to the
+ * next whole word are zero. Lanes are written in groups of four (two words, one LDRD), each
+ * group `stride` words after the previous one (2: a dense column; 8: one of four interleaved
+ * columns). Reads only the ceil(n * bits / 8) source bytes. Adds the sum of the codes to *sum
+ * when sum is not NULL. Returns the position of the next group. */
+MIXQ_INLINE mixq_u32a *mixq_dsp_expand(mixq_u32a *d, const uint8_t *src, int32_t n,
+                                       int32_t bits, int32_t stride, int32_t *sum) {
   const int32_t per_word = 32 / bits;
   const int32_t full = n / per_word;
   const int32_t tail = n - full * per_word;
-  for (int32_t i = 0; i < full; i++) {
-    const uint32_t x = mixq_dsp_load32(src + 4 * i);
-    if (bits == 8) {
-      d[0] = mixq_uxtb16(x);
-      d[1] = mixq_uxtb16_ror8(x);
-      d += 2;
-    } else if (bits == 4) {
-      const uint32_t lo = x & 0x0F0F0F0Fu, hi = (x >> 4) & 0x0F0F0F0Fu;
-      d[0] = mixq_uxtb16(lo);
-      d[1] = mixq_uxtb16_ror8(lo);
-      d[2] = mixq_uxtb16(hi);
-      d[3] = mixq_uxtb16_ror8(hi);
-      d += 4;
+  uint32_t total = 0;
+  for (int32_t i = 0; i <= full; i++) {
+    uint32_t x;
+    if (i < full) {
+      x = mixq_dsp_load32(src + 4 * i);
     } else {
-      for (int32_t j = 0; j < 4; j++) {
-        const uint32_t v = (x >> (2 * j)) & 0x03030303u;
-        d[0] = mixq_uxtb16(v);
-        d[1] = mixq_uxtb16_ror8(v);
-        d += 2;
+      if (tail == 0) break;
+      const uint8_t *s = src + 4 * full;
+      const int32_t nbytes = (tail * bits + 7) / 8;
+      x = 0;
+      for (int32_t b = 0; b < nbytes; b++) x |= (uint32_t)s[b] << (8 * b);
+      x &= (1u << (tail * bits)) - 1u; /* tail * bits < 32; drops padding bits */
+    }
+    if (bits == 8) {
+      if (sum) total = mixq_usada8(x, total);
+      MIXQ_EMIT2(d, stride, mixq_uxtb16(x), mixq_uxtb16_ror8(x));
+    } else if (bits == 4) {
+      const uint32_t l0 = x & 0x000F000Fu, l1 = (x >> 4) & 0x000F000Fu;
+      const uint32_t l2 = (x >> 8) & 0x000F000Fu, l3 = (x >> 12) & 0x000F000Fu;
+      if (sum) total = mixq_usada8(l0 + l1 + l2 + l3, total); /* each byte stays <= 60 */
+      MIXQ_EMIT2(d, stride, l0, l1);
+      MIXQ_EMIT2(d, stride, l2, l3);
+    } else {
+      for (int32_t k = 0; k < 8; k += 2) {
+        const uint32_t l0 = (x >> (2 * k)) & 0x00030003u, l1 = (x >> (2 * k + 2)) & 0x00030003u;
+        if (sum) total = mixq_usada8(l0 + l1, total);
+        MIXQ_EMIT2(d, stride, l0, l1);
       }
     }
   }
-  if (tail) {
-    const uint8_t *s = src + 4 * full;
-    const int32_t nbytes = (tail * bits + 7) / 8;
-    const uint32_t code_mask = 0x01010101u * ((1u << bits) - 1u);
-    uint32_t x = 0;
-    for (int32_t i = 0; i < nbytes; i++) x |= (uint32_t)s[i] << (8 * i);
-    x &= (1u << (tail * bits)) - 1u; /* tail * bits < 32; drops padding bits */
-    for (int32_t j = 0; j < 8 / bits; j++) {
-      const uint32_t v = (x >> (bits * j)) & code_mask;
-      d[0] = mixq_uxtb16(v);
-      d[1] = mixq_uxtb16_ror8(v);
-      d += 2;
-    }
-  }
-  return (int16_t *)(void *)d;
+  if (sum) *sum += (int32_t)total;
+  return d;
 }
 
 #endif /* MIXQ_DSP_H */
