@@ -32,6 +32,19 @@ def c_comment_text(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.:,()\-+>= ]", "_", str(text))
 
 
+def c_int64(value: int) -> str:
+    """An int64 literal with an LL suffix (INT64_MIN never occurs: biases are within 2^62).
+
+    Example:
+        >>> c_int64(5), c_int64(-2**40)
+        ('5LL', '-1099511627776LL')
+    """
+    value = int(value)
+    if not -(2**63) < value < 2**63:
+        raise ValueError(f"{value} does not fit in int64")
+    return f"{value}LL"
+
+
 def c_array(ctype: str, name: str, values, *, per_line: int = 12, static: bool = True,
             attributes: str = "") -> str:
     """A const array definition; uint8 values in hex, others in decimal.
@@ -46,6 +59,8 @@ def c_array(ctype: str, name: str, values, *, per_line: int = 12, static: bool =
     if ctype == "uint8_t":
         items = [f"0x{int(v):02x}" for v in values]
         per_line = max(per_line, 16)
+    elif ctype == "int64_t":
+        items = [c_int64(v) for v in values]
     else:
         items = [c_int(v) for v in values]
     lines = [

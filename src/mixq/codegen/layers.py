@@ -115,7 +115,7 @@ def _weighted(sym: str, node, graph: Graph, kernel: Kernel, comment: str) -> Lay
     }
     definitions = "\n".join([
         c_array("uint8_t", f"{sym}_weight", blob, attributes="MIXQ_ALIGN4"),
-        c_array("int32_t", f"{sym}_bias", rq.bias),
+        c_array("int64_t", f"{sym}_bias", rq.bias),
         c_array("int32_t", f"{sym}_multiplier", rq.multiplier),
         c_array("int32_t", f"{sym}_shift", rq.shift),
         c_struct("mixq_conv_params_t", f"{sym}_params", fields),

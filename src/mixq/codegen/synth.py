@@ -18,7 +18,7 @@ import numpy as np
 
 from mixq.ir.graph import Add, AvgPool, Conv2d, FullyConnected, Graph, Requant, TensorType
 from mixq.ir.interpret import conv2d_acc, run_node
-from mixq.quant.integer import INT32_MAX, qrange, quantize_multipliers
+from mixq.quant.integer import INT32_MAX, qrange, icn_bias, quantize_multipliers
 
 IntPair = Union[int, tuple[int, int]]
 
@@ -198,13 +198,13 @@ class GraphBuilder:
         std = flat.std(axis=0) + 1.0
         # Unsigned outputs (ReLU): shift the accumulator up so most codes stay above zero.
         centre = 0.75 if not signed else 0.0
-        bias = np.round(-flat.mean(axis=0) + self.rng.normal(centre, 0.5, c) * std)
-        bias = np.clip(bias, -(2**24), 2**24).astype(np.int64)
+        bias = -flat.mean(axis=0) + self.rng.normal(centre, 0.5, c) * std  # acc units
+        bias = np.clip(bias, -(2**24), 2**24)
         t = self._tensors[x]
         x_max = max(abs(t.qmin), abs(t.qmax))
         # Largest |acc| of each output channel (one filter per output channel in every op).
         bound = np.abs(w_codes.astype(np.int64)).reshape(c, -1).sum(axis=1)
-        if int((bound * x_max).max() + np.abs(bias).max()) > INT32_MAX:
+        if int((bound * x_max).max()) > INT32_MAX:
             raise ValueError("accumulator could leave int32: use fewer channels or smaller kernels")
         span = 2**bits
         real = span / (4.0 * std) * 2 ** self.rng.uniform(-1.0, 1.0, c)
@@ -212,7 +212,7 @@ class GraphBuilder:
             real = np.where(self.rng.random(c) < 0.15, -real, real)
         multiplier, shift = quantize_multipliers(real)
         lo, hi = qrange(bits, signed)
-        return Requant(bias=bias, multiplier=multiplier, shift=shift,
+        return Requant(bias=icn_bias(bias, multiplier, shift), multiplier=multiplier, shift=shift,
                        activation_min=lo, activation_max=hi)
 
     def _next_tensor(self) -> str:

@@ -69,10 +69,11 @@ def _frozen_array(a: np.ndarray, dtype) -> np.ndarray:
 
 @dataclass(frozen=True, eq=False)
 class Requant:
-    """Per-output-channel ICN parameters (see :func:`mixq.quant.integer.requantize`).
+    """Per-output-channel ICN parameters (see :func:`mixq.quant.integer.requantize`):
+    ``y = clamp((acc * multiplier + bias) >> shift, activation_min, activation_max)``.
 
     Attributes:
-        bias: int32 (C,) added to the accumulator.
+        bias: int64 (C,) in product units, rounding half 2^(shift-1) included.
         multiplier: int32 (C,) Q31 multiplier.
         shift: (C,) total right shift in [1, 62].
         activation_min, activation_max: output code range (clamp).
@@ -85,7 +86,7 @@ class Requant:
     activation_max: int
 
     def __post_init__(self):
-        object.__setattr__(self, "bias", _frozen_array(self.bias, np.int32))
+        object.__setattr__(self, "bias", _frozen_array(self.bias, np.int64))
         object.__setattr__(self, "multiplier", _frozen_array(self.multiplier, np.int32))
         object.__setattr__(self, "shift", _frozen_array(self.shift, np.int32))
 

@@ -9,21 +9,14 @@ from __future__ import annotations
 import numpy as np
 
 from mixq.ir.graph import Add, AvgPool, Conv2d, FullyConnected, Graph, Requant
-from mixq.quant.integer import avgpool_divide, requantize, rounding_term
+from mixq.quant.integer import avgpool_divide, requantize
 
 
 def apply_requant(acc: np.ndarray, rq: Requant) -> np.ndarray:
     """ICN requantization of an int64 accumulator (..., C) with a node's :class:`Requant`."""
-    shift = rq.shift.astype(np.int64)
-    return requantize(
-        acc.astype(np.int64),
-        rq.bias.astype(np.int64),
-        rq.multiplier.astype(np.int64),
-        shift,
-        rounding_term(shift),
-        rq.activation_min,
-        rq.activation_max,
-    )
+    return requantize(acc.astype(np.int64), rq.bias.astype(np.int64),
+                      rq.multiplier.astype(np.int64), rq.shift.astype(np.int64),
+                      rq.activation_min, rq.activation_max)
 
 
 def conv2d_acc(x: np.ndarray, weight: np.ndarray, stride, padding, groups: int) -> np.ndarray:

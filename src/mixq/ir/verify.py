@@ -8,6 +8,8 @@ from mixq.errors import MixqError
 from mixq.ir.graph import Add, AvgPool, Conv2d, FullyConnected, Graph, Requant
 from mixq.quant.integer import INT32_MAX, MAX_SHIFT, MIN_SHIFT, qrange
 
+INT64_LIMIT = 1 << 63
+
 
 class IRError(MixqError):
     """An invalid integer graph."""
@@ -43,10 +45,13 @@ def _check_requant(node, rq: Requant, channels: int, out_t, bound: int) -> None:
     if not (out_t.qmin <= rq.activation_min <= rq.activation_max <= out_t.qmax):
         raise IRError(f"node '{node.name}': clamp [{rq.activation_min}, {rq.activation_max}] "
                       f"outside the output range [{out_t.qmin}, {out_t.qmax}]")
-    worst = bound + int(np.abs(rq.bias.astype(np.int64)).max(initial=0))
-    if worst > INT32_MAX:
-        raise IRError(f"node '{node.name}': accumulator + bias may reach {worst} > int32 max; "
+    if bound > INT32_MAX:
+        raise IRError(f"node '{node.name}': the accumulator may reach {bound} > int32 max; "
                       "lower the bit-widths or the fan-in of this layer")
+    worst = bound * int(np.abs(rq.multiplier.astype(np.int64)).max(initial=0)) + int(
+        np.abs(rq.bias).max(initial=0))
+    if worst >= INT64_LIMIT:
+        raise IRError(f"node '{node.name}': acc * multiplier + bias may overflow int64")
 
 
 def _check_weights(node, w: np.ndarray) -> None:
@@ -62,7 +67,8 @@ def verify(graph: Graph) -> Graph:
 
     Checks: every input defined before use and every tensor written once; shapes of every op;
     weight codes within their bit-width; requant arrays per channel with shifts in range; clamp
-    ranges inside the output tensor's range; |acc| + |bias| within int32 for every input.
+    ranges inside the output tensor's range; |acc| within int32 and |acc * multiplier| + |bias|
+    within int64 for every input.
     """
     defined = set(graph.inputs)
     for name in graph.inputs:

@@ -23,15 +23,11 @@ from mixq.quant.integer import (
     INT32_MAX,
     add_multipliers,
     avgpool_divide,
+    icn_bias,
     quantize_multipliers,
     requantize,
-    rounding_term,
 )
 from mixq.quant.spec import LayerBits
-
-# Bias beyond this is clipped (only reachable with a BN gamma ~ 0); the IR verifier checks the
-# accumulator bound with it included.
-BIAS_LIMIT = 1 << 30
 
 
 class Codes(NamedTuple):
@@ -49,8 +45,7 @@ def _act_quantizer(bits: int, relu: bool) -> ActQuantizer:
 
 def _requant_arrays(real_scale: np.ndarray, bias_real: np.ndarray, act: ActQuantizer) -> dict:
     mult, shift = quantize_multipliers(real_scale)
-    bias = np.clip(np.round(bias_real), -BIAS_LIMIT, BIAS_LIMIT).astype(np.int64)
-    return dict(bias=bias, multiplier=mult, shift=shift, rounding=rounding_term(shift),
+    return dict(bias=icn_bias(bias_real, mult, shift), multiplier=mult, shift=shift,
                 activation_min=act.qmin, activation_max=act.qmax, out_scale=act.scale,
                 out_bits=act.bits, out_signed=act.signed)
 
@@ -59,9 +54,9 @@ def _apply_requant_channels_first(acc: torch.Tensor, p: dict) -> torch.Tensor:
     """Requantize an int64 (N, C, ...) accumulator with per-channel params (C,)."""
     moved = acc.movedim(1, -1)  # (N, C, H, W) -> (N, H, W, C)
     t = {k: torch.from_numpy(np.asarray(p[k], dtype=np.int64))
-         for k in ("bias", "multiplier", "shift", "rounding")}
-    y = requantize(moved, t["bias"], t["multiplier"], t["shift"], t["rounding"],
-                   p["activation_min"], p["activation_max"])
+         for k in ("bias", "multiplier", "shift")}
+    y = requantize(moved, t["bias"], t["multiplier"], t["shift"], p["activation_min"],
+                   p["activation_max"])
     return y.movedim(-1, 1)
 
 
@@ -116,8 +111,7 @@ class QuantConv(nn.Module):
     def integer_params(self, in_scale: float, in_hw: tuple[int, int]) -> dict:
         """Integer constants of this layer for an input of scale ``in_scale`` and size ``in_hw``.
 
-        Returns a dict: weight (int64 OIHW codes), ICN arrays (bias, multiplier, shift, rounding:
-        int64 (C_out,)), activation_min/max, out_scale/bits/signed, pads (t, b, l, r), stride,
+        Returns a dict: weight (int64 OIHW codes), ICN arrays (bias, multiplier, shift: int64 (C_out,)), activation_min/max, out_scale/bits/signed, pads (t, b, l, r), stride,
         groups, weight_bits, ternary.
         """
         codes, w_scale = self.wq.codes_and_scale(self.effective_weight())

@@ -17,10 +17,11 @@
 #include "mixq_types.h"
 
 /* Per-channel ICN requantization of one int32 accumulator:
- *   y = clamp(floor(((acc + bias) * multiplier + 2^(shift-1)) / 2^shift), act_min, act_max)
- * computed in int64. acc + bias: int32 range; multiplier: int32; shift: [1, 62].
+ *   y = clamp(floor((acc * multiplier + bias) / 2^shift), act_min, act_max)
+ * computed in int64 (one SMLAL on Cortex-M). acc: int32; multiplier: int32; bias: int64 in
+ * product units with the rounding half 2^(shift-1) included; shift: [1, 62].
  * Returns y in [act_min, act_max]. */
-int32_t mixq_requantize_s32(int32_t acc, int32_t bias, int32_t multiplier, int32_t shift,
+int32_t mixq_requantize_s32(int32_t acc, int64_t bias, int32_t multiplier, int32_t shift,
                             int32_t act_min, int32_t act_max);
 
 /* Regular convolution, any KxK, stride, asymmetric zero padding, any in_c (incl. 3).

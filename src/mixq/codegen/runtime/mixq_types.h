@@ -37,7 +37,8 @@ typedef struct {
     int32_t out_bits, out_signed;  /* output codes: 8, 4 or 2 bits; 1 = two's complement */
     int32_t act_min, act_max;      /* output clamp, inside the output code range */
     const uint8_t *weight;         /* packed weights, layout chosen by the kernel's packer */
-    const int32_t *bias;           /* [out_c] int32, added to the int32 accumulator */
+    const int64_t *bias;           /* [out_c] int64 in product units (acc * multiplier), the
+                                      rounding half 2^(shift-1) included */
     const int32_t *multiplier;     /* [out_c] int32 Q31 multiplier (any sign) */
     const int32_t *shift;          /* [out_c] total right shift in [1, 62] */
 } mixq_conv_params_t;
