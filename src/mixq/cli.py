@@ -1,0 +1,123 @@
+"""The ``mixq`` command. It parses arguments and calls public functions; it holds no logic.
+
+Every user error (``MixqError``) is printed as one line ``mixq: error: ...`` with a non-zero exit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from mixq.errors import MixqError
+
+
+def _positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not an integer") from None
+    if v <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {v}")
+    return v
+
+
+def _cmd_allocate(args) -> int:
+    from mixq.search.memory_driven import allocate_for_model
+
+    result = allocate_for_model(args.model, args.width, args.resolution, args.num_classes,
+                                args.flash, args.ram, args.granularity, args.delta)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"{'layer':<24} {'kind':<5} {'w':>2} {'in':>3} {'out':>3}")
+        for l in result["layers"]:
+            print(f"{l['name']:<24} {l['kind']:<5} {l['w_bits']:>2} {l['in_bits']:>3} "
+                  f"{l['out_bits']:>3}")
+        print(f"flash {result['flash_bytes']} B (budget {args.flash}), "
+              f"peak RAM {result['ram_peak_bytes']} B (budget {args.ram})")
+    return 0
+
+
+def _cmd_demo(args) -> int:
+    from mixq.report.demo import DemoConfig, run_demo
+
+    cfg = DemoConfig(dataset=args.dataset, data_root=args.data_root, seed=args.seed,
+                     quick=args.quick, flash_bytes=args.flash, ram_bytes=args.ram,
+                     emulate=args.emulate, target=args.target)
+    report = run_demo(args.out, cfg)
+    print(f"mixq demo: wrote {args.out}/report.md, report.json, tradeoff.png")
+    for m in report["models"]:
+        print(f"  {m['name']:<9} top1 {m['top1_integer'] if m['top1_integer'] is not None else m['top1_float']:.3f}"
+              f"  flash {m['flash_bytes']:>7} B  RAM {m['ram_peak_bytes']:>6} B  fits={m['fits']}")
+    return 0
+
+
+def _cmd_deploy(args) -> int:
+    from mixq.deploy.rundir import deploy_run_dir
+
+    results = deploy_run_dir(args.run_dir, target=args.target, out=args.out, emulate=args.emulate,
+                             models=args.model)
+    for name, d in results.items():
+        print(f"{name}: bitexact={d['bitexact']} ({d['samples']} samples, {d['mismatches']} "
+              f"mismatches), flash {d['flash_bytes']} B, arena {d['arena_bytes']} B, "
+              f"{d['instructions']} instructions, ~{d['est_cycles']} cycles (estimate)")
+    return 0 if all(d["bitexact"] for d in results.values()) else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="mixq", description="Mixed low-precision networks from "
+                                "PyTorch training to Cortex-M microcontrollers.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    a = sub.add_parser("allocate", help="memory-driven per-layer bit allocation (Rusci et al. 2020)")
+    a.add_argument("--model", required=True, help="mobilenet_v1, demo_net, ds_cnn or resnet8")
+    a.add_argument("--width", type=float, default=None,
+                   help="width multiplier (default: the model's)")
+    a.add_argument("--resolution", type=_positive_int, default=None,
+                   help="input size (default: the model's)")
+    a.add_argument("--num-classes", type=_positive_int, default=None,
+                   help="classes (default: the model's)")
+    a.add_argument("--flash", type=_positive_int, required=True, help="flash budget in bytes")
+    a.add_argument("--ram", type=_positive_int, required=True, help="RAM budget in bytes")
+    a.add_argument("--granularity", choices=["per-channel", "per-layer"], default="per-channel",
+                   help="MixPC (per-channel, ICN) or MixPL (per-layer)")
+    a.add_argument("--delta", type=float, default=0.05, help="weight-cut tolerance δ (0.05)")
+    a.add_argument("--json", action="store_true", help="print one JSON object")
+    a.set_defaults(func=_cmd_allocate)
+
+    d = sub.add_parser("demo", help="train float, 8-bit and mixed-precision models; report")
+    d.add_argument("--out", default="runs/demo", help="output folder (default runs/demo)")
+    d.add_argument("--dataset", default="digits", help="digits (embedded), cifar10, mnist")
+    d.add_argument("--data-root", default=None, help="folder with the dataset's standard files")
+    d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--quick", action="store_true", help="few epochs (smoke test)")
+    d.add_argument("--flash", type=_positive_int, default=None, help="flash budget in bytes")
+    d.add_argument("--ram", type=_positive_int, default=None, help="RAM budget in bytes")
+    d.add_argument("--target", default="stm32h7", help="deployment target (default stm32h7)")
+    d.add_argument("--emulate", type=int, default=100,
+                   help="test inputs run on the emulated Cortex-M7 (0: no deployment)")
+    d.set_defaults(func=_cmd_demo)
+
+    e = sub.add_parser("deploy", help="generate C, build for the target, run bit-exact on the "
+                       "emulated Cortex-M7")
+    e.add_argument("run_dir", help="a run folder written by `mixq demo`")
+    e.add_argument("--target", default="stm32h7")
+    e.add_argument("--out", required=True, help="output folder")
+    e.add_argument("--emulate", type=int, default=100, help="number of test inputs to emulate")
+    e.add_argument("--model", action="append", help="only this model (repeatable)")
+    e.set_defaults(func=_cmd_deploy)
+    return p
+
+
+def main(argv=None) -> int:
+    """Entry point of the ``mixq`` console script; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except MixqError as e:
+        print(f"mixq: error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("mixq: interrupted; finished artifacts and checkpoints are kept", file=sys.stderr)
+        return 130

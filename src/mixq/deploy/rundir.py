@@ -1,0 +1,72 @@
+"""``mixq deploy RUN_DIR``: deploy the integer graphs a ``mixq demo`` run saved.
+
+A run folder holds ``models/<name>/graph.json`` + ``graph.npz`` per integerized model and
+``test_inputs.npz`` (u8 NHWC test inputs and labels).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from mixq.errors import MixqError
+from mixq.ir.serialize import load_graph
+
+
+def load_test_inputs(run_dir) -> tuple[np.ndarray, np.ndarray]:
+    """(inputs u8 (N, H, W, C), labels (N,)) saved by the demo in ``run_dir``."""
+    path = Path(run_dir) / "test_inputs.npz"
+    if not path.is_file():
+        raise MixqError(f"{path} not found; is '{run_dir}' a folder written by `mixq demo`?")
+    try:
+        with np.load(path) as z:
+            return z["inputs"], z["labels"]
+    except Exception as e:
+        raise MixqError(f"{path} is corrupt ({type(e).__name__}); re-run `mixq demo`") from None
+
+
+def model_graph_dirs(run_dir) -> dict[str, Path]:
+    """Model name -> folder holding its integer graph, in name order."""
+    root = Path(run_dir) / "models"
+    found = {p.parent.name: p.parent for p in sorted(root.glob("*/graph.json"))}
+    if not found:
+        raise MixqError(f"no integer graphs under {root}; run `mixq demo --out {run_dir}` first")
+    return found
+
+
+def deploy_row_fields(result: dict) -> dict:
+    """The deployment figures that go into a report row (see issue 3)."""
+    return {"bitexact": result["bitexact"], "emulated_samples": result["samples"],
+            "emulator_mismatches": result["mismatches"],
+            "deployed_flash_bytes": result["flash_bytes"], "arena_bytes": result["arena_bytes"],
+            "arena_lower_bound_bytes": result["arena_lower_bound_bytes"],
+            "instructions": result["instructions"], "est_cycles": result["est_cycles"],
+            "est_latency_ms": result["est_latency_ms"], "clock_hz": result["clock_hz"]}
+
+
+def deploy_run_dir(run_dir, target: str = "stm32h7", out=None, emulate: int = 100,
+                   models: list[str] | None = None) -> dict[str, dict]:
+    """Deploy every (or the named) model of a demo run; returns name -> deploy.json content.
+
+    Args:
+        run_dir: folder written by ``mixq demo``.
+        target: deployment target.
+        out: output folder (``<out>/<model>/`` gets the C project, ELF and deploy.json).
+        emulate: number of test inputs checked on the emulator.
+        models: model names to deploy (default: all).
+
+    Raises:
+        MixqError: not a run folder, unknown model name, corrupt graph or inputs.
+    """
+    from mixq.deploy.deploy import deploy_graph
+
+    dirs = model_graph_dirs(run_dir)
+    names = models or list(dirs)
+    unknown = [n for n in names if n not in dirs]
+    if unknown:
+        raise MixqError(f"run '{run_dir}' has no model(s) {unknown}; it has {list(dirs)}")
+    inputs, _ = load_test_inputs(run_dir)
+    out = Path(out) if out else Path(run_dir) / "deploy"
+    return {name: deploy_graph(load_graph(dirs[name]), out / name, target=target,
+                               emulate=emulate, inputs=inputs) for name in names}

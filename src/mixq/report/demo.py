@@ -1,0 +1,226 @@
+"""``mixq demo``: float, 8-bit and memory-driven mixed-precision models on one task, one report.
+
+Steps (each training run checkpoints atomically and resumes when re-run):
+1. train the float model; 2. QAT the 8-bit baseline; 3. allocate bits under a budget the 8-bit
+model does not fit (Rusci et al. 2020) and QAT the mixed model; 4. find the widest 8-bit model
+that fits the same budget ("int8-fit") and train it; 5. integerize every quantized model, check it
+bit for bit against the QAT integer-exact mode, deploy to the emulated Cortex-M7; 6. write
+``report.json``, ``report.md`` and ``tradeoff.png``.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import io
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from mixq.data import load_dataset
+from mixq.errors import MixqError
+from mixq.fileio import write_bytes_atomic, write_json_atomic
+from mixq.ir.capture import input_codes, integer_codes, integerize
+from mixq.ir.interpret import interpret
+from mixq.ir.serialize import save_graph
+from mixq.models import get_model
+from mixq.nn import prepare
+from mixq.quant.spec import BitAllocation
+from mixq.search.memory import MemoryBudget, flash_bytes, layer_shapes, ram_peak_bytes
+from mixq.search.memory_driven import allocate_bits
+from mixq.train import TrainConfig, evaluate, train
+
+MODEL_NAMES = ("float", "int8", "int8-fit", "mixed")
+
+
+@dataclass(frozen=True)
+class DemoConfig:
+    """What the demo trains and under which budget.
+
+    Attributes:
+        dataset: 'digits' (embedded default), 'cifar10' or 'mnist' (read from ``data_root``).
+        data_root: folder with the dataset's standard files (not needed for digits).
+        seed: seeds data split, initialisation and training.
+        quick: a few epochs only (smoke tests); accuracy is then not meaningful.
+        flash_bytes, ram_bytes: the budget; None = a fraction of the 8-bit model's needs
+            (``flash_fraction``, ``ram_fraction``), so that the 8-bit model does not fit.
+        emulate: test inputs run on the emulated Cortex-M7 per deployed model (0: no deploy).
+        target: deployment target name.
+        width: width multiplier of the demo network.
+        granularity: 'per-channel' (MixPC) or 'per-layer' (MixPL).
+    """
+
+    dataset: str = "digits"
+    data_root: str | None = None
+    seed: int = 0
+    quick: bool = False
+    flash_bytes: int | None = None
+    ram_bytes: int | None = None
+    emulate: int = 100
+    target: str = "stm32h7"
+    width: float = 1.0
+    granularity: str = "per-channel"
+    float_epochs: int = 20          # float pre-training
+    qat_epochs: int = 10            # each QAT run, starting from the float weights
+    flash_fraction: float = 0.55    # default flash budget / 8-bit model flash
+    ram_fraction: float = 0.5       # default RAM budget / 8-bit model peak RAM
+    calibration_samples: int = 256  # float activations used to initialise PACT ranges
+
+    @property
+    def float_config(self) -> TrainConfig:
+        return TrainConfig(epochs=2 if self.quick else self.float_epochs, lr=3e-3, seed=self.seed)
+
+    @property
+    def qat_config(self) -> TrainConfig:
+        return TrainConfig(epochs=1 if self.quick else self.qat_epochs, lr=1e-3, seed=self.seed)
+
+
+def _alloc_hash(alloc: BitAllocation) -> str:
+    return hashlib.sha256(alloc.to_json().encode()).hexdigest()[:12]
+
+
+class _Demo:
+    def __init__(self, out: Path, cfg: DemoConfig):
+        self.out, self.cfg = out, cfg
+        self.data = load_dataset(cfg.dataset, cfg.data_root)
+        self.input_shape = tuple(self.data.input_shape)
+        self.calib = self.data.train.x[: cfg.calibration_samples]
+
+    def float_model(self, width: float) -> torch.nn.Module:
+        c, h, _ = self.input_shape
+        torch.manual_seed(self.cfg.seed)
+        return get_model("demo_net", num_classes=self.data.num_classes, width=width,
+                         resolution=h, in_channels=c)
+
+    def train_float(self, tag: str, width: float):
+        model = self.float_model(width)
+        res = train(model, self.data, self.cfg.float_config, desc=f"{tag} float",
+                    checkpoint_path=self.out / "models" / tag / "float.ckpt",
+                    model_id={"model": "demo_net", "width": width, "stage": "float"})
+        return model, res
+
+    def train_qat(self, tag: str, float_model, width: float, alloc: BitAllocation):
+        qat = prepare(copy.deepcopy(float_model), alloc, calibration=self.calib)
+        train(qat, self.data, self.cfg.qat_config, desc=f"{tag} QAT",
+              checkpoint_path=self.out / "models" / tag / "qat.ckpt",
+              model_id={"model": "demo_net", "width": width, "allocation": _alloc_hash(alloc)})
+        qat.eval()
+        write_bytes_atomic(self.out / "models" / tag / "allocation.json", alloc.to_json().encode())
+        return qat
+
+    def integer_row(self, tag: str, qat, shapes, alloc, budget) -> dict:
+        graph = integerize(qat, self.input_shape, name=f"demo_net-{tag}")
+        save_graph(graph, self.out / "models" / tag)
+        x, y = self.data.test.x, self.data.test.y.numpy()
+        codes = interpret(graph, input_codes(qat, x))
+        mismatches = int((codes != integer_codes(qat, x)).reshape(len(x), -1).any(axis=1).sum())
+        flash, ram = flash_bytes(shapes, alloc), ram_peak_bytes(shapes, alloc)
+        return {"name": tag, "top1_fakequant": evaluate(qat, self.data.test),
+                "top1_integer": float((codes.argmax(-1) == y).mean()),
+                "flash_bytes": flash, "ram_peak_bytes": ram,
+                "macs": sum(s.macs for s in shapes),
+                "fits": flash <= budget.flash_bytes and ram <= budget.ram_bytes,
+                "integer_mismatches": mismatches, "graph": graph,
+                "bits": [{"name": l.name, "w_bits": l.w_bits, "in_bits": l.in_bits,
+                          "out_bits": l.out_bits} for l in alloc.layers]}
+
+
+def default_budget(shapes, cfg: DemoConfig) -> MemoryBudget:
+    """The configured budget, or fractions of the uniform 8-bit model's flash and peak RAM."""
+    int8 = BitAllocation.uniform([(s.name, s.kind) for s in shapes], 8, cfg.granularity)
+    flash = cfg.flash_bytes or int(flash_bytes(shapes, int8) * cfg.flash_fraction)
+    ram = cfg.ram_bytes or int(ram_peak_bytes(shapes, int8) * cfg.ram_fraction)
+    return MemoryBudget(flash, ram)
+
+
+def _fitting_width(demo: _Demo, budget: MemoryBudget, granularity: str) -> float | None:
+    """Widest demo-net width (steps of 1/16) whose uniform 8-bit model fits the budget."""
+    for k in range(16, 0, -1):
+        width = demo.cfg.width * k / 16
+        shapes = layer_shapes(demo.float_model(width), demo.input_shape)
+        alloc = BitAllocation.uniform([(s.name, s.kind) for s in shapes], 8, granularity)
+        if flash_bytes(shapes, alloc) <= budget.flash_bytes and \
+                ram_peak_bytes(shapes, alloc) <= budget.ram_bytes:
+            return width
+    return None
+
+
+def run_demo(out, cfg: DemoConfig = DemoConfig()) -> dict:
+    """Run the whole demo into folder ``out``; returns the report dict (also in report.json).
+
+    Raises:
+        MixqError: bad dataset/budget (e.g. a budget no allocation can meet).
+    """
+    from mixq.report.render import write_report
+
+    out = Path(out)
+    demo = _Demo(out, cfg)
+    float_model, float_res = demo.train_float("float", cfg.width)
+    shapes = layer_shapes(float_model, demo.input_shape)
+    layers = [(s.name, s.kind) for s in shapes]
+    budget = default_budget(shapes, cfg)
+    rows = [_float_row(float_model, shapes, budget, evaluate(float_model, demo.data.test))]
+
+    int8_alloc = BitAllocation.uniform(layers, 8, cfg.granularity)
+    mixed_alloc = allocate_bits(shapes, budget, cfg.granularity)
+    for tag, alloc in (("int8", int8_alloc), ("mixed", mixed_alloc)):
+        qat = demo.train_qat(tag, float_model, cfg.width, alloc)
+        rows.append(demo.integer_row(tag, qat, shapes, alloc, budget))
+        rows[-1]["top1_float"] = rows[0]["top1_float"]
+
+    width = _fitting_width(demo, budget, cfg.granularity)
+    if width is None:
+        raise MixqError(f"no 8-bit demo_net fits flash {budget.flash_bytes} B / RAM "
+                        f"{budget.ram_bytes} B; raise the budget")
+    fit_float, _ = demo.train_float("int8-fit", width)
+    fit_shapes = layer_shapes(fit_float, demo.input_shape)
+    fit_alloc = BitAllocation.uniform([(s.name, s.kind) for s in fit_shapes], 8, cfg.granularity)
+    qat = demo.train_qat("int8-fit", fit_float, width, fit_alloc)
+    row = demo.integer_row("int8-fit", qat, fit_shapes, fit_alloc, budget)
+    row["top1_float"] = evaluate(fit_float, demo.data.test)
+    row["width"] = width
+    rows.append(row)
+    rows.sort(key=lambda r: MODEL_NAMES.index(r["name"]))
+
+    _save_test_inputs(out, demo)
+    if cfg.emulate > 0:
+        _deploy_rows(out, rows, cfg)
+    report = {"budget": {"flash_bytes": budget.flash_bytes, "ram_bytes": budget.ram_bytes},
+              "dataset": cfg.dataset, "config": asdict(cfg),
+              "models": [{k: v for k, v in r.items() if k != "graph"} for r in rows]}
+    write_report(out, report)
+    return report
+
+
+def _float_row(model, shapes, budget: MemoryBudget, top1: float) -> dict:
+    params = sum(p.numel() for p in model.parameters())
+    ram = max(4 * (int(np.prod(s.in_shape)) + int(np.prod(s.out_shape))) for s in shapes)
+    flash = 4 * params
+    return {"name": "float", "top1_float": top1, "top1_fakequant": None, "top1_integer": None,
+            "flash_bytes": flash, "ram_peak_bytes": ram, "macs": sum(s.macs for s in shapes),
+            "fits": flash <= budget.flash_bytes and ram <= budget.ram_bytes,
+            "integer_mismatches": None}
+
+
+def _save_test_inputs(out: Path, demo: _Demo) -> None:
+    """Test-set input codes (u8 NHWC) and labels, for ``mixq deploy RUN_DIR``."""
+    x = demo.data.test.x
+    codes = torch.clamp(torch.round(x * 255.0), 0, 255).to(torch.uint8).permute(0, 2, 3, 1)
+    buf = io.BytesIO()
+    np.savez(buf, inputs=codes.numpy(), labels=demo.data.test.y.numpy())
+    write_bytes_atomic(out / "test_inputs.npz", buf.getvalue())
+
+
+def _deploy_rows(out: Path, rows: list[dict], cfg: DemoConfig) -> None:
+    from mixq.deploy.rundir import deploy_row_fields, load_test_inputs
+    from mixq.deploy.deploy import deploy_graph
+
+    inputs, _ = load_test_inputs(out)
+    for row in rows:
+        if row.get("graph") is None or row["name"] not in ("int8", "mixed", "int8-fit"):
+            continue
+        result = deploy_graph(row["graph"], out / "deploy" / row["name"], target=cfg.target,
+                              emulate=cfg.emulate, inputs=inputs)
+        row.update(deploy_row_fields(result))

@@ -1,0 +1,116 @@
+"""Report files: ``report.json`` (stable field names), ``report.md`` and ``tradeoff.png``."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from mixq.fileio import write_bytes_atomic, write_json_atomic, write_text_atomic
+
+COLORS = {"float": "#7f7f7f", "int8": "#1f77b4", "int8-fit": "#2ca02c", "mixed": "#d62728"}
+
+
+def _pct(v) -> str:
+    return "–" if v is None else f"{100 * v:.1f}%"
+
+
+def _num(v) -> str:
+    return "–" if v is None else f"{v:,}"
+
+
+def _accuracy(m: dict) -> float:
+    return m["top1_integer"] if m.get("top1_integer") is not None else m["top1_float"]
+
+
+def render_markdown(report: dict) -> str:
+    """The human-readable report (a table per concern)."""
+    b = report["budget"]
+    lines = [
+        f"# mixq demo report ({report.get('dataset', '')})", "",
+        f"Budget: flash **{b['flash_bytes']:,} B**, RAM **{b['ram_bytes']:,} B** "
+        "(memory model of Rusci et al. 2020: packed weights + per-layer overhead; peak of "
+        "input + output activations).", "",
+        "| model | top-1 float | top-1 fake-quant | top-1 integer | flash B | peak RAM B | MACs "
+        "| fits | integer mismatches |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for m in report["models"]:
+        lines.append(f"| {m['name']} | {_pct(m['top1_float'])} | {_pct(m['top1_fakequant'])} | "
+                     f"{_pct(m['top1_integer'])} | {_num(m['flash_bytes'])} | "
+                     f"{_num(m['ram_peak_bytes'])} | {_num(m['macs'])} | "
+                     f"{'yes' if m['fits'] else 'no'} | {_num(m['integer_mismatches'])} |")
+    deployed = [m for m in report["models"] if "instructions" in m]
+    if deployed:
+        clock = deployed[0]["clock_hz"] / 1e6
+        lines += ["", f"## On the emulated Cortex-M7 (cycles and latency are estimates at "
+                  f"{clock:.0f} MHz)", "",
+                  "| model | bit-exact | samples | ELF flash B | arena B | arena lower bound B "
+                  "| instructions | est. cycles | est. latency ms |",
+                  "|---|---|---|---|---|---|---|---|---|"]
+        for m in deployed:
+            lines.append(f"| {m['name']} | {'yes' if m['bitexact'] else 'NO'} | "
+                         f"{m['emulated_samples']} | {_num(m['deployed_flash_bytes'])} | "
+                         f"{_num(m['arena_bytes'])} | {_num(m['arena_lower_bound_bytes'])} | "
+                         f"{_num(m['instructions'])} | {_num(m['est_cycles'])} | "
+                         f"{m['est_latency_ms']:.3f} |")
+    lines += ["", "## Bit allocation of each quantized model", ""]
+    for m in report["models"]:
+        if m.get("bits"):
+            bits = ", ".join(f"{l['name']} w{l['w_bits']}a{l['out_bits']}" for l in m["bits"])
+            lines.append(f"- **{m['name']}**: {bits}")
+    lines += ["", "![trade-off](tradeoff.png)", ""]
+    return "\n".join(lines)
+
+
+def render_plot(report: dict) -> bytes:
+    """PNG: accuracy vs flash (marker area ~ peak RAM, budget lines) and, when deployed,
+    accuracy vs estimated latency (marker area ~ flash)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    models = report["models"]
+    deployed = [m for m in models if "est_latency_ms" in m]
+    fig, axes = plt.subplots(1, 2 if deployed else 1, figsize=(11 if deployed else 6, 4.2),
+                             squeeze=False)
+    ax = axes[0][0]
+    ram_max = max(m["ram_peak_bytes"] for m in models)
+    for m in models:
+        ax.scatter(m["flash_bytes"], 100 * _accuracy(m), s=40 + 400 * m["ram_peak_bytes"] / ram_max,
+                   color=COLORS.get(m["name"], "k"), alpha=0.75, edgecolors="k",
+                   label=f"{m['name']} (RAM {m['ram_peak_bytes']:,} B)")
+    ax.axvline(report["budget"]["flash_bytes"], ls="--", color="k", lw=1, label="flash budget")
+    ax.set_xscale("log")
+    ax.set_xlabel("flash bytes (log)")
+    ax.set_ylabel("top-1 accuracy % (integer model; float for float)")
+    ax.set_title("accuracy vs flash (marker area ~ peak RAM)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="lower right")
+    if deployed:
+        ax2 = axes[0][1]
+        fmax = max(m["deployed_flash_bytes"] for m in deployed)
+        for m in deployed:
+            ax2.scatter(m["est_latency_ms"], 100 * _accuracy(m),
+                        s=40 + 400 * m["deployed_flash_bytes"] / fmax,
+                        color=COLORS.get(m["name"], "k"), alpha=0.75, edgecolors="k",
+                        label=f"{m['name']} (flash {m['deployed_flash_bytes']:,} B)")
+        ax2.set_xlabel(f"estimated latency ms at {deployed[0]['clock_hz'] / 1e6:.0f} MHz "
+                       "(emulated Cortex-M7; estimate)")
+        ax2.set_ylabel("top-1 accuracy %")
+        ax2.set_title("accuracy vs latency (marker area ~ flash)")
+        ax2.grid(alpha=0.3)
+        ax2.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, metadata={"Software": None})
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def write_report(out, report: dict) -> None:
+    """Write report.json, report.md and tradeoff.png into ``out`` (atomically)."""
+    out = Path(out)
+    write_json_atomic(out / "report.json", report)
+    write_text_atomic(out / "report.md", render_markdown(report))
+    write_bytes_atomic(out / "tradeoff.png", render_plot(report))
