@@ -44,7 +44,8 @@ def _cmd_demo(args) -> int:
 
     cfg = DemoConfig(dataset=args.dataset, data_root=args.data_root, seed=args.seed,
                      quick=args.quick, flash_bytes=args.flash, ram_bytes=args.ram,
-                     emulate=args.emulate, target=args.target)
+                     emulate=args.emulate, target=args.target, width=args.width,
+                     granularity=args.granularity, allocation=args.allocation)
     report = run_demo(args.out, cfg)
     print(f"mixq demo: wrote {args.out}/report.md, report.json, tradeoff.png")
     for m in report["models"]:
@@ -94,6 +95,11 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--quick", action="store_true", help="few epochs (smoke test)")
     d.add_argument("--flash", type=_positive_int, default=None, help="flash budget in bytes")
     d.add_argument("--ram", type=_positive_int, default=None, help="RAM budget in bytes")
+    d.add_argument("--width", type=float, default=1.0, help="demo_net width multiplier (1.0)")
+    d.add_argument("--granularity", choices=["per-channel", "per-layer"], default="per-channel",
+                   help="MixPC (per-channel, ICN) or MixPL (per-layer)")
+    d.add_argument("--allocation", default=None,
+                   help="JSON bit allocation for the mixed model (default: memory-driven)")
     d.add_argument("--target", default="stm32h7", help="deployment target (default stm32h7)")
     d.add_argument("--emulate", type=int, default=100,
                    help="test inputs run on the emulated Cortex-M7 (0: no deployment)")

@@ -90,3 +90,32 @@ def test_cli_allocate_json_contract(capsys):
 def test_deploy_cli_not_a_run_dir(tmp_path, capsys):
     rc = main(["deploy", str(tmp_path), "--out", str(tmp_path / "o")])
     assert rc == 2 and "mixq demo" in capsys.readouterr().err
+
+
+def test_demo_malformed_allocation_file(tmp_path, capsys):
+    bad = tmp_path / "alloc.json"
+    bad.write_text('{"layers": [{"name": "conv0", "kind": "conv", "w_bits": 3}]}')
+    rc = main(["demo", "--out", str(tmp_path / "run"), "--quick", "--allocation", str(bad)])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and err.count("\n") == 0 and "alloc.json" in err and "misses" in err
+    assert not (tmp_path / "run").exists()  # failed before writing anything
+    bad.write_text("{not json")
+    assert main(["demo", "--out", str(tmp_path / "run"), "--allocation", str(bad)]) == 2
+    assert "not valid JSON" in capsys.readouterr().err
+
+
+def test_demo_unknown_target_fails_before_training(tmp_path, capsys):
+    rc = main(["demo", "--out", str(tmp_path / "run"), "--quick", "--target", "esp32"])
+    assert rc == 2 and "stm32h7" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.slow
+def test_demo_checkpoint_from_another_model_is_refused(quick_run, capsys):
+    out, _ = quick_run
+    ckpt = out / "models" / "float" / "float.ckpt"
+    before = ckpt.read_bytes()
+    rc = main(["demo", "--out", str(out), "--quick", "--width", "0.5", "--emulate", "0"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and "checkpoint" in err and err.count("\n") == 0
+    assert ckpt.read_bytes() == before  # nothing overwritten

@@ -62,6 +62,8 @@ class DemoConfig:
     target: str = "stm32h7"
     width: float = 1.0
     granularity: str = "per-channel"
+    allocation: str | None = None   # JSON file: use this allocation for the mixed model
+    reference_bits: int | None = 2  # also train a uniform w{b}a{b} model as a reference point
     float_epochs: int = 20          # float pre-training
     qat_epochs: int = 10            # each QAT run, starting from the float weights
     flash_fraction: float = 0.55    # default flash budget / 8-bit model flash
@@ -156,6 +158,11 @@ def run_demo(out, cfg: DemoConfig = DemoConfig()) -> dict:
     from mixq.report.render import write_report
 
     out = Path(out)
+    if cfg.emulate > 0:
+        from mixq.deploy.deploy import get_target
+
+        get_target(cfg.target)  # an unknown target fails now, not after training
+    user_alloc = BitAllocation.load(cfg.allocation) if cfg.allocation else None
     demo = _Demo(out, cfg)
     float_model, float_res = demo.train_float("float", cfg.width)
     shapes = layer_shapes(float_model, demo.input_shape)
@@ -164,11 +171,23 @@ def run_demo(out, cfg: DemoConfig = DemoConfig()) -> dict:
     rows = [_float_row(float_model, shapes, budget, evaluate(float_model, demo.data.test))]
 
     int8_alloc = BitAllocation.uniform(layers, 8, cfg.granularity)
-    mixed_alloc = allocate_bits(shapes, budget, cfg.granularity)
-    for tag, alloc in (("int8", int8_alloc), ("mixed", mixed_alloc)):
+    if user_alloc is not None:
+        if user_alloc.names != tuple(n for n, _ in layers):
+            raise MixqError(f"{cfg.allocation}: layers {list(user_alloc.names)} do not match "
+                            f"demo_net's {[n for n, _ in layers]}; write one entry per layer")
+        mixed_alloc = user_alloc
+    else:
+        mixed_alloc = allocate_bits(shapes, budget, cfg.granularity)
+    runs = [("int8", int8_alloc), ("mixed", mixed_alloc)]
+    if cfg.reference_bits:
+        b = cfg.reference_bits
+        runs.append((f"w{b}a{b}", BitAllocation.uniform(layers, b, cfg.granularity)))
+    for tag, alloc in runs:
         qat = demo.train_qat(tag, float_model, cfg.width, alloc)
         rows.append(demo.integer_row(tag, qat, shapes, alloc, budget))
         rows[-1]["top1_float"] = rows[0]["top1_float"]
+    references = [r for r in rows if r["name"] not in MODEL_NAMES]
+    rows = [r for r in rows if r["name"] in MODEL_NAMES]
 
     width = _fitting_width(demo, budget, cfg.granularity)
     if width is None:
@@ -189,7 +208,9 @@ def run_demo(out, cfg: DemoConfig = DemoConfig()) -> dict:
         _deploy_rows(out, rows, cfg)
     report = {"budget": {"flash_bytes": budget.flash_bytes, "ram_bytes": budget.ram_bytes},
               "dataset": cfg.dataset, "config": asdict(cfg),
-              "models": [{k: v for k, v in r.items() if k != "graph"} for r in rows]}
+              "models": [{k: v for k, v in r.items() if k != "graph"} for r in rows],
+              "references": [{k: v for k, v in r.items() if k not in ("graph", "bits")}
+                             for r in references]}
     write_report(out, report)
     return report
 

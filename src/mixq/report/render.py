@@ -39,6 +39,11 @@ def render_markdown(report: dict) -> str:
                      f"{_pct(m['top1_integer'])} | {_num(m['flash_bytes'])} | "
                      f"{_num(m['ram_peak_bytes'])} | {_num(m['macs'])} | "
                      f"{'yes' if m['fits'] else 'no'} | {_num(m['integer_mismatches'])} |")
+    for r in report.get("references", []):
+        lines += ["", f"Reference: a uniform **{r['name']}** model of the same network reaches "
+                  f"{_pct(r['top1_integer'])} top-1 (integer; {_pct(r['top1_fakequant'])} "
+                  f"fake-quant) at {r['flash_bytes']:,} B flash and {r['ram_peak_bytes']:,} B RAM: "
+                  "precision has to be placed where it matters, not cut uniformly."]
     deployed = [m for m in report["models"] if "instructions" in m]
     if deployed:
         clock = deployed[0]["clock_hz"] / 1e6
@@ -78,14 +83,17 @@ def render_plot(report: dict) -> bytes:
     ram_max = max(m["ram_peak_bytes"] for m in models)
     for m in models:
         ax.scatter(m["flash_bytes"], 100 * _accuracy(m), s=40 + 400 * m["ram_peak_bytes"] / ram_max,
-                   color=COLORS.get(m["name"], "k"), alpha=0.75, edgecolors="k",
-                   label=f"{m['name']} (RAM {m['ram_peak_bytes']:,} B)")
-    ax.axvline(report["budget"]["flash_bytes"], ls="--", color="k", lw=1, label="flash budget")
+                   color=COLORS.get(m["name"], "k"), alpha=0.75, edgecolors="k")
+        ax.annotate(f"{m['name']}\nRAM {m['ram_peak_bytes']:,} B", (m["flash_bytes"],
+                    100 * _accuracy(m)), textcoords="offset points", xytext=(8, -4), fontsize=8)
+    ax.axvline(report["budget"]["flash_bytes"], ls="--", color="k", lw=1,
+               label=f"flash budget (RAM budget {report['budget']['ram_bytes']:,} B)")
     ax.set_xscale("log")
     ax.set_xlabel("flash bytes (log)")
     ax.set_ylabel("top-1 accuracy % (integer model; float for float)")
     ax.set_title("accuracy vs flash (marker area ~ peak RAM)")
     ax.grid(alpha=0.3)
+    ax.margins(x=0.25, y=0.15)
     ax.legend(fontsize=7, loc="lower right")
     if deployed:
         ax2 = axes[0][1]
@@ -93,14 +101,16 @@ def render_plot(report: dict) -> bytes:
         for m in deployed:
             ax2.scatter(m["est_latency_ms"], 100 * _accuracy(m),
                         s=40 + 400 * m["deployed_flash_bytes"] / fmax,
-                        color=COLORS.get(m["name"], "k"), alpha=0.75, edgecolors="k",
-                        label=f"{m['name']} (flash {m['deployed_flash_bytes']:,} B)")
+                        color=COLORS.get(m["name"], "k"), alpha=0.75, edgecolors="k")
+            ax2.annotate(f"{m['name']}\nflash {m['deployed_flash_bytes']:,} B",
+                         (m["est_latency_ms"], 100 * _accuracy(m)), textcoords="offset points",
+                         xytext=(8, -4), fontsize=8)
         ax2.set_xlabel(f"estimated latency ms at {deployed[0]['clock_hz'] / 1e6:.0f} MHz "
                        "(emulated Cortex-M7; estimate)")
         ax2.set_ylabel("top-1 accuracy %")
         ax2.set_title("accuracy vs latency (marker area ~ flash)")
         ax2.grid(alpha=0.3)
-        ax2.legend(fontsize=7, loc="lower right")
+        ax2.margins(x=0.25, y=0.15)
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, metadata={"Software": None})
