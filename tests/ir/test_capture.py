@@ -61,7 +61,7 @@ def nets(draw):
     net = nn.Sequential(*layers, *head)
     if not pooled:
         with torch.no_grad():
-            feat = net(torch.zeros(1, c_in, size, size)).shape[1]
+            feat = net.eval()(torch.zeros(1, c_in, size, size)).shape[1]
         net = nn.Sequential(*layers, nn.Flatten(), nn.Linear(feat, 4))
     return net, (c_in, size, size), draw(st.integers(0, 2**16))
 

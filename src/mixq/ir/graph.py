@@ -91,6 +91,62 @@ class Requant:
         object.__setattr__(self, "shift", _frozen_array(self.shift, np.int32))
 
 
+SPARSE_STRUCTURES = ("unstructured", "row", "1:16", "1:8", "2:8", "block1x4")
+
+
+def parse_nm(structure: str) -> tuple[int, int] | None:
+    """(N, M) of an 'N:M' structure, else None.
+
+    Example:
+        >>> parse_nm("2:8"), parse_nm("row")
+        ((2, 8), None)
+    """
+    if ":" not in structure:
+        return None
+    n, m = structure.split(":")
+    return int(n), int(m)
+
+
+@dataclass(frozen=True, eq=False)
+class SparseOutliers:
+    """The sparse high-precision part of an intra-layer mixed-precision (dense ternary + sparse
+    int8) layer. With T the node's ternary ``weight`` codes, the layer's accumulator is
+
+        acc[c] = dense_scale[c] * sum(x * T[c]) + sum(x * values[c])
+
+    i.e. the ternary magnitude is an integer multiple ``dense_scale[c]`` of the sparse step
+    (alpha_c = k_c * s_c), so the whole layer is plain integer arithmetic + the usual ICN.
+
+    Attributes:
+        values: int8 codes S in [-128, 127], the same shape as the node's weight, 0 outside
+            ``mask``.
+        mask: bool, the same shape: the selected outlier positions (a selected code may be 0);
+            T is 0 wherever ``mask`` is set. Defaults to ``values != 0``.
+        dense_scale: int32 (C_out,) k_c >= 0.
+        structure: one of :data:`SPARSE_STRUCTURES`: 'unstructured' (any positions),
+            'row' (the same count in every output channel), 'N:M' (at most N non-zeros in every
+            M consecutive input channels of one (c_out, ky, kx) row, groups aligned at 0),
+            'block1x4' (the mask is a union of aligned blocks of 4 consecutive input channels;
+            a trailing partial block is allowed where C_in is not a multiple of 4).
+    """
+
+    values: np.ndarray
+    dense_scale: np.ndarray
+    structure: str = "unstructured"
+    mask: np.ndarray | None = None
+
+    def __post_init__(self):
+        object.__setattr__(self, "values", _frozen_array(self.values, np.int8))
+        object.__setattr__(self, "dense_scale", _frozen_array(self.dense_scale, np.int32))
+        mask = self.values != 0 if self.mask is None else self.mask
+        object.__setattr__(self, "mask", _frozen_array(mask, np.bool_))
+
+    @property
+    def nnz(self) -> int:
+        """Number of selected outlier positions."""
+        return int(np.count_nonzero(self.mask))
+
+
 @dataclass(frozen=True, eq=False)
 class Conv2d:
     """2-D convolution (regular, depthwise or pointwise) + ICN requantization.
@@ -105,6 +161,8 @@ class Conv2d:
         groups: 1 (regular) or C_in == C_out (depthwise).
         weight_bits: 8, 4 or 2.
         ternary: weights are {-1, 0, 1} (weight_bits == 2).
+        sparse: high-precision outliers added to a ternary weight (intra-layer mixed
+            precision), or None.
     """
 
     name: str
@@ -117,6 +175,7 @@ class Conv2d:
     groups: int = 1
     weight_bits: int = 8
     ternary: bool = False
+    sparse: SparseOutliers | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "weight", _frozen_array(self.weight, np.int8))
@@ -140,6 +199,7 @@ class FullyConnected:
 
     Attributes:
         weight: int8 codes (C_out, C_in) with C_in = numel(input).
+        sparse: high-precision outliers (see :class:`SparseOutliers`), or None.
     """
 
     name: str
@@ -149,6 +209,7 @@ class FullyConnected:
     requant: Requant
     weight_bits: int = 8
     ternary: bool = False
+    sparse: SparseOutliers | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "weight", _frozen_array(self.weight, np.int8))

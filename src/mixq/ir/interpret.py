@@ -52,16 +52,26 @@ def conv2d_acc(x: np.ndarray, weight: np.ndarray, stride, padding, groups: int) 
     raise ValueError(f"groups={groups} unsupported: use 1 or depthwise (groups == C_in == C_out)")
 
 
+def _with_sparse(op, node) -> np.ndarray:
+    """acc = op(weight), or for a dense+sparse layer dense_scale * op(T) + op(S)."""
+    if node.sparse is None:
+        return op(node.weight)
+    k = node.sparse.dense_scale.astype(np.int64)
+    return op(node.weight) * k + op(node.sparse.values)
+
+
 def run_node(node, env: dict[str, np.ndarray]) -> np.ndarray:
     """Evaluate one node on the batched tensors in ``env``; returns its int64 output."""
     if isinstance(node, Conv2d):
-        acc = conv2d_acc(env[node.input], node.weight, node.stride, node.padding, node.groups)
-        return apply_requant(acc, node.requant)
+        def conv(w):
+            return conv2d_acc(env[node.input], w, node.stride, node.padding, node.groups)
+
+        return apply_requant(_with_sparse(conv, node), node.requant)
     if isinstance(node, FullyConnected):
         x = env[node.input]
         flat = x.reshape(x.shape[0], -1).astype(np.int64)  # (N, H, W, C) -> (N, H*W*C)
-        acc = flat @ node.weight.astype(np.int64).T
-        return apply_requant(acc, node.requant)
+        return apply_requant(_with_sparse(lambda w: flat @ w.astype(np.int64).T, node),
+                             node.requant)
     if isinstance(node, AvgPool):
         x = env[node.input].astype(np.int64)
         n = x.shape[1] * x.shape[2]

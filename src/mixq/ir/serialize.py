@@ -15,13 +15,23 @@ import numpy as np
 
 from mixq.errors import MixqError
 from mixq.fileio import write_bytes_atomic, write_text_atomic
-from mixq.ir.graph import Add, AvgPool, Conv2d, FullyConnected, Graph, Requant, TensorType
+from mixq.ir.graph import (
+    Add,
+    AvgPool,
+    Conv2d,
+    FullyConnected,
+    Graph,
+    Requant,
+    SparseOutliers,
+    TensorType,
+)
 from mixq.ir.verify import verify
 
 FORMAT_VERSION = 1
 _NODE_TYPES = {c.__name__: c for c in (Conv2d, FullyConnected, AvgPool, Add)}
 _ARRAYS = ("weight",)
 _RQ_ARRAYS = ("bias", "multiplier", "shift")
+_SP_ARRAYS = ("values", "mask", "dense_scale")
 
 
 def _node_to_json(node, arrays: dict) -> dict:
@@ -35,6 +45,10 @@ def _node_to_json(node, arrays: dict) -> dict:
             for a in _RQ_ARRAYS:
                 arrays[f"{node.name}/{a}"] = getattr(v, a)
             d[f.name] = {"activation_min": v.activation_min, "activation_max": v.activation_max}
+        elif isinstance(v, SparseOutliers):
+            for a in _SP_ARRAYS:
+                arrays[f"{node.name}/sparse/{a}"] = getattr(v, a)
+            d[f.name] = {"structure": v.structure}
         else:
             d[f.name] = list(v) if isinstance(v, tuple) else v
     return d
@@ -50,6 +64,9 @@ def _node_from_json(d: dict, arrays) -> object:
             d[k] = arrays[v]
         elif k == "requant":
             d[k] = Requant(**{a: arrays[f"{d['name']}/{a}"] for a in _RQ_ARRAYS}, **v)
+        elif k == "sparse" and v is not None:
+            d[k] = SparseOutliers(**{a: arrays[f"{d['name']}/sparse/{a}"] for a in _SP_ARRAYS},
+                                  **v)
         elif isinstance(v, list):
             d[k] = tuple(v)
     return cls(**d)
@@ -83,6 +100,9 @@ def graph_hash(graph: Graph) -> str:
         if hasattr(node, "requant"):
             for a in _RQ_ARRAYS:
                 h.update(getattr(node.requant, a).tobytes())
+        if getattr(node, "sparse", None) is not None:
+            for a in _SP_ARRAYS:
+                h.update(np.ascontiguousarray(getattr(node.sparse, a)).tobytes())
     return h.hexdigest()[:16]
 
 
