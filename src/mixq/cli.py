@@ -6,13 +6,18 @@ Every user error (``MixqError``) is printed as one line ``mixq: error: ...`` wit
 from __future__ import annotations
 
 import argparse
-import json
+import importlib
 import sys
 
 from mixq.errors import MixqError
 
 
-def _positive_int(text: str) -> int:
+# Sub-commands defined next to the code they call: each module has add_commands(subparsers).
+COMMAND_MODULES = ("mixq.search.cli",)
+
+
+def positive_int(text: str) -> int:
+    """argparse type: a positive integer."""
     try:
         v = int(text)
     except ValueError:
@@ -20,23 +25,6 @@ def _positive_int(text: str) -> int:
     if v <= 0:
         raise argparse.ArgumentTypeError(f"must be positive, got {v}")
     return v
-
-
-def _cmd_allocate(args) -> int:
-    from mixq.search.memory_driven import allocate_for_model
-
-    result = allocate_for_model(args.model, args.width, args.resolution, args.num_classes,
-                                args.flash, args.ram, args.granularity, args.delta)
-    if args.json:
-        print(json.dumps(result))
-    else:
-        print(f"{'layer':<24} {'kind':<5} {'w':>2} {'in':>3} {'out':>3}")
-        for l in result["layers"]:
-            print(f"{l['name']:<24} {l['kind']:<5} {l['w_bits']:>2} {l['in_bits']:>3} "
-                  f"{l['out_bits']:>3}")
-        print(f"flash {result['flash_bytes']} B (budget {args.flash}), "
-              f"peak RAM {result['ram_peak_bytes']} B (budget {args.ram})")
-    return 0
 
 
 def _cmd_demo(args) -> int:
@@ -71,30 +59,14 @@ def build_parser() -> argparse.ArgumentParser:
                                 "PyTorch training to Cortex-M microcontrollers.")
     sub = p.add_subparsers(dest="command", required=True)
 
-    a = sub.add_parser("allocate", help="memory-driven per-layer bit allocation (Rusci et al. 2020)")
-    a.add_argument("--model", required=True, help="mobilenet_v1, demo_net, ds_cnn or resnet8")
-    a.add_argument("--width", type=float, default=None,
-                   help="width multiplier (default: the model's)")
-    a.add_argument("--resolution", type=_positive_int, default=None,
-                   help="input size (default: the model's)")
-    a.add_argument("--num-classes", type=_positive_int, default=None,
-                   help="classes (default: the model's)")
-    a.add_argument("--flash", type=_positive_int, required=True, help="flash budget in bytes")
-    a.add_argument("--ram", type=_positive_int, required=True, help="RAM budget in bytes")
-    a.add_argument("--granularity", choices=["per-channel", "per-layer"], default="per-channel",
-                   help="MixPC (per-channel, ICN) or MixPL (per-layer)")
-    a.add_argument("--delta", type=float, default=0.05, help="weight-cut tolerance δ (0.05)")
-    a.add_argument("--json", action="store_true", help="print one JSON object")
-    a.set_defaults(func=_cmd_allocate)
-
     d = sub.add_parser("demo", help="train float, 8-bit and mixed-precision models; report")
     d.add_argument("--out", default="runs/demo", help="output folder (default runs/demo)")
     d.add_argument("--dataset", default="digits", help="digits (embedded), cifar10, mnist")
     d.add_argument("--data-root", default=None, help="folder with the dataset's standard files")
     d.add_argument("--seed", type=int, default=0)
     d.add_argument("--quick", action="store_true", help="few epochs (smoke test)")
-    d.add_argument("--flash", type=_positive_int, default=None, help="flash budget in bytes")
-    d.add_argument("--ram", type=_positive_int, default=None, help="RAM budget in bytes")
+    d.add_argument("--flash", type=positive_int, default=None, help="flash budget in bytes")
+    d.add_argument("--ram", type=positive_int, default=None, help="RAM budget in bytes")
     d.add_argument("--width", type=float, default=1.0, help="demo_net width multiplier (1.0)")
     d.add_argument("--granularity", choices=["per-channel", "per-layer"], default="per-channel",
                    help="MixPC (per-channel, ICN) or MixPL (per-layer)")
@@ -113,6 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--emulate", type=int, default=100, help="number of test inputs to emulate")
     e.add_argument("--model", action="append", help="only this model (repeatable)")
     e.set_defaults(func=_cmd_deploy)
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).add_commands(sub)
     return p
 
 
