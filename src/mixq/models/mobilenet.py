@@ -59,11 +59,26 @@ def mobilenet_v1(width: float = 1.0, resolution: int = 224, num_classes: int = 1
     """
     if width <= 0 or resolution <= 0 or num_classes <= 0 or in_channels <= 0:
         raise ValueError("width, resolution, num_classes and in_channels must be positive")
+    return separable_net(in_channels, scaled_channels(FIRST_CONV_CHANNELS, width), 2,
+                         [(stride, scaled_channels(out, width)) for stride, out in SEPARABLE_BLOCKS],
+                         num_classes, resolution)
+
+
+def separable_net(in_channels: int, first_channels: int, first_stride: int, blocks, num_classes: int,
+                  resolution: int) -> nn.Sequential:
+    """conv3x3 (``conv0``), depthwise-separable blocks (``dw{i}``/``pw{i}``), avgpool, FC.
+
+    Args:
+        in_channels: input channels.
+        first_channels, first_stride: the first 3x3 conv.
+        blocks: (depthwise stride, pointwise output channels) per block.
+        num_classes: classifier outputs.
+        resolution: recorded in ``model.input_shape``.
+    """
     layers: "OrderedDict[str, nn.Module]" = OrderedDict()
-    channels = scaled_channels(FIRST_CONV_CHANNELS, width)
-    layers["conv0"] = ConvBNReLU(in_channels, channels, 3, stride=2)
-    for i, (stride, out) in enumerate(SEPARABLE_BLOCKS, start=1):
-        out = scaled_channels(out, width)
+    channels = first_channels
+    layers["conv0"] = ConvBNReLU(in_channels, channels, 3, stride=first_stride)
+    for i, (stride, out) in enumerate(blocks, start=1):
         layers[f"dw{i}"] = ConvBNReLU(channels, channels, 3, stride=stride, groups=channels)
         layers[f"pw{i}"] = ConvBNReLU(channels, out, 1)
         channels = out

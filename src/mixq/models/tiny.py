@@ -6,6 +6,7 @@ from collections import OrderedDict
 
 from torch import nn
 
+from mixq.models.mobilenet import separable_net
 from mixq.nn.layers import ConvBNReLU, GlobalAvgPool, ResidualAdd
 
 # demo_net at width 1.0: first conv channels, then (depthwise stride, pointwise channels).
@@ -39,20 +40,9 @@ def demo_net(num_classes: int = 10, width: float = 1.0, resolution: int = 16,
     """
     if width <= 0:
         raise ValueError("width must be positive")
-    layers: "OrderedDict[str, nn.Module]" = OrderedDict()
-    channels = _width(DEMO_FIRST_CHANNELS, width)
-    layers["conv0"] = ConvBNReLU(in_channels, channels, 3)
-    for i, (stride, out) in enumerate(DEMO_BLOCKS, start=1):
-        out = _width(out, width)
-        layers[f"dw{i}"] = ConvBNReLU(channels, channels, 3, stride=stride, groups=channels)
-        layers[f"pw{i}"] = ConvBNReLU(channels, out, 1)
-        channels = out
-    layers["pool"] = GlobalAvgPool()
-    layers["flatten"] = nn.Flatten()  # (N, C, 1, 1) -> (N, C)
-    layers["fc"] = nn.Linear(channels, num_classes)
-    model = nn.Sequential(layers)
-    model.input_shape = (in_channels, resolution, resolution)
-    return model
+    return separable_net(in_channels, _width(DEMO_FIRST_CHANNELS, width), 1,
+                         [(stride, _width(out, width)) for stride, out in DEMO_BLOCKS],
+                         num_classes, resolution)
 
 
 def ds_cnn(num_classes: int = 12, input_shape: tuple[int, int, int] = (1, 49, 10)) -> nn.Sequential:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 
-import torch
 import torch.nn.functional as F
 from torch import nn
 
@@ -42,6 +41,7 @@ class ConvBNReLU(nn.Module):
         padding: 'same' (TensorFlow SAME, possibly asymmetric) or an int (symmetric).
 
     Example:
+        >>> import torch
         >>> m = ConvBNReLU(3, 8, 3, stride=2)
         >>> m(torch.zeros(1, 3, 32, 32)).shape
         torch.Size([1, 8, 16, 16])

@@ -21,7 +21,7 @@ import torch
 
 from mixq.data import load_dataset
 from mixq.errors import MixqError
-from mixq.fileio import write_bytes_atomic, write_json_atomic
+from mixq.fileio import write_bytes_atomic
 from mixq.ir.capture import input_codes, integer_codes, integerize
 from mixq.ir.interpret import interpret
 from mixq.ir.serialize import save_graph
