@@ -11,7 +11,7 @@ from mixq.codegen.synth import GraphBuilder
 from mixq.deploy.deploy import deploy_graph, random_inputs
 from mixq.ir.graph import Requant
 from mixq.ir.interpret import interpret
-from mixq.quant.integer import quantize_multipliers
+from mixq.quant.integer import icn_bias, quantize_multipliers
 
 pytestmark = pytest.mark.cross
 
@@ -65,11 +65,11 @@ def test_requant_slow_path_small_shifts(tmp_path):
     c = 8
     real = np.array([0.75, 1.5, 3.0, 0.5, 0.26, 0.51, 2.0, 1.0])
     mult, shift = quantize_multipliers(real)
-    rq = Requant(bias=np.arange(c) * 37 - 100, multiplier=mult, shift=shift,
-                 activation_min=0, activation_max=15)
+    rq = Requant(bias=icn_bias(np.arange(c) * 37.0 - 100, mult, shift), multiplier=mult,
+                 shift=shift, activation_min=0, activation_max=15)
     y = b.conv(b.input, c, kernel=3, weight="s2", out="u4", requant=rq)
-    rq2 = Requant(bias=np.zeros(c), multiplier=-mult, shift=shift, activation_min=-8,
-                  activation_max=7)
+    rq2 = Requant(bias=icn_bias(np.zeros(c), -mult, shift), multiplier=-mult, shift=shift,
+                  activation_min=-8, activation_max=7)
     g = b.build(b.pw(y, c, weight="s8", out="s4", requant=rq2))
     assert min(shift) <= 32
     _check(g, tmp_path)
@@ -88,3 +88,38 @@ def test_dsp_project_runs_on_host_with_sanitizers(tmp_path):
     inputs = random_inputs(g, 6)
     assert np.array_equal(run_host(tmp_path / "c", inputs, work_dir=tmp_path / "h"),
                           interpret(g, inputs))
+
+
+DW_CASES = [  # (h, w, c, stride, padding, act, out, weight)
+    (9, 7, 5, 1, (1, 1, 1, 1), "u8", "u8", "s8"),
+    (8, 8, 18, 2, (0, 1, 0, 1), "u4", "u2", "s4"),
+    (5, 6, 3, 1, (2, 0, 0, 2), "u2", "s8", "t2"),
+    (7, 9, 33, 2, (1, 1, 1, 1), "u8", "u4", "s2"),
+    (1, 1, 7, 1, (1, 1, 1, 1), "u8", "u8", "s8"),
+    (2, 3, 20, 2, (1, 1, 1, 1), "u4", "u4", "s8"),
+    (6, 5, 17, 1, (1, 1, 2, 0), "u2", "u2", "s4"),
+    (4, 11, 40, 1, (0, 2, 1, 1), "u4", "s4", "s8"),
+]
+
+
+@pytest.mark.parametrize("case", DW_CASES, ids=lambda c: "x".join(map(str, c[:3])) + f"s{c[3]}")
+def test_depthwise_3x3(tmp_path, case):
+    h, w, c, stride, pad, act, out, weight = case
+    b = GraphBuilder((h, w, c), act, seed=sum(case[:4]))
+    g = b.build(b.dw(b.input, kernel=3, stride=stride, padding=pad, weight=weight, out=out))
+    r = _check(g, tmp_path, n=12)
+    assert _dsp_layers(r) == ["mixq_dwconv3x3_dsp"]
+
+
+def test_depthwise_small_shifts_and_in_place_chain(tmp_path):
+    """Real scales >= 0.5 (shift < 32: weights rescaled or the C path) inside a dw -> dw chain
+    that runs in place."""
+    b = GraphBuilder((6, 6, 12), "u8", seed=9)
+    real = np.array([0.6, 1.3, 4.0, 0.26] * 3)
+    mult, shift = quantize_multipliers(real)
+    bias = icn_bias(np.linspace(-50, 50, 12), mult, shift)
+    rq = Requant(bias=bias, multiplier=mult, shift=shift, activation_min=0, activation_max=255)
+    x = b.dw(b.input, kernel=3, weight="s4", out="u8", requant=rq)
+    g = b.build(b.dw(x, kernel=3, weight="s8", out="u8"))
+    r = _check(g, tmp_path)
+    assert _dsp_layers(r) == ["mixq_dwconv3x3_dsp"] * 2

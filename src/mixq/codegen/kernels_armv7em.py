@@ -162,6 +162,49 @@ def conv_fits_int32(node, graph: Graph) -> bool:
     return conv_k_lanes(*_conv_geometry(node, graph)) * MAX_LANE_PRODUCT <= INT32_MAX
 
 
+DW_CHUNK = 16  # mirror of MIXQ_DW_CHUNK
+
+
+def dw_scratch_bytes(node, graph: Graph) -> int:
+    """Scratch of ``mixq_dwconv3x3_dsp`` (mirror of ``mixq_dwconv3x3_dsp_scratch_bytes``):
+    per channel of a chunk 12 words of widened weights and requantization constants, a ring of
+    three transposed int16 rows per channel and, for sub-byte outputs, a staging row.
+
+    Example:
+        >>> from mixq.codegen.synth import GraphBuilder
+        >>> b = GraphBuilder((16, 16, 64), seed=0)
+        >>> g = b.build(b.dw(b.input, kernel=3, padding=(1, 1, 1, 1)))
+        >>> dw_scratch_bytes(g.nodes[0], g)  # 16*48 + 3*16*18*2
+        2496
+    """
+    h, w, c = graph.tensor(node.input).shape
+    out_w = graph.tensor(node.output).shape[1]
+    out_bits = graph.tensor(node.output).bits
+    pad_left = node.padding[2]
+    last = (out_w - 1) * node.stride[1] + 3  # last lane a word load reads
+    lanes = max(pad_left + w, last + 1)
+    chunk = min(c, DW_CHUNK)
+    row_lanes = -(-lanes // 2) * 2
+    ring = -(-(3 * chunk * row_lanes * 2) // 8) * 8
+    stage = 0 if out_bits == 8 else -(-(out_w * chunk) // 8) * 8
+    return chunk * 48 + ring + stage
+
+
+def dw_supported(node, graph: Graph) -> bool:
+    """3x3 depthwise with equal strides 1 or 2 (unsigned inputs are checked by the dtypes)."""
+    return (isinstance(node, Conv2d) and node.weight.shape[1:3] == (3, 3)
+            and tuple(node.stride) in ((1, 1), (2, 2)))
+
+
+def dw_inplace_safe(node, graph: Graph) -> tuple[int, ...]:
+    """Input 0 may be overwritten when every pixel keeps its byte layout (stride 1, same shape
+    and code width): each input row is copied to the ring before the output row over it is
+    written, and a channel chunk only writes its own whole bytes."""
+    tin, tout = graph.tensor(node.input), graph.tensor(node.output)
+    same = tin.shape == tout.shape and tin.bits == tout.bits and tuple(node.stride) == (1, 1)
+    return (0,) if same and dw_supported(node, graph) else ()
+
+
 def _dtypes(weights: tuple[str, ...]) -> frozenset:
     return frozenset((i, w, o) for i in INPUT_DTYPES for w in weights for o in OUTPUT_DTYPES)
 
@@ -175,9 +218,18 @@ def _register() -> None:
                 target=TARGET, variant="dsp", dtypes=_dtypes(weights), accepts=conv_fits_int32,
                 scratch_bytes=conv_scratch_bytes, pack_weights=pack_conv_weights, priority=10,
             ))
+    dw = dict(op="dw", function="mixq_dwconv3x3_dsp",
+              sources=("mixq_dwconv3x3_dsp.c", "mixq_dsp.h"), source_dir=SOURCE_DIR,
+              target=TARGET, dtypes=_dtypes(("s8", "s4", "s2", "t2")),
+              scratch_bytes=dw_scratch_bytes, priority=10)
+    register_kernel(Kernel(variant="dsp3x3", accepts=dw_supported, **dw))
+    register_kernel(Kernel(variant="dsp3x3-inplace",
+                           accepts=lambda n, g: bool(dw_inplace_safe(n, g)),
+                           inplace_inputs=dw_inplace_safe, **dw))
 
 
 _register()
 
 __all__ = ["act_word_lanes", "weight_word_lanes", "conv_k_lanes", "column_order",
-           "reorder_conv_weights", "pack_conv_weights", "conv_scratch_bytes"]
+           "reorder_conv_weights", "pack_conv_weights", "conv_scratch_bytes", "dw_scratch_bytes",
+           "dw_supported", "dw_inplace_safe"]

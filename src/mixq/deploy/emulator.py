@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from elftools.elf.elffile import ELFFile
 from elftools.elf.sections import SymbolTableSection
-from unicorn import UC_ARCH_ARM, UC_MODE_THUMB, Uc, UcError
+from unicorn import UC_ARCH_ARM, UC_HOOK_MEM_INVALID, UC_MODE_THUMB, Uc, UcError
 from unicorn.arm_const import (
     UC_ARM_REG_LR,
     UC_ARM_REG_PC,
@@ -109,8 +109,10 @@ def load_image(elf: str | os.PathLike) -> ArmImage:
         for sec in ef.iter_sections():
             if isinstance(sec, SymbolTableSection):
                 for sym in sec.iter_symbols():
-                    if sym.name and sym["st_info"]["type"] in ("STT_FUNC", "STT_OBJECT",
-                                                                "STT_NOTYPE"):
+                    kind = sym["st_info"]["type"]
+                    # $a / $t / $d are ARM mapping symbols (code/data markers), not names
+                    if sym.name and not sym.name.startswith("$") and kind in (
+                            "STT_FUNC", "STT_OBJECT", "STT_NOTYPE"):
                         symbols.setdefault(sym.name, sym["st_value"] & ~1)
     if "__stack_top" not in symbols or "__ram_start" not in symbols:
         raise MixqError(f"{path.name} has no __stack_top; link it with mixq's cortex_m7.ld")
@@ -137,6 +139,11 @@ class CortexM7:
         self._map_image()
         self.uc.mem_map(TRAP_ADDR, PAGE)
         self.uc.mem_write(TRAP_ADDR, b"\x00\xbe" * (PAGE // 2))  # bkpt #0
+        self._bad_access: list[int] = []
+        # Fires only on a fault: records the address for the error message (no cost otherwise).
+        self.uc.hook_add(UC_HOOK_MEM_INVALID,
+                         lambda uc, access, addr, size, value, user: self._bad_access.append(addr)
+                         or False)
         self.buffers: dict[str, tuple[int, int]] = {}
         base = BUFFER_BASE
         for name, size in (buffers or {}).items():
@@ -189,6 +196,13 @@ class CortexM7:
         addr, size = self.buffers[name]
         return bytes(self.uc.mem_read(addr, size if n is None else n))
 
+    def _describe(self, addr: int) -> str:
+        """' (N bytes past buffer X)' when addr lies just after a caller buffer."""
+        for name, (base, size) in self.buffers.items():
+            if base + size <= addr < base + size + PAGE:
+                return f", {addr - base - size} bytes past the end of '{name}'"
+        return ""
+
     def call(self, func: str, args: tuple = (), timeout_s: float = 120.0) -> int:
         """Call ``func`` with up to four integer/buffer-name arguments; returns r0 (as int32).
 
@@ -209,12 +223,15 @@ class CortexM7:
         self.uc.reg_write(UC_ARM_REG_SP, self.image.stack_top)
         self.uc.reg_write(UC_ARM_REG_LR, TRAP_ADDR | 1)
         start = self.image.address(func) | 1
+        self._bad_access.clear()
         try:
             self.uc.emu_start(start, TRAP_ADDR, timeout=int(timeout_s * 1e6))
         except UcError as e:
             pc = self.uc.reg_read(UC_ARM_REG_PC)
+            where = f" of 0x{self._bad_access[-1]:08x}{self._describe(self._bad_access[-1])}" \
+                if self._bad_access else ""
             raise MixqError(
-                f"emulated Cortex-M7 fault in {func} ({e}) at 0x{pc:08x} in "
+                f"emulated Cortex-M7 fault in {func} ({e}{where}) at pc 0x{pc:08x} in "
                 f"{self.image.symbol_at(pc)}; check the kernel's buffer bounds"
             ) from None
         pc = self.uc.reg_read(UC_ARM_REG_PC)

@@ -63,6 +63,9 @@ typedef uint32_t mixq_u32a;
 #define mixq_sxtb16(x) __sxtb16(x)
 #define mixq_uxtb16(x) __uxtb16(x)
 #define mixq_smlad(x, y, acc) __smlad((x), (y), (acc))
+#define mixq_smladx(x, y, acc) __smladx((x), (y), (acc)) /* x.lo * y.hi + x.hi * y.lo + acc */
+#define mixq_smlabb(x, y, acc) __smlabb((x), (y), (acc)) /* x.lo * y.lo + acc */
+#define mixq_smlatb(x, y, acc) __smlatb((x), (y), (acc)) /* x.hi * y.lo + acc */
 #define mixq_usada8(x, acc) __usada8((x), 0u, (acc)) /* acc + sum of the 4 bytes of x */
 #define mixq_usat(y, bits) __usat((y), (bits))       /* bits: a constant */
 /* (x * y) >> 32, signed, floor: SMMUL (gcc 12 sometimes expands the C form to three multiplies) */
@@ -80,6 +83,17 @@ MIXQ_INLINE uint32_t mixq_sxtb16_ror8(uint32_t x) {
 MIXQ_INLINE uint32_t mixq_uxtb16_ror8(uint32_t x) {
   uint32_t r;
   __asm__("uxtb16 %0, %1, ror #8" : "=r"(r) : "r"(x));
+  return r;
+}
+/* (lo halfword of x, lo halfword of y) and (hi halfword of x, hi halfword of y) */
+MIXQ_INLINE uint32_t mixq_pkhbt16(uint32_t x, uint32_t y) {
+  uint32_t r;
+  __asm__("pkhbt %0, %1, %2, lsl #16" : "=r"(r) : "r"(x), "r"(y));
+  return r;
+}
+MIXQ_INLINE uint32_t mixq_pkhtb16(uint32_t x, uint32_t y) {
+  uint32_t r;
+  __asm__("pkhtb %0, %2, %1, asr #16" : "=r"(r) : "r"(x), "r"(y));
   return r;
 }
 /* Two words from a word-aligned pointer with one LDRD and post-increment (gcc 12 often emits
@@ -110,6 +124,19 @@ MIXQ_INLINE int32_t mixq_smmul(int32_t x, int32_t y) {
 MIXQ_INLINE int32_t mixq_usat(int32_t y, int32_t bits) {
   const int32_t hi = (1 << bits) - 1;
   return y < 0 ? 0 : (y > hi ? hi : y);
+}
+MIXQ_INLINE uint32_t mixq_pkhbt16(uint32_t x, uint32_t y) { return (x & 0xFFFFu) | y << 16; }
+MIXQ_INLINE uint32_t mixq_pkhtb16(uint32_t x, uint32_t y) {
+  return x >> 16 | (y & 0xFFFF0000u);
+}
+MIXQ_INLINE int32_t mixq_smladx(uint32_t x, uint32_t y, int32_t acc) {
+  return mixq_smlad(x, y >> 16 | y << 16, acc);
+}
+MIXQ_INLINE int32_t mixq_smlabb(uint32_t x, uint32_t y, int32_t acc) {
+  return (int32_t)((uint32_t)acc + (uint32_t)((int16_t)(x & 0xFFFFu) * (int16_t)(y & 0xFFFFu)));
+}
+MIXQ_INLINE int32_t mixq_smlatb(uint32_t x, uint32_t y, int32_t acc) {
+  return mixq_smlabb(x >> 16, y, acc);
 }
 #define MIXQ_LDRD(lo, hi, ptr) \
   do { (lo) = (ptr)[0]; (hi) = (ptr)[1]; (ptr) += 2; } while (0)
