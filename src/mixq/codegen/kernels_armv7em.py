@@ -158,7 +158,10 @@ def conv_scratch_bytes(node, graph: Graph) -> int:
 
 
 def conv_fits_int32(node, graph: Graph) -> bool:
-    """True if the accumulator cannot leave int32 (k_lanes * 255 * 128 <= INT32_MAX)."""
+    """True for a plain layer (no sparse outliers) whose accumulator cannot leave int32
+    (k_lanes * 255 * 128 <= INT32_MAX)."""
+    if getattr(node, "sparse", None) is not None:
+        return False
     return conv_k_lanes(*_conv_geometry(node, graph)) * MAX_LANE_PRODUCT <= INT32_MAX
 
 
@@ -174,8 +177,8 @@ def dw_scratch_bytes(node, graph: Graph) -> int:
         >>> from mixq.codegen.synth import GraphBuilder
         >>> b = GraphBuilder((16, 16, 64), seed=0)
         >>> g = b.build(b.dw(b.input, kernel=3, padding=(1, 1, 1, 1)))
-        >>> dw_scratch_bytes(g.nodes[0], g)  # 16*48 + 3*16*18*2
-        2496
+        >>> dw_scratch_bytes(g.nodes[0], g)  # 16*48 + 3*16*20*2 (16 + 3 lanes, even)
+        2688
     """
     h, w, c = graph.tensor(node.input).shape
     out_w = graph.tensor(node.output).shape[1]
@@ -191,8 +194,9 @@ def dw_scratch_bytes(node, graph: Graph) -> int:
 
 
 def dw_supported(node, graph: Graph) -> bool:
-    """3x3 depthwise with equal strides 1 or 2 (unsigned inputs are checked by the dtypes)."""
-    return (isinstance(node, Conv2d) and node.weight.shape[1:3] == (3, 3)
+    """3x3 depthwise with equal strides 1 or 2 and no sparse outliers (unsigned inputs are
+    checked by the dtypes)."""
+    return (isinstance(node, Conv2d) and node.sparse is None and node.weight.shape[1:3] == (3, 3)
             and tuple(node.stride) in ((1, 1), (2, 2)))
 
 
