@@ -52,6 +52,8 @@ def test_ternary_only_three_values(values, per_channel):
     assert bool((alpha > 0).all())
     y = ternary_quantize(w, per_channel)
     assert y.unique().numel() <= (3 * w.shape[0] if per_channel else 3)
+    a = alpha[:, None] if per_channel else alpha
+    assert torch.equal(y, codes.to(y.dtype) * a)
 
 
 def test_pact_gradients_follow_the_paper():

@@ -19,6 +19,7 @@ from torch import nn
 
 from mixq.nn.layers import ConvBNReLU
 from mixq.nn.quantizers import PACT, ActQuantizer, SignedQuantizer, WeightQuantizer
+from mixq.quant.fake import ste
 from mixq.quant.integer import (
     INT32_MAX,
     add_multipliers,
@@ -196,8 +197,7 @@ class QuantAvgPool(_ScaleFollower):
     def forward(self, x):
         y = x.mean(dim=(2, 3), keepdim=True)
         s = self.source.scale
-        q = torch.clamp(torch.floor(y / s + 0.5), self.source.qmin, self.source.qmax) * s
-        return y + (q - y).detach()
+        return ste(y, torch.clamp(torch.floor(y / s + 0.5), self.source.qmin, self.source.qmax) * s)
 
     def integer_forward(self, x: Codes) -> Codes:
         n = x.codes.shape[2] * x.codes.shape[3]

@@ -15,6 +15,32 @@ from mixq.quant.integer import qrange
 TWN_THRESHOLD = 0.7
 
 
+class _STE(torch.autograd.Function):
+    """Forward the quantized value exactly, pass the gradient straight through to ``x``."""
+
+    @staticmethod
+    def forward(ctx, x, q):
+        return q
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad, None
+
+
+def ste(x: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+    """Straight-through estimator: the value of ``q`` (exactly), the gradient of ``x``.
+
+    ``x + (q - x).detach()`` is not exact in floating point (3.7 may come out as 3.6999998).
+
+    Example:
+        >>> x = torch.tensor([0.3], requires_grad=True)
+        >>> y = ste(x, torch.round(x.detach()))
+        >>> y.sum().backward(); y.tolist(), x.grad.tolist()
+        ([0.0], [1.0])
+    """
+    return _STE.apply(x, q.detach())
+
+
 class _PACT(torch.autograd.Function):
     """PACT (Choi et al. 2018): y = round(clamp(x, 0, alpha) / s) * s with s = alpha / (2^b - 1).
 
@@ -174,8 +200,7 @@ def ternary_quantize(w: torch.Tensor, per_channel: bool) -> torch.Tensor:
     """
     codes, alpha = ternary_codes_and_scale(w, per_channel)
     a = _channel_view(alpha, w) if alpha.dim() == 1 else alpha
-    q = codes.to(w.dtype) * a
-    return w + (q - w).detach()
+    return ste(w, codes.to(w.dtype) * a)
 
 
 def asymmetric_quantize(w: torch.Tensor, bits: int, per_channel: bool) -> torch.Tensor:
@@ -195,5 +220,4 @@ def asymmetric_quantize(w: torch.Tensor, bits: int, per_channel: bool) -> torch.
     zero = torch.round(-lo / scale)
     if per_channel:
         scale, zero = _channel_view(scale, w), _channel_view(zero, w)
-    q = (torch.clamp(torch.round(w / scale) + zero, 0, levels) - zero) * scale
-    return w + (q - w).detach()
+    return ste(w, (torch.clamp(torch.round(w / scale) + zero, 0, levels) - zero) * scale)
