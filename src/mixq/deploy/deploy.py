@@ -16,7 +16,7 @@
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
@@ -26,6 +26,7 @@ from mixq.codegen.emit import emit_c
 from mixq.deploy.arm import build_elf, elf_sizes
 from mixq.deploy.cycles import CycleModel, estimate_latency_ms
 from mixq.deploy.emulator import CortexM7, load_image
+from mixq.deploy.platform_spec import Platform, get_platform, known_targets
 from mixq.deploy.profile import disassemble, profile_call
 from mixq.errors import MixqError, ToolchainError
 from mixq.fileio import write_json_atomic
@@ -46,36 +47,39 @@ class Target:
         name: CLI name.
         kernels: code generation target of :func:`mixq.codegen.emit_c` ('armv7em' or 'ref').
         clock_hz: core clock of the latency estimate.
-        cpu: the emulated and compiled-for core.
+        cpu: the emulated and compiled-for core ('cortex-m7' or 'rv32imc').
+        platform: the :class:`mixq.deploy.platform_spec.Platform` spec it was read from.
     """
 
     name: str
     kernels: str
     clock_hz: float
     cpu: str = "cortex-m7"
+    platform: Optional[Platform] = field(default=None, compare=False, repr=False)
 
 
-TARGETS = {
-    "stm32h7": Target("stm32h7", "armv7em", 400e6),
-    "stm32h7-ref": Target("stm32h7-ref", "ref", 400e6),
-}
+def _target(p: Platform) -> Target:
+    return Target(p.name, p.kernels, p.clock_hz, p.cpu, p)
+
+
+# One Target per platform spec shipped in mixq/deploy/platforms/*.toml.
+TARGETS = {name: _target(get_platform(name)) for name in known_targets()}
 
 
 def get_target(name: str) -> Target:
-    """The :class:`Target` called ``name``.
+    """The :class:`Target` called ``name`` (a shipped platform spec) or read from a ``.toml``
+    platform file (:mod:`mixq.deploy.platform_spec`).
 
     Raises:
-        MixqError: unknown name (the message lists the known ones).
+        MixqError: unknown name or invalid spec (the message lists the known targets).
 
     Example:
-        >>> get_target("stm32h7").clock_hz
-        400000000.0
+        >>> get_target("stm32h7").clock_hz, get_target("gap8").cpu
+        (400000000.0, 'rv32imc')
     """
-    try:
+    if name in TARGETS:
         return TARGETS[name]
-    except KeyError:
-        raise MixqError(f"unknown deploy target '{name}'; use one of: "
-                        f"{', '.join(sorted(TARGETS))}") from None
+    return _target(get_platform(name))
 
 
 def input_bytes(graph: Graph, codes: np.ndarray) -> np.ndarray:
@@ -182,7 +186,9 @@ def deploy_graph(
         graph: the integer graph (one input, first output = logits).
         out_dir: output folder: ``c/`` (the C project), ``mixq_model.elf``, ``deploy.json``.
         target: a name of :data:`TARGETS` ('stm32h7': DSP kernels at 400 MHz;
-            'stm32h7-ref': portable reference kernels).
+            'stm32h7-ref': portable reference kernels; 'gap8', 'pulp-xpulpnn': RV32IMC
+            build and emulation plus the cluster latency estimate, see
+            :func:`mixq.deploy.riscv.deploy_graph_rv32`) or a platform ``.toml`` file.
         emulate: inputs checked bit for bit on the emulator (the first ``emulate`` rows of
             ``inputs``, or random codes).
         inputs: network input codes (N, *input shape); None for random inputs (``seed``).
@@ -202,6 +208,11 @@ def deploy_graph(
         MixqError: bad target, bad inputs, or an emulator fault.
     """
     tgt = get_target(target)
+    if tgt.platform is not None and tgt.platform.is_riscv:
+        from mixq.deploy.riscv import deploy_graph_rv32  # RV32IMC build, emulation, estimates
+
+        return deploy_graph_rv32(graph, out_dir, tgt.platform, emulate, inputs,
+                                 host_check=host_check, seed=seed)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     if inputs is None:
@@ -289,10 +300,14 @@ def deploy_summary(result: dict) -> str:
     """
     ok = result["samples"] - result["mismatches"]
     verdict = "bit-exact" if result["bitexact"] else "MISMATCH"
-    return (f"{verdict} {ok}/{result['samples']} on the emulated Cortex-M7, "
+    core = "RV32IMC core" if result.get("isa") == "rv32imc" else "Cortex-M7"
+    cluster = result.get("cluster")
+    extra = (f"; {cluster['cores']}-core cluster ~{cluster['est_cycles']:,} cycles (estimate, "
+             f"{cluster['est_latency_ms']:.3f} ms)" if cluster else "")
+    return (f"{verdict} {ok}/{result['samples']} on the emulated {core}, "
             f"flash {result['flash_bytes']:,} B, arena {result['arena_bytes']:,} B, "
             f"{result['instructions']:,} instructions, ~{result['est_cycles']:,} cycles "
-            f"(estimate, {result['est_latency_ms']:.3f} ms)")
+            f"(estimate, {result['est_latency_ms']:.3f} ms){extra}")
 
 
 __all__ = ["TARGETS", "Target", "deploy_graph", "deploy_summary", "get_target", "ModelRunner",

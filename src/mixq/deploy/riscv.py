@@ -1,0 +1,332 @@
+"""RISC-V targets: the portable kernels built for RV32IMC, run bit-exact on an emulated core.
+
+:func:`deploy_graph_rv32` is what :func:`mixq.deploy.deploy.deploy_graph` runs for a platform
+whose ISA is ``rv32imc`` (``gap8``, ``pulp-xpulpnn``):
+
+1. :func:`mixq.codegen.emit_c` writes the C project with the portable C99 kernels;
+2. ``riscv64-unknown-elf-gcc -march=rv32imc -mabi=ilp32`` builds it against picolibc (no
+   start-up code, linker script ``rv32.ld``);
+3. the ELF runs on Unicorn's RV32 core (:mod:`mixq.deploy.emulator_rv32`) for ``emulate``
+   inputs and every output is compared with :func:`mixq.ir.interpret.interpret`, bit for bit;
+4. one more run counts executed instructions per layer; :class:`Rv32CycleModel` turns them into
+   an estimated single-core cycle count: the no-SIMD lower line of a PULP core;
+5. for a platform with a ``[cluster]``, :func:`mixq.deploy.cluster.estimate_graph` adds the
+   estimated latency of the 8-core cluster with PULP-NN/XpulpNN kernels (``cluster`` entry);
+6. ``deploy.json`` as for the Cortex-M targets, with the same keys.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from collections import Counter
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from mixq.codegen.emit import emit_c
+from mixq.deploy import deploy as _dep
+from mixq.deploy.arm import elf_sizes
+from mixq.deploy.emulator_rv32 import Rv32Core, load_rv32_image, profile_rv32_call
+from mixq.errors import MixqError, ToolchainError
+from mixq.fileio import write_json_atomic, write_text_atomic
+from mixq.ir.graph import Graph
+from mixq.ir.interpret import interpret
+
+RV_GCC = "riscv64-unknown-elf-gcc"
+RV_FLAGS = ("-march=rv32imc", "-mabi=ilp32")
+WARN_FLAGS = ("-Wall", "-Wextra", "-Werror")
+LINK_FLAGS = ("-nostartfiles", "--specs=picolibc.specs", "-Wl,--gc-sections")
+INSTALL_HINT = ("install it with `apt-get install gcc-riscv64-unknown-elf "
+                "picolibc-riscv64-unknown-elf` or run `make test`")
+CYCLE_NOTE = ("estimate: executed RV32IMC instructions (Unicorn) weighted per class by "
+              "mixq.deploy.riscv.Rv32CycleModel (single core, no SIMD); not a measurement")
+
+
+@dataclass(frozen=True)
+class RiscvToolchain:
+    """Paths of the RISC-V tools: the C compiler driver and objdump."""
+
+    gcc: Path
+    objdump: Path
+
+
+def find_riscv_toolchain(path: str | None = None) -> RiscvToolchain:
+    """Find riscv64-unknown-elf-gcc and -objdump on ``PATH`` (or on ``path``).
+
+    Raises:
+        ToolchainError: a tool is missing (one line with the fix).
+
+    Example:
+        >>> try:
+        ...     find_riscv_toolchain(path=os.devnull)
+        ... except ToolchainError as e:
+        ...     print(str(e).split(";")[0])
+        riscv64-unknown-elf-gcc not found
+    """
+    gcc = shutil.which(RV_GCC, path=path)
+    if gcc is None:
+        raise ToolchainError(f"{RV_GCC} not found; {INSTALL_HINT}")
+    objdump = shutil.which("riscv64-unknown-elf-objdump", path=path)
+    if objdump is None:
+        raise ToolchainError(f"riscv64-unknown-elf-objdump not found; {INSTALL_HINT}")
+    return RiscvToolchain(Path(gcc), Path(objdump))
+
+
+def has_riscv_toolchain() -> bool:
+    """True if :func:`find_riscv_toolchain` succeeds (test skips)."""
+    try:
+        find_riscv_toolchain()
+    except ToolchainError:
+        return False
+    return True
+
+
+def rv32_linker_script() -> Path:
+    """The packaged ``rv32.ld`` (code at 0x1C000000, data and stack at 0x10000000)."""
+    return Path(str(resources.files("mixq.deploy").joinpath("rv32.ld")))
+
+
+def build_rv32_elf(sources, out, entries: tuple[str, ...] = ("mixq_model_run",),
+                   include_dirs=(), opt: str = "-O3", defines: tuple[str, ...] = ()) -> Path:
+    """Compile and link C sources into an RV32IMC ELF (see :func:`mixq.deploy.arm.build_elf`).
+
+    Raises:
+        ToolchainError: missing toolchain or a failed build (first error, full log in
+            ``<out>.log``).
+    """
+    tc = find_riscv_toolchain()
+    out = Path(out).resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    srcs = [Path(s).resolve() for s in sources]
+    cwd = srcs[0].parent if srcs else out.parent
+
+    def rel(p: Path) -> str:
+        try:
+            return str(p.relative_to(cwd))
+        except ValueError:
+            return str(p)
+
+    cmd = [str(tc.gcc), *RV_FLAGS, opt, "-ffunction-sections", "-fdata-sections", *WARN_FLAGS,
+           "-std=c99", *[f"-I{rel(Path(d).resolve())}" for d in include_dirs],
+           *[f"-D{d}" for d in defines], *LINK_FLAGS, f"-T{rv32_linker_script()}"]
+    if entries:
+        cmd.append(f"-Wl,--entry={entries[0]}")
+    cmd += [f"-Wl,-u,{e}" for e in entries] + [rel(s) for s in srcs]
+    tmp = out.with_name(f".{out.name}.tmp")
+    cmd += ["-o", str(tmp)]
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+    log = out.with_suffix(".log")
+    if proc.returncode != 0:
+        write_text_atomic(log, " ".join(cmd) + "\n" + proc.stdout + proc.stderr)
+        errors = [ln for ln in proc.stderr.splitlines() if "error" in ln] or ["no message"]
+        raise ToolchainError(f"{RV_GCC} failed: {errors[0].strip()}; fix the source, "
+                             f"full log in {log}")
+    if log.exists():
+        log.unlink()
+    os.replace(tmp, out)
+    return out
+
+
+_BRANCH = re.compile(r"^(beq|bne|blt|bge|bltu|bgeu|beqz|bnez|blez|bgez|bltz|bgtz|bgt|ble|"
+                     r"bgtu|bleu)$")
+_JUMP = re.compile(r"^(j|jal|jalr|jr|ret|call|tail)$")
+CLASSES = ("alu", "load", "store", "mul", "mulh", "div", "branch", "jump")
+
+
+def classify_rv(mnemonic: str) -> str:
+    """Class of one RV32IMC instruction as objdump prints it (compressed forms included).
+
+    Example:
+        >>> [classify_rv(m) for m in ("add", "lbu", "sw", "mul", "mulhu", "remu", "bnez", "ret")]
+        ['alu', 'load', 'store', 'mul', 'mulh', 'div', 'branch', 'jump']
+    """
+    m = mnemonic.lower().split(".")[0] if not mnemonic.startswith("c.") else mnemonic[2:]
+    if m in ("lb", "lbu", "lh", "lhu", "lw", "lwsp"):
+        return "load"
+    if m in ("sb", "sh", "sw", "swsp"):
+        return "store"
+    if m == "mul":
+        return "mul"
+    if m in ("mulh", "mulhu", "mulhsu"):
+        return "mulh"
+    if m in ("div", "divu", "rem", "remu"):
+        return "div"
+    if _BRANCH.match(m):
+        return "branch"
+    if _JUMP.match(m):
+        return "jump"
+    return "alu"
+
+
+def disassemble_rv(elf) -> dict[int, str]:
+    """Instruction class of every code address of an RV32 ELF (riscv64-unknown-elf-objdump)."""
+    tc = find_riscv_toolchain()
+    out = subprocess.run([str(tc.objdump), "-d", str(elf)], capture_output=True, text=True,
+                         check=True).stdout
+    table = {}
+    for line in out.splitlines():
+        parts = line.split("\t")  # " 1c000010:\t4518                \tlw\ta4,8(a0)"
+        if len(parts) < 3 or not parts[0].strip().endswith(":"):
+            continue
+        try:
+            addr = int(parts[0].strip()[:-1], 16)
+        except ValueError:
+            continue
+        if parts[2].strip() and not parts[2].startswith("."):
+            table[addr] = classify_rv(parts[2].strip())
+    return table
+
+
+@dataclass(frozen=True)
+class Rv32CycleModel:
+    """Cycles per instruction class of a RI5CY / CV32E40P-class core (an ESTIMATE).
+
+    Source: the CV32E40P user manual, "Pipeline" chapter, cycle counts per instruction type:
+    ALU, load, store, ``mul`` 1 cycle; ``mulh*`` 5; division 3-35 (data dependent, 20 taken);
+    jumps 2; branches 3 taken / 1 not taken (2 taken, half are assumed taken). Load-use stalls
+    and instruction-fetch stalls are not modelled.
+    """
+
+    alu: float = 1.0
+    load: float = 1.0
+    store: float = 1.0
+    mul: float = 1.0
+    mulh: float = 5.0
+    div: float = 20.0
+    branch: float = 2.0
+    jump: float = 2.0
+
+    def estimate(self, counts: Counter) -> int:
+        """Estimated cycles for class counts.
+
+        Example:
+            >>> Rv32CycleModel().estimate(Counter({"alu": 10, "branch": 2, "mulh": 1}))
+            19
+        """
+        return int(round(sum(getattr(self, c) * counts.get(c, 0) for c in CLASSES)))
+
+
+class Rv32ModelRunner:
+    """A generated model's RV32 ELF on the emulated core, with its caller buffers
+    (the RISC-V twin of :class:`mixq.deploy.deploy.ModelRunner`)."""
+
+    def __init__(self, elf, input_count: int, output_count: int, arena_bytes: int):
+        self.image = load_rv32_image(elf)
+        self.output_count = output_count
+        self.core = Rv32Core(self.image, {"input": input_count, "logits": output_count,
+                                          "arena": max(arena_bytes, 1)})
+
+    def _prepare(self, sample: np.ndarray, poison: int) -> None:
+        self.core.reset_data()
+        self.core.write("input", np.ascontiguousarray(sample, dtype=np.uint8))
+        self.core.fill("logits", 0xEE)
+        self.core.fill("arena", poison)
+
+    def run(self, samples: np.ndarray) -> np.ndarray:
+        """Run ``samples`` (N, input_count) uint8; returns the raw output bytes (N, count)."""
+        out = np.empty((len(samples), self.output_count), dtype=np.uint8)
+        for i, sample in enumerate(samples):
+            self._prepare(sample, (0x5A + 37 * i) & 0xFF)
+            status = self.core.call("mixq_model_run", ("input", "logits", "arena"))
+            if status != 0:
+                raise MixqError(f"mixq_model_run returned {status} on the emulated RV32 core")
+            out[i] = np.frombuffer(self.core.read("logits"), dtype=np.uint8)
+        return out
+
+    def profile(self, sample: np.ndarray):
+        """Executed instructions of one inference, per layer (:class:`Rv32Profile`)."""
+        self._prepare(sample, 0x5A)
+        return profile_rv32_call(self.core, "mixq_model_run", ("input", "logits", "arena"),
+                                 disassemble_rv(self.image.path))
+
+
+def deploy_graph_rv32(graph: Graph, out_dir, platform, emulate: int = 100, inputs=None, *,
+                      host_check: bool = True, cycle_model: Rv32CycleModel | None = None,
+                      seed: int = 0) -> dict:
+    """Generate, build for RV32IMC, emulate bit-exact and measure ``graph``; writes
+    ``<out_dir>/deploy.json`` (keys as :func:`mixq.deploy.deploy.deploy_graph`, plus ``isa``
+    and, for a platform with a cluster, ``cluster``: its estimated latency).
+
+    Args:
+        graph: the integer graph.
+        out_dir: output folder (``c/``, ``mixq_model.elf``, ``deploy.json``).
+        platform: a :class:`mixq.deploy.platform_spec.Platform` with ``isa == 'rv32imc'``.
+        emulate, inputs, host_check, seed: as :func:`mixq.deploy.deploy.deploy_graph`.
+        cycle_model: per-class costs of the single-core estimate.
+
+    Raises:
+        ToolchainError: riscv64-unknown-elf-gcc missing or the build failed.
+        MixqError: bad inputs or an emulator fault.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    if inputs is None:
+        inputs = _dep.random_inputs(graph, max(emulate, 1), seed)
+    inputs = np.asarray(inputs)
+    in_t = graph.tensor(graph.inputs[0])
+    if inputs.ndim != len(in_t.shape) + 1 or tuple(inputs.shape[1:]) != tuple(in_t.shape):
+        raise MixqError(f"inputs of shape {tuple(inputs.shape)} do not match the model input "
+                        f"(N, {', '.join(map(str, in_t.shape))}); pass codes in NHWC")
+    if len(inputs) == 0:
+        raise MixqError("no inputs to deploy with; pass at least one input or emulate >= 1")
+    checked = inputs[:emulate]
+    project = out / _dep.PROJECT_DIR
+    meta = emit_c(graph, project, target=platform.kernels).metadata
+    elf = build_rv32_elf(sorted(project.glob("*.c")), out / _dep.ELF_NAME,
+                         include_dirs=(project,))
+    runner = Rv32ModelRunner(elf, in_t.numel, graph.tensor(graph.outputs[0]).numel,
+                             meta["arena_bytes"])
+    samples = _dep.input_bytes(graph, checked)
+    expected = interpret(graph, checked) if len(checked) else np.zeros((0,))
+    mismatches = 0
+    if len(checked):
+        got = _dep.decode_logits(graph, runner.run(samples))
+        mismatches = int((got.reshape(len(got), -1) != expected.reshape(len(expected), -1))
+                         .any(axis=1).sum())
+    prof = runner.profile(_dep.input_bytes(graph, inputs[:1])[0])
+    model = cycle_model or Rv32CycleModel()
+    est_cycles = model.estimate(prof.total)
+    layers = []
+    for i, layer in enumerate(meta["layers"]):
+        seg = prof.segments.get(i, Counter())
+        layers.append({"name": layer["name"], "kernel": layer["function"],
+                       "macs": int(layer["macs"]), "instructions": int(seg["instructions"]),
+                       "est_cycles": model.estimate(seg)})
+    host = None
+    if host_check and len(checked):
+        try:
+            host = _dep._host_check(project, out, samples, expected, graph)
+        except (ToolchainError, RuntimeError) as e:
+            host = {"bitexact": False, "error": str(e).splitlines()[0][:300]}
+    sizes = elf_sizes(elf)
+    result = {
+        "bitexact": bool(len(checked) > 0 and mismatches == 0),
+        "samples": int(len(checked)), "mismatches": mismatches,
+        "flash_bytes": sizes.flash_bytes, "text_bytes": sizes.text_bytes,
+        "rodata_bytes": sizes.rodata_bytes, "static_ram_bytes": sizes.static_ram_bytes,
+        "arena_bytes": int(meta["arena_bytes"]),
+        "arena_lower_bound_bytes": int(meta["arena_lower_bound_bytes"]),
+        "arena_greedy_bytes": int(meta["arena_greedy_bytes"]),
+        "macs": int(meta["macs"]), "instructions": prof.instructions, "est_cycles": est_cycles,
+        "est_latency_ms": round(est_cycles / platform.clock_hz * 1e3, 6),
+        "clock_hz": int(platform.clock_hz), "cycle_model": CYCLE_NOTE,
+        "target": platform.name, "cpu": platform.cpu, "isa": platform.isa,
+        "kernels": platform.kernels, "model_hash": meta["model_hash"], "host": host,
+        "layers": layers,
+    }
+    if platform.cluster is not None:
+        from mixq.deploy.cluster import estimate_graph
+
+        result["cluster"] = estimate_graph(graph, platform.cluster)
+    write_json_atomic(out / "deploy.json", result)
+    return result
+
+
+__all__ = ["CYCLE_NOTE", "Rv32CycleModel", "Rv32ModelRunner", "build_rv32_elf", "classify_rv",
+           "deploy_graph_rv32", "disassemble_rv", "find_riscv_toolchain",
+           "has_riscv_toolchain", "rv32_linker_script"]
