@@ -123,3 +123,22 @@ def test_depthwise_small_shifts_and_in_place_chain(tmp_path):
     g = b.build(b.dw(x, kernel=3, weight="s8", out="u8"))
     r = _check(g, tmp_path)
     assert _dsp_layers(r) == ["mixq_dwconv3x3_dsp"] * 2
+
+
+@pytest.mark.slow
+def test_mobilenet_like_mixed_net_both_kernel_sets(tmp_path):
+    """A small MobileNetV1-shaped net with mixed 8/4/2-bit and ternary layers: bit-exact with the
+    DSP kernels and with the reference kernels, and several times fewer instructions."""
+    b = GraphBuilder((32, 32, 3), "u8", seed=21)
+    x = b.conv(b.input, 8, kernel=3, stride=2, weight="s8", out="u8")
+    for c_out, stride, w_dw, w_pw, act in [(16, 1, "s8", "s4", "u4"), (32, 2, "s4", "t2", "u4"),
+                                           (32, 1, "s2", "s4", "u2"), (64, 2, "s8", "s2", "u8")]:
+        x = b.dw(x, kernel=3, stride=stride, weight=w_dw, out=act)
+        x = b.pw(x, c_out, weight=w_pw, out=act)
+    g = b.build(b.fc(b.avgpool(x), 10, weight="s8"))
+    dsp = deploy_graph(g, tmp_path / "dsp", emulate=12, host_check=False)
+    ref = deploy_graph(g, tmp_path / "ref", target="stm32h7-ref", emulate=12, host_check=False)
+    assert dsp["bitexact"] and ref["bitexact"]
+    assert len(_dsp_layers(dsp)) == 10  # every layer but the pooling
+    assert dsp["instructions"] * 5 < ref["instructions"]
+    assert dsp["arena_bytes"] <= ref["arena_bytes"] + 4096  # dw kernels run in place too

@@ -158,7 +158,8 @@ MIXQ_INLINE const mixq_u32a *mixq_dsp_mac_group_c(const mixq_u32a *w, const mixq
   "bne 2b\n\t"                                                                  \
   "add sp, sp, #8\n\t"
 
-MIXQ_INLINE const mixq_u32a *mixq_dsp_mac_group(const mixq_u32a *w_in, const mixq_u32a *cols,
+__attribute__((noinline)) static const mixq_u32a *mixq_dsp_mac_group(
+    const mixq_u32a *w_in, const mixq_u32a *cols,
                                                 const int32_t *sums, int32_t n_words,
                                                 int32_t n_ch, int32_t bits, int32_t *accs) {
   const int32_t words_16 = bits == 8 ? 4 : (bits == 4 ? 2 : 1); /* weight words per 16 lanes */
@@ -224,6 +225,13 @@ MIXQ_INLINE int32_t mixq_dsp_mac_1x1(const mixq_u32a *w, const mixq_u32a *a, int
   return s;
 }
 
+/* The general rule as a call: keeps the 64-bit shift out of the unrolled output loops. */
+__attribute__((noinline)) static int32_t mixq_dsp_requant_call(int32_t acc, int64_t b, int32_t m,
+                                                               int32_t sh, int32_t lo,
+                                                               int32_t hi) {
+  return mixq_dsp_requant(acc, b, m, sh, lo, hi);
+}
+
 /* Output formats: unsigned full-range codes of 8, 4 or 2 bits (USAT), or anything else. */
 enum { MIXQ_OUT_ANY = 0, MIXQ_OUT_U2 = 2, MIXQ_OUT_U4 = 4, MIXQ_OUT_U8 = 8 };
 
@@ -242,7 +250,7 @@ MIXQ_INLINE int32_t mixq_dsp_code(int32_t acc, int64_t b, int32_t m, int32_t sh,
     return mode == MIXQ_OUT_U8 ? mixq_usat(v, 8)
                                : (mode == MIXQ_OUT_U4 ? mixq_usat(v, 4) : mixq_usat(v, 2));
   }
-  return mixq_dsp_requant(acc, b, m, sh, lo, hi);
+  return mixq_dsp_requant_call(acc, b, m, sh, lo, hi);
 }
 
 #define MIXQ_GROUP 16 /* output channels whose accumulators are kept before requantization */

@@ -142,6 +142,14 @@ MIXQ_INLINE int32_t mixq_smlatb(uint32_t x, uint32_t y, int32_t acc) {
   do { (lo) = (ptr)[0]; (hi) = (ptr)[1]; (ptr) += 2; } while (0)
 #endif
 
+/* x, hidden from constant folding (keeps a constant in a register) */
+MIXQ_INLINE uint32_t mixq_opaque(uint32_t x) {
+#if defined(__GNUC__)
+  __asm__("" : "+r"(x));
+#endif
+  return x;
+}
+
 MIXQ_INLINE uint32_t mixq_dsp_load32(const void *p) {
   uint32_t v;
   memcpy(&v, p, 4); /* one unaligned LDR on ARMv7-M */

@@ -50,8 +50,10 @@ MIXQ_INLINE void mixq_dw_put(int16_t *d, uint32_t pair) { memcpy(d, &pair, 4); }
 MIXQ_INLINE void mixq_dw_fill_bits(const uint8_t *src, int32_t px_bytes, int32_t in_w,
                                    int32_t n, int16_t *d, int32_t rl, int32_t bits) {
   const int32_t per = 32 / bits, half = per / 2, full = n / per;
-  const uint32_t mask = bits == 4 ? 0x000F000Fu : 0x00030003u;
   const int32_t pairs = in_w / 2;
+  /* the mask in a register: then AND takes the shifted word as its second operand (one
+   * instruction per lane pair instead of LSR + AND with an immediate) */
+  const uint32_t mask = mixq_opaque(bits == 4 ? 0x000F000Fu : 0x00030003u);
   for (int32_t g = 0; g < full; g++) {
     const uint8_t *s = src + 4 * g;
     int16_t *dg = d + g * per * rl;
@@ -93,10 +95,10 @@ static void mixq_dw_fill(const mixq_conv_params_t *p, const uint8_t *input, int3
   const int32_t bits = p->in_bits, px_bytes = mixq_row_bytes(p->in_c, bits);
   const int32_t left = p->pad_left, in_w = p->in_w;
   const uint8_t *src = input + iy * in_w * px_bytes + c0 * bits / 8;
-  for (int32_t ch = 0; ch < n; ch++) {
+  for (int32_t ch = 0; ch < n; ch++) { /* zero padding lanes: usually one or two each side */
     int16_t *r = rows + ch * rl;
-    memset(r, 0, (size_t)left * 2);
-    memset(r + left + in_w, 0, (size_t)(rl - left - in_w) * 2);
+    for (int32_t i = 0; i < left; i++) r[i] = 0;
+    for (int32_t i = left + in_w; i < rl; i++) r[i] = 0;
   }
   if (bits == 8) mixq_dw_fill_bits(src, px_bytes, in_w, n, rows + left, rl, 8);
   else if (bits == 4) mixq_dw_fill_bits(src, px_bytes, in_w, n, rows + left, rl, 4);
@@ -230,35 +232,40 @@ static void mixq_dw_row_asm(const int16_t *r0, const int16_t *r1, const int16_t 
 #endif
 
 /* Pack staged codes (one byte each, stage[x * chunk + ch]) of channels c0 .. c0 + n - 1 into
- * output row `out` (packed pixels of opb bytes). c0 and chunk are multiples of 4. Four codes at a
- * time: u4 -> two bytes, u2 -> one byte, with shifts and ORs inside one word. */
+ * output row `out` (packed pixels of opb bytes). c0 and chunk are multiples of 4. One output word
+ * at a time (8 u4 or 16 u2 codes) with shifts and ORs inside words, then the remaining codes. */
 static void mixq_dw_pack_row(const uint8_t *stage, int32_t chunk, int32_t n, int32_t c0,
                              int32_t out_w, int32_t bits, uint8_t *out, int32_t opb) {
-  const int32_t per = 8 / bits, full = n / 4 * 4;
+  const int32_t per = 8 / bits, group = 4 * per; /* codes per output word */
+  const int32_t full = n / group * group;
   const uint32_t mask = 0x01010101u * ((1u << bits) - 1u);
   for (int32_t x = 0; x < out_w; x++) {
     const uint8_t *s = stage + x * chunk;
     uint8_t *o = out + x * opb + c0 / per;
-    int32_t ch = 0;
-    for (; ch < full; ch += 4, s += 4) {
-      uint32_t v = mixq_dsp_load32(s) & mask; /* codes ch .. ch + 3, one per byte */
+    for (int32_t ch = 0; ch < full; ch += group, s += group, o += 4) {
+      uint32_t word;
       if (bits == 4) {
-        v |= v >> 4;                          /* bytes 0, 2: (c0 | c1 << 4), (c2 | c3 << 4) */
-        v = mixq_uxtb16(v);
-        v |= v >> 8;
-        o[0] = (uint8_t)v;
-        o[1] = (uint8_t)(v >> 8);
-        o += 2;
+        uint32_t v0 = mixq_dsp_load32(s) & mask, v1 = mixq_dsp_load32(s + 4) & mask;
+        v0 |= v0 >> 4;                 /* bytes 0, 2: (c0 | c1 << 4), (c2 | c3 << 4) */
+        v1 |= v1 >> 4;
+        v0 = mixq_uxtb16(v0);
+        v1 = mixq_uxtb16(v1);
+        word = mixq_pkhbt16(v0 | v0 >> 8, v1 | v1 >> 8);
       } else {
-        v |= v >> 6;                          /* bytes 0, 2: (c0 | c1 << 2), (c2 | c3 << 2) */
-        v |= v >> 12;
-        *o++ = (uint8_t)v;
+        word = 0;
+        for (int32_t q = 0; q < 4; q++) {
+          uint32_t v = mixq_dsp_load32(s + 4 * q) & mask;
+          v |= v >> 6;                 /* bytes 0, 2: (c0 | c1 << 2), (c2 | c3 << 2) */
+          v |= v >> 12;
+          word |= (v & 0xFFu) << (8 * q);
+        }
       }
+      memcpy(o, &word, 4);
     }
-    for (; ch < n; ch += per) {
+    for (int32_t ch = full; ch < n; ch += per) {
       uint32_t v = 0;
       for (int32_t q = 0; q < per && ch + q < n; q++) {
-        v |= (uint32_t)(s[ch - full + q] & ((1u << bits) - 1u)) << (q * bits);
+        v |= (uint32_t)(stage[x * chunk + ch + q] & ((1u << bits) - 1u)) << (q * bits);
       }
       *o++ = (uint8_t)v;
     }
