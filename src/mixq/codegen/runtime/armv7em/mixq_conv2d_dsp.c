@@ -232,6 +232,12 @@ __attribute__((noinline)) static int32_t mixq_dsp_requant_call(int32_t acc, int6
   return mixq_dsp_requant(acc, b, m, sh, lo, hi);
 }
 
+/* mixq_dsp_pack_codes out of line: once per group of codes, not worth its size in every copy */
+__attribute__((noinline)) static void mixq_pack_codes_call(const uint8_t *codes, int32_t n,
+                                                           int32_t bits, uint8_t *out) {
+  mixq_dsp_pack_codes(codes, n, bits, out);
+}
+
 /* Output formats: unsigned full-range codes of 8, 4 or 2 bits (USAT), or anything else. */
 enum { MIXQ_OUT_ANY = 0, MIXQ_OUT_U2 = 2, MIXQ_OUT_U4 = 4, MIXQ_OUT_U8 = 8 };
 
@@ -265,32 +271,42 @@ MIXQ_INLINE void mixq_dsp_block4(const mixq_conv_params_t *p, const mixq_u32a *c
   const int32_t ob = mode != MIXQ_OUT_ANY ? mode : p->out_bits; /* output code width */
   const int32_t opb = mixq_row_bytes(out_c, ob);
   const int32_t per = 8 / ob;                                    /* codes per output byte */
-  const uint32_t code_mask = (1u << ob) - 1u;
   const mixq_u32a *w = (const mixq_u32a *)(const void *)p->weight;
   uint8_t *o0 = out, *o1 = out + opb, *o2 = out + 2 * opb, *o3 = out + 3 * opb;
   int32_t accs[MIXQ_GROUP * 4];
+  uint8_t stage[MIXQ_GROUP * 4]; /* sub-byte outputs: codes of the group, pixel by pixel */
   for (int32_t oc0 = 0; oc0 < out_c; oc0 += MIXQ_GROUP) {
     const int32_t n = out_c - oc0 < MIXQ_GROUP ? out_c - oc0 : MIXQ_GROUP;
     /* offset-binary weights: accumulators start from -offset * sum(column) */
     w = mixq_dsp_mac_group(w, cols, sums, n_words, n, bits, accs);
     const int64_t *bias = p->bias + oc0;
     const int32_t *mult = p->multiplier + oc0, *shift = p->shift + oc0;
-    for (int32_t j = 0; j < n; j += per) {
-      uint32_t v0 = 0, v1 = 0, v2 = 0, v3 = 0;
-      for (int32_t q = 0; q < per && j + q < n; q++) {
-        const int64_t b = bias[j + q];
-        const int32_t m = mult[j + q], sh = shift[j + q];
-        const int32_t t = sh >= 32 ? sh - 32 : 0; /* fast path only */
-        const int32_t *a = accs + 4 * (j + q);
-        const int32_t pos = q * ob;
-        /* codes of the fast modes are in range already; signed ones need the field mask */
-        const uint32_t keep = mode != MIXQ_OUT_ANY ? ~0u : code_mask;
-        v0 |= ((uint32_t)mixq_dsp_code(a[0], b, m, sh, t, mode, lo, hi) & keep) << pos;
-        v1 |= ((uint32_t)mixq_dsp_code(a[1], b, m, sh, t, mode, lo, hi) & keep) << pos;
-        v2 |= ((uint32_t)mixq_dsp_code(a[2], b, m, sh, t, mode, lo, hi) & keep) << pos;
-        v3 |= ((uint32_t)mixq_dsp_code(a[3], b, m, sh, t, mode, lo, hi) & keep) << pos;
+    for (int32_t j = 0; j < n; j++) {
+      const int64_t b = bias[j];
+      const int32_t m = mult[j], sh = shift[j];
+      const int32_t t = sh >= 32 ? sh - 32 : 0; /* fast path only */
+      const int32_t *a = accs + 4 * j;
+      const int32_t y0 = mixq_dsp_code(a[0], b, m, sh, t, mode, lo, hi);
+      const int32_t y1 = mixq_dsp_code(a[1], b, m, sh, t, mode, lo, hi);
+      const int32_t y2 = mixq_dsp_code(a[2], b, m, sh, t, mode, lo, hi);
+      const int32_t y3 = mixq_dsp_code(a[3], b, m, sh, t, mode, lo, hi);
+      if (ob == 8) {
+        o0[j] = (uint8_t)y0; o1[j] = (uint8_t)y1; o2[j] = (uint8_t)y2; o3[j] = (uint8_t)y3;
+      } else { /* staged one code per byte, pixel by pixel, packed below */
+        stage[j] = (uint8_t)y0;
+        stage[MIXQ_GROUP + j] = (uint8_t)y1;
+        stage[2 * MIXQ_GROUP + j] = (uint8_t)y2;
+        stage[3 * MIXQ_GROUP + j] = (uint8_t)y3;
       }
-      *o0++ = (uint8_t)v0; *o1++ = (uint8_t)v1; *o2++ = (uint8_t)v2; *o3++ = (uint8_t)v3;
+    }
+    if (ob == 8) {
+      o0 += n; o1 += n; o2 += n; o3 += n;
+    } else { /* oc0 and MIXQ_GROUP are multiples of the codes per byte */
+      mixq_pack_codes_call(stage, n, ob, o0);
+      mixq_pack_codes_call(stage + MIXQ_GROUP, n, ob, o1);
+      mixq_pack_codes_call(stage + 2 * MIXQ_GROUP, n, ob, o2);
+      mixq_pack_codes_call(stage + 3 * MIXQ_GROUP, n, ob, o3);
+      o0 += n / per; o1 += n / per; o2 += n / per; o3 += n / per;
     }
   }
 }

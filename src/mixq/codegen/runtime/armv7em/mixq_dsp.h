@@ -187,6 +187,45 @@ MIXQ_INLINE void mixq_dsp_store(uint8_t *px, int32_t c, int32_t y, int32_t bits)
   }
 }
 
+/* Pack n codes (one per byte, any value: only the low `bits` bits are kept) into packed bytes
+ * at out (bits 4 or 2; out byte k holds codes k * 8 / bits ...). One output word at a time
+ * (8 u4 or 16 u2 codes) with shifts and ORs inside words, then the remaining codes. */
+MIXQ_INLINE void mixq_dsp_pack_codes(const uint8_t *codes, int32_t n, int32_t bits,
+                                     uint8_t *out) {
+  const int32_t per = 8 / bits, group = 4 * per; /* codes per output word */
+  const int32_t full = n / group * group;
+  const uint32_t mask = 0x01010101u * ((1u << bits) - 1u);
+  int32_t ch = 0;
+  for (; ch < full; ch += group, codes += group, out += 4) {
+    uint32_t word;
+    if (bits == 4) {
+      uint32_t v0 = mixq_dsp_load32(codes) & mask, v1 = mixq_dsp_load32(codes + 4) & mask;
+      v0 |= v0 >> 4; /* bytes 0, 2: (c0 | c1 << 4), (c2 | c3 << 4) */
+      v1 |= v1 >> 4;
+      v0 = mixq_uxtb16(v0);
+      v1 = mixq_uxtb16(v1);
+      word = mixq_pkhbt16(v0 | v0 >> 8, v1 | v1 >> 8);
+    } else {
+      word = 0;
+      for (int32_t q = 0; q < 4; q++) {
+        uint32_t v = mixq_dsp_load32(codes + 4 * q) & mask;
+        v |= v >> 6; /* bytes 0, 2: (c0 | c1 << 2), (c2 | c3 << 2) */
+        v |= v >> 12;
+        word |= (v & 0xFFu) << (8 * q);
+      }
+    }
+    memcpy(out, &word, 4);
+  }
+  for (; ch < n; ch += per) {
+    uint32_t v = 0;
+    for (int32_t q = 0; q < per && ch + q < n; q++) {
+      v |= (uint32_t)(codes[q] & ((1u << bits) - 1u)) << (q * bits);
+    }
+    codes += per;
+    *out++ = (uint8_t)v;
+  }
+}
+
 /* ---- activation widening ---- */
 
 /* Emit two lane words (one group of four lanes), then move to the next group. */

@@ -231,45 +231,10 @@ static void mixq_dw_row_asm(const int16_t *r0, const int16_t *r1, const int16_t 
 }
 #endif
 
-/* Pack staged codes (one byte each, stage[x * chunk + ch]) of channels c0 .. c0 + n - 1 into
- * output row `out` (packed pixels of opb bytes). c0 and chunk are multiples of 4. One output word
- * at a time (8 u4 or 16 u2 codes) with shifts and ORs inside words, then the remaining codes. */
-static void mixq_dw_pack_row(const uint8_t *stage, int32_t chunk, int32_t n, int32_t c0,
-                             int32_t out_w, int32_t bits, uint8_t *out, int32_t opb) {
-  const int32_t per = 8 / bits, group = 4 * per; /* codes per output word */
-  const int32_t full = n / group * group;
-  const uint32_t mask = 0x01010101u * ((1u << bits) - 1u);
-  for (int32_t x = 0; x < out_w; x++) {
-    const uint8_t *s = stage + x * chunk;
-    uint8_t *o = out + x * opb + c0 / per;
-    for (int32_t ch = 0; ch < full; ch += group, s += group, o += 4) {
-      uint32_t word;
-      if (bits == 4) {
-        uint32_t v0 = mixq_dsp_load32(s) & mask, v1 = mixq_dsp_load32(s + 4) & mask;
-        v0 |= v0 >> 4;                 /* bytes 0, 2: (c0 | c1 << 4), (c2 | c3 << 4) */
-        v1 |= v1 >> 4;
-        v0 = mixq_uxtb16(v0);
-        v1 = mixq_uxtb16(v1);
-        word = mixq_pkhbt16(v0 | v0 >> 8, v1 | v1 >> 8);
-      } else {
-        word = 0;
-        for (int32_t q = 0; q < 4; q++) {
-          uint32_t v = mixq_dsp_load32(s + 4 * q) & mask;
-          v |= v >> 6;                 /* bytes 0, 2: (c0 | c1 << 2), (c2 | c3 << 2) */
-          v |= v >> 12;
-          word |= (v & 0xFFu) << (8 * q);
-        }
-      }
-      memcpy(o, &word, 4);
-    }
-    for (int32_t ch = full; ch < n; ch += per) {
-      uint32_t v = 0;
-      for (int32_t q = 0; q < per && ch + q < n; q++) {
-        v |= (uint32_t)(stage[x * chunk + ch + q] & ((1u << bits) - 1u)) << (q * bits);
-      }
-      *o++ = (uint8_t)v;
-    }
-  }
+/* mixq_dsp_pack_codes out of line: once per group of codes, not worth its size in every copy */
+__attribute__((noinline)) static void mixq_pack_codes_call(const uint8_t *codes, int32_t n,
+                                                           int32_t bits, uint8_t *out) {
+  mixq_dsp_pack_codes(codes, n, bits, out);
 }
 
 void mixq_dwconv3x3_dsp(const mixq_conv_params_t *p, const uint8_t *input, uint8_t *output,
@@ -314,7 +279,11 @@ void mixq_dwconv3x3_dsp(const mixq_conv_params_t *p, const uint8_t *input, uint8
 #endif
         mixq_dw_row_c(p, r, w, x0, dst, step);
       }
-      if (ob != 8) mixq_dw_pack_row(stage, l.chunk, n, c0, out_w, ob, out_row, opb);
+      if (ob != 8) { /* staged codes stage[x * chunk + ch] -> packed pixels */
+        for (int32_t x = 0; x < out_w; x++) {
+          mixq_pack_codes_call(stage + x * l.chunk, n, ob, out_row + x * opb + c0 * ob / 8);
+        }
+      }
     }
   }
 }
