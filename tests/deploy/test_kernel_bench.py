@@ -1,0 +1,37 @@
+"""The kernel benchmark's measurement and output formats (tiny layers; figures live in bench/)."""
+
+import json
+import runpy
+import sys
+from pathlib import Path
+
+import pytest
+
+import mixq.deploy.kernel_bench as kb
+
+pytestmark = pytest.mark.cross
+
+BENCH = Path(__file__).resolve().parents[2] / "bench" / "kernels.py"
+
+
+@pytest.mark.parametrize("layer", ["pw1x1", "dw3x3", "conv3x3"])
+def test_measure_case_counts_only_the_layer(layer):
+    case = kb.LayerCase(layer, 4, 8, 8)
+    row = kb.measure_case(case, 4, 4)
+    macs = {"pw1x1": 16 * 8 * 8, "dw3x3": 16 * 8 * 9, "conv3x3": 16 * 8 * 8 * 9}[layer]
+    assert row["macs"] == macs and row["layer"] == layer
+    assert "dsp" in row["kernel"]
+    assert macs < row["instructions"] < 40 * macs
+
+
+def test_bench_json_output(monkeypatch, capsys):
+    monkeypatch.setattr(kb, "CASES", {"pw1x1": kb.LayerCase("pw1x1", 2, 4, 4)})
+    monkeypatch.setattr(kb, "PRECISIONS", ((8, 8), ("ternary", 8)))
+    monkeypatch.setattr(sys, "argv", ["kernels.py", "--json", "--layers", "pw1x1"])
+    with pytest.raises(SystemExit) as e:
+        runpy.run_path(str(BENCH), run_name="__main__")
+    assert e.value.code == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [(r["layer"], r["w_bits"], r["a_bits"]) for r in rows] == \
+        [("pw1x1", 8, 8), ("pw1x1", "ternary", 8)]
+    assert all(set(r) == {"layer", "w_bits", "a_bits", "macs", "instructions"} for r in rows)
