@@ -85,7 +85,8 @@ MIXQ_INLINE void mixq_dw_fill_bits(const uint8_t *src, int32_t px_bytes, int32_t
   }
 }
 
-/* Transpose input row iy, channels c0 .. c0 + n - 1, into n int16 rows of rl lanes. */
+/* Transpose input row iy, channels c0 .. c0 + n - 1, into the data lanes of n int16 rows of rl
+ * lanes (the padding lanes stay zero from the chunk's start; rows outside the input are zero). */
 static void mixq_dw_fill(const mixq_conv_params_t *p, const uint8_t *input, int32_t iy,
                          int32_t c0, int32_t n, int16_t *rows, int32_t rl) {
   if (iy < 0 || iy >= p->in_h) {
@@ -95,11 +96,6 @@ static void mixq_dw_fill(const mixq_conv_params_t *p, const uint8_t *input, int3
   const int32_t bits = p->in_bits, px_bytes = mixq_row_bytes(p->in_c, bits);
   const int32_t left = p->pad_left, in_w = p->in_w;
   const uint8_t *src = input + iy * in_w * px_bytes + c0 * bits / 8;
-  for (int32_t ch = 0; ch < n; ch++) { /* zero padding lanes: usually one or two each side */
-    int16_t *r = rows + ch * rl;
-    for (int32_t i = 0; i < left; i++) r[i] = 0;
-    for (int32_t i = left + in_w; i < rl; i++) r[i] = 0;
-  }
   if (bits == 8) mixq_dw_fill_bits(src, px_bytes, in_w, n, rows + left, rl, 8);
   else if (bits == 4) mixq_dw_fill_bits(src, px_bytes, in_w, n, rows + left, rl, 4);
   else mixq_dw_fill_bits(src, px_bytes, in_w, n, rows + left, rl, 2);
@@ -253,6 +249,7 @@ void mixq_dwconv3x3_dsp(const mixq_conv_params_t *p, const uint8_t *input, uint8
     const int32_t slot_lanes = n * rl;
     int32_t held[3] = {INT32_MIN, INT32_MIN, INT32_MIN}; /* input row in each ring slot */
     mixq_dw_params(p, c0, n, prm);
+    memset(ring, 0, (size_t)(3 * slot_lanes) * 2); /* padding lanes, zero for the whole chunk */
     for (int32_t oy = 0; oy < p->out_h; oy++) {
       const int32_t iy0 = oy * p->stride_h - p->pad_top;
       int16_t *rows[3];
