@@ -332,6 +332,53 @@ def estimate_graph(graph, cluster: ClusterSpec) -> dict:
     }
 
 
+def latency_function(platform, shapes=()):
+    """``f(shape, w_bits, in_bits, out_bits) -> estimated cycles`` of one layer on
+    ``platform``, for :func:`mixq.search.sensitivity_allocation.allocate_sensitivity`; and the
+    clock those cycles run at.
+
+    A platform with a ``[cluster]`` uses :func:`layer_latency` (weights streamed from L3 when
+    the 8-bit weights of ``shapes`` and their largest activation pair overflow L2: an upper
+    bound for lower precisions); one with a ``[latency]`` table charges MACs x cycles per MAC.
+
+    Returns:
+        (function, clock_hz).
+
+    Raises:
+        MixqError: the platform has neither.
+
+    Example:
+        >>> from mixq.deploy.platform_spec import get_platform
+        >>> from mixq.search.memory import LayerShape
+        >>> s = LayerShape("pw", "pw", (8, 8, 64), (8, 8, 64), 4096, 64, 262144)
+        >>> f, clock = latency_function(get_platform("stm32h7"))
+        >>> f(s, 8, 8, 8), clock
+        (340787, 400000000.0)
+    """
+    if platform.cluster is not None:
+        cluster = platform.cluster
+        geos = [geometry_from_shape(s) for s in shapes]
+        weights = sum(_bytes(g.out_hwc[2] * g.k, 8) for g in geos)
+        acts = max((math.prod(g.in_hwc) + math.prod(g.out_hwc) for g in geos), default=0)
+        in_l3 = weights + acts > cluster.l2_bytes
+
+        def cluster_cycles(shape, w, a_in, a_out) -> int:
+            g = geometry_from_shape(shape, w, a_in, a_out)
+            return layer_latency(g, cluster, in_l3).cycles
+
+        return cluster_cycles, float(cluster.clock_hz)
+    if platform.cycles_per_mac:
+        table, dw = platform.cycles_per_mac, platform.dw_cycles_per_mac or platform.cycles_per_mac
+
+        def mcu_cycles(shape, w, a_in, a_out) -> int:
+            per_mac = (dw if shape.kind == "dw" else table)[f"w{w}a{a_in}"]
+            return int(round(shape.macs * per_mac))
+
+        return mcu_cycles, float(platform.clock_hz)
+    raise MixqError(f"target '{platform.name}' has no latency model; give its spec a [cluster] "
+                    "or a [latency] table (cycles_per_mac)")
+
+
 __all__ = ["ESTIMATE_NOTE", "LayerGeometry", "LayerLatency", "Tiling", "choose_tiling",
            "estimate_graph", "geometries_from_graph", "geometry_from_shape",
-           "kernel_macs_per_cycle", "layer_latency", "model_latency"]
+           "kernel_macs_per_cycle", "latency_function", "layer_latency", "model_latency"]

@@ -7,11 +7,93 @@ import json
 from mixq.cli import positive_int
 
 
-def _cmd_allocate(args) -> int:
-    from mixq.search.memory_driven import allocate_for_model
+def _platform_budget(args):
+    """(platform or None, flash bytes, RAM bytes): --flash/--ram, else the target's spec."""
+    from mixq.errors import MixqError
 
-    result = allocate_for_model(args.model, args.width, args.resolution, args.num_classes,
-                                args.flash, args.ram, args.granularity, args.delta)
+    platform = None
+    if args.target is not None:
+        from mixq.deploy.platform_spec import get_platform
+
+        platform = get_platform(args.target)
+    flash = args.flash or (platform.flash_bytes if platform else None)
+    ram = args.ram or (platform.ram_bytes if platform else None)
+    if flash is None or ram is None:
+        raise MixqError("give the budget with --flash and --ram (bytes), or a --target whose "
+                        "platform spec has them")
+    if args.latency_ms is not None and args.method != "sensitivity":
+        raise MixqError("the memory-driven rule has no latency constraint; use --method "
+                        "sensitivity with --latency-ms")
+    if args.latency_ms is not None and platform is None:
+        raise MixqError("--latency-ms needs a --target (its latency model estimates cycles)")
+    return platform, flash, ram
+
+
+def _float_model(args):
+    """The trained float model and its dataset: --checkpoint, or demo_net trained here."""
+    from mixq.data import load_dataset
+    from mixq.errors import MixqError
+    from mixq.models import get_model
+    from mixq.train import TrainConfig, train
+    from mixq.train.checkpoint import load_checkpoint
+
+    if not args.checkpoint and args.model != "demo_net":
+        raise MixqError(f"--method sensitivity needs trained weights for {args.model}: pass "
+                        "--checkpoint FILE (a float checkpoint written by mixq.train)")
+    data = load_dataset(args.dataset, args.data_root)
+    extra = {} if args.model != "demo_net" else {"in_channels": data.input_shape[0]}
+    model = get_model(args.model, width=args.width, resolution=args.resolution,
+                      num_classes=args.num_classes or data.num_classes, **extra)
+    if tuple(model.input_shape) != tuple(data.input_shape):
+        raise MixqError(f"dataset '{args.dataset}' has inputs {tuple(data.input_shape)} but "
+                        f"{args.model} expects {tuple(model.input_shape)}; pass --dataset, "
+                        "--data-root and --resolution that match")
+    if args.checkpoint:
+        load_checkpoint(args.checkpoint, model)
+    else:  # demo_net: the demo's float pre-training (same config, same seed)
+        import torch
+
+        torch.manual_seed(args.seed)
+        model = get_model(args.model, width=args.width, resolution=args.resolution,
+                          num_classes=args.num_classes or data.num_classes, **extra)
+        train(model, data, TrainConfig(epochs=args.train_epochs, lr=3e-3, seed=args.seed),
+              desc="float (for sensitivity)")
+    return model, data
+
+
+def _sensitivity_allocation(args, platform, flash: int, ram: int):
+    from mixq.search.memory import MemoryBudget, layer_shapes
+    from mixq.search.sensitivity import estimate_sensitivity
+    from mixq.search.sensitivity_allocation import allocate_sensitivity
+
+    model, data = _float_model(args)
+    shapes = layer_shapes(model)
+    sens = estimate_sensitivity(model, data.train.x[:args.samples], data.train.y[:args.samples],
+                                granularity=args.granularity, estimator=args.estimator,
+                                seed=args.seed)
+    latency = budget_cycles = None
+    if platform is not None and (args.latency_ms is not None or not args.json):
+        from mixq.deploy.cluster import latency_function
+
+        latency, clock = latency_function(platform, shapes)
+        if args.latency_ms is not None:
+            budget_cycles = args.latency_ms * clock / 1e3
+    alloc = allocate_sensitivity(shapes, MemoryBudget(flash, ram), sens, args.granularity,
+                                 latency if budget_cycles is not None else None, budget_cycles)
+    return shapes, alloc
+
+
+def _cmd_allocate(args) -> int:
+    from mixq.search.memory_driven import allocate_for_model, allocation_summary
+
+    platform, flash, ram = _platform_budget(args)
+    if args.method == "sensitivity":
+        shapes, alloc = _sensitivity_allocation(args, platform, flash, ram)
+        result = allocation_summary(shapes, alloc)
+    else:
+        result = allocate_for_model(args.model, args.width, args.resolution, args.num_classes,
+                                    flash, ram, args.granularity, args.delta)
+    args.flash, args.ram = flash, ram
     if args.json:
         print(json.dumps(result))
     else:
@@ -21,12 +103,32 @@ def _cmd_allocate(args) -> int:
                   f"{l['out_bits']:>3}")
         print(f"flash {result['flash_bytes']} B (budget {args.flash}), "
               f"peak RAM {result['ram_peak_bytes']} B (budget {args.ram})")
+        if platform is not None and (platform.cluster or platform.cycles_per_mac):
+            print(_latency_line(args, platform, result))
     return 0
+
+
+def _latency_line(args, platform, result: dict) -> str:
+    """'est. latency ... on <target> (estimate)' for the printed allocation."""
+    from mixq.deploy.cluster import latency_function
+    from mixq.models import get_model
+    from mixq.quant.spec import BitAllocation
+    from mixq.search.memory import layer_shapes
+    from mixq.search.sensitivity_allocation import allocation_latency
+
+    shapes = layer_shapes(get_model(args.model, width=args.width, resolution=args.resolution,
+                                    num_classes=args.num_classes))
+    alloc = BitAllocation.from_dict({"granularity": args.granularity, "layers": result["layers"]})
+    latency, clock = latency_function(platform, shapes)
+    cycles = allocation_latency(shapes, alloc, latency)
+    return (f"est. latency {cycles / clock * 1e3:.3f} ms on {platform.name} "
+            f"({cycles:,.0f} cycles at {clock / 1e6:.0f} MHz; an estimate)")
 
 
 def add_commands(sub) -> None:
     """Register ``mixq allocate`` on the CLI's sub-parsers."""
-    a = sub.add_parser("allocate", help="memory-driven per-layer bit allocation (Rusci et al. 2020)")
+    a = sub.add_parser("allocate", help="per-layer bit allocation: memory-driven (Rusci et al. "
+                       "2020) or sensitivity-driven with a latency budget (HAWQ-V3-style ILP)")
     a.add_argument("--model", required=True, help="mobilenet_v1, demo_net, ds_cnn or resnet8")
     a.add_argument("--width", type=float, default=None,
                    help="width multiplier (default: the model's)")
@@ -34,10 +136,31 @@ def add_commands(sub) -> None:
                    help="input size (default: the model's)")
     a.add_argument("--num-classes", type=positive_int, default=None,
                    help="classes (default: the model's)")
-    a.add_argument("--flash", type=positive_int, required=True, help="flash budget in bytes")
-    a.add_argument("--ram", type=positive_int, required=True, help="RAM budget in bytes")
+    a.add_argument("--flash", type=positive_int, default=None,
+                   help="flash budget in bytes (default: the --target's)")
+    a.add_argument("--ram", type=positive_int, default=None,
+                   help="RAM budget in bytes (default: the --target's)")
     a.add_argument("--granularity", choices=["per-channel", "per-layer"], default="per-channel",
                    help="MixPC (per-channel, ICN) or MixPL (per-layer)")
     a.add_argument("--delta", type=float, default=0.05, help="weight-cut tolerance δ (0.05)")
     a.add_argument("--json", action="store_true", help="print one JSON object")
+    a.add_argument("--method", choices=["memory", "sensitivity"], default="memory",
+                   help="memory: Rusci et al.'s rule; sensitivity: minimise a Hessian/Fisher x "
+                   "quantization-error proxy under flash, RAM and latency budgets (exact ILP)")
+    a.add_argument("--target", default=None,
+                   help="platform name or .toml file: default budgets and the latency model")
+    a.add_argument("--latency-ms", type=float, default=None,
+                   help="latency budget in ms on --target (an estimate; sensitivity only)")
+    a.add_argument("--checkpoint", default=None,
+                   help="trained float weights (mixq checkpoint) for the sensitivity; without "
+                   "it demo_net is float-trained first, other models need one")
+    a.add_argument("--dataset", default="digits", help="data for the sensitivity (digits)")
+    a.add_argument("--data-root", default=None, help="folder with the dataset's files")
+    a.add_argument("--samples", type=positive_int, default=512,
+                   help="training samples the sensitivity is estimated on (512)")
+    a.add_argument("--estimator", choices=["hutchinson", "fisher"], default="hutchinson",
+                   help="weight sensitivity: Hessian trace (HAWQ-V3) or empirical Fisher")
+    a.add_argument("--train-epochs", type=positive_int, default=20,
+                   help="float epochs when demo_net is trained for the sensitivity (20)")
+    a.add_argument("--seed", type=int, default=0)
     a.set_defaults(func=_cmd_allocate)

@@ -1,0 +1,69 @@
+"""`mixq allocate --method sensitivity`: same JSON contract as the memory method, clear errors."""
+
+import json
+
+import pytest
+
+from mixq.cli import main
+from mixq.models import get_model
+from mixq.train.checkpoint import save_checkpoint
+
+KEYS = {"layers", "flash_bytes", "ram_peak_bytes"}
+LAYER_KEYS = {"name", "kind", "w_bits", "in_bits", "out_bits"}
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    path = tmp_path_factory.mktemp("ckpt") / "float.ckpt"
+    save_checkpoint(path, get_model("demo_net", width=0.25))
+    return str(path)
+
+
+def run(capsys, *args):
+    rc = main(["allocate", "--model", "demo_net", "--width", "0.25", *args])
+    out, err = capsys.readouterr()
+    return rc, out, err.strip()
+
+
+def test_same_json_contract_as_memory(capsys, checkpoint):
+    budget = ["--flash", "1500", "--ram", "1200", "--json"]
+    rc, out, _ = run(capsys, "--method", "sensitivity", "--checkpoint", checkpoint,
+                     "--samples", "32", "--estimator", "fisher", *budget)
+    assert rc == 0
+    sens = json.loads(out)
+    rc, out, _ = run(capsys, *budget)
+    mem = json.loads(out)
+    assert set(sens) == set(mem) == KEYS
+    assert [set(l) for l in sens["layers"]] == [LAYER_KEYS] * len(mem["layers"])
+    assert [l["name"] for l in sens["layers"]] == [l["name"] for l in mem["layers"]]
+    assert sens["flash_bytes"] <= 1500 and sens["ram_peak_bytes"] <= 1200
+
+
+def test_latency_budget_on_a_target(capsys, checkpoint):
+    common = ["--method", "sensitivity", "--checkpoint", checkpoint, "--samples", "16",
+              "--target", "gap8", "--flash", "1500", "--ram", "1200"]
+    rc, out, _ = run(capsys, *common, "--latency-ms", "10")
+    assert rc == 0 and "est. latency" in out and "estimate" in out
+    rc, _, err = run(capsys, *common, "--latency-ms", "0.0001")
+    assert rc == 2 and "latency budget" in err and "\n" not in err
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--method", "sensitivity", "--flash", "9000", "--ram", "9000"], None),
+    (["--flash", "9000", "--ram", "9000", "--latency-ms", "1"], "no latency constraint"),
+    (["--method", "sensitivity", "--flash", "9000", "--ram", "9000", "--latency-ms", "1"],
+     "needs a --target"),
+    ([], "give the budget"),
+])
+def test_errors_are_one_line(capsys, args, message):
+    rc = main(["allocate", "--model", "mobilenet_v1", "--width", "0.25", "--resolution", "32",
+               *args])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and "\n" not in err
+    assert (message or "needs trained weights") in err
+
+
+def test_target_gives_the_default_budget(capsys):
+    rc = main(["allocate", "--model", "ds_cnn", "--target", "stm32f746", "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert rc == 0 and out["flash_bytes"] <= 1_024_000 and out["ram_peak_bytes"] <= 320_000
