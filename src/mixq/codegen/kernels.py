@@ -68,6 +68,8 @@ REFERENCE_TARGET = "ref"
 
 _REGISTRY: dict[str, list["Kernel"]] = {}
 _LOADED: set[str] = set()
+# Modules registering kernels for several targets, imported before the first target loads.
+SHARED_KERNEL_MODULES = ("mixq.codegen.kernels_sparse",)
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,8 @@ class Kernel:
             ``(node, graph) -> tuple of indices``; () for ordinary kernels.
         source_dir: folder holding ``sources``; None for the package runtime folder.
         priority: higher wins among one target's matching kernels.
+        sparse: runs dense-ternary + sparse-int8 layers (nodes with ``sparse`` set, see
+            :mod:`mixq.codegen.kernels_sparse`); a kernel runs either those or the others.
     """
 
     op: str
@@ -108,10 +112,13 @@ class Kernel:
     inplace_inputs: "tuple[int, ...] | Callable[..., tuple[int, ...]]" = ()
     source_dir: Optional[Path] = None
     priority: int = 0
+    sparse: bool = False
 
     def matches(self, node, graph: Graph) -> bool:
         """True if this kernel can run ``node`` (op, dtypes and the ``accepts`` predicate)."""
         if node_op(node) != self.op:
+            return False
+        if (getattr(node, "sparse", None) is not None) != self.sparse:
             return False
         if self.dtypes is not None and node_dtypes(node, graph) not in self.dtypes:
             return False
@@ -165,6 +172,8 @@ def registered_kernels(target: str = REFERENCE_TARGET) -> tuple[Kernel, ...]:
 def _load_target(target: str) -> None:
     if target in _LOADED:
         return
+    for shared in SHARED_KERNEL_MODULES:
+        importlib.import_module(shared)
     module = f"mixq.codegen.kernels_{target}"
     try:
         importlib.import_module(module)

@@ -1,0 +1,324 @@
+"""Packed formats of the sparse int8 part of dense-ternary + sparse layers, and their index cost.
+
+A dense+sparse layer (:class:`mixq.ir.graph.SparseOutliers`) has ``C_out`` *rows* (one per output
+channel); a row has ``K = taps * lanes`` weight positions, position ``k = tap * lanes + lane``:
+
+- conv / pw: taps = KH * KW, lanes = C_in (OHWI order);
+- dw: taps = KH * KW, lanes = 1 (the channel is the row);
+- fc: taps = 1, lanes = fan_in = H * W * C (the flattened HWC input, as the IR verifier groups
+  N:M and 1x4 blocks of a fully connected layer).
+
+The portable kernels (``runtime/mixq_*_sparse_any.c``) read one blob per layer (``p->weight``,
+4-byte aligned, little-endian): a header of 16 uint32 words (``mixq_sparse.h``), the dense ternary
+codes in the reference layout of the op (2-bit two's complement, packed along input channels,
+lowest channel in the lowest bits, rows padded to bytes), ``dense_scale`` per row (uint8 when
+every k_c <= 255, else int32: :func:`scale_bytes`), then the sparse part, in a format chosen per
+structure. Index fields are ``w`` bits wide with
+``w = index_width(K)``: 8 if K <= 256, 16 if K <= 65536, else 32 (``w_b`` for block indices,
+from the number of blocks per row). Per-row counts are ``c`` bits wide: 8 if the row holds at
+most 255 positions (blocks for 'block1x4'), else 16. Entries of a row are in increasing
+position order.
+
+=============  =====================================================  ==========================
+structure      sparse sections                                        index bits (``index_bits``)
+=============  =====================================================  ==========================
+unstructured   counts uint{c}[C_out]; index uint{w}[nnz] (k);         c * C_out + w * nnz
+               values int8[nnz]
+row            (count n per row in the header); index uint{w}[nnz];   w * nnz
+               values int8[nnz]
+N:M            per aligned group of M lanes of a (row, tap) (G groups  min(counted, fixed), with
+               in all, the last one of a tap may be short): counted:  counted = G*cb + nnz*lb,
+               count (cb = bit_length(N) bits) in a count bitstream,  fixed = G*N*lb
+               one in-group index (lb = log2 M bits) per outlier in          + 8 * (G*N - nnz)
+               an index bitstream, values int8[nnz]; fixed: N slots
+               per group (index + value, empty slots hold value 0),
+               no counts; the smaller form is stored
+block1x4       counts uint{c}[C_out] (blocks per row); block index    c * C_out + w_b * blocks
+               uint{w_b}[blocks] (b = tap * ceil(lanes / 4) + j);     + 8 * (4 * blocks - nnz)
+               values int8[4 * blocks] (lanes past a short block: 0)
+=============  =====================================================  ==========================
+
+Bitstreams are LSB-first over the whole layer (row, group, slot order), with one spare byte.
+``index_bits`` counts every bit of the sparse part beyond 8 bits per selected value: indices,
+counts, empty N:M slots, block padding lanes. It leaves out what every dense+sparse layer has
+anyway: the ternary codes (2 bits per weight, rows padded to bytes), ``dense_scale``
+(8 bits per output channel, 32 if some k_c > 255), the requantization arrays, the 64-byte header and the < 4 bytes
+of alignment between sections. The effective-bits figure of the intra-layer sweep uses it.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from mixq.codegen.packing import pack_codes
+from mixq.ir.graph import SPARSE_STRUCTURES, Conv2d, parse_nm
+
+HEADER_WORDS = 16
+STRUCTURE_CODES = {"unstructured": 0, "row": 1, "nm": 2, "block1x4": 3}
+
+
+def index_width(count: int) -> int:
+    """Bits of an index field addressing ``count`` items: 8, 16 or 32.
+
+    Example:
+        >>> index_width(144), index_width(257), index_width(70000)
+        (8, 16, 32)
+    """
+    return 8 if count <= 256 else (16 if count <= 65536 else 32)
+
+
+def count_width(count: int) -> int:
+    """Bits of a per-row count of at most ``count`` items: 8 or 16.
+
+    Example:
+        >>> count_width(255), count_width(256)
+        (8, 16)
+    """
+    return 8 if count <= 255 else 16
+
+
+def scale_bytes(dense_scale) -> int:
+    """Bytes of each stored dense_scale k_c: 1 if every k_c fits uint8, else 4 (int32).
+
+    Example:
+        >>> scale_bytes([3, 255]), scale_bytes([256])
+        (1, 4)
+    """
+    return 1 if int(np.max(dense_scale, initial=0)) <= 255 else 4
+
+
+def scales_blob(dense_scale) -> bytes:
+    """dense_scale as stored: uint8 or int32 little-endian (see :func:`scale_bytes`)."""
+    return _le(dense_scale, "u1" if scale_bytes(dense_scale) == 1 else "i4")
+
+
+def structure_code(structure: str) -> int:
+    """Header code of a structure (every 'N:M' is 2).
+
+    Example:
+        >>> structure_code("row"), structure_code("1:16")
+        (1, 2)
+    """
+    if structure not in SPARSE_STRUCTURES and parse_nm(structure) is None:
+        raise ValueError(f"unknown sparse structure '{structure}'; use one of {SPARSE_STRUCTURES}")
+    return STRUCTURE_CODES["nm" if parse_nm(structure) else structure]
+
+
+def _nm_costs(n: int, m: int, groups: int, nnz: int) -> tuple[int, int]:
+    lb = int(math.log2(m))
+    return groups * n.bit_length() + nnz * lb, groups * n * lb + 8 * (groups * n - nnz)
+
+
+def index_bits(structure: str, mask_shape, nnz: int, mask: np.ndarray | None = None) -> int:
+    """Bits of a layer's sparse part beyond 8 per selected value (see the module table).
+
+    Args:
+        structure: one of :data:`mixq.ir.graph.SPARSE_STRUCTURES`.
+        mask_shape: the weight shape, ``(C_out, KH, KW, C_in / groups)`` or ``(C_out, fan_in)``.
+        nnz: number of selected positions (mask count).
+        mask: the bool mask; only needed for the exact block count of 'block1x4' when lanes
+            are not a multiple of 4 (else blocks = ceil(nnz / 4) per row is assumed exact).
+
+    Returns:
+        int bits.
+
+    Example:
+        >>> index_bits("unstructured", (64, 1, 1, 64), 41)  # 8 * 64 + 8 * 41
+        840
+        >>> index_bits("row", (64, 1, 1, 64), 64)
+        512
+        >>> index_bits("1:16", (64, 1, 1, 64), 41)  # counted: 256 groups * 1 + 41 * 4
+        420
+        >>> index_bits("2:8", (8, 1, 1, 8), 16)  # fixed slots full: 8 * 2 * 3
+        48
+        >>> index_bits("block1x4", (64, 1, 1, 64), 40)  # 8 * 64 + 8 * 10
+        592
+    """
+    shape = tuple(int(s) for s in mask_shape)
+    c_out, lanes = shape[0], shape[-1]
+    k = int(np.prod(shape[1:], dtype=np.int64))
+    taps = k // max(lanes, 1)
+    nm = parse_nm(structure)
+    if structure in ("unstructured", "row"):
+        return (count_width(k) * c_out if structure == "unstructured" else 0) + \
+            index_width(k) * nnz
+    if nm is not None:
+        n, m = nm
+        return min(_nm_costs(n, m, c_out * taps * -(-lanes // m), nnz))
+    if structure == "block1x4":
+        per_tap = -(-lanes // 4)
+        if mask is not None:
+            blocks = int(_groups(np.asarray(mask, bool).reshape(c_out, taps, lanes), 4)
+                         .any(axis=-1).sum())
+        else:
+            blocks = -(-nnz // 4)
+        nb = taps * per_tap
+        return count_width(nb) * c_out + index_width(nb) * blocks + 8 * (4 * blocks - nnz)
+    raise ValueError(f"unknown sparse structure '{structure}'; use one of {SPARSE_STRUCTURES}")
+
+
+def _groups(rows: np.ndarray, m: int) -> np.ndarray:
+    """(..., lanes) -> (..., ceil(lanes / m), m), zero padded."""
+    pad = (-rows.shape[-1]) % m
+    rows = np.pad(rows, [(0, 0)] * (rows.ndim - 1) + [(0, pad)])
+    return rows.reshape(*rows.shape[:-1], -1, m)
+
+
+def row_view(node, graph) -> tuple[int, int]:
+    """(taps, lanes) of a Conv2d or FullyConnected node's rows (see the module docstring)."""
+    if isinstance(node, Conv2d):
+        _, kh, kw, lanes = node.weight.shape
+        return kh * kw, lanes
+    return 1, int(node.weight.shape[1])
+
+
+def sparse_rows(node, graph) -> tuple[np.ndarray, np.ndarray]:
+    """The outliers as (C_out, taps, lanes): int64 values and bool mask."""
+    taps, lanes = row_view(node, graph)
+    c_out = node.weight.shape[0]
+    sp = node.sparse
+    return (sp.values.astype(np.int64).reshape(c_out, taps, lanes),
+            sp.mask.reshape(c_out, taps, lanes))
+
+
+def _le(values, dtype: str) -> bytes:
+    return np.ascontiguousarray(values, dtype=np.dtype(dtype).newbyteorder("<")).tobytes()
+
+
+def _uint(values, width: int) -> bytes:
+    return _le(values, {8: "u1", 16: "u2", 32: "u4"}[width])
+
+
+def _bitstream(fields, widths) -> bytes:
+    """LSB-first bitstream of unsigned fields (plus one spare byte for 16-bit reads)."""
+    total = int(sum(widths))
+    bits = np.zeros(total + 16, np.uint8)
+    pos = 0
+    for f, w in zip(fields, widths):
+        for b in range(w):
+            bits[pos + b] = (int(f) >> b) & 1
+        pos += w
+    return np.packbits(bits[: -(-(total + 8) // 8) * 8], bitorder="little").tobytes()
+
+
+def encode_sparse(values: np.ndarray, mask: np.ndarray, structure: str) -> dict:
+    """The sparse sections of one layer.
+
+    Args:
+        values: int codes (C_out, taps, lanes), 0 outside ``mask``.
+        mask: bool (C_out, taps, lanes), following ``structure``.
+        structure: one of :data:`mixq.ir.graph.SPARSE_STRUCTURES`.
+
+    Returns:
+        ``{"code", "param", "width", "counted", "count_bytes", "counts", "index", "values"}``:
+        header fields (``param``: entries per row for 'row', N for 'N:M'; ``width``: index
+        field bytes, or log2 M for 'N:M'; ``counted``: N:M form; ``count_bytes``: per-row count
+        field bytes) and the three byte strings.
+
+    Raises:
+        ValueError: the mask does not follow the structure.
+    """
+    c_out, taps, lanes = mask.shape
+    per_row = mask.reshape(c_out, -1).sum(axis=1)
+    out = {"code": structure_code(structure), "param": 0, "width": 0, "counted": 0,
+           "count_bytes": 0, "counts": b"", "index": b"", "values": b""}
+    nm = parse_nm(structure)
+    if structure in ("unstructured", "row"):
+        width = index_width(taps * lanes)
+        flat_mask = mask.reshape(c_out, -1)
+        idx = np.nonzero(flat_mask)[1]  # row-major: rows in order, positions increasing
+        if structure == "row":
+            if per_row.size and per_row.min() != per_row.max():
+                raise ValueError("'row' structure needs the same count in every output channel")
+            out["param"] = int(per_row[0]) if per_row.size else 0
+        else:
+            cw = count_width(taps * lanes)
+            out.update(count_bytes=cw // 8, counts=_uint(per_row, cw))
+        out.update(width=width // 8, index=_uint(idx, width),
+                   values=_le(values.reshape(c_out, -1)[flat_mask], "i1"))
+    elif nm is not None:
+        n, m = nm
+        lb = int(math.log2(m))
+        gm, gv = _groups(mask, m), _groups(values, m)  # (C_out, taps, G_t, m)
+        counts = gm.sum(axis=-1).ravel()
+        if counts.max(initial=0) > n:
+            raise ValueError(f"more than {n} outliers in a group of {m}")
+        counted, fixed = _nm_costs(n, m, counts.size, int(mask.sum()))
+        slots = [np.nonzero(g)[0] for g in gm.reshape(-1, m)]
+        vals = gv.reshape(-1, m)
+        if counted <= fixed:
+            idx = np.concatenate(slots + [np.zeros(0, np.int64)])
+            vs = np.concatenate([v[s] for v, s in zip(vals, slots)] + [np.zeros(0, np.int64)])
+            out.update(counted=1, counts=_bitstream(counts, [n.bit_length()] * counts.size))
+        else:
+            pad = [np.concatenate([s, np.zeros(n - s.size, np.int64)]) for s in slots]
+            idx = np.concatenate(pad + [np.zeros(0, np.int64)])
+            vs = np.concatenate([np.where(np.arange(n) < s.size, v[p], 0)
+                                 for v, s, p in zip(vals, slots, pad)] + [np.zeros(0, np.int64)])
+        out.update(param=n, width=lb, index=_bitstream(idx, [lb] * idx.size),
+                   values=_le(vs, "i1"))
+    elif structure == "block1x4":
+        gm, gv = _groups(mask, 4), _groups(values, 4)  # (C_out, taps, B_t, 4)
+        present = _groups(np.ones_like(mask), 4)
+        any_block = gm.any(axis=-1)
+        if np.any(any_block[..., None] & present & ~gm):
+            raise ValueError("'block1x4' mask is not a union of aligned 1x4 blocks")
+        rows_b = any_block.reshape(c_out, -1)
+        width, cw = index_width(rows_b.shape[1]), count_width(rows_b.shape[1])
+        out.update(width=width // 8, count_bytes=cw // 8, counts=_uint(rows_b.sum(axis=1), cw),
+                   index=_uint(np.nonzero(rows_b)[1], width),
+                   values=_le(gv.reshape(c_out, -1, 4)[rows_b], "i1"))
+    else:
+        raise ValueError(f"unknown sparse structure '{structure}'")
+    return out
+
+
+def _align4(blob: bytearray) -> int:
+    blob.extend(b"\0" * (-len(blob) % 4))
+    return len(blob)
+
+
+def assemble_blob(fields: dict, sections: list[tuple[str, bytes]]) -> np.ndarray:
+    """Header (``HEADER_WORDS`` uint32: ``fields`` values in order, then each section's byte
+    offset in order, zero padded) followed by the 4-byte aligned sections; uint8 array."""
+    blob = bytearray(4 * HEADER_WORDS)
+    offsets = []
+    for _, data in sections:
+        offsets.append(_align4(blob))
+        blob.extend(data)
+    _align4(blob)
+    words = list(fields.values()) + offsets
+    if len(words) > HEADER_WORDS:
+        raise ValueError("too many header fields")
+    blob[: 4 * len(words)] = _uint(words, 32)
+    return np.frombuffer(bytes(blob), np.uint8).copy()
+
+
+def pack_portable_blob(node, graph) -> np.ndarray:
+    """The blob of the portable kernels (``mixq_sparse.h``): uint8 array.
+
+    Header words: structure code, taps, lanes, index width (bytes; log2 M for N:M), param
+    (entries per row / N), N:M counted flag, count width (bytes), dense_scale width (bytes),
+    then the offsets of the dense codes, dense_scale, counts, index and values sections.
+    """
+    from mixq.codegen import kernels_ref
+
+    taps, lanes = row_view(node, graph)
+    values, mask = sparse_rows(node, graph)
+    enc = encode_sparse(values, mask, node.sparse.structure)
+    if node.kind == "dw":
+        dense = kernels_ref.pack_dw_weights(node, graph)
+    elif node.kind == "fc":
+        dense = kernels_ref.pack_fc_weights(node, graph)
+    else:
+        dense = pack_codes(node.weight, 2).ravel()
+    fields = {"code": enc["code"], "taps": taps, "lanes": lanes, "width": enc["width"],
+              "param": enc["param"], "counted": enc["counted"], "count_bytes": enc["count_bytes"],
+              "scale_bytes": scale_bytes(node.sparse.dense_scale)}
+    return assemble_blob(fields, [
+        ("dense", np.asarray(dense, np.uint8).tobytes()),
+        ("scale", scales_blob(node.sparse.dense_scale)),
+        ("counts", enc["counts"]), ("index", enc["index"]), ("values", enc["values"]),
+    ])
