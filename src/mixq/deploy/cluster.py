@@ -10,7 +10,8 @@ Per layer (:func:`layer_latency`):
    ``c`` channels (full width; FC layers cut their outputs and inputs). A small search over
    candidate tile sizes keeps those whose input, weight and output tiles fit the usable L1
    *twice* (double buffering) next to the per-core im2col buffers, and picks the one with the
-   most MACs per transferred byte (fewest tiles on ties).
+   most MACs per transferred byte (fewest tiles on ties). When no tile fits twice, the best one
+   that fits once is used without overlap (transfers and compute then serialise).
 2. **DMA**: each tile moves its bytes L2 <-> L1 at ``dma_bytes_per_cycle`` plus
    ``dma_setup_cycles`` per transfer; with double buffering a tile costs
    max(compute, DMA of the next tile) (the first load and the last store are exposed).
@@ -144,6 +145,7 @@ class Tiling:
         tiles: number of tiles.
         l1_bytes: L1 used, double buffers and im2col buffers included.
         transfer_bytes: bytes moved L2 <-> L1 for the whole layer.
+        double_buffered: transfers overlap compute (False: one buffer, serialised).
     """
 
     h: int
@@ -152,6 +154,7 @@ class Tiling:
     tiles: int
     l1_bytes: int
     transfer_bytes: int
+    double_buffered: bool = True
 
 
 def _tile_bytes(g: LayerGeometry, h: int, c: int, k: int) -> tuple[int, int, int]:
@@ -180,10 +183,11 @@ def _candidates(n: int, step: int = 1) -> list[int]:
 
 
 def choose_tiling(g: LayerGeometry, cluster: ClusterSpec) -> Tiling:
-    """The tiling with the most MACs per transferred byte among those that fit L1 twice.
+    """The tiling with the most MACs per transferred byte among those that fit L1 twice
+    (double buffering), else among those that fit it once.
 
     Raises:
-        MixqError: not even the smallest tile fits the usable L1.
+        MixqError: not even the smallest tile fits the usable L1 once.
 
     Example:
         >>> from mixq.deploy.platform_spec import get_platform
@@ -206,17 +210,19 @@ def choose_tiling(g: LayerGeometry, cluster: ClusterSpec) -> Tiling:
                 n_h, n_c, n_k = -(-ho // h) if spatial else 1, -(-co // c), -(-g.k // k)
                 tiles = n_h * n_c * n_k
                 single = tiles == 1
-                l1 = (tin + tw + tout) * (1 if single else 2) + scratch
-                if l1 > budget:
+                once = tin + tw + tout + scratch
+                double = single or once + tin + tw + tout <= budget
+                if once > budget:
                     continue
+                l1 = once if single or not double else once + tin + tw + tout
                 # Loop order: channel tiles outside, rows inside: weights move once per
                 # channel tile, inputs once per (channel, row) tile unless there is one tile.
                 moved = n_c * n_h * n_k * tin + n_c * n_k * tw + n_c * n_h * tout
                 if single:
                     moved = tin + tw + tout
-                key = (-(g.macs + 1) / max(moved, 1), tiles, -l1)
+                key = (not double, -(g.macs + 1) / max(moved, 1), tiles, -l1)
                 if best is None or key < best[0]:
-                    best = (key, Tiling(h, c, k, tiles, l1, moved))
+                    best = (key, Tiling(h, c, k, tiles, l1, moved, double))
     if best is None:
         raise MixqError(f"a {g.kind} layer {g.in_hwc}->{g.out_hwc} does not fit the cluster's "
                         f"{budget} B of usable L1 even with one-row tiles; the model cannot "
@@ -269,8 +275,8 @@ def layer_latency(g: LayerGeometry, cluster: ClusterSpec, weights_in_l3: bool = 
     bw, setup = cluster.dma_bytes_per_cycle, cluster.dma_setup_cycles
     dma_in = (tin + tw) / bw + 2 * setup
     dma_out = tout / bw + setup
-    if t.tiles == 1:
-        cycles = dma_in + comp_tile + dma_out
+    if t.tiles == 1 or not t.double_buffered:
+        cycles = t.tiles * (dma_in + comp_tile + dma_out)
     else:  # double buffering: the first load and the last store are exposed
         cycles = dma_in + t.tiles * max(comp_tile, dma_in + dma_out) + dma_out
     l3 = 0.0
@@ -371,7 +377,11 @@ def latency_function(platform, shapes=()):
         table, dw = platform.cycles_per_mac, platform.dw_cycles_per_mac or platform.cycles_per_mac
 
         def mcu_cycles(shape, w, a_in, a_out) -> int:
-            per_mac = (dw if shape.kind == "dw" else table)[f"w{w}a{a_in}"]
+            key = f"w{w}a{a_in}"
+            per_mac = (dw if shape.kind == "dw" else table).get(key)
+            if per_mac is None:
+                raise MixqError(f"target '{platform.name}': [latency] has no '{key}' entry; "
+                                "list every precision the allocation may choose")
             return int(round(shape.macs * per_mac))
 
         return mcu_cycles, float(platform.clock_hz)

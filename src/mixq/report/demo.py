@@ -245,3 +245,9 @@ def _deploy_rows(out: Path, rows: list[dict], cfg: DemoConfig) -> None:
         result = deploy_graph(row["graph"], out / "deploy" / row["name"], target=cfg.target,
                               emulate=cfg.emulate, inputs=inputs)
         row.update(deploy_row_fields(result))
+        row["target"], row["cpu"] = result["target"], result["cpu"]
+        if "cluster" in result:  # PULP targets: the multi-core cluster's estimated latency
+            c = result["cluster"]
+            row.update({"est_cluster_cycles": c["est_cycles"],
+                        "est_cluster_latency_ms": c["est_latency_ms"],
+                        "cluster_clock_hz": c["clock_hz"], "cluster_cores": c["cores"]})
