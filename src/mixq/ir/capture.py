@@ -10,8 +10,10 @@ import numpy as np
 import torch
 
 from mixq.errors import MixqError
-from mixq.ir.graph import Add, AvgPool, Conv2d, FullyConnected, Graph, Requant, TensorType
+from mixq.ir.graph import (Add, AvgPool, Conv2d, FullyConnected, Graph, Requant, SparseOutliers,
+                           TensorType)
 from mixq.ir.verify import verify
+from mixq.nn.intralayer import dense_sparse_parts
 from mixq.nn.modules import Codes, QuantAdd, QuantAvgPool, QuantConv, QuantFlatten, QuantLinear
 from mixq.nn.prepare import QuantModel
 
@@ -28,6 +30,16 @@ def _tensor_type(c: Codes) -> TensorType:
 def _requant(p: dict) -> Requant:
     return Requant(p["bias"], p["multiplier"], p["shift"], p["activation_min"],
                    p["activation_max"])
+
+
+def _weight_and_sparse(m, p: dict, layout) -> tuple[np.ndarray, SparseOutliers | None]:
+    """The node's weight (IR layout) and, for a dense+sparse layer, its outliers (intra-layer
+    mixed precision: the layer's integer weight k*T + S is split into T and S)."""
+    parts = dense_sparse_parts(m)
+    if parts is None:
+        return layout(p["weight"]), None
+    return layout(parts.ternary), SparseOutliers(layout(parts.values), parts.dense_scale,
+                                                 parts.structure, layout(parts.mask))
 
 
 def integerize(model: QuantModel, input_shape: tuple[int, int, int] | None = None,
@@ -74,18 +86,24 @@ def integerize(model: QuantModel, input_shape: tuple[int, int, int] | None = Non
         if isinstance(m, QuantConv):
             x = step.input_codes[0]
             p = m.integer_params(x.scale, tuple(x.codes.shape[-2:]))
-            nodes.append(Conv2d(step.name, ins[0], out_name, p["weight"].transpose(0, 2, 3, 1),
-                                _requant(p), tuple(p["stride"]), tuple(p["pads"]), p["groups"],
-                                p["weight_bits"], p["ternary"]))
+            w, sparse = _weight_and_sparse(m, p, lambda a: a.transpose(0, 2, 3, 1))
+            nodes.append(Conv2d(step.name, ins[0], out_name, w, _requant(p), tuple(p["stride"]),
+                                tuple(p["pads"]), p["groups"], p["weight_bits"], p["ternary"],
+                                sparse))
         elif isinstance(m, QuantLinear):
             p = m.integer_params(step.input_codes[0].scale)
-            w = p["weight"]
             src = tensors[ins[0]]
-            if len(src.shape) == 3:  # torch flattens (C, H, W); the IR flattens (H, W, C)
-                h, wd, c = src.shape
-                w = w.reshape(w.shape[0], c, h, wd).transpose(0, 2, 3, 1).reshape(w.shape[0], -1)
+
+            def fc_layout(w, src=src):
+                if len(src.shape) == 3:  # torch flattens (C, H, W); the IR flattens (H, W, C)
+                    h, wd, c = src.shape
+                    return w.reshape(w.shape[0], c, h, wd).transpose(0, 2, 3, 1).reshape(
+                        w.shape[0], -1)
+                return w
+
+            w, sparse = _weight_and_sparse(m, p, fc_layout)
             nodes.append(FullyConnected(step.name, ins[0], out_name, w, _requant(p),
-                                        p["weight_bits"], p["ternary"]))
+                                        p["weight_bits"], p["ternary"], sparse))
         elif isinstance(m, QuantAvgPool):
             nodes.append(AvgPool(step.name, ins[0], out_name))
         elif isinstance(m, QuantAdd):

@@ -1,0 +1,54 @@
+"""``mixq intralayer sweep``: the density x structure x criterion search from the command line."""
+
+from __future__ import annotations
+
+import argparse
+
+from mixq.cli import positive_int
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not an integer") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {v}")
+    return v
+
+
+def _cmd_sweep(args) -> int:
+    from mixq.intralayer.sweep import SweepConfig, run_sweep
+
+    options = dict(dataset=args.dataset, data_root=args.data_root, model=args.model,
+                   width=args.width, seeds=tuple(range(args.seeds)))
+    if args.epochs is not None:
+        options["qat_epochs"] = args.epochs
+    cfg = SweepConfig.quick_preset(**options) if args.quick else SweepConfig(**options)
+    records = run_sweep(args.out, cfg, workers=args.workers)
+    print(f"mixq intralayer sweep: {len(records)} trials in {args.out}/results.jsonl; wrote "
+          f"table.md, accuracy_vs_bits.png, heatmap.png")
+    return 0
+
+
+def add_commands(sub) -> None:
+    """Register ``mixq intralayer sweep`` on the CLI's sub-parsers."""
+    p = sub.add_parser("intralayer", help="intra-layer mixed precision: dense ternary + sparse "
+                       "int8 weights")
+    isub = p.add_subparsers(dest="intralayer_command", required=True)
+    s = isub.add_parser("sweep", help="accuracy vs effective bits over outlier density x "
+                        "structure x criterion (resumable)")
+    s.add_argument("--out", default="runs/intralayer", help="output folder (default "
+                   "runs/intralayer); an interrupted sweep resumes there")
+    s.add_argument("--quick", action="store_true",
+                   help="densities 0/1/5%%, short training (a smoke test, minutes)")
+    s.add_argument("--workers", type=_non_negative_int, default=None,
+                   help="parallel worker processes (default: CPU cores; 0: in-process)")
+    s.add_argument("--dataset", default="digits", help="digits (embedded), cifar10, mnist")
+    s.add_argument("--data-root", default=None, help="folder with the dataset's standard files")
+    s.add_argument("--model", default="demo_net", help="model name (default demo_net)")
+    s.add_argument("--width", type=float, default=1.0, help="width multiplier (1.0)")
+    s.add_argument("--seeds", type=positive_int, default=1, help="QAT seeds per point (1)")
+    s.add_argument("--epochs", type=positive_int, default=None,
+                   help="QAT epochs per trial (default 10, --quick 3)")
+    s.set_defaults(func=_cmd_sweep)
