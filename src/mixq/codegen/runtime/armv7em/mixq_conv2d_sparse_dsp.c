@@ -133,6 +133,31 @@ MIXQ_INLINE void mixq_sparse_dsp_dot4(const mixq_u32a *w_in, const mixq_u32a *a_
 MIXQ_INLINE int32_t mixq_sparse_dsp_dot1(const mixq_u32a *w, const mixq_u32a *a,
                                          int32_t n_words, int32_t stride) {
   int32_t s = 0;
+#if defined(__ARM_FEATURE_DSP)
+  if (stride == 2) { /* a dense column (one-column layers: fully connected, < 4 pixels) */
+    const mixq_u32a *w_end = w + n_words;
+    uint32_t wd, m = 0x00030003u, x0, x1, c0, c1;
+#define MIXQ_SP_DOT1(sh0, sh1)                                                            \
+  "and %[x0], %[m], %[wd], lsr #" sh0 "\n\tand %[x1], %[m], %[wd], lsr #" sh1 "\n\t"   \
+  "ldrd %[c0], %[c1], [%[a]], #8\n\tsmlad %[s], %[x0], %[c0], %[s]\n\t"                \
+  "smlad %[s], %[x1], %[c1], %[s]\n\t"
+    __asm__ volatile(
+        "1:\n\t"
+        "ldr %[wd], [%[w]], #4\n\t"
+        "and %[x0], %[m], %[wd]\n\tand %[x1], %[m], %[wd], lsr #2\n\t"
+        "ldrd %[c0], %[c1], [%[a]], #8\n\tsmlad %[s], %[x0], %[c0], %[s]\n\t"
+        "smlad %[s], %[x1], %[c1], %[s]\n\t"
+        MIXQ_SP_DOT1("4", "6") MIXQ_SP_DOT1("8", "10") MIXQ_SP_DOT1("12", "14")
+        "cmp %[w], %[w_end]\n\t"
+        "bne 1b\n\t"
+        : [w] "+r"(w), [a] "+r"(a), [s] "+r"(s), [wd] "=&r"(wd), [x0] "=&r"(x0),
+          [x1] "=&r"(x1), [c0] "=&r"(c0), [c1] "=&r"(c1)
+        : [w_end] "r"(w_end), [m] "r"(m)
+        : "cc", "memory");
+#undef MIXQ_SP_DOT1
+    return s;
+  }
+#endif
   for (int32_t i = 0; i < n_words; i++) {
     const uint32_t wd = w[i];
     for (int32_t k = 0; k < 8; k += 2) {
