@@ -170,15 +170,16 @@ DW_CHUNK = 16  # mirror of MIXQ_DW_CHUNK
 
 def dw_scratch_bytes(node, graph: Graph) -> int:
     """Scratch of ``mixq_dwconv3x3_dsp`` (mirror of ``mixq_dwconv3x3_dsp_scratch_bytes``):
-    per channel of a chunk 12 words of widened weights and requantization constants, a ring of
-    three transposed int16 rows per channel and, for sub-byte outputs, a staging row.
+    per channel of a chunk 16 words of widened weights, requantization constants and loop steps,
+    a ring of three transposed int16 rows per channel and, for sub-byte outputs, a staging row
+    (whole packed words of codes per pixel, one byte per code).
 
     Example:
         >>> from mixq.codegen.synth import GraphBuilder
         >>> b = GraphBuilder((16, 16, 64), seed=0)
         >>> g = b.build(b.dw(b.input, kernel=3, padding=(1, 1, 1, 1)))
-        >>> dw_scratch_bytes(g.nodes[0], g)  # 16*48 + 3*16*20*2 (16 + 3 lanes, even)
-        2688
+        >>> dw_scratch_bytes(g.nodes[0], g)  # 16*64 + 3*16*20*2 (16 + 3 lanes, even)
+        2944
     """
     h, w, c = graph.tensor(node.input).shape
     out_w = graph.tensor(node.output).shape[1]
@@ -189,8 +190,9 @@ def dw_scratch_bytes(node, graph: Graph) -> int:
     chunk = min(c, DW_CHUNK)
     row_lanes = -(-lanes // 2) * 2
     ring = -(-(3 * chunk * row_lanes * 2) // 8) * 8
-    stage = 0 if out_bits == 8 else -(-(out_w * chunk) // 8) * 8
-    return chunk * 48 + ring + stage
+    stage_step = 0 if out_bits == 8 else -(-(chunk * out_bits) // 32) * (32 // out_bits)
+    stage = -(-(out_w * stage_step) // 8) * 8
+    return chunk * 64 + ring + stage
 
 
 def dw_supported(node, graph: Graph) -> bool:
