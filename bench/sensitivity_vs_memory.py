@@ -6,8 +6,8 @@ the same flash and RAM budget; each is QAT-trained from the same float weights w
 config and seed, integerized, and its integer top-1 printed (the target: sensitivity >= memory).
 The estimated GAP8 cluster latency of each allocation is printed too (an estimate).
 
-    .venv/bin/python bench/sensitivity_vs_memory.py [--float-checkpoint runs/demo/models/float/float.ckpt]
-        [--seeds 0] [--estimator hutchinson|fisher] [--latency-ms X --target gap8] [--quick]
+    .venv/bin/python bench/sensitivity_vs_memory.py [--seeds 0]
+        [--float-checkpoint runs/demo/models/float/float.ckpt] [--estimator hutchinson|fisher] [--latency-ms X --target gap8] [--quick]
 
 Without a float checkpoint the float model is trained first (the demo's 20 epochs, seeded).
 """

@@ -129,8 +129,8 @@ def test_a_wrong_result_is_reported(tmp_path, monkeypatch):
 
 
 @given(random_graph(max_layers=4))
-@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                   HealthCheck.function_scoped_fixture])
+@settings(max_examples=6, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 def test_random_graphs_bitexact_on_rv32(tmp_path, graph):
     r = deploy_graph(graph, tmp_path / "p", target="gap8", emulate=8, host_check=False)
     assert r["bitexact"], r["mismatches"]

@@ -43,7 +43,8 @@ def test_report_cli_writes_front(tmp_path, capsys):
 
 
 def test_runs_without_latency_use_accuracy_and_flash(tmp_path):
-    a = fake_run(tmp_path / "x" / "run", [("float", 0.99, 36000, None), ("int8", 0.98, 11000, None)])
+    a = fake_run(tmp_path / "x" / "run", [("float", 0.99, 36000, None),
+                                          ("int8", 0.98, 11000, None)])
     b = fake_run(tmp_path / "y" / "run", [("mixed", 0.97, 6000, None)])
     points = pareto_front(load_points([a, b / "report.json"]))
     assert [p.run for p in points] == ["run", "run", "run#2"]  # same folder names: made unique

@@ -195,7 +195,7 @@ def choose_tiling(g: LayerGeometry, cluster: ClusterSpec) -> Tiling:
         >>> choose_tiling(g, get_platform("gap8").cluster).tiles
         1
     """
-    (hi, wi, ci), (ho, wo, co) = g.in_hwc, g.out_hwc
+    ho, co = g.out_hwc[0], g.out_hwc[2]
     budget = cluster.l1_usable_bytes
     scratch = im2col_bytes(g, cluster)
     spatial = g.kind in ("conv", "dw", "pw")
@@ -289,7 +289,7 @@ def layer_latency(g: LayerGeometry, cluster: ClusterSpec, weights_in_l3: bool = 
 
 
 def _tile_geometry(g: LayerGeometry, t: Tiling) -> LayerGeometry:
-    (hi, wi, ci), (ho, wo, co) = g.in_hwc, g.out_hwc
+    (hi, wi, ci), wo = g.in_hwc, g.out_hwc[1]
     if g.kind == "fc":
         return LayerGeometry("fc", (1, 1, t.k), (1, 1, t.c), (1, 1), g.w_bits, g.in_bits,
                              g.out_bits)
