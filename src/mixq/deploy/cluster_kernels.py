@@ -26,9 +26,10 @@ Constants, each with its source:
 constant                  value     source
 ========================  ========  ===================================================
 ``INNER_4X2``             14        instruction count of the PULP-NN 4x2 MatMul inner loop
-``BLOCK_OVERHEAD_V2``     100       our count of a 4x2 block's prologue/epilogue in
+``BLOCK_OVERHEAD_V2``     100       a rough count of a 4x2 block's prologue/epilogue in
                                     pulp-nn-mixed (bias init, 8 requantize + store,
-                                    pointer updates, hardware-loop set-up, leftover loop)
+                                    pointer updates, hardware-loop set-up, leftover loop),
+                                    rounded up for load-use stalls
 ``EFFICIENCY``            0.947     FITTED: a8w8 conv 3x3, 16x16x32 -> 16x16x64 on 8 cores
                                     = 15.5 MAC/cycle (PULP-NN, Garofalo et al. 2020,
                                     abstract); covers TCDM bank conflicts and load stalls
