@@ -51,6 +51,13 @@ def test_runs_without_latency_use_accuracy_and_flash(tmp_path):
     assert all(p.pareto for p in points) and all(p.latency_ms is None for p in points)
 
 
+def test_undeployed_models_count_as_slowest(tmp_path):
+    a = fake_run(tmp_path / "a", [("float", 0.97, 36000, None), ("int8", 0.98, 11000, 0.5)])
+    b = fake_run(tmp_path / "b", [("int8", 0.98, 11000, 16.0), ("tiny", 0.5, 100, None)])
+    front = {(p.run, p.model) for p in pareto_front(load_points([a, b])) if p.pareto}
+    assert front == {("a", "int8"), ("b", "tiny")}  # same accuracy and flash: faster wins
+
+
 def test_bad_run_dirs_are_one_line_errors(tmp_path, capsys):
     rc = main(["report", str(tmp_path / "nope"), "--out", str(tmp_path / "o")])
     err = capsys.readouterr().err.strip()

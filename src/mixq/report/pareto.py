@@ -5,7 +5,8 @@ becomes a point: integer top-1 (float top-1 for the float model), flash bytes (t
 model's), and latency: the PULP cluster estimate when the run was deployed to a cluster target,
 else the emulated single-core estimate; latencies are estimates and runs deployed to different
 targets are not comparable (the target is part of each point's label). A point is on the front
-when no other point is at least as accurate, as small and as fast, and strictly better in one.
+when no other point is at least as accurate, as small and as fast, and strictly better in one
+(a model that was not deployed counts as infinitely slow).
 """
 
 from __future__ import annotations
@@ -93,19 +94,19 @@ def load_points(run_dirs) -> list[RunPoint]:
     return points
 
 
-def _dominates(a: RunPoint, b: RunPoint, use_latency: bool) -> bool:
-    ge = a.top1 >= b.top1 and a.flash_bytes <= b.flash_bytes
-    gt = a.top1 > b.top1 or a.flash_bytes < b.flash_bytes
-    if use_latency:
-        ge = ge and a.latency_ms <= b.latency_ms
-        gt = gt or a.latency_ms < b.latency_ms
-    return ge and gt
+def _dominates(a: RunPoint, b: RunPoint) -> bool:
+    inf = float("inf")
+    lat_a = inf if a.latency_ms is None else a.latency_ms
+    lat_b = inf if b.latency_ms is None else b.latency_ms
+    return (a.top1 >= b.top1 and a.flash_bytes <= b.flash_bytes and lat_a <= lat_b
+            and (a.top1 > b.top1 or a.flash_bytes < b.flash_bytes or lat_a < lat_b))
 
 
 def pareto_front(points: list[RunPoint]) -> list[RunPoint]:
     """``points`` with ``pareto`` set: accuracy up, flash down, latency down.
 
-    Latency counts when every point has one; otherwise the front is over accuracy and flash.
+    A model without a latency (not deployed) counts as infinitely slow: it is on the front only
+    when it is more accurate or smaller than every faster point.
 
     Example:
         >>> p = [RunPoint("a", "m", "", 0.9, 100, 1.0, "core"),
@@ -114,8 +115,7 @@ def pareto_front(points: list[RunPoint]) -> list[RunPoint]:
         >>> [(x.run, x.pareto) for x in pareto_front(p)]
         [('a', True), ('b', False), ('c', True)]
     """
-    use_latency = all(p.latency_ms is not None for p in points)
-    return [RunPoint(**{**asdict(p), "pareto": not any(_dominates(q, p, use_latency)
+    return [RunPoint(**{**asdict(p), "pareto": not any(_dominates(q, p)
                                                        for q in points if q is not p)})
             for p in points]
 
@@ -150,21 +150,24 @@ def render_plot(points: list[RunPoint]) -> bytes:
     cmap = plt.get_cmap("tab10")
     for ax, (key, xlabel) in zip(axes[0], panels):
         pts = with_lat if key == "latency_ms" else points
-        for p in pts:
-            ax.scatter(getattr(p, key), 100 * p.top1, color=cmap(runs.index(p.run) % 10),
-                       marker="*" if p.pareto else "o", s=120 if p.pareto else 40,
-                       edgecolors="k", alpha=0.8)
-            ax.annotate(p.label, (getattr(p, key), 100 * p.top1), textcoords="offset points",
-                        xytext=(6, -3), fontsize=7)
-        front = sorted((getattr(p, key), 100 * p.top1) for p in pts if p.pareto)
-        if front:  # staircase of the best accuracy reachable at each cost
-            xs, ys, best = [], [], -1.0
-            for x, y in front:
-                best = max(best, y)
+        labels: dict = {}
+        for p in pts:  # stars: on the 3-objective front
+            xy = (getattr(p, key), 100 * p.top1)
+            ax.scatter(*xy, color=cmap(runs.index(p.run) % 10), marker="*" if p.pareto else "o",
+                       s=120 if p.pareto else 40, edgecolors="k", alpha=0.8)
+            labels.setdefault(xy, []).append(p.label)
+        for xy, names in labels.items():  # one label per position (identical points share it)
+            ax.annotate("\n".join(names), xy, textcoords="offset points", xytext=(6, -3),
+                        fontsize=7)
+        xs, ys, best = [], [], -1.0
+        for x, y in sorted(labels, key=lambda v: (v[0], -v[1])):  # this panel's 2-D front
+            if y > best:
+                best = y
                 xs.append(x)
-                ys.append(best)
-            ax.step(xs, ys, where="post", color="k", lw=1, ls="--", label="Pareto front")
-            ax.legend(fontsize=7, loc="lower right")
+                ys.append(y)
+        ax.step(xs, ys, where="post", color="k", lw=1, ls="--",
+                label="best accuracy at this cost")
+        ax.legend(fontsize=7, loc="lower right")
         ax.set_xscale("log")
         ax.set_xlabel(xlabel)
         ax.set_ylabel("top-1 accuracy %")
