@@ -58,7 +58,8 @@ class EngineConfig:
         max_groups: channel groups (power of two): at most ``max_groups * channels`` outputs.
         row_bits: width of the row counter (at most 2**row_bits - 1 rows per layer).
         sparse_depth: sparse-word memory depth (power of two).
-        k_bits: width of the unsigned dense scale k (ternary magnitude / sparse step).
+        k_bits: width of the unsigned dense scale k (ternary magnitude / sparse step; the
+            intra-layer decomposition keeps k in [1, 127]).
         acc_bits: accumulator width (int32 as everywhere in mixq).
 
     Example:
@@ -78,7 +79,7 @@ class EngineConfig:
     max_groups: int = 64
     row_bits: int = 16
     sparse_depth: int = 4096
-    k_bits: int = 16
+    k_bits: int = 8
     acc_bits: int = 32
 
     def __post_init__(self):
@@ -195,8 +196,10 @@ class EngineConfig:
 
     @property
     def label(self) -> str:
-        """Short name, e.g. 'ternary_sparse-1:16-L16xP4' or 'int8-L16xP4'."""
+        """Short name of the hardware, e.g. 'ternary_sparse-1:16-L16xP4', 'int8-L16xP4';
+        'unstructured' and 'row' share one engine ('queue')."""
         if self.engine == "int8":
             return f"int8-L{self.lanes}xP{self.channels}"
+        kind = {"nm": self.structure, "queue": "queue", "block": "block1x4"}[self.family]
         extra = "" if self.family == "nm" else f"-S{self.sparse_units}"
-        return f"ternary_sparse-{self.structure}{extra}-L{self.lanes}xP{self.channels}"
+        return f"ternary_sparse-{kind}{extra}-L{self.lanes}xP{self.channels}"

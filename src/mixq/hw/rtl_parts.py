@@ -16,16 +16,20 @@ from mixq.hw.config import EngineConfig
 
 
 def adder_tree(m: Module, terms: list, name: str):
-    """Balanced tree of adders over signed values; each level's sums are named signals.
+    """Balanced tree of adders; each level's sums are named signed signals.
 
-    Returns the root (a signed Signal one bit wider per level).
+    Returns the root (signed, one bit wider per level; unsigned inputs get a sign bit).
     """
     level = 0
+
+    def width(v):
+        return len(v) + (0 if v.shape().signed else 1)
+
     while len(terms) > 1:
         nxt = []
         for k in range(0, len(terms) - 1, 2):
             a, b = terms[k], terms[k + 1]
-            s = Signal(signed(max(len(a), len(b)) + 1), name=f"{name}_l{level}_{k // 2}")
+            s = Signal(signed(max(width(a), width(b)) + 1), name=f"{name}_l{level}_{k // 2}")
             m.d.comb += s.eq(a + b)
             nxt.append(s)
         if len(terms) % 2:
@@ -48,7 +52,9 @@ def widen_lanes(m: Module, data, x_signed, lanes: int, name: str) -> list:
 class DensePath(wiring.Component):
     """Dense datapath: per channel, ``lanes`` terms into an adder tree (combinational).
 
-    Ternary engine: each term is +x, -x or 0 (a select and a negation, no multiplier).
+    Ternary engine: each term is +x, -x or 0, no multiplier. A negated lane enters the tree as
+    ``~x`` and the tree adds the count of negated lanes once at its root (``-x == ~x + 1``), so
+    a lane costs a conditional inversion and an AND instead of a negator.
     int8 engine: each term is x * w (9 x 8-bit signed multiplier).
     """
 
@@ -64,24 +70,29 @@ class DensePath(wiring.Component):
     @staticmethod
     def partial_width(cfg: EngineConfig) -> int:
         term = 10 if cfg.engine == "ternary_sparse" else 17
-        return term + (cfg.lanes - 1).bit_length()
+        return term + 1 + (cfg.lanes - 1).bit_length()
 
     def elaborate(self, platform):
         m, cfg = Module(), self.cfg
         xs = widen_lanes(m, self.x, self.x_signed, cfg.lanes, "x")
         b = cfg.weight_bits
         for i in range(cfg.channels):
-            terms = []
+            terms, negs = [], []
             for l, x in enumerate(xs):
                 code = self.w[(i * cfg.lanes + l) * b:(i * cfg.lanes + l + 1) * b]
                 if cfg.engine == "ternary_sparse":
-                    t = Signal(signed(10), name=f"t{i}_{l}")
-                    m.d.comb += t.eq(Mux(code[0], Mux(code[1], -x, x), 0))
+                    t = Signal(signed(9), name=f"t{i}_{l}")
+                    flipped = (x.as_unsigned() ^ code[1].replicate(9)).as_signed()
+                    m.d.comb += t.eq(Mux(code[0], flipped, 0))
+                    negs.append(code[0] & code[1])
                 else:
                     t = Signal(signed(17), name=f"p{i}_{l}")
                     m.d.comb += t.eq(x * code.as_signed())
                 terms.append(t)
-            m.d.comb += self.partial[i].eq(adder_tree(m, terms, f"tree{i}"))
+            total = adder_tree(m, terms, f"tree{i}")
+            if negs:
+                total = total + adder_tree(m, negs, f"negs{i}")
+            m.d.comb += self.partial[i].eq(total)
         return m
 
 
@@ -106,7 +117,7 @@ class SparsePath(wiring.Component):
 
     def elaborate(self, platform):
         m, cfg = Module(), self.cfg
-        held = Signal(len(self.entries))
+        held = Signal(len(self.entries), reset_less=True)  # datapath registers: no reset
         with m.If(self.load):
             m.d.sync += held.eq(self.entries)
         xs = Array(widen_lanes(m, self.x, self.x_signed, cfg.lanes, "x"))
@@ -168,13 +179,15 @@ class Accumulators(wiring.Component):
             with m.If(self.free):
                 m.d.sync += valid.eq(0)
             for i in range(cfg.channels):
-                acc = Signal(signed(cfg.acc_bits), name=f"acc{k}_{i}")
+                acc = Signal(signed(cfg.acc_bits), name=f"acc{k}_{i}", reset_less=True)
+                hold = Signal(signed(cfg.acc_bits), name=f"hold{k}_{i}", reset_less=True)
                 total = Signal(signed(cfg.acc_bits), name=f"total{k}_{i}")
-                m.d.comb += total.eq(Mux(first, 0, acc) + getattr(self, f"partial{k}")[i])
+                m.d.comb += [total.eq(Mux(first, 0, acc) + getattr(self, f"partial{k}")[i]),
+                             getattr(self, f"hold{k}")[i].eq(hold)]
                 with m.If(en):
                     m.d.sync += acc.eq(total)
                     with m.If(last):
-                        m.d.sync += getattr(self, f"hold{k}")[i].eq(total)
+                        m.d.sync += hold.eq(total)
             with m.If(en & last):
                 m.d.sync += valid.eq(1)
         return m

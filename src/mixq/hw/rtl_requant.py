@@ -62,8 +62,8 @@ class Requant(wiring.Component):
 
         # R0 -> R1 registers
         v1, f1 = Signal(name="v1"), Signal(name="f1")
-        d1 = Signal(signed(cfg.acc_bits), name="d1")
-        s1 = Signal(signed(cfg.acc_bits), name="s1")
+        d1 = Signal(signed(cfg.acc_bits), name="d1", reset_less=True)
+        s1 = Signal(signed(cfg.acc_bits), name="s1", reset_less=True)
         m.d.sync += [v1.eq(active), f1.eq(active & last_ch & last_grp & (row == self.n_rows - 1))]
         with m.If(active):
             m.d.sync += d1.eq(Array(self.d_hold)[cur])
@@ -89,16 +89,17 @@ class Requant(wiring.Component):
         else:
             m.d.comb += acc.eq(d1)
         v2, f2 = Signal(name="v2"), Signal(name="f2")
-        acc2 = Signal(signed(cfg.acc_bits), name="acc2")
-        mult2, bias2 = Signal(signed(32), name="mult2"), Signal(signed(64), name="bias2")
-        shift2 = Signal(unsigned(6), name="shift2")
+        acc2 = Signal(signed(cfg.acc_bits), name="acc2", reset_less=True)
+        mult2 = Signal(signed(32), name="mult2", reset_less=True)
+        bias2 = Signal(signed(64), name="bias2", reset_less=True)
+        shift2 = Signal(unsigned(6), name="shift2", reset_less=True)
         m.d.sync += [v2.eq(v1), f2.eq(f1), acc2.eq(acc), mult2.eq(mult1), bias2.eq(bias1),
                      shift2.eq(shift1)]
 
         # R2: product + bias (int64)
         v3, f3 = Signal(name="v3"), Signal(name="f3")
-        prod3 = Signal(signed(64), name="prod3")
-        shift3 = Signal(unsigned(6), name="shift3")
+        prod3 = Signal(signed(64), name="prod3", reset_less=True)
+        shift3 = Signal(unsigned(6), name="shift3", reset_less=True)
         m.d.sync += [v3.eq(v2), f3.eq(f2), prod3.eq(acc2 * mult2 + bias2), shift3.eq(shift2)]
 
         # R3: arithmetic shift and clamp
@@ -106,5 +107,7 @@ class Requant(wiring.Component):
         m.d.comb += shifted.eq(prod3 >> shift3)
         lo, hi = self.act_min, self.act_max
         y = Mux(shifted < lo, lo, Mux(shifted > hi, hi, shifted[:9].as_signed()))
-        m.d.sync += [self.y_valid.eq(v3), self.y_final.eq(f3 & v3), self.y_data.eq(y)]
+        y_reg = Signal(signed(9), name="y_reg", reset_less=True)
+        m.d.sync += [self.y_valid.eq(v3), self.y_final.eq(f3 & v3), y_reg.eq(y)]
+        m.d.comb += self.y_data.eq(y_reg)
         return m

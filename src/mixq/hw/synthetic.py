@@ -224,3 +224,25 @@ def demo_graph(structure: str, density: float, seed: int = 0, width: float = 1.0
     b.add(_fc(wf, None, ternary=False), out=(8, True))
     return b.graph(f"demo_{structure}_{density:g}"), b.env["x"]
 
+def int8_twin(graph: Graph, node, env: dict, seed: int = 0, weight_std: float = 24.0):
+    """The same layer shape with dense int8 weights, on the same input activations.
+
+    Weights are a rounded normal of std ``weight_std`` codes clipped to [-127, 127], the shape
+    of trained per-channel int8 weights (max at about 5 std); the requantization is calibrated
+    like every other synthetic layer.
+
+    Returns:
+        (graph, node, env) as :func:`random_layer`.
+    """
+    rng = np.random.default_rng(seed)
+    x = env[node.input]
+    b = _Builder(graph.tensor(node.input).shape, rng, x.shape[0])
+    b.env["x"] = x
+    w = np.clip(np.round(rng.normal(0, weight_std, node.weight.shape)), -127, 127).astype(np.int8)
+    if isinstance(node, FullyConnected):
+        make = _fc(w, None, ternary=False)
+    else:
+        make = _conv(w, None, node.stride[0], node.padding, node.groups, ternary=False)
+    y = graph.tensor(node.output)
+    new = b.add(make, (y.bits, y.signed))
+    return b.graph(f"{graph.name}_int8"), new, b.env

@@ -1,0 +1,291 @@
+"""Gate-level activity: replay recorded port values on the synthesized netlist, count toggles.
+
+The flattened Yosys netlist (generic gates + D flip-flops) is simulated cycle by cycle with
+zero delay: each cycle the inputs take the values the RTL simulation recorded, the gates are
+evaluated in topological order, the outputs are compared with the RTL's (a built-in
+equivalence check of synthesis on the real stimulus), and every net whose settled value changed
+since the previous cycle counts one toggle. Glitches (several transitions per cycle) are not
+seen. The inner loop is a tiny C program (gcc, built once into a cache folder), as a Python
+loop over tens of thousands of gates per cycle would be far too slow.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from mixq.errors import ToolchainError
+from mixq.hw.synth import load_json
+
+GATE_CODES = {"$_AND_": 0, "$_NAND_": 1, "$_OR_": 2, "$_NOR_": 3, "$_XOR_": 4, "$_XNOR_": 5,
+              "$_MUX_": 6, "$_NOT_": 7, "$_BUF_": 8}
+
+C_SOURCE = r"""
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+static void *rd(FILE *f, size_t n, size_t sz) {
+    void *p = malloc(n * sz + 8);
+    if (!p || fread(p, sz, n, f) != n) { fprintf(stderr, "short input\n"); exit(2); }
+    return p;
+}
+int main(int argc, char **argv) {
+    if (argc != 3) return 2;
+    FILE *f = fopen(argv[1], "rb");
+    if (!f) return 2;
+    int32_t h[8];
+    if (fread(h, 4, 8, f) != 8) return 2;
+    int32_t nn = h[0], ng = h[1], nf = h[2], ni = h[3], no = h[4], T = h[5], c1 = h[7];
+    int32_t *g = rd(f, 5 * (size_t)ng, 4), *ff = rd(f, 2 * (size_t)nf, 4);
+    uint8_t *init = rd(f, nf, 1);
+    int32_t *pi = rd(f, ni, 4), *po = rd(f, no, 4);
+    uint8_t *stim = rd(f, (size_t)T * ni, 1), *expect = rd(f, (size_t)T * no, 1);
+    int32_t *wt = rd(f, nn, 4);
+    fclose(f);
+    double *per = calloc((size_t)T + 1, sizeof(double));
+    uint8_t *v = calloc(nn, 1), *prev = calloc(nn, 1), *nq = malloc(nf + 1);
+    uint32_t *tog = calloc(nn, 4);
+    int64_t mism = 0, first = -1, first_po = -1;
+    v[c1] = 1;
+    for (int32_t i = 0; i < nf; i++) v[ff[2 * i + 1]] = init[i];
+    for (int32_t t = 0; t < T; t++) {
+        for (int32_t i = 0; i < ni; i++) v[pi[i]] = stim[(size_t)t * ni + i];
+        for (int32_t k = 0; k < ng; k++) {
+            const int32_t *q = g + 5 * (size_t)k;
+            uint8_t a = v[q[1]], b = v[q[2]], r;
+            switch (q[0]) {
+            case 0: r = a & b; break;
+            case 1: r = !(a & b); break;
+            case 2: r = a | b; break;
+            case 3: r = !(a | b); break;
+            case 4: r = a ^ b; break;
+            case 5: r = !(a ^ b); break;
+            case 6: r = v[q[3]] ? b : a; break;
+            case 7: r = !a; break;
+            default: r = a;
+            }
+            v[q[4]] = r;
+        }
+        for (int32_t i = 0; i < no; i++)
+            if (v[po[i]] != expect[(size_t)t * no + i]) {
+                if (first < 0) { first = t; first_po = i; }
+                mism++;
+            }
+        if (t > 0) {
+            double e = 0;
+            for (int32_t n = 0; n < nn; n++)
+                if (v[n] != prev[n]) { tog[n]++; e += wt[n]; }
+            per[t] = e;
+        }
+        memcpy(prev, v, nn);
+        for (int32_t i = 0; i < nf; i++) nq[i] = v[ff[2 * i]];
+        for (int32_t i = 0; i < nf; i++) v[ff[2 * i + 1]] = nq[i];
+    }
+    FILE *o = fopen(argv[2], "wb");
+    int64_t res[3] = {mism, first, first_po};
+    fwrite(res, 8, 3, o);
+    fwrite(tog, 4, nn, o);
+    fwrite(per, sizeof(double), T, o);
+    fclose(o);
+    return 0;
+}
+"""
+
+
+@dataclass(frozen=True)
+class Netlist:
+    """A flattened gate netlist in array form.
+
+    Attributes:
+        n_nets: nets, numbered 0..n_nets-1 (the last two are constants 0 and 1).
+        gates: int32 (n, 5): code, A, B, S (MUX select), Y, in topological order.
+        ffs: int32 (n, 2): D, Q of each flip-flop; ff_init: uint8 initial Q.
+        ports: name -> (direction, list of net numbers, LSB first).
+        fanout: int32 per net: gate and flip-flop data inputs it drives.
+        net_block: block name of each net's driver ('ports' for inputs and constants).
+    """
+
+    n_nets: int
+    gates: np.ndarray
+    ffs: np.ndarray
+    ff_init: np.ndarray
+    ports: dict
+    fanout: np.ndarray
+    net_block: np.ndarray
+
+
+def _block_of(cell_name: str) -> str:
+    # flattened cells are named '$flatten\<instance>.<cell>'; the top module's cells have no
+    # instance prefix (controller)
+    if cell_name.startswith("$flatten\\"):
+        return cell_name[len("$flatten\\"):].split(".")[0]
+    return "top"
+
+
+def load_netlist(path) -> Netlist:
+    """Read Yosys' JSON netlist of the flattened ``top`` module."""
+    mod = load_json(Path(path))["modules"]["top"]
+    ids = [b for p in mod["ports"].values() for b in p["bits"] if isinstance(b, int)]
+    for c in mod["cells"].values():
+        ids += [b for bits in c["connections"].values() for b in bits if isinstance(b, int)]
+    top = max(ids, default=0) + 1
+    c0, c1 = top, top + 1
+
+    def net(b):
+        return b if isinstance(b, int) else (c1 if b == "1" else c0)
+
+    gates, ffs, names, ff_names = [], [], [], []
+    for name, c in mod["cells"].items():
+        k = c["connections"]
+        if c["type"] == "$_DFF_P_":
+            ffs.append((net(k["D"][0]), net(k["Q"][0])))
+            ff_names.append(name)
+        elif c["type"] in GATE_CODES:
+            a = net(k["A"][0])
+            gates.append((GATE_CODES[c["type"]], a, net(k.get("B", [a])[0]),
+                          net(k.get("S", [a])[0]), net(k["Y"][0])))
+            names.append(name)
+        else:
+            raise ToolchainError(f"netlist cell type {c['type']} is not a generic gate")
+    order = _topo_order(gates, top + 2)
+    gates = np.array([gates[i] for i in order], np.int32).reshape(-1, 5)
+    ffs_a = np.array(ffs, np.int32).reshape(-1, 2)
+    init = np.zeros(top + 2, np.uint8)
+    for v in mod["netnames"].values():
+        val = v.get("attributes", {}).get("init")
+        if val:
+            for i, b in enumerate(v["bits"]):
+                if isinstance(b, int) and i < len(val) and val[-1 - i] == "1":
+                    init[b] = 1
+    fanout = np.zeros(top + 2, np.int32)
+    for col in (1, 2):
+        np.add.at(fanout, gates[:, col], 1)
+    np.add.at(fanout, gates[gates[:, 0] == 6, 3], 1)  # MUX select pins
+    np.add.at(fanout, ffs_a[:, 0], 1)
+    block = np.full(top + 2, "ports", object)
+    block[gates[:, 4]] = [_block_of(names[i]) for i in order]
+    block[ffs_a[:, 1]] = [_block_of(n) for n in ff_names]
+    ports = {n: (p["direction"], [net(b) for b in p["bits"]]) for n, p in mod["ports"].items()}
+    return Netlist(top + 2, gates, ffs_a, init[ffs_a[:, 1]], ports, fanout, block)
+
+
+def _topo_order(gates: list, n_nets: int) -> list[int]:
+    """Kahn's algorithm over gate outputs (flip-flops and inputs are sources)."""
+    driver = np.full(n_nets, -1, np.int64)
+    for i, g in enumerate(gates):
+        driver[g[4]] = i
+    users: dict[int, list[int]] = {}
+    pending = np.zeros(len(gates), np.int64)
+    for i, g in enumerate(gates):
+        srcs = {g[1], g[2]} | ({g[3]} if g[0] == 6 else set())
+        for s in srcs:
+            if driver[s] >= 0:
+                users.setdefault(int(driver[s]), []).append(i)
+                pending[i] += 1
+    ready = [i for i in range(len(gates)) if pending[i] == 0]
+    order = []
+    while ready:
+        i = ready.pop()
+        order.append(i)
+        for u in users.get(i, ()):
+            pending[u] -= 1
+            if pending[u] == 0:
+                ready.append(u)
+    if len(order) != len(gates):
+        raise ToolchainError("the netlist has a combinational loop")
+    return order
+
+
+def _simulator_binary() -> Path:
+    cc = shutil.which("gcc") or shutil.which("cc")
+    if cc is None:
+        raise ToolchainError("gcc not found: the activity simulation compiles a small C "
+                             "program (apt-get install -y gcc)")
+    key = hashlib.sha256(C_SOURCE.encode()).hexdigest()[:12]
+    folder = Path(tempfile.gettempdir()) / f"mixq-gatesim-{key}"
+    exe = folder / "gatesim"
+    if not exe.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "gatesim.c").write_text(C_SOURCE)
+        tmp = folder / f"gatesim.{np.random.default_rng().integers(1 << 30)}"
+        subprocess.run([cc, "-O2", "-o", str(tmp), str(folder / "gatesim.c")], check=True)
+        tmp.replace(exe)
+    return exe
+
+
+def _bits(values: list[int], width: int) -> np.ndarray:
+    """(T,) ints -> (T, width) uint8, LSB first."""
+    out = np.zeros((len(values), width), np.uint8)
+    for t, v in enumerate(values):
+        if v:
+            out[t] = [(v >> i) & 1 for i in range(width)]
+    return out
+
+
+@dataclass(frozen=True)
+class Activity:
+    """Switching activity of one run.
+
+    Attributes:
+        toggles: uint32 (n_nets,) settled-value changes per net.
+        weighted: float64 (cycles,) per cycle, sum over toggling nets of (1 + fanout): the
+            switched load in units of one gate input (cycle 0 has none).
+    """
+
+    toggles: np.ndarray
+    weighted: np.ndarray
+
+
+def simulate_activity(netlist: Netlist, trace: dict[str, list[int]]) -> Activity:
+    """Toggle counts of every net for a recorded RTL run.
+
+    Args:
+        netlist: from :func:`load_netlist`.
+        trace: port name -> per-cycle values (:class:`mixq.hw.sim.RtlRun` ``trace``); ports
+            missing from it (clk, rst) are held at 0.
+
+    Returns:
+        :class:`Activity`.
+
+    Raises:
+        ToolchainError: the netlist's outputs differ from the RTL's in some cycle.
+    """
+    cycles = len(next(iter(trace.values())))
+    pi, stim, po, expect, po_names = [], [], [], [], []
+    for name, (direction, nets) in netlist.ports.items():
+        values = trace.get(name, [0] * cycles)
+        bits = _bits(values, len(nets))
+        if direction == "input":
+            pi += nets
+            stim.append(bits)
+        else:
+            po += nets
+            expect.append(bits)
+            po_names += [f"{name}[{i}]" for i in range(len(nets))]
+    stim_a = np.concatenate(stim, axis=1) if stim else np.zeros((cycles, 0), np.uint8)
+    exp_a = np.concatenate(expect, axis=1) if expect else np.zeros((cycles, 0), np.uint8)
+    head = np.array([netlist.n_nets, len(netlist.gates), len(netlist.ffs), len(pi), len(po),
+                     cycles, netlist.n_nets - 2, netlist.n_nets - 1], np.int32)
+    with tempfile.TemporaryDirectory() as tmp:
+        src, dst = Path(tmp) / "in.bin", Path(tmp) / "out.bin"
+        with open(src, "wb") as f:
+            for arr in (head, netlist.gates, netlist.ffs, netlist.ff_init.astype(np.uint8),
+                        np.array(pi, np.int32), np.array(po, np.int32), stim_a, exp_a,
+                        (1 + netlist.fanout).astype(np.int32)):
+                f.write(np.ascontiguousarray(arr).tobytes())
+        subprocess.run([str(_simulator_binary()), str(src), str(dst)], check=True)
+        raw = dst.read_bytes()
+    mism, first, first_po = np.frombuffer(raw[:24], np.int64)
+    if mism:
+        raise ToolchainError(f"gate-level netlist differs from the RTL: {mism} output bits, "
+                             f"first {po_names[first_po]} in cycle {first}")
+    n = netlist.n_nets
+    toggles = np.frombuffer(raw[24:24 + 4 * n], np.uint32).copy()
+    return Activity(toggles, np.frombuffer(raw[24 + 4 * n:], np.float64).copy())
