@@ -14,7 +14,8 @@ from mixq.hw.program import lower_node
 from mixq.hw.report import ReportConfig, run_report
 from mixq.hw.sim import run_program_rtl
 from mixq.hw.synth import BLOCK_ORDER, synthesize
-from mixq.hw.synthetic import DEMO_BLOCKS, DEMO_FIRST_CHANNELS, random_layer
+from mixq.hw.synthetic import DEMO_BLOCKS, DEMO_FIRST_CHANNELS, demo_graph, random_layer
+from mixq.ir.serialize import save_graph
 
 pytestmark = pytest.mark.hw
 
@@ -37,9 +38,10 @@ def test_small_engine_synthesizes_replays_and_reports(tmp_path):
     with pytest.raises(ToolchainError, match="differs from the RTL"):
         simulate_activity(netlist, bad)
 
-    # a one-structure report reusing the synthesized engine
+    # a one-structure report reusing the synthesized engine, with a saved graph per inference
+    save_graph(demo_graph("1:8", 0.05, seed=4, width=0.5)[0], tmp_path / "graph")
     rc = ReportConfig(lanes=(8,), channels=2, structures=("1:8",), densities=(0.02,),
-                      bench_rows=1)
+                      bench_rows=1, graph=str(tmp_path / "graph"))
     report = run_report(tmp_path, rc, log=lambda m: None)
     on_disk = json.loads((tmp_path / "hw.json").read_text())
     assert on_disk == json.loads(json.dumps(report))
@@ -57,6 +59,9 @@ def test_small_engine_synthesizes_replays_and_reports(tmp_path):
     md = (tmp_path / "hw.md").read_text()
     assert "area ratio" in md and "Horowitz" in md and "1:8 at 2%" in md
     assert (tmp_path / "hw_ratios.png").stat().st_size > 0
+    gi = on_disk["graph_inference"]["points"]
+    assert [p["engine"] for p in gi] == ["int8", "ternary_sparse"]
+    assert gi[0]["macs"] == gi[1]["macs"] and all(p["cycles"] > 0 for p in gi)
 
 
 def test_missing_yosys_is_a_one_line_error(tmp_path, monkeypatch, capsys):

@@ -7,7 +7,7 @@ def _cmd_report(args) -> int:
     from mixq.hw.report import ReportConfig, run_report
 
     rc = ReportConfig(lanes=tuple(args.lanes), channels=args.channels, bench_rows=args.bench_rows,
-                      seed=args.seed, jobs=args.jobs)
+                      seed=args.seed, jobs=args.jobs, graph=args.graph)
     report = run_report(args.out, rc)
     print(f"mixq hw: wrote {args.out}/hw.json, hw.md and plots "
           f"({len(report['design_points'])} design points, {report['yosys_version']})")
@@ -31,4 +31,7 @@ def add_commands(sub) -> None:
                    help="output pixels simulated on RTL and gates per design point (default 8)")
     r.add_argument("--jobs", type=positive_int, default=2, help="yosys processes at a time")
     r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--graph", default=None,
+                   help="also estimate this saved IR graph per inference (a folder with "
+                   "graph.json, e.g. runs/demo/models/mixed)")
     r.set_defaults(func=_cmd_report)

@@ -12,6 +12,7 @@ loop over tens of thousands of gates per cycle would be far too slow.
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import subprocess
 import tempfile
@@ -211,11 +212,11 @@ def _simulator_binary() -> Path:
     key = hashlib.sha256(C_SOURCE.encode()).hexdigest()[:12]
     folder = Path(tempfile.gettempdir()) / f"mixq-gatesim-{key}"
     exe = folder / "gatesim"
-    if not exe.exists():
+    if not exe.exists():  # build under a private name, then rename: safe with parallel workers
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / "gatesim.c").write_text(C_SOURCE)
-        tmp = folder / f"gatesim.{np.random.default_rng().integers(1 << 30)}"
-        subprocess.run([cc, "-O2", "-o", str(tmp), str(folder / "gatesim.c")], check=True)
+        tmp = folder / f"gatesim.{os.getpid()}.{np.random.default_rng().integers(1 << 30)}"
+        tmp.with_suffix(".c").write_text(C_SOURCE)
+        subprocess.run([cc, "-O2", "-o", str(tmp), str(tmp.with_suffix(".c"))], check=True)
         tmp.replace(exe)
     return exe
 

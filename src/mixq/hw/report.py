@@ -9,7 +9,7 @@ model) and replay it on the netlist for activity; estimate the demo model per in
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from mixq.fileio import write_json_atomic, write_text_atomic
@@ -36,6 +36,8 @@ class ReportConfig:
         bench_rows: output pixels of the benchmark layer simulated on RTL and gates.
         seed: seed of the synthetic layers and activations.
         jobs: Yosys processes at a time.
+        graph: folder of a saved IR graph (``mixq.ir.serialize``, e.g. a ``mixq demo`` model)
+            to estimate per inference on every engine, or None.
     """
 
     lanes: tuple[int, ...] = (16,)
@@ -45,7 +47,7 @@ class ReportConfig:
     bench_rows: int = 8
     seed: int = 0
     jobs: int = 2
-    extra: dict = field(default_factory=dict)
+    graph: str | None = None
 
 
 def _points(rc: ReportConfig) -> list[tuple]:
@@ -78,7 +80,7 @@ def run_report(out, rc: ReportConfig = ReportConfig(), log=print) -> dict:
     log("mixq hw: calibrating energy per toggle against Horowitz (ISSCC 2014)")
     cal = calibrate(out / "synth", rc.seed)
     netlists = {}
-    results, inference, fan_in = [], {}, 0
+    results, costs, fan_in = [], {}, 0
     int8_cost = {}
     for engine, s, d, lanes in points:
         cfg = design_config(engine, s, d, lanes, rc.channels)
@@ -99,7 +101,7 @@ def run_report(out, rc: ReportConfig = ReportConfig(), log=print) -> dict:
         else:
             graph, x = demo_graph(s, d, rc.seed)
             net = network_estimate(graph, x, cost, int8_cost[lanes])
-        inference[(engine, s, d, lanes)] = net
+        costs[(engine, s, d, lanes)] = cost
         point.update(inference_cycles=net["cycles"], inference_energy_nj=net["energy_nj"],
                      engine_layers_cycles=net["engine_layers"]["cycles"],
                      engine_layers_energy_nj=net["engine_layers"]["energy_nj"],
@@ -118,9 +120,33 @@ def run_report(out, rc: ReportConfig = ReportConfig(), log=print) -> dict:
                     "cell_area_um2": CELL_UM2,
                     "cell_area_source": "NanGate FreePDK45 Open Cell Library, X1 cells"},
     }
+    if rc.graph is not None:
+        report["graph_inference"] = graph_inference(rc.graph, costs, int8_cost, rc.seed)
     from mixq.hw.report_md import render_markdown, render_plots
 
     write_json_atomic(out / "hw.json", report)
     plots = render_plots(report, out)
     write_text_atomic(out / "hw.md", render_markdown(report, plots))
     return report
+
+
+def graph_inference(folder, costs: dict, int8_cost: dict, seed: int = 0) -> dict:
+    """Per-inference cycles and energy of a saved graph on every measured engine (ternary
+    engines only when the graph has ternary layers), on one random input."""
+    import numpy as np
+
+    from mixq.ir.serialize import graph_hash, load_graph
+
+    graph = load_graph(folder)
+    t = graph.tensor(graph.inputs[0])
+    x = np.random.default_rng(seed).integers(t.qmin, t.qmax + 1, size=(1, *t.shape))
+    ternary = any(n.ternary for n in graph.weight_nodes)
+    rows = []
+    for (engine, s, d, lanes), cost in costs.items():
+        if engine != "int8" and not ternary:
+            continue
+        net = network_estimate(graph, x, cost if engine != "int8" else None, int8_cost[lanes])
+        rows.append({"engine": engine, "structure": s, "density": d, "lanes": lanes,
+                     "cycles": net["cycles"], "macs": net["macs"],
+                     "energy_nj": net["energy_nj"], "layers": net["layers"]})
+    return {"graph": graph.name, "graph_hash": graph_hash(graph), "points": rows}

@@ -146,6 +146,16 @@ def render_markdown(report: dict, plots: list[str]) -> str:
                    f"{p['area_nand2']:,.0f} | {p['energy_pj_per_mac']:.4f} | "
                    f"{p['leakage_pj_per_mac']:.4f} | {p['inference_cycles']:,} | "
                    f"{p['inference_energy_nj']:.1f} |")
+    gi = report.get("graph_inference")
+    if gi:
+        out += ["", f"## Per inference of graph '{gi['graph']}' ({gi['graph_hash']})", "",
+                "Ternary layers on the engine named, other weight layers on the int8 engine of "
+                "the same lanes; one random input.", "",
+                "| engine | structure | density | lanes | cycles | MACs | energy (nJ) |",
+                "|---|---|---|---|---|---|---|"]
+        for r in gi["points"]:
+            out.append(f"| {r['engine']} | {r['structure']} | {r['density']:.0%} | {r['lanes']} "
+                       f"| {r['cycles']:,} | {r['macs']:,} | {r['energy_nj']:.1f} |")
     out += ["", "## Area by block (NAND2-eq, from Yosys `stat`)", "",
             "| engine | " + " | ".join(BLOCK_ORDER) + " | total | cells | flip-flops |",
             "|---|" + "---|" * (len(BLOCK_ORDER) + 3)]

@@ -156,3 +156,63 @@ def run_program_rtl(prog: LayerProgram, record: bool = False,
     if outs.size != shape[0] * shape[1]:
         raise RuntimeError(f"layer '{prog.name}': {outs.size} outputs, expected {shape}")
     return RtlRun(outs.reshape(shape), result["cycles"], result["beats"], result["words"], trace)
+
+
+@dataclass
+class LayerRun:
+    """An IR layer run on the RTL: outputs in the IR's layout and the timing.
+
+    Attributes:
+        outputs: int64 output codes of one sample, the node's output shape.
+        cycles, dense_beats, sparse_words: summed over the layer's programs.
+        macs: useful MACs; peak_macs: lanes * channels per cycle.
+    """
+
+    outputs: np.ndarray
+    cycles: int
+    dense_beats: int
+    sparse_words: int
+    macs: int
+    peak_macs: int
+
+    @property
+    def utilization(self) -> float:
+        """Useful MACs over ``cycles * peak_macs``."""
+        return self.macs / max(1, self.cycles * self.peak_macs)
+
+    @property
+    def stall_cycles(self) -> int:
+        """Cycles without a dense beat (row loading, pipeline fill, sparse/requant stalls)."""
+        return self.cycles - self.dense_beats
+
+
+def run_layer_rtl(graph, node, x: np.ndarray, cfg) -> LayerRun:
+    """Run one ``Conv2d``/``FullyConnected`` node of an IR graph on the RTL.
+
+    Args:
+        graph: the :class:`~mixq.ir.graph.Graph` holding ``node``.
+        node: the layer.
+        x: one sample of the node's input codes, (H, W, C) or (C,).
+        cfg: the :class:`~mixq.hw.config.EngineConfig`.
+
+    Returns:
+        :class:`LayerRun`; ``outputs`` equal ``ir.interpret``'s for that sample.
+
+    Example:
+        >>> from mixq.hw.config import EngineConfig
+        >>> from mixq.hw.synthetic import random_layer
+        >>> g, node, env = random_layer("1:8", seed=0, kind="pw")
+        >>> run = run_layer_rtl(g, node, env[node.input][0], EngineConfig(lanes=8, channels=2,
+        ...                     structure="1:8"))
+        >>> bool((run.outputs == env[node.output][0]).all()), run.cycles
+        (True, 106)
+    """
+    from mixq.hw.program import lower_node, scatter_outputs
+
+    progs = lower_node(node, graph, x, cfg)
+    runs = [run_program_rtl(p) for p in progs]
+    out = scatter_outputs(progs, [r.outputs for r in runs])
+    return LayerRun(out.reshape(graph.tensor(node.output).shape),
+                    sum(r.cycles for r in runs), sum(r.dense_beats for r in runs),
+                    sum(r.sparse_words for r in runs), sum(p.macs for p in progs),
+                    cfg.mac_lanes)

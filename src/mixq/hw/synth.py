@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -37,10 +38,10 @@ synth -top top
 dfflegalize -cell $_DFF_P_ 01
 abc -fast -g AND,NAND,OR,NOR,XOR,XNOR,MUX
 opt_clean
-tee -o stat.txt stat
+tee -o stat.part stat
 flatten
 opt_clean -purge
-write_json netlist.json
+write_json netlist.part
 """
 
 # Cell areas in NAND2 equivalents: NanGate FreePDK45 Open Cell Library (PDKv1_3_v2010_12), X1
@@ -181,9 +182,13 @@ def synthesize_verilog(verilog: str, folder: Path, label: str) -> SynthResult:
         write_text_atomic(folder / "synth.ys", YOSYS_SCRIPT)
         run = subprocess.run([find_yosys(), "-q", "-l", "yosys.log", "-s", "synth.ys"],
                              cwd=folder, capture_output=True, text=True)
-        if run.returncode != 0 or not stat.exists():
+        done = (folder / "stat.part").exists() and (folder / "netlist.part").exists()
+        if run.returncode != 0 or not done:
             tail = (run.stderr or run.stdout).strip().splitlines()[-1:] or ["no output"]
             raise ToolchainError(f"yosys failed on {label}: {tail[0]} (log: {folder}/yosys.log)")
+        # renamed only after a complete run, so an interrupted one is redone next time
+        os.replace(folder / "netlist.part", netlist)
+        os.replace(folder / "stat.part", stat)
     cells = _blocks(parse_stat(stat.read_text()))
     return SynthResult(label, version, cells, netlist, folder)
 
