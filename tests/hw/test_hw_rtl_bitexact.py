@@ -85,3 +85,8 @@ def test_layers_that_do_not_fit_are_refused():
         lower_node(node, graph, env[node.input][0], _engine("1:8", 8, 2))
     with pytest.raises(HwConfigError, match="multiple of M"):
         EngineConfig(lanes=8, channels=2, structure="1:16")
+    graph, node, env = random_layer("unstructured", seed=1, kind="conv", density=0.5)
+    tiny = EngineConfig(lanes=8, channels=2, structure="unstructured", sparse_units=1,
+                        sparse_depth=16)
+    with pytest.raises(HwConfigError, match="exceed the sparse buffer"):
+        program_cycles(lower_node(node, graph, env[node.input][0], tiny)[0])

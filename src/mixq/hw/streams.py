@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from mixq.hw.config import HwConfigError
 from mixq.hw.program import LayerProgram
 
 
@@ -83,6 +84,10 @@ def sparse_words(prog: LayerProgram) -> list[list[tuple[int, bool, list]]]:
         chunk, _, entries = words[-1]
         words[-1] = (chunk, True, entries)
         out.append(words)
+    total = sum(len(w) for w in out)
+    if total > prog.cfg.sparse_depth:
+        raise HwConfigError(f"layer '{prog.name}': {total} sparse words exceed the sparse "
+                            f"buffer ({prog.cfg.sparse_depth}); enlarge sparse_depth")
     return out
 
 
