@@ -1,13 +1,14 @@
 """Instructions per MAC of dense-ternary + sparse-int8 kernels on the emulated Cortex-M7.
 
-Layers as in bench/kernels.py (pointwise 1x1 16x16x64->64, conv 3x3 16x16x16->32 pad 1), 8-bit
+Layers as in bench/kernels.py (pointwise 1x1 16x16x64->64, conv 3x3 16x16x16->32 pad 1; on
+request depthwise 3x3 16x16x64 pad 1), 8-bit
 activations, every outlier structure at 1% and 5% density, against the w8a8 and the pure ternary
 kernels on the same shapes. Counts are executed instructions of the kernel call only (Unicorn,
 arm-none-eabi-gcc -O3) after a bit-exact check against the interpreter; they are not cycles.
 "flash B" is the layer's packed weights + dense_scale + outlier entries + requantization arrays
 as the kernel stores them; "index bits" the compact format's cost (mixq.codegen.sparse_formats).
 
-    .venv/bin/python bench/intralayer_kernels.py [--kernels armv7em|ref] [--layers pw1x1]
+    .venv/bin/python bench/intralayer_kernels.py [--kernels armv7em|ref] [--layers pw1x1,dw3x3]
         [--structures unstructured,2:8] [--densities 0.01,0.05] [--json]
 """
 
@@ -29,8 +30,8 @@ from mixq.ir.graph import SPARSE_STRUCTURES
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--kernels", default="armv7em", help="code generation target (armv7em, ref)")
-    ap.add_argument("--layers", default=",".join(LAYERS), help="comma-separated subset of "
-                    f"{','.join(LAYERS)}")
+    ap.add_argument("--layers", default=",".join(LAYERS), help="comma-separated, of "
+                    f"{','.join(LAYERS)},dw3x3")
     ap.add_argument("--structures", default=",".join(SPARSE_STRUCTURES))
     ap.add_argument("--densities", default=",".join(str(d) for d in DENSITIES))
     ap.add_argument("--json", action="store_true", help="print one JSON list instead of a table")

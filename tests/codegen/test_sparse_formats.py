@@ -195,7 +195,10 @@ def test_sparse_nodes_only_get_sparse_kernels():
     dsp = [select_kernel(n, g, "armv7em").function for n in g.nodes[1:]]
     assert dsp[0] == "mixq_conv2d_sparse_any"  # u4 input: portable fallback
     assert dsp[1] == dsp[4] == "mixq_conv2d_sparse_dsp"
-    assert dsp[2] != "mixq_conv2d_sparse_dsp" and dsp[3] == "mixq_dwconv_sparse_any"
+    assert dsp[2] != "mixq_conv2d_sparse_dsp" and dsp[3] == "mixq_dwconv_sparse_u8"
+    b = SparseGraphBuilder((6, 6, 8), seed=3)
+    g = verify(b.build(b.dw_sparse(b.add(b.input, b.input, out="u2"), kernel=3, density=0.1)))
+    assert select_kernel(g.nodes[1], g, "armv7em").function == "mixq_dwconv_sparse_any"
 
 
 def test_plain_layers_never_get_sparse_kernels():

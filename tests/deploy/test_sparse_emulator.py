@@ -67,16 +67,21 @@ def test_dsp_sparse_kernel_bitexact_on_emulator(graph, tmp_path):
 
 def test_every_structure_tails_and_fully_connected(tmp_path):
     """All structures in one model: 4-column blocks with a pixel tail of 3, 1x4 blocks with
-    short last blocks, N:M in both storage forms, fc over channels % 4 != 0 (blocks fall back
-    to the list form) and over channels % 4 == 0."""
+    short last blocks, N:M in both storage forms, u8 depthwise (3x3 inside and at the borders,
+    2x2 strided), fc over channels % 4 != 0 (blocks fall back to the list form) and over
+    channels % 4 == 0."""
     b = SparseGraphBuilder((5, 7, 10), seed=21)
     x = b.conv_sparse(b.input, 12, kernel=3, stride=1, structure="block1x4", density=0.1)
     x = b.pw_sparse(x, 13, structure="1:16", density=1 / 16)                 # fixed slots
     x = b.conv_sparse(x, 9, kernel=2, stride=2, structure="2:8", density=0.05)  # 3x4 px
     x = b.pw_sparse(x, 11, structure="row", density=0.1)
+    x = b.dw_sparse(x, kernel=3, stride=1, padding=(1, 0, 0, 1), structure="1:8", density=0.1)
+    x = b.dw_sparse(x, kernel=2, stride=2, padding=(1, 1, 1, 1), structure="block1x4",
+                    density=0.2)
     z = b.pw_sparse(x, 8, out="u8", structure="unstructured", density=0.2)
     g = verify(b.build(b.fc_sparse(z, 5, structure="block1x4", density=0.2)))  # C = 8
-    assert _check(g, tmp_path / "a", n=8) == ["mixq_conv2d_sparse_dsp"] * 6
+    assert _check(g, tmp_path / "a", n=8) == ["mixq_conv2d_sparse_dsp"] * 4 + [
+        "mixq_dwconv_sparse_u8"] * 2 + ["mixq_conv2d_sparse_dsp"] * 2
     b2 = SparseGraphBuilder((5, 7, 10), seed=21)
     x = b2.pw_sparse(b2.input, 11, structure="1:8", density=0.125)
     g2 = verify(b2.build(b2.fc_sparse(x, 7, structure="block1x4", density=0.1)))  # C = 11

@@ -13,8 +13,10 @@ Kernels:
   ``mixq_conv2d_sparse_any`` (conv and pw), ``mixq_dwconv_sparse_any``,
   ``mixq_fully_connected_sparse_any``; blob and per-structure formats:
   :mod:`mixq.codegen.sparse_formats` (with the index costs, :func:`index_bits`).
-- target 'armv7em' (DSP, u8 input, any output): ``mixq_conv2d_sparse_dsp`` for conv, pw and fc;
-  blob: :func:`pack_dsp_blob` (``runtime/armv7em/mixq_sparse_dsp.h``).
+- target 'armv7em' (DSP, u8 input, any output): ``mixq_conv2d_sparse_dsp`` for conv, pw and fc,
+  blob: :func:`pack_dsp_blob` (``runtime/armv7em/mixq_sparse_dsp.h``); ``mixq_dwconv_sparse_u8``
+  for dw (``runtime/``, C99 with DSP instructions where the compiler has them), the portable
+  blob, whose effective weights k * T + S it expands into scratch (int16) once per call.
 
 This module is imported by :mod:`mixq.codegen.kernels` before any target loads
 (``SHARED_KERNEL_MODULES``).
@@ -42,6 +44,7 @@ DSP_DIR = RUNTIME_DIR / "armv7em"
 PORTABLE_SOURCES = ("mixq_sparse.h", "mixq_kernels.h", "mixq_requantize_s32.c")
 DSP_SOURCES = ("mixq_conv2d_sparse_dsp.c", "mixq_sparse_dsp.h", "mixq_dsp.h")
 INT32_MAX = 2**31 - 1
+OUTPUTS = ("u8", "u4", "u2", "s8", "s4", "s2")
 
 
 # -- ARMv7E-M DSP blob (runtime/armv7em/mixq_sparse_dsp.h) ---------------------------------------
@@ -155,12 +158,24 @@ def dsp_accepts(node, graph: Graph) -> bool:
 
 
 def _register_dsp() -> None:
-    dtypes = frozenset(("u8", "t2", o) for o in ("u8", "u4", "u2", "s8", "s4", "s2"))
+    dtypes = frozenset(("u8", "t2", o) for o in OUTPUTS)
     for op in ("conv", "pw", "fc"):
         register_kernel(Kernel(op, "mixq_conv2d_sparse_dsp", DSP_SOURCES, target=DSP_TARGET,
                                variant="sparse-dsp", dtypes=dtypes, accepts=dsp_accepts,
                                scratch_bytes=dsp_scratch_bytes, pack_weights=pack_dsp_blob,
                                source_dir=DSP_DIR, priority=10, sparse=True))
+
+
+def dw_u8_scratch_bytes(node, graph: Graph) -> int:
+    """int16 effective weights, (ceil(C / 4), KH * KW, 4) (mirror of
+    ``mixq_dwconv_sparse_u8_scratch_bytes``)."""
+    return 8 * int(np.prod(node.weight.shape[1:3])) * -(-node.weight.shape[0] // 4)
+
+
+def dw_u8_accepts(node, graph: Graph) -> bool:
+    """k * T + S fits int16 (k_c <= 32767) and the window has at most 64 taps."""
+    return (int(node.sparse.dense_scale.max(initial=0)) <= 32767
+            and int(np.prod(node.weight.shape[1:3])) <= 64)
 
 
 def _register_portable() -> None:
@@ -169,11 +184,18 @@ def _register_portable() -> None:
                          ("fc", "mixq_fully_connected_sparse_any")):
         register_kernel(Kernel(op, function, (f"{function}.c",) + PORTABLE_SOURCES,
                                variant="sparse", pack_weights=pack_portable_blob, sparse=True))
+    # u8 depthwise expanding k * T + S once per call (C99 + DSP instructions when available;
+    # registered for armv7em: the reference target keeps only width-generic kernels).
+    register_kernel(Kernel("dw", "mixq_dwconv_sparse_u8", ("mixq_dwconv_sparse_u8.c",) +
+                           PORTABLE_SOURCES, target=DSP_TARGET, variant="sparse-u8",
+                           dtypes=frozenset(("u8", "t2", o) for o in OUTPUTS),
+                           accepts=dw_u8_accepts, scratch_bytes=dw_u8_scratch_bytes,
+                           pack_weights=pack_portable_blob, priority=10, sparse=True))
 
 
 _register_portable()
 _register_dsp()
 
-__all__ = ["index_bits", "pack_portable_blob", "pack_dsp_blob", "dsp_geometry", "dsp_lanes",
+__all__ = ["index_bits", "pack_portable_blob", "pack_dsp_blob", "dw_u8_scratch_bytes", "dsp_geometry", "dsp_lanes",
            "lane_byte_offset", "dsp_scratch_bytes", "encode_sparse", "assemble_blob", "row_view",
            "sparse_rows"]

@@ -60,7 +60,7 @@ def random_mask(shape, structure: str, density: float, rng: np.random.Generator)
                 chosen += 1
     elif structure == "block1x4":
         per_tap = -(-lanes // 4)
-        blocks = rng.permutation(rows * per_tap)[: int(round(density * size / 4))]
+        blocks = rng.permutation(rows * per_tap)[: int(round(density * size / min(4, lanes)))]
         for b in blocks:
             row, j = divmod(int(b), per_tap)
             mask[row * lanes + 4 * j: row * lanes + min(4 * j + 4, lanes)] = True

@@ -31,7 +31,8 @@ LAYERS = ("pw1x1", "conv3x3")
 
 
 def sparse_case_graph(case: LayerCase, structure: str, density: float, seed: int = 0) -> Graph:
-    """``x -> add(x, x) -> dense+sparse layer (u8 -> u8) -> avgpool`` for a pw1x1 or conv3x3 case.
+    """``x -> add(x, x) -> dense+sparse layer (u8 -> u8) -> avgpool`` for a pw1x1, conv3x3 or
+    dw3x3 case.
 
     Example:
         >>> g = sparse_case_graph(LayerCase("pw1x1", 4, 16, 8), "2:8", 0.05)
@@ -46,9 +47,12 @@ def sparse_case_graph(case: LayerCase, structure: str, density: float, seed: int
     elif case.layer == "conv3x3":
         y = b.conv_sparse(x, case.c_out, kernel=3, padding=(1, 1, 1, 1), out="u8",
                           structure=structure, density=density)
+    elif case.layer == "dw3x3":
+        y = b.dw_sparse(x, kernel=3, padding=(1, 1, 1, 1), out="u8", structure=structure,
+                        density=density)
     else:
         raise MixqError(f"no dense+sparse benchmark for layer '{case.layer}'; use one of "
-                        f"{LAYERS}")
+                        f"{LAYERS + ('dw3x3',)}")
     return b.build(b.avgpool(y))
 
 
@@ -90,7 +94,8 @@ def measure_intralayer(layers: Iterable["str | LayerCase"] = LAYERS,
 
     Args:
         layers: names of :data:`mixq.deploy.kernel_bench.CASES` ('pw1x1': 16x16x64 -> 64,
-            'conv3x3': 16x16x16 -> 32, pad 1) or :class:`LayerCase` objects.
+            'conv3x3': 16x16x16 -> 32, pad 1; also 'dw3x3': 16x16x64, pad 1) or
+            :class:`LayerCase` objects.
         structures: outlier structures.
         densities: outlier fractions (of all weights; capped by the structure, 'row' rounds
             per output channel: the row reports the actual ``density``).

@@ -50,6 +50,13 @@ void mixq_conv2d_sparse_any(const mixq_conv_params_t *p, const uint8_t *input, u
 void mixq_dwconv_sparse_any(const mixq_conv_params_t *p, const uint8_t *input, uint8_t *output,
                             uint8_t *scratch);
 
+/* Depthwise convolution with u8 input codes (any output): expands the effective weights
+ * k_c * T + S into scratch once per call (int32 (k_h * k_w, in_c)), then one multiply per
+ * tap. Scratch: mixq_dwconv_sparse_u8_scratch_bytes(p) bytes, 4-byte aligned. */
+int32_t mixq_dwconv_sparse_u8_scratch_bytes(const mixq_conv_params_t *p);
+void mixq_dwconv_sparse_u8(const mixq_conv_params_t *p, const uint8_t *input, uint8_t *output,
+                           uint8_t *scratch);
+
 /* Fully connected over the HWC-flattened input, dense ternary + sparse int8. No scratch. */
 void mixq_fully_connected_sparse_any(const mixq_conv_params_t *p, const uint8_t *input,
                                      uint8_t *output, uint8_t *scratch);
@@ -131,18 +138,29 @@ static inline int32_t mixq_sparse_x(const mixq_sparse_window_t *w, int32_t k)
                           w->channel0 + (k - t * w->c_px), w->bits, w->is_signed);
 }
 
-/* sum(x * S[row]) of the next row at the cursor; advances the cursor past the row. */
-static inline int32_t mixq_sparse_row_dot(const mixq_sparse_blob_t *s, mixq_sparse_cursor_t *cur,
-                                          int32_t row, const mixq_sparse_window_t *w)
+/* Visit the entries of the next row at the cursor (advancing it past the row): with dst NULL,
+ * return sum(x * S[row]) over the window w; else store each value at dst[k * stride] (and
+ * return 0). */
+static inline int32_t mixq_sparse_row_apply(const mixq_sparse_blob_t *s,
+                                            mixq_sparse_cursor_t *cur, int32_t row,
+                                            const mixq_sparse_window_t *w, int32_t *dst,
+                                            int32_t stride)
 {
     int32_t acc = 0;
+#define MIXQ_SPARSE_VISIT(k, v)                  \
+    do {                                         \
+        if (dst != NULL) {                       \
+            dst[(k) * stride] = (v);             \
+        } else {                                 \
+            acc += mixq_sparse_x(w, (k)) * (v);  \
+        }                                        \
+    } while (0)
     if (s->structure == MIXQ_SPARSE_UNSTRUCTURED || s->structure == MIXQ_SPARSE_ROW) {
         const int32_t n = s->structure == MIXQ_SPARSE_ROW
                               ? s->param
                               : (int32_t)mixq_sparse_uint(s->counts, row, s->count_bytes);
         for (int32_t e = cur->entry; e < cur->entry + n; ++e) {
-            const int32_t k = (int32_t)mixq_sparse_uint(s->index, e, s->width);
-            acc += mixq_sparse_x(w, k) * s->values[e];
+            MIXQ_SPARSE_VISIT((int32_t)mixq_sparse_uint(s->index, e, s->width), s->values[e]);
         }
         cur->entry += n;
     } else if (s->structure == MIXQ_SPARSE_NM) {
@@ -161,7 +179,7 @@ static inline int32_t mixq_sparse_row_dot(const mixq_sparse_blob_t *s, mixq_spar
                 }
                 for (int32_t q = 0; q < n; ++q, ++cur->entry) {
                     const int32_t i = mixq_sparse_bits(s->index, cur->entry * s->width, s->width);
-                    acc += mixq_sparse_x(w, t * s->lanes + g * m + i) * s->values[cur->entry];
+                    MIXQ_SPARSE_VISIT(t * s->lanes + g * m + i, s->values[cur->entry]);
                 }
             }
         }
@@ -172,12 +190,20 @@ static inline int32_t mixq_sparse_row_dot(const mixq_sparse_blob_t *s, mixq_spar
             const int32_t id = (int32_t)mixq_sparse_uint(s->index, b, s->width);
             const int32_t t = id / per_tap, lane = (id - t * per_tap) * 4;
             for (int32_t q = 0; q < 4 && lane + q < s->lanes; ++q) {
-                acc += mixq_sparse_x(w, t * s->lanes + lane + q) * s->values[4 * b + q];
+                MIXQ_SPARSE_VISIT(t * s->lanes + lane + q, s->values[4 * b + q]);
             }
         }
         cur->block += n;
     }
+#undef MIXQ_SPARSE_VISIT
     return acc;
+}
+
+/* sum(x * S[row]) of the next row at the cursor; advances the cursor past the row. */
+static inline int32_t mixq_sparse_row_dot(const mixq_sparse_blob_t *s, mixq_sparse_cursor_t *cur,
+                                          int32_t row, const mixq_sparse_window_t *w)
+{
+    return mixq_sparse_row_apply(s, cur, row, w, NULL, 0);
 }
 
 #endif /* MIXQ_SPARSE_H */
