@@ -123,3 +123,31 @@ def test_measure_intralayer_small_case():
     assert all(r["instructions"] > r["macs"] / 2 for r in rows)
     assert rows[-1]["kernel"] == "mixq_conv2d_sparse_dsp" and rows[-1]["nnz"] > 0
     assert "ternary+block1x4" in format_intralayer_table(rows)
+
+
+@pytest.mark.parametrize("structure", ["2:8", "block1x4"])
+def test_captured_intralayer_model_deploys_bitexact(structure, tmp_path):
+    """A QAT dense+sparse model (mixq.intralayer) integerized and deployed: emulator and host."""
+    torch = pytest.importorskip("torch")
+    from torch import nn
+
+    from mixq.intralayer.qat import IntraLayerConfig, prepare_intralayer
+    from mixq.intralayer.select import select_outliers
+    from mixq.ir.capture import input_codes, integerize
+    from mixq.nn.layers import ConvBNReLU, GlobalAvgPool
+
+    torch.manual_seed(0)
+    net = nn.Sequential(ConvBNReLU(1, 8, 3), ConvBNReLU(8, 8, 3, groups=8), ConvBNReLU(8, 16, 1),
+                        ConvBNReLU(16, 16, 3, stride=2), GlobalAvgPool(), nn.Flatten(),
+                        nn.Linear(16, 4))
+    net.input_shape = (1, 8, 8)
+    x = torch.rand(8, 1, 8, 8)
+    qat = prepare_intralayer(net, IntraLayerConfig(density=0.05, structure=structure,
+                                                   criterion="magnitude"), calibration=x)
+    select_outliers(qat, 0.05, "magnitude")
+    graph = integerize(qat.eval())
+    assert sum(n.sparse is not None for n in graph.weight_nodes) >= 2
+    r = deploy_graph(graph, tmp_path, inputs=input_codes(qat, x), emulate=8)
+    assert r["bitexact"] and r["host"]["bitexact"], r
+    kernels = {layer["kernel"] for layer in r["layers"]}
+    assert "mixq_conv2d_sparse_dsp" in kernels
