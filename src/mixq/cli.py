@@ -37,8 +37,15 @@ def _cmd_demo(args) -> int:
     report = run_demo(args.out, cfg)
     print(f"mixq demo: wrote {args.out}/report.md, report.json, tradeoff.png")
     for m in report["models"]:
-        print(f"  {m['name']:<9} top1 {m['top1_integer'] if m['top1_integer'] is not None else m['top1_float']:.3f}"
-              f"  flash {m['flash_bytes']:>7} B  RAM {m['ram_peak_bytes']:>6} B  fits={m['fits']}")
+        top1 = m["top1_integer"] if m["top1_integer"] is not None else m["top1_float"]
+        line = (f"  {m['name']:<9} top-1 {100 * top1:5.1f}%  flash {m['flash_bytes']:>7,} B  "
+                f"RAM {m['ram_peak_bytes']:>6,} B  fits={'yes' if m['fits'] else 'no'}")
+        if "est_latency_ms" in m:
+            line += (f"  bit-exact={'yes' if m['bitexact'] else 'NO'}  "
+                     f"~{m['est_latency_ms']:.2f} ms on {m.get('cpu', args.target)} (estimate)")
+        if "est_cluster_latency_ms" in m:
+            line += f", ~{m['est_cluster_latency_ms']:.3f} ms on the cluster (estimate)"
+        print(line)
     return 0
 
 
