@@ -146,6 +146,14 @@ def render_markdown(report: dict, plots: list[str]) -> str:
                    f"{p['area_nand2']:,.0f} | {p['energy_pj_per_mac']:.4f} | "
                    f"{p['leakage_pj_per_mac']:.4f} | {p['inference_cycles']:,} | "
                    f"{p['inference_energy_nj']:.1f} |")
+    k = cfg["benchmark_fan_in"]
+    bound = sorted({(p["lanes"], p["channels"]) for p in pts if p["lanes"] * p["channels"] > k})
+    if bound:
+        names = ", ".join(f"{lanes} lanes x {ch} channels" for lanes, ch in bound)
+        out += ["", f"The requant unit emits one output per cycle, so a layer of fan-in {k} runs "
+                f"at most {k} MACs per cycle: the engines of {names} (both kinds) are "
+                "requant-bound on the benchmark layer (see their utilization); a second requant "
+                "unit would lift this at its area."]
     gi = report.get("graph_inference")
     if gi:
         out += ["", f"## Per inference of graph '{gi['graph']}' ({gi['graph_hash']})", "",
