@@ -178,7 +178,7 @@ def stream_bits(prog: LayerProgram) -> dict[str, int]:
     words = int(words_per_group(prog).sum())
     return {
         "input_bits": r * j * cfg.lanes * 8,
-        "row_buffer_read_bits": r * g * (j + words) * cfg.lanes * 8,
+        "row_buffer_read_bits": r * (g * j + words) * cfg.lanes * 8,
         "dense_weight_bits": r * g * j * cfg.mac_lanes * cfg.weight_bits,
         "sparse_bits": r * words * (cfg.sparse_word_bits if cfg.family != "int8" else 0),
         "requant_bits": r * g * cfg.channels * cfg.q_word_bits,
