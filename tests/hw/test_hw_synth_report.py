@@ -3,7 +3,6 @@ small ``mixq hw report`` (one shared work folder, so each engine is synthesized 
 
 import json
 
-import numpy as np
 import pytest
 
 from mixq.cli import main

@@ -98,7 +98,8 @@ class EngineConfig:
             raise HwConfigError(f"structure '{self.structure}' is not one of {SPARSE_STRUCTURES}")
         nm = parse_nm(self.structure)
         if nm is not None and (not _is_pow2(nm[1]) or self.lanes % nm[1]):
-            raise HwConfigError(f"lanes={self.lanes} must be a multiple of M for '{self.structure}'")
+            raise HwConfigError(f"lanes={self.lanes} must be a multiple of M for "
+                                f"'{self.structure}'")
         if nm is None and self.sparse_units < 1:
             raise HwConfigError("sparse_units must be at least 1")
 
