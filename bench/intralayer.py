@@ -1,5 +1,5 @@
 """Intra-layer mixed precision on the demo model: accuracy and effective bits per structure at
-1% and 5% outlier density, then instructions per MAC of the dense+sparse kernels against the w8a8
+1% and 5% outlier density, the storage of wider dense+sparse layers, then instructions per MAC of the dense+sparse kernels against the w8a8
 and the pure ternary kernels on the demo model's pointwise layer shapes.
 
 Part 1 runs (or reuses) sweep trials: fisher criterion, every structure, plus the 8-bit and
@@ -65,6 +65,46 @@ def print_accuracy(rows) -> None:
         print(f"  {s:<12} " + "  ".join(cells))
 
 
+STORAGE_SHAPES = {"demo pw3 64->64": (64, 1, 1, 64), "MobileNetV1 pw 256->256": (256, 1, 1, 256),
+                  "MobileNetV1 pw 1024->1024": (1024, 1, 1, 1024)}
+STORAGE_DENSITIES = (0.01, 0.02, 0.05)
+
+
+def storage_rows(seed: int = 0) -> list[dict]:
+    """Effective bits per weight of single dense+sparse layers (random scores, no training):
+    how the storage overhead (scales, indices) shrinks on wider layers than demo_net's."""
+    import numpy as np
+
+    from mixq.intralayer.cost import dense_sparse_cost
+    from mixq.intralayer.structures import build_mask, max_density
+
+    rng = np.random.default_rng(seed)
+    rows = []
+    for name, shape in STORAGE_SHAPES.items():
+        scores = rng.random(shape)
+        for s in STRUCTURES:
+            for d in STORAGE_DENSITIES:
+                if d > max_density(s):
+                    continue
+                c = dense_sparse_cost(name, build_mask(scores, s, d), s, shape[0])
+                rows.append({"layer": name, "structure": s, "density": d,
+                             "bits_per_weight": c.bits_per_weight})
+    return rows
+
+
+def print_storage(rows) -> None:
+    print("\nStorage of one dense+sparse layer (bits per weight: 2-bit codes + outliers + "
+          "16-bit alpha and 8-bit k per channel + deployed index format), random masks:")
+    print(f"  {'layer':<26} {'structure':<13} " + " ".join(f"{f'{100 * d:g}%':>6}"
+                                                       for d in STORAGE_DENSITIES))
+    for layer in STORAGE_SHAPES:
+        for s in STRUCTURES:
+            cells = [next((f"{r['bits_per_weight']:6.2f}" for r in rows if r["layer"] == layer
+                           and r["structure"] == s and r["density"] == d), f"{'-':>6}")
+                     for d in STORAGE_DENSITIES]
+            print(f"  {layer:<26} {s:<13} " + " ".join(cells))
+
+
 def demo_layer_cases(cfg: SweepConfig):
     """LayerCase of every pointwise layer of the sweep's model (the shapes the kernels run)."""
     from mixq.deploy.kernel_bench import LayerCase
@@ -126,10 +166,12 @@ def main(argv=None) -> int:
     except MixqError as e:
         print(f"bench/intralayer.py: error: {e}", file=sys.stderr)
         return 2
+    storage = storage_rows()
     if args.json:
-        print(json.dumps({"accuracy": acc, "kernels": kernels}))
+        print(json.dumps({"accuracy": acc, "storage": storage, "kernels": kernels}))
         return 0
     print_accuracy(acc)
+    print_storage(storage)
     if kernels:
         print_kernels(kernels)
     return 0

@@ -140,6 +140,7 @@ def select_outliers(qat: nn.Module, density: float, criterion: str = "magnitude"
         layer name -> number of outliers selected.
     """
     scores = outlier_scores(qat, criterion, fisher)
+    record_fc_inputs(qat)  # N:M groups and blocks of an fc layer follow the IR's column order
     counts = {}
     for name, m in dense_sparse_layers(qat).items():
         wq = m.wq

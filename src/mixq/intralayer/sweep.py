@@ -33,6 +33,10 @@ QUICK_DENSITIES = (0.0, 0.01, 0.05)
 REFERENCE_BITS = (8, 4, 2)
 
 
+def _hash(obj) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:12]
+
+
 @dataclass(frozen=True)
 class Trial:
     """One model of the sweep.
@@ -124,7 +128,13 @@ class SweepConfig:
         return d
 
     def recipe_hash(self) -> str:
-        return hashlib.sha256(json.dumps(self.recipe(), sort_keys=True).encode()).hexdigest()[:12]
+        return _hash(self.recipe())
+
+    def float_recipe_hash(self) -> str:
+        """Hash of what decides the float model (sweeps differing only in QAT share it)."""
+        r = self.recipe()
+        keys = ("dataset", "dataset_options", "model", "width", "float_epochs", "float_lr")
+        return _hash({**{k: r[k] for k in keys}, "seed": self.seeds[0] if self.seeds else 0})
 
     def trials(self) -> list[Trial]:
         """Every trial of the grid: references, ternary, then dense+sparse by density."""

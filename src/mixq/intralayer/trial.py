@@ -35,7 +35,7 @@ def float_model(cfg, data) -> torch.nn.Module:
 
 def float_model_id(cfg) -> dict:
     return {"model": cfg.model, "width": cfg.width, "dataset": cfg.dataset, "stage": "float",
-            "recipe": cfg.recipe_hash()}
+            "float_recipe": cfg.float_recipe_hash()}
 
 
 def float_train_config(cfg) -> TrainConfig:
