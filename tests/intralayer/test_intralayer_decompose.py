@@ -23,9 +23,17 @@ def test_decomposition_invariants(c_out, fan_in, density, per_channel, seed):
     assert d.sparse.min() >= -128 and d.sparse.max() <= 127
     assert d.dense_scale.min() >= 1 and d.dense_scale.max() <= 127
     torch.testing.assert_close(d.alpha, d.dense_scale.to(d.step.dtype) * d.step)
-    # outliers are represented within half a step (the step never clips them)
-    err = (w - d.sparse * d.step[:, None]).abs()[mask]
-    assert (err <= 0.5 * d.step.expand(c_out)[:, None].expand_as(w)[mask] + 1e-6).all()
+    # outliers inside the int8 range of the step are represented within half a step
+    step = d.step[:, None].expand_as(w)
+    inside = mask & (w.abs() <= 127 * step)
+    assert ((w - d.sparse * step).abs()[inside] <= 0.5 * step[inside] + 1e-6).all()
+
+
+def test_an_outlier_beyond_127_alpha_is_not_clipped_when_raising_alpha_is_better():
+    w = torch.tensor([[0.01, -0.01, 0.01, 0.01, 100.0]])
+    d = decompose(w, torch.tensor([[False] * 4 + [True]]))
+    assert d.dense_scale.tolist() == [1] and d.sparse.tolist() == [[0, 0, 0, 0, 127]]
+    torch.testing.assert_close(d.alpha, torch.tensor([100.0 / 127]))
 
 
 def test_density_zero_is_exactly_twn():

@@ -15,8 +15,9 @@ How the numbers are chosen (per channel, or per layer for per-layer schemes):
   ``0.7 * mean|w|`` over the positions off the mask, alpha = mean |w| above the threshold.
 - s and k: the outliers' range sets a first step ``s0 = max|w_mask| / 127``; then
   ``k = clamp(floor(alpha / s0), 1, 127)`` and ``s = alpha / k``. Rounding k *down* makes
-  ``s >= s0``, so the largest outlier still fits in [-127, 127] (unless it exceeds 127 * alpha,
-  where k = 1 and it clips); the cap at 127 keeps k a byte (it only binds when every outlier is
+  ``s >= s0``, so the largest outlier still fits in [-127, 127]. If it exceeds 127 * alpha, k is
+  1 and the row either clips it (s = alpha) or raises the ternary magnitude to s0
+  (alpha = s = s0), whichever has the smaller squared error; the cap at 127 keeps k a byte (it only binds when every outlier is
   smaller than alpha, where a step of alpha / 127 is still fine). A channel without outliers
   gets k = 1, s = alpha; a channel without ternary weights gets alpha = s = s0.
 - With an empty mask the quantizer is exactly TWN (:func:`mixq.quant.fake.ternary_quantize`):
@@ -67,6 +68,17 @@ def _rows(t: torch.Tensor, per_channel: bool) -> torch.Tensor:
     return t.reshape(t.shape[0], -1) if per_channel else t.reshape(1, -1)
 
 
+def _sparse_codes(flat: torch.Tensor, m: torch.Tensor, step: torch.Tensor) -> torch.Tensor:
+    q = torch.clamp(torch.round(flat / step[:, None]), SPARSE_QMIN, SPARSE_QMAX)
+    return (q * m).to(torch.int64)
+
+
+def _row_error(flat, m, support, alpha, step) -> torch.Tensor:
+    """Squared error per row of alpha*T + step*S (T on ``support``, S on ``m``)."""
+    q = torch.sign(flat) * support * alpha[:, None] + _sparse_codes(flat, m, step) * step[:, None]
+    return ((flat - q) ** 2).sum(dim=1)
+
+
 def decompose(w: torch.Tensor, mask: torch.Tensor, per_channel: bool = True) -> Decomposition:
     """Split ``w`` into alpha * T + s * S with S on ``mask`` (see the module docstring).
 
@@ -108,9 +120,15 @@ def decompose(w: torch.Tensor, mask: torch.Tensor, per_channel: bool = True) -> 
     ternary = (torch.sign(flat) * support).to(torch.int64)
     ratio = torch.floor(alpha / s0.clamp_min(1e-30))
     k = torch.where(out_max > 0, ratio.clamp(1, MAX_DENSE_SCALE), torch.ones_like(ratio))
+    # Outliers beyond 127 * alpha (ratio < 1): either clip them (s = alpha) or raise the ternary
+    # magnitude to s0 (alpha = s = s0), whichever reconstructs the row better.
+    big = (ratio < 1) & (out_max > 0)
+    if bool(big.any()):
+        err_clip = _row_error(flat, m, support, alpha, alpha)
+        err_raise = _row_error(flat, m, support, s0, s0)
+        alpha = torch.where(big & (err_raise < err_clip), s0, alpha)
     step = alpha / k
-    sparse = torch.clamp(torch.round(flat / step[:, None]), SPARSE_QMIN, SPARSE_QMAX)
-    sparse = (sparse * m).to(torch.int64)
+    sparse = _sparse_codes(flat, m, step)
     if not per_channel:
         alpha, k, step = alpha.expand(c_out), k.expand(c_out), step.expand(c_out)
     return Decomposition(ternary.reshape(w.shape), sparse.reshape(w.shape),
