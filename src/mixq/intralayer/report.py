@@ -47,6 +47,13 @@ def _pct(v) -> str:
     return "–" if v is None else f"{100 * v:.1f}"
 
 
+def _top1(r: dict) -> str:
+    """Mean top-1 %, with the standard deviation over seeds when there are several."""
+    if r.get("seeds", 1) > 1:
+        return f"{_pct(r['top1_integer'])}±{100 * r['top1_std']:.1f}"
+    return _pct(r["top1_integer"])
+
+
 def _bits(v) -> str:
     return "–" if v is None else f"{v:.2f}"
 
@@ -62,7 +69,8 @@ def build_table(records, cfg) -> str:
              "",
              f"QAT {cfg.qat_epochs} epochs from a float model trained {cfg.float_epochs} epochs; "
              f"first/last layers {cfg.edge_bits}-bit, activations {cfg.act_bits}-bit; "
-             f"{seeds} seed(s) per point (mean). Top-1 of the integer model (%), effective "
+             f"{seeds} seed(s) per point (mean ± standard deviation over seeds). Top-1 of the "
+             "integer model on the test split (%), effective "
              "bits per weight of the whole model (values + scales + indices, "
              "`mixq.intralayer.cost`).", "",
              "## Reference models", "",
@@ -70,10 +78,10 @@ def build_table(records, cfg) -> str:
              "|---|---|---|---|"]
     for b in sorted(refs, reverse=True):
         r = refs[b]
-        lines.append(f"| {REF_LABELS.get(b, f'{b}-bit')} middle layers | {_pct(r['top1_integer'])} "
+        lines.append(f"| {REF_LABELS.get(b, f'{b}-bit')} middle layers | {_top1(r)} "
                      f"| {_bits(r['bits_per_weight'])} | – |")
     if tern is not None:
-        lines.append(f"| ternary (density 0) | {_pct(tern['top1_integer'])} | "
+        lines.append(f"| ternary (density 0) | {_top1(tern)} | "
                      f"{_bits(tern['bits_per_weight'])} | "
                      f"{_bits(tern['bits_per_weight_dense_sparse'])} |")
     densities = sorted({k[0] for k in ds})
@@ -88,8 +96,11 @@ def build_table(records, cfg) -> str:
             for d in densities:
                 r = ds.get((d, s, crit))
                 cells.append("–" if r is None else
-                             f"{_pct(r['top1_integer'])} / {_bits(r['bits_per_weight'])}")
+                             f"{_top1(r)} / {_bits(r['bits_per_weight'])}")
             lines.append(f"| {s} | " + " | ".join(cells) + " |")
+    n_test = max((r.get("test_samples") or 0 for r in records), default=0)
+    if n_test:
+        lines += ["", f"Test split: {n_test} images (one image = {100 / n_test:.2f} points)."]
     lines += ["", *target_lines(refs.get(8), ds), ""]
     mism = sum(r.get("integer_mismatches") or 0 for r in records)
     lines.append(f"Integer check: {mism} mismatching test samples between the QAT integer-exact "

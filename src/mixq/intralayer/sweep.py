@@ -20,6 +20,7 @@ import multiprocessing as mp
 import os
 import signal
 import sys
+import threading
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -255,19 +256,27 @@ def run_sweep(out, cfg: SweepConfig = SweepConfig(), workers: int | None = None,
         total = len(cfg.trials())
         bar = _Progress(progress, total, total - len(todo))
         jobs = [(t, cfg, str(float_ckpt)) for t in todo]
-        old_handler = signal.signal(signal.SIGTERM, _raise_interrupt)  # clean pool shutdown
+        main_thread = threading.current_thread() is threading.main_thread()
+        # SIGTERM -> KeyboardInterrupt: the pool's context manager then stops the workers.
+        old_handler = signal.signal(signal.SIGTERM, _raise_interrupt) if main_thread else None
         try:
             if workers == 0:
+                import torch
+
+                threads = torch.get_num_threads()
                 _init_worker()
-                results = map(_run_one, jobs)
-                _consume(results, path, bar, failures)
+                try:
+                    _consume(map(_run_one, jobs), path, bar, failures)
+                finally:
+                    torch.set_num_threads(threads)
             else:
                 n = min(workers or os.cpu_count() or 1, len(jobs))
                 ctx = mp.get_context("spawn")
                 with ctx.Pool(n, initializer=_init_worker, maxtasksperchild=None) as pool:
                     _consume(pool.imap_unordered(_run_one, jobs), path, bar, failures)
         finally:
-            signal.signal(signal.SIGTERM, old_handler)
+            if main_thread:
+                signal.signal(signal.SIGTERM, old_handler)
             bar.close()
     wanted = {t.id for t in cfg.trials()}
     records = [r for r in read_results(path) if r["trial"] in wanted]

@@ -82,7 +82,7 @@ def run_trial(trial, cfg, float_ckpt) -> dict:
         "seed": trial.seed, "recipe": cfg.recipe_hash(),
         "top1_fakequant": evaluate(qat, data.test),
         "top1_integer": float((codes.argmax(-1) == y).mean()),
-        "integer_mismatches": mismatches,
+        "integer_mismatches": mismatches, "test_samples": len(y),
         "sparse_layers": sum(1 for n in graph.weight_nodes if n.sparse is not None),
         "qat_history": [round(h.test_top1, 4) for h in result.history],
         "seconds": round(time.perf_counter() - start, 2),
