@@ -69,6 +69,8 @@ class DemoConfig:
     flash_fraction: float = 0.55    # default flash budget / 8-bit model flash
     ram_fraction: float = 0.5       # default RAM budget / 8-bit model peak RAM
     calibration_samples: int = 256  # float activations used to initialise PACT ranges
+    threads: int = 1                # torch threads: the demo net is too small to gain from more,
+                                    # and on a busy 2-core machine 2 threads ran 25x slower
 
     @property
     def float_config(self) -> TrainConfig:
@@ -158,6 +160,7 @@ def run_demo(out, cfg: DemoConfig = DemoConfig()) -> dict:
     from mixq.report.render import write_report
 
     out = Path(out)
+    torch.set_num_threads(cfg.threads)
     if cfg.emulate > 0:
         from mixq.deploy.deploy import get_target
 
