@@ -11,7 +11,7 @@ bit-exact check first) and is skipped with a note when that module or the cross 
 missing.
 
     .venv/bin/python bench/intralayer.py [--from runs/intralayer] [--out runs/intralayer-bench]
-        [--workers N] [--no-kernels] [--json]
+        [--workers N] [--seeds N] [--no-kernels] [--json]
 """
 
 from __future__ import annotations
@@ -45,8 +45,8 @@ def accuracy_rows(records) -> list[dict]:
 
 
 def print_accuracy(rows) -> None:
-    print("Accuracy (integer model, top-1 %) and effective bits per weight (whole model; "
-          "in brackets: the dense+sparse middle layers), criterion fisher")
+    print("Accuracy (integer model, top-1 %, mean over seeds) and effective bits per weight "
+          "(whole model; in brackets: the dense+sparse middle layers), criterion fisher")
     refs = [r for r in rows if r["model"] in ("w8", "w4", "w2", "ternary")]
     for r in refs:
         mid = r["bits_per_weight_dense_sparse"]
@@ -154,10 +154,12 @@ def main(argv=None) -> int:
                     help="reuse the trials of this sweep folder (default recipe)")
     ap.add_argument("--out", default="runs/intralayer-bench", help="where new trials go")
     ap.add_argument("--workers", type=int, default=None, help="worker processes (CPU cores)")
+    ap.add_argument("--seeds", type=int, default=1, help="QAT seeds per point (mean)")
     ap.add_argument("--no-kernels", action="store_true", help="skip the kernel measurements")
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     args = ap.parse_args(argv)
-    cfg = SweepConfig(densities=(0.0,) + DENSITIES, criteria=("fisher",), reference_bits=(8, 2))
+    cfg = SweepConfig(densities=(0.0,) + DENSITIES, criteria=("fisher",), reference_bits=(8, 2),
+                      seeds=tuple(range(args.seeds)))
     try:
         records = run_sweep(args.source or args.out, cfg, workers=args.workers,
                             report=args.source is None)
