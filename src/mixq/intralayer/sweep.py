@@ -173,10 +173,19 @@ def _train_float(out: Path, cfg: SweepConfig, progress: bool) -> Path:
                                        sweep_dataset)
     from mixq.train import train
 
+    import torch
+
     data = sweep_dataset(cfg.dataset, cfg.data_root, tuple(cfg.dataset_options))
     path = out / "float.ckpt"
-    train(float_model(cfg, data), data, float_train_config(cfg), checkpoint_path=path,
-          model_id=float_model_id(cfg), progress=progress, desc="float")
+    # One thread, like the trials: the float weights then do not depend on the core count (the
+    # reduction order does), and a busy machine does not thrash.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        train(float_model(cfg, data), data, float_train_config(cfg), checkpoint_path=path,
+              model_id=float_model_id(cfg), progress=progress, desc="float")
+    finally:
+        torch.set_num_threads(threads)
     return path
 
 
