@@ -73,6 +73,20 @@ def build_elf(
             message, full output in ``<out>.log``).
     """
     tc = find_arm_toolchain()
+    return compile_elf(str(tc.gcc), "arm-none-eabi-gcc", arm_cflags(opt),
+                       [*LINK_FLAGS, f"-T{linker_script()}"], sources, out, entries,
+                       include_dirs, defines)
+
+
+def compile_elf(gcc: str, tool: str, cflags: list[str], link_flags: list[str], sources, out,
+                entries: tuple[str, ...] = (), include_dirs=(), defines: tuple[str, ...] = ()
+                ) -> Path:
+    """One cross compile-and-link: ``gcc cflags -I.. -D.. link_flags entries sources -o out``.
+
+    Shared by the Cortex-M (:func:`build_elf`) and RV32 builds. Sources are passed relative to the
+    first one's folder (no absolute paths in the ELF); the ELF is written atomically; on failure
+    the full output goes to ``<out>.log`` and a one-line :class:`ToolchainError` names ``tool``.
+    """
     out = Path(out).resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
     srcs = [Path(s).resolve() for s in sources]
@@ -84,10 +98,10 @@ def build_elf(
         except ValueError:
             return str(p)
 
-    cmd = [str(tc.gcc), *arm_cflags(opt)]
+    cmd = [gcc, *cflags]
     cmd += [f"-I{rel(Path(d).resolve())}" for d in include_dirs]
     cmd += [f"-D{d}" for d in defines]
-    cmd += [*LINK_FLAGS, f"-T{linker_script()}"]
+    cmd += list(link_flags)
     if entries:
         cmd.append(f"-Wl,--entry={entries[0]}")
     cmd += [f"-Wl,-u,{e}" for e in entries]
@@ -99,9 +113,7 @@ def build_elf(
     if proc.returncode != 0:
         write_text_atomic(log, " ".join(cmd) + "\n" + proc.stdout + proc.stderr)
         errors = [ln for ln in proc.stderr.splitlines() if "error" in ln] or ["no message"]
-        raise ToolchainError(
-            f"arm-none-eabi-gcc failed: {errors[0].strip()}; fix the source, full log in {log}"
-        )
+        raise ToolchainError(f"{tool} failed: {errors[0].strip()}; fix the source, full log in {log}")
     if log.exists():
         log.unlink()
     os.replace(tmp, out)

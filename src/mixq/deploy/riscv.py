@@ -30,10 +30,10 @@ import numpy as np
 
 from mixq.codegen.emit import emit_c
 from mixq.deploy import deploy as _dep
-from mixq.deploy.arm import elf_sizes
+from mixq.deploy.arm import compile_elf, elf_sizes
 from mixq.deploy.emulator_rv32 import Rv32Core, load_rv32_image, profile_rv32_call
 from mixq.errors import MixqError, ToolchainError
-from mixq.fileio import write_json_atomic, write_text_atomic
+from mixq.fileio import write_json_atomic
 from mixq.ir.graph import Graph
 from mixq.ir.interpret import interpret
 
@@ -100,36 +100,11 @@ def build_rv32_elf(sources, out, entries: tuple[str, ...] = ("mixq_model_run",),
             ``<out>.log``).
     """
     tc = find_riscv_toolchain()
-    out = Path(out).resolve()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    srcs = [Path(s).resolve() for s in sources]
-    cwd = srcs[0].parent if srcs else out.parent
-
-    def rel(p: Path) -> str:
-        try:
-            return str(p.relative_to(cwd))
-        except ValueError:
-            return str(p)
-
-    cmd = [str(tc.gcc), *RV_FLAGS, opt, "-ffunction-sections", "-fdata-sections", *WARN_FLAGS,
-           "-std=c99", *[f"-I{rel(Path(d).resolve())}" for d in include_dirs],
-           *[f"-D{d}" for d in defines], *LINK_FLAGS, f"-T{rv32_linker_script()}"]
-    if entries:
-        cmd.append(f"-Wl,--entry={entries[0]}")
-    cmd += [f"-Wl,-u,{e}" for e in entries] + [rel(s) for s in srcs]
-    tmp = out.with_name(f".{out.name}.tmp")
-    cmd += ["-o", str(tmp)]
-    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
-    log = out.with_suffix(".log")
-    if proc.returncode != 0:
-        write_text_atomic(log, " ".join(cmd) + "\n" + proc.stdout + proc.stderr)
-        errors = [ln for ln in proc.stderr.splitlines() if "error" in ln] or ["no message"]
-        raise ToolchainError(f"{RV_GCC} failed: {errors[0].strip()}; fix the source, "
-                             f"full log in {log}")
-    if log.exists():
-        log.unlink()
-    os.replace(tmp, out)
-    return out
+    return compile_elf(str(tc.gcc), RV_GCC,
+                       [*RV_FLAGS, opt, "-ffunction-sections", "-fdata-sections", *WARN_FLAGS,
+                        "-std=c99"],
+                       [*LINK_FLAGS, f"-T{rv32_linker_script()}"], sources, out, entries,
+                       include_dirs, defines)
 
 
 _BRANCH = re.compile(r"^(beq|bne|blt|bge|bltu|bgeu|beqz|bnez|blez|bgez|bltz|bgtz|bgt|ble|"
