@@ -112,11 +112,20 @@ class ModelRunner:
         input_count, output_count, arena_bytes: the ``MIXQ_*`` sizes of the project.
     """
 
+    where = "the emulator"  # named in the error when the model returns non-zero
+
     def __init__(self, elf, input_count: int, output_count: int, arena_bytes: int):
-        self.image = load_image(elf)
+        self.image = self.load(elf)
         self.output_count = output_count
-        self.machine = CortexM7(self.image, {"input": input_count, "logits": output_count,
-                                             "arena": max(arena_bytes, 1)})
+        self.machine = self.machine_class(self.image, {"input": input_count,
+                                                       "logits": output_count,
+                                                       "arena": max(arena_bytes, 1)})
+
+    @staticmethod
+    def load(elf):
+        return load_image(elf)
+
+    machine_class = CortexM7
 
     def _prepare(self, sample: np.ndarray, poison: int) -> None:
         self.machine.reset_data()
@@ -131,7 +140,7 @@ class ModelRunner:
             self._prepare(sample, (0x5A + 37 * i) & 0xFF)
             status = self.machine.call("mixq_model_run", ("input", "logits", "arena"))
             if status != 0:
-                raise MixqError(f"mixq_model_run returned {status} on the emulator; "
+                raise MixqError(f"mixq_model_run returned {status} on {self.where}; "
                                 "check the generated project")
             out[i] = np.frombuffer(self.machine.read("logits"), dtype=np.uint8)
         return out

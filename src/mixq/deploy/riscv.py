@@ -186,37 +186,26 @@ class Rv32CycleModel:
         return int(round(sum(getattr(self, c) * counts.get(c, 0) for c in CLASSES)))
 
 
-class Rv32ModelRunner:
+class Rv32ModelRunner(_dep.ModelRunner):
     """A generated model's RV32 ELF on the emulated core, with its caller buffers
-    (the RISC-V twin of :class:`mixq.deploy.deploy.ModelRunner`)."""
+    (the RISC-V twin of :class:`mixq.deploy.deploy.ModelRunner`: only the image loader, the
+    machine and the profiler differ)."""
 
-    def __init__(self, elf, input_count: int, output_count: int, arena_bytes: int):
-        self.image = load_rv32_image(elf)
-        self.output_count = output_count
-        self.core = Rv32Core(self.image, {"input": input_count, "logits": output_count,
-                                          "arena": max(arena_bytes, 1)})
+    where = "the emulated RV32 core"
+    machine_class = Rv32Core
 
-    def _prepare(self, sample: np.ndarray, poison: int) -> None:
-        self.core.reset_data()
-        self.core.write("input", np.ascontiguousarray(sample, dtype=np.uint8))
-        self.core.fill("logits", 0xEE)
-        self.core.fill("arena", poison)
+    @staticmethod
+    def load(elf):
+        return load_rv32_image(elf)
 
-    def run(self, samples: np.ndarray) -> np.ndarray:
-        """Run ``samples`` (N, input_count) uint8; returns the raw output bytes (N, count)."""
-        out = np.empty((len(samples), self.output_count), dtype=np.uint8)
-        for i, sample in enumerate(samples):
-            self._prepare(sample, (0x5A + 37 * i) & 0xFF)
-            status = self.core.call("mixq_model_run", ("input", "logits", "arena"))
-            if status != 0:
-                raise MixqError(f"mixq_model_run returned {status} on the emulated RV32 core")
-            out[i] = np.frombuffer(self.core.read("logits"), dtype=np.uint8)
-        return out
+    @property
+    def core(self) -> Rv32Core:
+        return self.machine
 
     def profile(self, sample: np.ndarray):
         """Executed instructions of one inference, per layer (:class:`Rv32Profile`)."""
         self._prepare(sample, 0x5A)
-        return profile_rv32_call(self.core, "mixq_model_run", ("input", "logits", "arena"),
+        return profile_rv32_call(self.machine, "mixq_model_run", ("input", "logits", "arena"),
                                  disassemble_rv(self.image.path))
 
 
