@@ -13,7 +13,8 @@ from mixq.errors import MixqError
 
 
 # Sub-commands defined next to the code they call: each module has add_commands(subparsers).
-COMMAND_MODULES = ("mixq.search.cli", "mixq.intralayer.cli", "mixq.report.cli", "mixq.hw.cli")
+COMMAND_MODULES = ("mixq.search.cli", "mixq.intralayer.cli", "mixq.report.cli", "mixq.hw.cli",
+                   "mixq.interop.cli")
 
 
 def positive_int(text: str) -> int:
