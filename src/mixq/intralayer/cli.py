@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from mixq.cli import positive_int
+from mixq.engine import EngineKind
 
 
 def _non_negative_int(text: str) -> int:
@@ -18,6 +19,7 @@ def _non_negative_int(text: str) -> int:
 
 
 def _cmd_sweep(args) -> int:
+    from mixq.engine import make_engine
     from mixq.intralayer.sweep import SweepConfig, run_sweep
 
     options = dict(dataset=args.dataset, data_root=args.data_root, model=args.model,
@@ -25,10 +27,26 @@ def _cmd_sweep(args) -> int:
     if args.epochs is not None:
         options["qat_epochs"] = args.epochs
     cfg = SweepConfig.quick_preset(**options) if args.quick else SweepConfig(**options)
-    records = run_sweep(args.out, cfg, workers=args.workers)
+    engine = make_engine(args.engine, workers=args.workers, address=args.ray_address,
+                         max_retries=args.max_retries)
+    with engine:  # connects first: an unreachable cluster writes nothing
+        records = run_sweep(args.out, cfg, engine=engine)
     print(f"mixq intralayer sweep: {len(records)} trials in {args.out}/results.jsonl; wrote "
           f"table.md, accuracy_vs_bits.png, heatmap.png")
     return 0
+
+
+def add_engine_arguments(p) -> None:
+    """--engine, --ray-address, --max-retries: where a multi-trial command runs its trials."""
+    p.add_argument("--engine", choices=[k.value for k in EngineKind], default="local",
+                   help="local: worker processes here (default); ray: Ray tasks, on a local Ray "
+                   "instance or the cluster at --ray-address")
+    p.add_argument("--ray-address", default=None, metavar="ADDR",
+                   help="Ray cluster: HOST:PORT of the head (`ray start --head`), "
+                   "ray://HOST:PORT (Ray Client) or auto (default: $RAY_ADDRESS, else a local "
+                   "instance)")
+    p.add_argument("--max-retries", type=_non_negative_int, default=3,
+                   help="Ray: re-runs of a trial whose worker process died (3)")
 
 
 def add_commands(sub) -> None:
@@ -43,7 +61,9 @@ def add_commands(sub) -> None:
     s.add_argument("--quick", action="store_true",
                    help="densities 0/1/5%%, short training (a smoke test, minutes)")
     s.add_argument("--workers", type=_non_negative_int, default=None,
-                   help="parallel worker processes (default: CPU cores; 0: in-process)")
+                   help="parallel worker processes (default: CPU cores; 0: in-process); with "
+                   "--engine ray, the CPUs of a local Ray instance")
+    add_engine_arguments(s)
     s.add_argument("--dataset", default="digits", help="digits (embedded), cifar10, mnist")
     s.add_argument("--data-root", default=None, help="folder with the dataset's standard files")
     s.add_argument("--model", default="demo_net", help="model name (default demo_net)")

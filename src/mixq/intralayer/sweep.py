@@ -1,10 +1,10 @@
 """The intra-layer search: density x structure x criterion, in parallel, resumable.
 
 ``run_sweep(out, SweepConfig())`` trains the float model once (checkpointed), then runs every
-trial not yet in ``out/results.jsonl`` in worker processes (multiprocessing, spawn, one torch
-thread each). Each finished trial is appended as one JSON line by the parent (see
-:mod:`mixq.intralayer.results`), so killing the sweep loses only the trials in flight and running
-it again finishes the rest. At the end it writes ``table.md``, ``accuracy_vs_bits.png`` and
+trial not yet in ``out/results.jsonl`` on an engine (:mod:`mixq.engine`: local worker processes by
+default, or Ray tasks on a cluster; one torch thread per trial either way). Each finished trial is
+appended as one JSON line by the driver (see :mod:`mixq.intralayer.results`), so killing the sweep
+loses only the trials in flight and running it again, on either engine, finishes the rest. At the end it writes ``table.md``, ``accuracy_vs_bits.png`` and
 ``heatmap.png`` (:mod:`mixq.intralayer.report`).
 
 Trials: the reference models (uniform 8/4/2-bit middle layers), the pure ternary model (density
@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import multiprocessing as mp
-import os
 import signal
 import sys
 import threading
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
+from mixq.engine import Engine, LocalEngine
 from mixq.errors import MixqError
 from mixq.intralayer.results import append_result, read_results, repair_tail
 from mixq.intralayer.select import CRITERIA, check_criterion
@@ -158,8 +157,8 @@ def _init_worker() -> None:
     torch.set_num_threads(1)  # one thread per worker: workers run side by side on the cores
 
 
-def _run_one(args) -> tuple[str, dict | None, str | None]:
-    trial, cfg, float_ckpt = args
+def _run_one(float_ckpt: bytes, job) -> tuple[str, dict | None, str | None]:
+    trial, cfg = job
     from mixq.intralayer.trial import run_trial
 
     try:
@@ -236,53 +235,66 @@ def pending_trials(path, cfg: SweepConfig) -> tuple[list[dict], list[Trial]]:
 
 
 def run_sweep(out, cfg: SweepConfig = SweepConfig(), workers: int | None = None,
-              progress: bool = True, report: bool = True) -> list[dict]:
+              progress: bool = True, report: bool = True,
+              engine: Engine | None = None) -> list[dict]:
     """Run (or resume) a sweep into folder ``out``.
 
     Args:
         out: output folder (``results.jsonl``, ``float.ckpt``, ``table.md``, plots).
         cfg: the sweep.
-        workers: worker processes (default: the number of CPU cores); 0 runs trials in this
-            process (debugging).
+        workers: worker processes of the default local engine (default: the number of CPU
+            cores); 0 runs trials in this process (debugging). Ignored when ``engine`` is given.
         progress: show progress (a bar on a terminal, one line per trial otherwise).
         report: write ``table.md`` and the plots at the end.
+        engine: where trials run (:func:`mixq.engine.make_engine`); started before anything is
+            written, so an unreachable cluster leaves ``out`` untouched. An engine created here
+            is closed here; a given one is left to its owner.
 
     Returns:
         The records of every finished trial of the grid (in ``results.jsonl`` order).
 
     Raises:
-        MixqError: a results file of another recipe, bad dataset, or failed trials (after every
-            other trial finished and the outputs were written).
+        MixqError: an unreachable engine, a results file of another recipe, bad dataset, or
+            failed trials (after every other trial finished and the outputs were written).
     """
-    out = Path(out)
+    owned = engine is None
+    engine = LocalEngine(workers) if owned else engine
+    try:
+        engine.start()
+        return _sweep(Path(out), cfg, engine, progress, report)
+    finally:
+        if owned:
+            engine.close()
+
+
+def _sweep(out: Path, cfg: SweepConfig, engine: Engine, progress: bool,
+           report: bool) -> list[dict]:
     out.mkdir(parents=True, exist_ok=True)
     path = out / "results.jsonl"
     repair_tail(path)
     _, todo = pending_trials(path, cfg)
     failures = []
     if todo:
-        float_ckpt = _train_float(out, cfg, progress)
+        float_ckpt = _train_float(out, cfg, progress).read_bytes()
         total = len(cfg.trials())
         bar = _Progress(progress, total, total - len(todo))
-        jobs = [(t, cfg, str(float_ckpt)) for t in todo]
+        jobs = {t.id: (t, cfg) for t in todo}
         main_thread = threading.current_thread() is threading.main_thread()
-        # SIGTERM -> KeyboardInterrupt: the pool's context manager then stops the workers.
+        # SIGTERM -> KeyboardInterrupt: the engine then stops its workers / cancels its tasks.
         old_handler = signal.signal(signal.SIGTERM, _raise_interrupt) if main_thread else None
+        in_process = isinstance(engine, LocalEngine) and engine.workers == 0
         try:
-            if workers == 0:
+            if in_process:
                 import torch
 
                 threads = torch.get_num_threads()
                 _init_worker()
-                try:
-                    _consume(map(_run_one, jobs), path, bar, failures)
-                finally:
+            try:
+                _consume(engine.run(_run_one, float_ckpt, jobs, init=_init_worker), path, bar,
+                         failures)
+            finally:
+                if in_process:
                     torch.set_num_threads(threads)
-            else:
-                n = min(workers or os.cpu_count() or 1, len(jobs))
-                ctx = mp.get_context("spawn")
-                with ctx.Pool(n, initializer=_init_worker, maxtasksperchild=None) as pool:
-                    _consume(pool.imap_unordered(_run_one, jobs), path, bar, failures)
         finally:
             if main_thread:
                 signal.signal(signal.SIGTERM, old_handler)
@@ -299,8 +311,12 @@ def run_sweep(out, cfg: SweepConfig = SweepConfig(), workers: int | None = None,
     return records
 
 
-def _consume(results, path: Path, bar: _Progress, failures: list) -> None:
-    for trial_id, rec, error in results:
+def _consume(outcomes, path: Path, bar: _Progress, failures: list) -> None:
+    for outcome in outcomes:
+        if outcome.error is not None:
+            trial_id, rec, error = outcome.key, None, outcome.error
+        else:
+            trial_id, rec, error = outcome.value
         if rec is not None:
             append_result(path, rec)
         else:

@@ -6,6 +6,7 @@ Runs in a sweep worker process (or in-process); everything it needs arrives as p
 from __future__ import annotations
 
 import functools
+import tempfile
 import time
 from pathlib import Path
 
@@ -62,12 +63,18 @@ def run_trial(trial, cfg, float_ckpt) -> dict:
     Args:
         trial: a :class:`mixq.intralayer.sweep.Trial`.
         cfg: the :class:`mixq.intralayer.sweep.SweepConfig`.
-        float_ckpt: path of the trained float model's checkpoint.
+        float_ckpt: the trained float model's checkpoint: its path, or its bytes (what the
+            sweep sends, so that workers on other machines need no shared file system).
     """
     start = time.perf_counter()
     data = sweep_dataset(cfg.dataset, cfg.data_root, tuple(cfg.dataset_options))
     model = float_model(cfg, data)
-    load_checkpoint(Path(float_ckpt), model, model_id=float_model_id(cfg))
+    if isinstance(float_ckpt, bytes):
+        with tempfile.TemporaryDirectory(prefix="mixq-trial-") as tmp:
+            (Path(tmp) / "float.ckpt").write_bytes(float_ckpt)
+            load_checkpoint(Path(tmp) / "float.ckpt", model, model_id=float_model_id(cfg))
+    else:
+        load_checkpoint(Path(float_ckpt), model, model_id=float_model_id(cfg))
     icfg = intralayer_config(trial, cfg)
     train_cfg = TrainConfig(epochs=cfg.qat_epochs, lr=cfg.qat_lr, seed=trial.seed)
     qat, result = train_intralayer(model, data, icfg, train_cfg, progress=False, desc=trial.id)
