@@ -1,6 +1,7 @@
 """CIFAR-10 and MNIST loaders on tiny files written in the real formats."""
 
 import gzip
+import importlib
 import pickle
 import struct
 
@@ -8,7 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from mixq.data import cifar10, load_dataset, mnist
+from mixq.data import cifar10, fashion_mnist, load_dataset, mnist
+from mixq.data.mnist import FASHION_MNIST_CLASSES, FASHION_MNIST_ROOT
 from mixq.errors import MixqError
 
 
@@ -173,3 +175,46 @@ def test_mnist_corrupt_gzip(tmp_path):
     path.write_bytes(path.read_bytes()[:20])
     with pytest.raises(MixqError, match="cannot be read"):
         mnist(tmp_path)
+
+
+def test_mnist_error_names_files_not_a_dead_url(tmp_path):
+    with pytest.raises(MixqError) as e:
+        mnist(tmp_path)
+    message = str(e.value)
+    assert "lecun" not in message and "http" not in message
+    assert "train-images-idx3-ubyte" in message and "--dataset fashion-mnist" in message
+
+
+@pytest.mark.parametrize("layout", ["flat", "torchvision"])
+def test_fashion_mnist_reads_idx_from_data_root(tmp_path, layout):
+    folder = tmp_path if layout == "flat" else tmp_path / "FashionMNIST" / "raw"
+    arrays = write_mnist(folder, n_train=6, n_test=4, gz=True)
+    d = load_dataset("fashion-mnist", root=tmp_path)
+    assert d.name == "fashion-mnist" and d.num_classes == 10 and d.input_shape == (1, 28, 28)
+    assert len(d.train) == 6 and len(d.test) == 4
+    images, _ = arrays["t10k-images-idx3-ubyte"]
+    assert torch.equal(d.test.x[:, 0] * 255, torch.from_numpy(images).float())
+    assert d.train.y.tolist() == arrays["train-labels-idx1-ubyte"][0].tolist()
+
+
+def test_fashion_mnist_default_root_names_the_debian_package(tmp_path, monkeypatch):
+    idx = importlib.import_module("mixq.data.mnist")  # the module, not the function of that name
+    monkeypatch.setattr(idx, "FASHION_MNIST_ROOT", tmp_path / "absent")
+    with pytest.raises(MixqError, match="Fashion-MNIST folder .*absent' does not exist; install "
+                       "Debian's dataset-fashion-mnist") as e:
+        load_dataset("fashion-mnist")
+    assert "\n" not in str(e.value) and "--data-root" in str(e.value)
+    write_mnist(tmp_path / "absent", n_train=2, n_test=2)
+    assert len(load_dataset("fashion-mnist").test) == 2  # the default folder, no root given
+
+
+@pytest.mark.skipif(not (FASHION_MNIST_ROOT / "t10k-labels-idx1-ubyte.gz").is_file(),
+                    reason="dataset-fashion-mnist not installed (make setup installs it)")
+def test_fashion_mnist_real_files():
+    d = fashion_mnist()  # the Debian package's folder
+    assert (len(d.train), len(d.test)) == (60000, 10000) and d.input_shape == (1, 28, 28)
+    # Balanced classes: 6,000 training and 1,000 test images of each of the 10 classes.
+    assert torch.bincount(d.train.y).tolist() == [6000] * 10
+    assert torch.bincount(d.test.y).tolist() == [1000] * 10
+    assert 0.0 == float(d.test.x.min()) and float(d.test.x.max()) == 1.0
+    assert len(FASHION_MNIST_CLASSES) == 10

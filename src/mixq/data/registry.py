@@ -2,19 +2,45 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
+
 from mixq.data.cifar10 import cifar10
 from mixq.data.digits import digits
-from mixq.data.mnist import mnist
+from mixq.data.mnist import fashion_mnist, mnist
 from mixq.data.splits import DatasetSplits
 from mixq.data.synthetic import synthetic
 from mixq.errors import MixqError
 
-# name -> (loader, reads files from `root`)
+
+class DataRoot(Enum):
+    """Where a dataset's files come from."""
+
+    NONE = "none"          # embedded or generated: no folder
+    REQUIRED = "required"  # the user names the folder
+    DEFAULT = "default"    # the set-up installs the files where the loader looks; root overrides
+
+
+@dataclass(frozen=True)
+class DatasetEntry:
+    """How a named dataset is loaded.
+
+    Attributes:
+        loader: returns the DatasetSplits; file-based loaders take the folder first.
+        root: where its files come from.
+    """
+
+    loader: Callable[..., DatasetSplits]
+    root: DataRoot = DataRoot.NONE
+
+
 DATASETS = {
-    "digits": (digits, False),
-    "synthetic": (synthetic, False),
-    "cifar10": (cifar10, True),
-    "mnist": (mnist, True),
+    "digits": DatasetEntry(digits),
+    "synthetic": DatasetEntry(synthetic),
+    "cifar10": DatasetEntry(cifar10, DataRoot.REQUIRED),
+    "mnist": DatasetEntry(mnist, DataRoot.REQUIRED),
+    "fashion-mnist": DatasetEntry(fashion_mnist, DataRoot.DEFAULT),
 }
 
 
@@ -22,15 +48,16 @@ def load_dataset(name: str = "digits", root=None, **kwargs) -> DatasetSplits:
     """Load a dataset by name.
 
     Args:
-        name: 'digits' (embedded default), 'synthetic', 'cifar10' or 'mnist'.
-        root: folder with the files, for 'cifar10' and 'mnist' (ignored by the others).
+        name: 'digits' (embedded default), 'synthetic', 'fashion-mnist' (installed by the set-up;
+            ``root`` overrides its folder), 'cifar10' or 'mnist' (``root`` required).
+        root: folder with the dataset's files (ignored by 'digits' and 'synthetic').
         **kwargs: passed to the loader (e.g. ``size=16`` for digits, ``seed=1`` for synthetic).
 
     Returns:
         The loader's DatasetSplits.
 
     Raises:
-        MixqError: unknown name, or a file-based dataset without ``root``.
+        MixqError: unknown name, or a dataset that needs a folder without ``root``.
 
     Example:
         >>> load_dataset("synthetic", num_samples=40).name
@@ -38,14 +65,14 @@ def load_dataset(name: str = "digits", root=None, **kwargs) -> DatasetSplits:
         >>> load_dataset("imagenet")
         Traceback (most recent call last):
         ...
-        mixq.errors.MixqError: unknown dataset 'imagenet'; known: cifar10, digits, mnist, synthetic
+        mixq.errors.MixqError: unknown dataset 'imagenet'; known: cifar10, digits, fashion-mnist, mnist, synthetic
     """
     if name not in DATASETS:
         raise MixqError(f"unknown dataset '{name}'; known: {', '.join(sorted(DATASETS))}")
-    loader, needs_root = DATASETS[name]
-    if needs_root:
-        if root is None:
-            raise MixqError(f"dataset '{name}' is read from local files; pass the folder "
-                            "holding them as root")
-        return loader(root, **kwargs)
-    return loader(**kwargs)
+    entry = DATASETS[name]
+    if entry.root is DataRoot.NONE:
+        return entry.loader(**kwargs)
+    if root is None and entry.root is DataRoot.REQUIRED:
+        raise MixqError(f"dataset '{name}' is read from local files; pass the folder "
+                        "holding them as root (--data-root)")
+    return entry.loader(root, **kwargs)

@@ -64,7 +64,8 @@ def add_commands(sub) -> None:
                    help="parallel worker processes (default: CPU cores; 0: in-process); with "
                    "--engine ray, the CPUs of a local Ray instance")
     add_engine_arguments(s)
-    s.add_argument("--dataset", default="digits", help="digits (embedded), cifar10, mnist")
+    s.add_argument("--dataset", default="digits",
+                   help="digits (embedded), fashion-mnist (installed), cifar10, mnist")
     s.add_argument("--data-root", default=None, help="folder with the dataset's standard files")
     s.add_argument("--model", default="demo_net", help="model name (default demo_net)")
     s.add_argument("--width", type=float, default=1.0, help="width multiplier (1.0)")

@@ -154,7 +154,8 @@ def add_commands(sub) -> None:
     a.add_argument("--checkpoint", default=None,
                    help="trained float weights (mixq checkpoint) for the sensitivity; without "
                    "it demo_net is float-trained first, other models need one")
-    a.add_argument("--dataset", default="digits", help="data for the sensitivity (digits)")
+    a.add_argument("--dataset", default="digits",
+                   help="data for the sensitivity: digits (default), fashion-mnist, cifar10, mnist")
     a.add_argument("--data-root", default=None, help="folder with the dataset's files")
     a.add_argument("--samples", type=positive_int, default=512,
                    help="training samples the sensitivity is estimated on (512)")
