@@ -20,6 +20,8 @@ from mixq.errors import MixqError
 from mixq.train.checkpoint import (apply_checkpoint, check_config, check_model_id,
                                    read_checkpoint, save_checkpoint, set_rng_state)
 from mixq.train.config import TrainConfig
+from mixq.train.distributed import (all_sum, autocast, join_process_group, resolve_device, shard,
+                                    sync_buffers, unwrap_ddp, wrap_ddp)
 from mixq.train.progress import Progress
 from mixq.train.schedule import make_optimizer, make_scheduler
 
@@ -118,7 +120,8 @@ def evaluate(model: nn.Module, split: Split, batch_size: int = 256) -> float:
 def train(model: nn.Module, data: DatasetSplits, config: TrainConfig = TrainConfig(), *,
           checkpoint_path=None, resume: bool = True, progress: bool = True, desc: str = "train",
           model_id: dict | None = None,
-          on_epoch_end: Callable[[int, nn.Module], None] | None = None) -> TrainResult:
+          on_epoch_end: Callable[[int, nn.Module], None] | None = None,
+          device=None, mixed_precision: bool = False) -> TrainResult:
     """Train ``model`` on ``data.train`` (cross-entropy), evaluating on ``data.test`` each epoch.
 
     Reproducible: python, numpy and torch are seeded from ``config.seed`` at the start, and each
@@ -132,6 +135,13 @@ def train(model: nn.Module, data: DatasetSplits, config: TrainConfig = TrainConf
     and shapes) and config, otherwise MixqError is raised and the file is left untouched;
     training then continues at the next epoch (a finished run just re-evaluates). With
     ``resume=False`` an existing file is overwritten.
+
+    Started by ``torchrun`` (``WORLD_SIZE`` > 1), every process trains a DistributedDataParallel
+    replica on rows ``rank::world_size`` of each global batch (``batch_size`` must be a multiple
+    of the process count) and the gradients are averaged, so the steps are those of one process
+    on the same global batches (up to float summation order, and BatchNorm statistics per rank
+    on CPU: :mod:`mixq.train.distributed`). Rank 0 alone writes the checkpoint; it holds the
+    plain model, so any number of processes can resume it.
 
     Args:
         model: any module mapping float32 NCHW images in [0, 1] to logits (N, num_classes).
@@ -149,6 +159,10 @@ def train(model: nn.Module, data: DatasetSplits, config: TrainConfig = TrainConf
             every completed epoch, before the saved weights are loaded, so that state it sets
             outside the state_dict (module flags) is restored; changes it makes to weights are
             then overwritten by the checkpoint.
+        device: 'auto', 'cpu', 'cuda' or a torch.device to move the model to first (None: train
+            where the model is).
+        mixed_precision: bfloat16 autocast on CUDA (float pre-training; leave False for QAT,
+            whose fake quantizers need float32). Ignored on the CPU.
 
     Returns:
         TrainResult with the final test top-1 and the per-epoch history. The model is left in
@@ -169,8 +183,15 @@ def train(model: nn.Module, data: DatasetSplits, config: TrainConfig = TrainConf
         (3, True)
     """
     seed_everything(config.seed)
+    if device is not None:
+        model.to(resolve_device(device))
     device = model_device(model)
+    ranks = join_process_group(device)
     drop_last = len(data.train) >= config.batch_size  # no BatchNorm step on a 1-sample tail
+    if ranks.distributed and (config.batch_size % ranks.world_size or not drop_last):
+        raise MixqError(f"{desc}: batch size {config.batch_size} must be a multiple of the "
+                        f"{ranks.world_size} processes and at most the {len(data.train)} "
+                        "training samples; change --nproc_per_node or the batch size")
     steps_per_epoch = num_batches(len(data.train), config.batch_size, drop_last)
     optimizer = make_optimizer(model, config)
     scheduler = make_scheduler(optimizer, config, steps_per_epoch)
@@ -190,17 +211,23 @@ def train(model: nn.Module, data: DatasetSplits, config: TrainConfig = TrainConf
         history = [EpochStats(**h) for h in ckpt.history][:start_epoch]
         set_rng_state(ckpt.rng_state)
 
-    bar = Progress(progress, desc, config.epochs, steps_per_epoch, start_epoch)
+    net = wrap_ddp(model, device) if ranks.distributed else model
+    writes = checkpoint_path is not None and ranks.rank == 0
+    bar = Progress(progress and ranks.rank == 0, desc, config.epochs, steps_per_epoch,
+                   start_epoch)
     try:
         for epoch in range(start_epoch, config.epochs):
             loss_sum, correct, seen = 0.0, 0, 0
             for x, y in batches(data.train, config.batch_size, shuffle=True,
                                 seed=epoch_seed(config.seed, epoch), augment=data.augment,
                                 drop_last=drop_last):
-                x, y = x.to(device), y.to(device)
-                logits = model(x)
-                loss = loss_fn(logits, y)
+                x, y = shard(x.to(device), y.to(device), ranks)
+                with autocast(device, mixed_precision):
+                    logits = net(x)
+                    loss = loss_fn(logits.float(), y)
                 loss_value = float(loss.detach())
+                if ranks.distributed:  # the global mean; every rank stops on a bad loss
+                    loss_value = all_sum([loss_value], device)[0] / ranks.world_size
                 if not np.isfinite(loss_value):
                     raise MixqError(f"{desc}: the loss became {loss_value} in epoch {epoch + 1}; "
                                     f"lower the learning rate (lr={config.lr}) or clip gradients "
@@ -211,10 +238,14 @@ def train(model: nn.Module, data: DatasetSplits, config: TrainConfig = TrainConf
                     nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip_norm)
                 optimizer.step()
                 scheduler.step()
-                loss_sum += loss_value * len(y)
+                n = len(y) * ranks.world_size
+                loss_sum += loss_value * n
                 correct += int((logits.detach().argmax(dim=1) == y).sum())
-                seen += len(y)
-                bar.step(loss_sum / seen, correct / seen)
+                seen += n
+                bar.step(loss_sum / seen, correct * ranks.world_size / seen)  # this rank's
+            if ranks.distributed:
+                sync_buffers(model)
+                correct = int(all_sum([correct], device)[0])
             if on_epoch_end is not None:
                 on_epoch_end(epoch, model)
             stats = EpochStats(epoch=epoch, loss=loss_sum / max(seen, 1),
@@ -223,12 +254,14 @@ def train(model: nn.Module, data: DatasetSplits, config: TrainConfig = TrainConf
                                lr=optimizer.param_groups[0]["lr"])
             history.append(stats)
             bar.epoch(epoch, stats.loss, stats.train_top1, stats.test_top1, stats.lr)
-            if checkpoint_path is not None:
+            if writes:
                 save_checkpoint(checkpoint_path, model, optimizer=optimizer, scheduler=scheduler,
                                 epoch=epoch + 1, config=config, model_id=model_id,
                                 history=history)
     finally:
         bar.close()
+        if ranks.distributed:
+            unwrap_ddp(model)
 
     top1 = history[-1].test_top1 if start_epoch < config.epochs else evaluate(model, data.test)
     return TrainResult(top1=top1, history=tuple(history), start_epoch=start_epoch)
