@@ -70,7 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("demo", help="train float, 8-bit and mixed-precision models; report")
     d.add_argument("--out", default="runs/demo", help="output folder (default runs/demo)")
     d.add_argument("--dataset", default="digits",
-                   help="digits (embedded), fashion-mnist (installed), cifar10, mnist")
+                   help="digits (embedded), fashion-mnist (installed), cifar10, mnist, "
+                   "image-folder (your PNG/JPEG class folders)")
     d.add_argument("--data-root", default=None, help="folder with the dataset's standard files")
     d.add_argument("--seed", type=int, default=0)
     d.add_argument("--quick", action="store_true", help="few epochs (smoke test)")

@@ -36,7 +36,8 @@ def test_synthetic_errors():
 def test_registry():
     assert load_dataset("synthetic", num_samples=20, seed=1).name == "synthetic"
     assert load_dataset().name == "digits"
-    with pytest.raises(MixqError, match="known: cifar10, digits, fashion-mnist, mnist, synthetic"):
+    with pytest.raises(MixqError, match="known: cifar10, digits, fashion-mnist, image-folder, "
+                       "mnist, synthetic"):
         load_dataset("imagenet")
     with pytest.raises(MixqError, match="pass the folder"):
         load_dataset("mnist")

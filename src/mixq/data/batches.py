@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from mixq.data.augment import augment_batch
-from mixq.data.splits import Augment, Split
+from mixq.data.splits import Augment, Samples
 from mixq.errors import MixqError
 
 
@@ -36,13 +36,13 @@ def num_batches(num_samples: int, batch_size: int, drop_last: bool = False) -> i
     return num_samples // batch_size if drop_last else -(-num_samples // batch_size)
 
 
-def batches(split: Split, batch_size: int, *, shuffle: bool = False, seed: int = 0,
+def batches(split: Samples, batch_size: int, *, shuffle: bool = False, seed: int = 0,
             augment: Augment | None = None,
             drop_last: bool = False) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """Iterate over ``split`` in batches.
 
     Args:
-        split: the data.
+        split: the data: in memory, or streamed from files (only one batch is loaded at a time).
         batch_size: samples per batch (the last one may be smaller unless ``drop_last``).
         shuffle: visit samples in a random order drawn from ``seed``.
         seed: seeds the order and the augmentation; same seed, same batches.
@@ -56,6 +56,7 @@ def batches(split: Split, batch_size: int, *, shuffle: bool = False, seed: int =
         MixqError: batch_size is not positive.
 
     Example:
+        >>> from mixq.data.splits import Split
         >>> s = Split(torch.rand(10, 1, 2, 2), torch.arange(10))
         >>> [len(y) for _, y in batches(s, 4)]
         [4, 4, 2]
@@ -69,11 +70,7 @@ def batches(split: Split, batch_size: int, *, shuffle: bool = False, seed: int =
     order = torch.randperm(n, generator=generator) if shuffle else None
     for b in range(num_batches(n, batch_size, drop_last)):
         lo, hi = b * batch_size, min((b + 1) * batch_size, n)
-        if order is None:
-            x, y = split.x[lo:hi], split.y[lo:hi]
-        else:
-            idx = order[lo:hi]
-            x, y = split.x[idx], split.y[idx]
+        x, y = split.take(slice(lo, hi) if order is None else order[lo:hi])
         if augment is not None:
             x = augment_batch(x, augment, generator)
         yield x, y

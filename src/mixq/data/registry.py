@@ -8,6 +8,7 @@ from enum import Enum
 
 from mixq.data.cifar10 import cifar10
 from mixq.data.digits import digits
+from mixq.data.imagefolder import image_folder
 from mixq.data.mnist import fashion_mnist, mnist
 from mixq.data.splits import DatasetSplits
 from mixq.data.synthetic import synthetic
@@ -41,6 +42,7 @@ DATASETS = {
     "cifar10": DatasetEntry(cifar10, DataRoot.REQUIRED),
     "mnist": DatasetEntry(mnist, DataRoot.REQUIRED),
     "fashion-mnist": DatasetEntry(fashion_mnist, DataRoot.DEFAULT),
+    "image-folder": DatasetEntry(image_folder, DataRoot.REQUIRED),
 }
 
 
@@ -49,7 +51,8 @@ def load_dataset(name: str = "digits", root=None, **kwargs) -> DatasetSplits:
 
     Args:
         name: 'digits' (embedded default), 'synthetic', 'fashion-mnist' (installed by the set-up;
-            ``root`` overrides its folder), 'cifar10' or 'mnist' (``root`` required).
+            ``root`` overrides its folder), 'cifar10', 'mnist' or 'image-folder' (your own
+            PNG/JPEG class subfolders, streamed in batches; ``root`` required).
         root: folder with the dataset's files (ignored by 'digits' and 'synthetic').
         **kwargs: passed to the loader (e.g. ``size=16`` for digits, ``seed=1`` for synthetic).
 
@@ -62,10 +65,10 @@ def load_dataset(name: str = "digits", root=None, **kwargs) -> DatasetSplits:
     Example:
         >>> load_dataset("synthetic", num_samples=40).name
         'synthetic'
-        >>> load_dataset("imagenet")
+        >>> load_dataset("imagenet")  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
-        mixq.errors.MixqError: unknown dataset 'imagenet'; known: cifar10, digits, fashion-mnist, mnist, synthetic
+        mixq.errors.MixqError: unknown dataset 'imagenet'; known: cifar10, digits, ..., synthetic
     """
     if name not in DATASETS:
         raise MixqError(f"unknown dataset '{name}'; known: {', '.join(sorted(DATASETS))}")

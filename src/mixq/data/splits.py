@@ -11,6 +11,7 @@ care where the data came from:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 import torch
 
@@ -47,6 +48,39 @@ class Split:
     def __len__(self) -> int:
         return len(self.y)
 
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        """(C, H, W) of one image."""
+        return tuple(self.x.shape[1:])
+
+    def take(self, index: slice | torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The images and labels at ``index`` (a slice or an int64 index tensor).
+
+        Example:
+            >>> s = Split(torch.zeros(3, 1, 2, 2), torch.tensor([5, 6, 7]))
+            >>> s.take(torch.tensor([2, 0]))[1].tolist()
+            [7, 5]
+        """
+        return self.x[index], self.y[index]
+
+
+class Samples(Protocol):
+    """What training and evaluation read from a split: :class:`Split` (in memory) or a streamed
+    one such as :class:`mixq.data.imagefolder.ImageFolderSplit`.
+
+    ``y`` holds every label (int64, (N,)); ``take`` returns one batch, images float32
+    (B, C, H, W) in [0, 1] and int64 labels (B,).
+    """
+
+    y: torch.Tensor
+
+    def __len__(self) -> int: ...
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]: ...
+
+    def take(self, index: slice | torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]: ...
+
 
 @dataclass(frozen=True)
 class Augment:
@@ -82,7 +116,7 @@ class DatasetSplits:
     """A dataset: train and test splits plus what a model needs to know about them.
 
     Attributes:
-        train: training split.
+        train: training split (in memory, or streamed from files).
         test: test split (never augmented).
         num_classes: number of classes; labels are in [0, num_classes).
         input_shape: (C, H, W) of one image.
@@ -90,8 +124,8 @@ class DatasetSplits:
         name: short name ('digits', 'synthetic', 'cifar10', 'mnist').
     """
 
-    train: Split
-    test: Split
+    train: Samples
+    test: Samples
     num_classes: int
     input_shape: tuple[int, int, int]
     augment: Augment | None = None
@@ -100,6 +134,6 @@ class DatasetSplits:
     def __post_init__(self):
         for split_name in ("train", "test"):
             split = getattr(self, split_name)
-            if tuple(split.x.shape[1:]) != tuple(self.input_shape):
-                raise MixqError(f"{split_name} images have shape {tuple(split.x.shape[1:])}, "
+            if tuple(split.image_shape) != tuple(self.input_shape):
+                raise MixqError(f"{split_name} images have shape {tuple(split.image_shape)}, "
                                 f"expected input_shape {tuple(self.input_shape)}")

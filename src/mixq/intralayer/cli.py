@@ -65,7 +65,8 @@ def add_commands(sub) -> None:
                    "--engine ray, the CPUs of a local Ray instance")
     add_engine_arguments(s)
     s.add_argument("--dataset", default="digits",
-                   help="digits (embedded), fashion-mnist (installed), cifar10, mnist")
+                   help="digits (embedded), fashion-mnist (installed), cifar10, mnist, "
+                   "image-folder (your PNG/JPEG class folders)")
     s.add_argument("--data-root", default=None, help="folder with the dataset's standard files")
     s.add_argument("--model", default="demo_net", help="model name (default demo_net)")
     s.add_argument("--width", type=float, default=1.0, help="width multiplier (1.0)")
