@@ -93,8 +93,32 @@ def test_cifar10_refuses_code_in_pickle(tmp_path):
     write_cifar(tmp_path)
     with open(tmp_path / "data_batch_1", "wb") as f:
         pickle.dump({b"data": print, b"labels": []}, f)  # a global that is not a numpy array
-    with pytest.raises(MixqError, match="corrupt"):
+    with pytest.raises(MixqError, match=r"data_batch_1' holds a builtins.print object, which a "
+                       r"batch never does \(refused: loading it could run code\)"):
         cifar10(tmp_path)
+
+
+@pytest.mark.parametrize("protocol", [2, 3, 4, pickle.HIGHEST_PROTOCOL])
+def test_cifar10_any_pickle_protocol(tmp_path, protocol):
+    # Protocol 2 from Python 3 stores bytes as _codecs.encode(...): a valid batch, not corrupt.
+    written = write_cifar(tmp_path)
+    data, labels = written["test_batch"]
+    with open(tmp_path / "test_batch", "wb") as f:
+        pickle.dump({b"batch_label": b"test", b"data": data, b"labels": labels}, f,
+                    protocol=protocol)
+    d = cifar10(tmp_path)
+    assert torch.equal(d.test.x.flatten(1) * 255, torch.from_numpy(data).float())
+    assert d.test.y.tolist() == labels
+
+
+def test_cifar10_corrupt_names_the_cause(tmp_path):
+    write_cifar(tmp_path)
+    raw = (tmp_path / "data_batch_4").read_bytes()
+    (tmp_path / "data_batch_4").write_bytes(raw[:100])
+    with pytest.raises(MixqError, match=r"data_batch_4' is corrupt or truncated "
+                       r"\((EOFError|UnpicklingError): \S") as e:
+        cifar10(tmp_path)
+    assert "\n" not in str(e.value)
 
 
 def idx_bytes(array: np.ndarray, magic: int) -> bytes:

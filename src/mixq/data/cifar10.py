@@ -19,6 +19,10 @@ TEST_FILE = "test_batch"
 CIFAR10_AUGMENT = Augment(max_shift=0.125, max_rotation_deg=0.0, scale=(1.0, 1.0), hflip=True)
 
 
+class _RefusedObject(pickle.UnpicklingError):
+    """The pickle names a global that a CIFAR-10 batch never holds."""
+
+
 class _BatchUnpickler(pickle.Unpickler):
     """Unpickler that only rebuilds numpy arrays: a batch file cannot run arbitrary code."""
 
@@ -26,13 +30,16 @@ class _BatchUnpickler(pickle.Unpickler):
         ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
         ("numpy", "ndarray"), ("numpy", "dtype"),
         ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
+        ("numpy.core.numeric", "_frombuffer"), ("numpy._core.numeric", "_frombuffer"),  # proto 5
+        # Protocol 2 written by Python 3 stores bytes as _codecs.encode(text, 'latin1').
+        ("_codecs", "encode"),
     }
 
     def find_class(self, module, name):
         if (module, name) not in self._ALLOWED:
-            raise pickle.UnpicklingError(f"unexpected object {module}.{name}")
-        if module == "numpy.core.multiarray" and hasattr(np, "_core"):
-            module = "numpy._core.multiarray"  # numpy >= 2 renamed it; old pickles use the alias
+            raise _RefusedObject(f"{module}.{name}")
+        if module.startswith("numpy.core.") and hasattr(np, "_core"):
+            module = "numpy._core." + module[len("numpy.core."):]  # numpy >= 2 renamed it
         return super().find_class(module, name)
 
 
@@ -53,9 +60,12 @@ def _read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     try:
         with open(path, "rb") as f:
             entry = _BatchUnpickler(f, encoding="bytes").load()
-    except Exception as e:  # any unpickling failure means a damaged file
-        raise MixqError(f"CIFAR-10 file '{path}' is corrupt ({type(e).__name__}); "
-                        f"{_FIX} again") from None
+    except _RefusedObject as e:
+        raise MixqError(f"CIFAR-10 file '{path}' holds a {e} object, which a batch never does "
+                        f"(refused: loading it could run code); {_FIX} again") from None
+    except Exception as e:  # any other unpickling failure means a damaged file
+        raise MixqError(f"CIFAR-10 file '{path}' is corrupt or truncated ({type(e).__name__}: "
+                        f"{e}); {_FIX} again") from None
     if not isinstance(entry, dict):
         raise MixqError(f"CIFAR-10 file '{path}' is not a batch dictionary; {_FIX} again")
     data = entry.get(b"data", entry.get("data"))
