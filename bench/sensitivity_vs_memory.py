@@ -22,8 +22,8 @@ from pathlib import Path
 import torch
 
 from mixq.data import load_dataset
-from mixq.deploy.cluster import latency_function
-from mixq.deploy.platform_spec import get_platform
+from mixq.platform.latency import latency_function
+from mixq.platform.spec import get_platform
 from mixq.ir.capture import input_codes, integerize
 from mixq.ir.interpret import interpret
 from mixq.models import get_model

@@ -111,4 +111,4 @@ def test_graph_contract_errors(tmp_path):
     with pytest.raises(ValueError, match="no nodes"):
         emit_c(g, tmp_path)
     with pytest.raises(ValueError, match="unknown code generation target"):
-        emit_c(small_model(), tmp_path, target="nosuchcpu")
+        emit_c(small_model(), tmp_path, kernels="nosuchcpu")

@@ -78,7 +78,7 @@ def test_target_kernel_is_used_and_bitexact(testcpu, tmp_path):
     x = b.pw(x, 7, out="u8")          # -> testcpu
     x = b.pw(x, 5, out="u4")          # dtype not covered -> reference fallback
     g = b.build(b.fc(x, 4))
-    result = emit_c(g, tmp_path / "proj", target="testcpu")
+    result = emit_c(g, tmp_path / "proj", kernels="testcpu")
     assert result.kernels == ("mixq_conv2d_any", "mixq_conv2d_1x1_testcpu_u8_s8",
                               "mixq_conv2d_1x1_any", "mixq_fully_connected_any")
     assert result.memory.scratch_offset("conv1") is not None
@@ -143,3 +143,22 @@ def test_python_scratch_sizes_mirror_the_c_companions(tmp_path):
                                                check=True).stdout.split()]
     assert printed == [k.scratch_for(g.nodes[i], g) for i, k in checks]
     assert printed == [result.metadata["layers"][i]["scratch_bytes"] for i, _ in checks]
+
+
+def test_kernel_set_table_is_explicit_and_complete():
+    # One row per KernelSet; a row holds its own kernels only; importing a kernel module
+    # registers nothing (the registry is filled from the table).
+    from mixq.codegen import kernels_armv7em  # noqa: F401 (import must not register)
+    from mixq.platform import KernelSet
+
+    table = registry.kernel_set_table()
+    assert set(table) == set(KernelSet)
+    for kernel_set, kernels in table.items():
+        assert kernels and {k.target for k in kernels} == {kernel_set.value}
+        assert all(k.op in registry.OPS for k in kernels)
+    assert registry.registered_kernels(KernelSet.ARMV7EM)[:len(table[KernelSet.ARMV7EM])] == \
+        table[KernelSet.ARMV7EM]
+    assert {k.op for k in table[KernelSet.REF] if not k.sparse} == set(registry.OPS)
+    with pytest.raises(ValueError, match="unknown code generation target 'esp32': use one of "
+                       "ref, armv7em"):
+        registry.registered_kernels("esp32")

@@ -73,7 +73,7 @@ def sparse_graphs(draw):
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 def test_sparse_layers_bitexact_on_host(graph, target, tmp_path):
     x = random_inputs(graph, 6, seed=1)
-    got = run_host(graph, x, target=target, work_dir=tmp_path)
+    got = run_host(graph, x, kernels=target, work_dir=tmp_path)
     np.testing.assert_array_equal(got, interpret(graph, x))
 
 
@@ -100,10 +100,10 @@ def test_density_zero_reproduces_pure_ternary(tmp_path):
     expected = interpret(plain, x)
     np.testing.assert_array_equal(interpret(g, x), expected)
     for target in ("ref", "armv7em"):
-        sparse_c = run_host(g, x, target=target, work_dir=tmp_path / f"s{target}")
+        sparse_c = run_host(g, x, kernels=target, work_dir=tmp_path / f"s{target}")
         np.testing.assert_array_equal(sparse_c, expected)
     np.testing.assert_array_equal(run_host(plain, x, work_dir=tmp_path / "plain"), expected)
-    kernels = emit_c(g, tmp_path / "k", target="armv7em").kernels
+    kernels = emit_c(g, tmp_path / "k", kernels="armv7em").kernels
     assert kernels == ("mixq_conv2d_sparse_dsp", "mixq_dwconv_sparse_u8",
                        "mixq_conv2d_sparse_any") + ("mixq_conv2d_sparse_dsp",) * 3  # u4 input
 
@@ -114,7 +114,7 @@ def test_outliers_change_the_output(tmp_path):
     g = verify(b.build(b.pw_sparse(b.input, 16, out="u8", structure="unstructured",
                                    density=0.1)))
     x = random_inputs(g, 4, seed=3)
-    with_outliers = run_host(g, x, target="armv7em", work_dir=tmp_path)
+    with_outliers = run_host(g, x, kernels="armv7em", work_dir=tmp_path)
     np.testing.assert_array_equal(with_outliers, interpret(g, x))
     assert np.mean(with_outliers != interpret(_without_outliers(g), x)) > 0.2
 
@@ -130,7 +130,7 @@ def test_python_scratch_sizes_mirror_the_c_companions(tmp_path):
     y = b.dw_sparse(y, kernel=(3, 2), density=0.1)
     y = b.pw_sparse(b.add(y, y, out="u8"), 7, density=0.1, structure="block1x4")
     g = verify(b.build(b.fc_sparse(y, 3, density=0.1)))                # one column
-    result = emit_c(g, tmp_path / "p", target="armv7em")
+    result = emit_c(g, tmp_path / "p", kernels="armv7em")
     assert result.kernels == ("mixq_conv2d_sparse_dsp", "mixq_dwconv_sparse_u8", "mixq_add_any",
                               "mixq_conv2d_sparse_dsp", "mixq_conv2d_sparse_dsp")
     checks = [(i, f) for i, f in enumerate(result.kernels) if "sparse" in f]

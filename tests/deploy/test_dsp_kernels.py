@@ -83,7 +83,7 @@ def test_dsp_project_runs_on_host_with_sanitizers(tmp_path):
     x = b.conv(b.input, 9, kernel=3, stride=2, weight="s4", out="u2")
     x = b.pw(x, 6, weight="t2", out="u4")
     g = b.build(b.fc(x, 5, weight="s8"))
-    project = emit_c(g, tmp_path / "c", target="armv7em")
+    project = emit_c(g, tmp_path / "c", kernels="armv7em")
     assert sum("dsp" in k for k in project.kernels) == 3
     inputs = random_inputs(g, 6)
     assert np.array_equal(run_host(tmp_path / "c", inputs, work_dir=tmp_path / "h"),

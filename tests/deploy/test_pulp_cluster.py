@@ -19,10 +19,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mixq.codegen.synth import GraphBuilder
-from mixq.deploy.cluster import (LayerGeometry, _tile_bytes, choose_tiling, estimate_graph,
-                                 geometry_from_shape, layer_latency, model_latency)
-from mixq.deploy.cluster_kernels import compute_cycles, im2col_bytes, kernel_macs_per_cycle
-from mixq.deploy.platform_spec import get_platform
+from mixq.deploy.cluster import estimate_graph
+from mixq.platform.cluster import (LayerGeometry, _tile_bytes, choose_tiling, layer_latency,
+                                   model_latency)
+from mixq.platform.latency import geometry_from_shape
+from mixq.platform.cluster_kernels import compute_cycles, im2col_bytes, kernel_macs_per_cycle
+from mixq.platform.spec import get_platform
 from mixq.errors import MixqError
 
 V2 = get_platform("gap8").cluster

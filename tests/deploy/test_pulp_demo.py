@@ -84,7 +84,7 @@ def test_demo_models_bitexact_on_rv32_with_cluster_estimate(tmp_path, demo_graph
 def test_xpulpnn_cluster_is_faster_on_the_sub_byte_model(demo_graphs):
     # Same RV32IMC build as gap8 (only the cluster differs): compare the estimates.
     from mixq.deploy.cluster import estimate_graph
-    from mixq.deploy.platform_spec import get_platform
+    from mixq.platform.spec import get_platform
 
     graphs, _ = demo_graphs
     v2, nn = get_platform("gap8").cluster, get_platform("pulp-xpulpnn").cluster

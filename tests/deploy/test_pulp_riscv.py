@@ -10,7 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from mixq.codegen.synth import GraphBuilder
 from mixq.deploy.deploy import deploy_graph, deploy_summary
 from mixq.deploy.emulator_rv32 import Rv32Core, load_rv32_image, profile_rv32_call
-from mixq.deploy.riscv import (Rv32CycleModel, build_rv32_elf, disassemble_rv,
+from mixq.platform.cycles import RV32_CORE
+from mixq.deploy.riscv import (build_rv32_elf, disassemble_rv,
                                find_riscv_toolchain)
 from mixq.errors import MixqError, ToolchainError
 
@@ -88,11 +89,11 @@ def test_marks_split_counts(tmp_path):
     seg0, seg1 = prof.segments[0]["instructions"], prof.segments[1]["instructions"]
     assert seg1 > 50 * seg0 > 0  # the second spin runs 100x longer
     assert sum(s["instructions"] for s in prof.segments.values()) == prof.instructions
-    assert Rv32CycleModel().estimate(prof.total) >= prof.instructions
+    assert RV32_CORE.estimate(prof.total) >= prof.instructions
 
 
 def test_cycle_model_counts_classes():
-    assert Rv32CycleModel().estimate(Counter(alu=4, load=2, div=1, jump=1)) == 28
+    assert RV32_CORE.estimate(Counter(alu=4, load=2, div=1, jump=1)) == 28
 
 
 def test_deploy_gap8_contract_and_determinism(tmp_path):

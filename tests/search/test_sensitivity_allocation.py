@@ -163,8 +163,8 @@ def test_mismatched_sensitivity_and_missing_latency_model():
 
 
 def test_gap8_cluster_latency_budget_on_mobilenet():
-    from mixq.deploy.cluster import latency_function
-    from mixq.deploy.platform_spec import get_platform
+    from mixq.platform.latency import latency_function
+    from mixq.platform.spec import get_platform
     from mixq.models import get_model
     from mixq.search.memory import layer_shapes
 

@@ -23,17 +23,22 @@ Dtypes are strings: activations ``u8 u4 u2 s8 s4 s2``, weights ``s8 s4 s2`` or `
 A kernel's ``dtypes`` is a set of tuples ``(input, weight, output)`` for weight ops,
 ``(input, output)`` for pool and ``(input_a, input_b, output)`` for add; ``None`` accepts all.
 
-Targets: ``"ref"`` (portable C99, registered by :mod:`mixq.codegen.kernels_ref`) and any other
-name ``T`` whose kernels are registered by the module ``mixq.codegen.kernels_T`` (imported the
-first time ``T`` is asked for, e.g. ``kernels_armv7em``). Selection for target ``T`` considers
-``T``'s kernels first, then the reference ones, so a target only registers what it speeds up;
-among one target's matches the highest ``priority`` wins, then the earliest registered.
+Kernel sets (:class:`mixq.platform.KernelSet`, a kernel's ``target``): ``ref`` (portable
+C99, :data:`mixq.codegen.kernels_ref.KERNELS`) and ``armv7em`` (ARMv7E-M DSP,
+:data:`mixq.codegen.kernels_armv7em.KERNELS`), plus the sparse kernels of each
+(:mod:`mixq.codegen.kernels_sparse`). :func:`kernel_set_table` is the one explicit table from
+kernel set to kernels; the kernel modules only define data (no registration on import). A new
+kernel set is a :class:`~mixq.platform.KernelSet` member, a module defining its ``KERNELS`` and
+a row of that table. :func:`register_kernel` adds a kernel at run time (tests, a plug-in set
+under any other name). Selection for kernel set ``T`` considers ``T``'s kernels first, then the
+reference ones, so a set only holds what it speeds up; among one set's matches the highest
+``priority`` wins, then the earliest in the table.
 
-Registering a target kernel (in ``mixq/codegen/kernels_armv7em.py``)::
+A kernel of a set (in ``mixq/codegen/kernels_armv7em.py``, listed in its ``KERNELS``)::
 
-    from mixq.codegen.kernels import Kernel, register_kernel
+    from mixq.codegen.kernels import Kernel
 
-    register_kernel(Kernel(
+    Kernel(
         op="pw", variant="1x1", target="armv7em", function="mixq_conv2d_1x1_u8_s8",
         sources=("mixq_conv2d_1x1_u8_s8.c", "mixq_armv7em.h"),  # in codegen/runtime/;
                                                                  # the .h declares the function
@@ -41,7 +46,7 @@ Registering a target kernel (in ``mixq/codegen/kernels_armv7em.py``)::
         accepts=lambda node, graph: node.stride == (1, 1) and node.padding == (0, 0, 0, 0),
         pack_weights=my_reordered_packer,      # (node, graph) -> uint8 array
         scratch_bytes=lambda node, graph: 4 * node.weight.shape[-1],
-        priority=10))
+        priority=10)
 
 Example:
     >>> from mixq.codegen.synth import GraphBuilder
@@ -53,7 +58,6 @@ Example:
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
@@ -61,15 +65,14 @@ from typing import Callable, Optional
 import numpy as np
 
 from mixq.ir.graph import Add, AvgPool, Conv2d, FullyConnected, Graph
+from mixq.platform.spec import KernelSet
 
 RUNTIME_DIR = Path(__file__).resolve().parent / "runtime"
 OPS = ("conv", "pw", "dw", "fc", "pool", "add")
-REFERENCE_TARGET = "ref"
+REFERENCE_TARGET = KernelSet.REF.value
 
 _REGISTRY: dict[str, list["Kernel"]] = {}
 _LOADED: set[str] = set()
-# Modules registering kernels for several targets, imported before the first target loads.
-SHARED_KERNEL_MODULES = ("mixq.codegen.kernels_sparse",)
 
 
 @dataclass(frozen=True)
@@ -83,7 +86,8 @@ class Kernel:
             into the generated project; ``mixq_types.h``, ``mixq_kernels.h`` (reference
             declarations, ``mixq_requantize_s32``) are always there. ``mixq_model.c`` includes
             every header among the selected kernels' sources, so one must declare ``function``.
-        target: 'ref' or a target name (see the module docstring).
+        target: the kernel set's name (a :class:`~mixq.platform.KernelSet` value, or a
+            plug-in set's name; see the module docstring).
         variant: free-form label ('any', '1x1', '3x3', 'inplace', ...), reported in metadata.
         dtypes: accepted dtype tuples, or None for any.
         accepts: extra predicate ``(node, graph) -> bool`` (shapes, strides, padding), or None.
@@ -163,38 +167,57 @@ def register_kernel(kernel: Kernel) -> Kernel:
     return kernel
 
 
-def registered_kernels(target: str = REFERENCE_TARGET) -> tuple[Kernel, ...]:
-    """All kernels registered for ``target`` (loads the target's module)."""
-    _load_target(target)
-    return tuple(_REGISTRY.get(target, ()))
+def kernel_set_name(kernels: "KernelSet | str") -> str:
+    """The registry name of a kernel set (``KernelSet.ARMV7EM`` -> 'armv7em').
+
+    Example:
+        >>> kernel_set_name(KernelSet.ARMV7EM), kernel_set_name("ref")
+        ('armv7em', 'ref')
+    """
+    return kernels.value if isinstance(kernels, KernelSet) else str(kernels)
 
 
-def _load_target(target: str) -> None:
-    if target in _LOADED:
+def kernel_set_table() -> dict[KernelSet, tuple[Kernel, ...]]:
+    """Kernel set -> its kernels, in selection order: the one table of the kernels mixq ships.
+
+    Example:
+        >>> {k.value: len(v) > 0 for k, v in kernel_set_table().items()}
+        {'ref': True, 'armv7em': True}
+    """
+    from mixq.codegen import kernels_armv7em, kernels_ref, kernels_sparse
+
+    return {KernelSet.REF: kernels_ref.KERNELS + kernels_sparse.REF_KERNELS,
+            KernelSet.ARMV7EM: kernels_armv7em.KERNELS + kernels_sparse.ARMV7EM_KERNELS}
+
+
+def registered_kernels(target: "KernelSet | str" = REFERENCE_TARGET) -> tuple[Kernel, ...]:
+    """All kernels of kernel set ``target`` (its table row, then any registered at run time)."""
+    name = kernel_set_name(target)
+    _load_target(name)
+    return tuple(_REGISTRY.get(name, ()))
+
+
+def _load_target(name: str) -> None:
+    if name in _LOADED:
         return
-    for shared in SHARED_KERNEL_MODULES:
-        importlib.import_module(shared)
-    module = f"mixq.codegen.kernels_{target}"
-    try:
-        importlib.import_module(module)
-    except ModuleNotFoundError as e:
-        if e.name != module:
-            raise
-        if _REGISTRY.get(target):
-            return  # kernels registered directly (a test, a plug-in), no module needed
-        raise ValueError(
-            f"unknown code generation target '{target}': no module {module}"
-        ) from None
-    _LOADED.add(target)
+    known = {k.value: k for k in KernelSet}
+    if name in known:
+        for kernel in kernel_set_table()[known[name]]:
+            register_kernel(kernel)
+        _LOADED.add(name)
+    elif not _REGISTRY.get(name):  # a plug-in set registers its kernels directly
+        raise ValueError(f"unknown code generation target '{name}': use one of "
+                         f"{', '.join(known)} or register kernels for it")
 
 
-def select_kernel(node, graph: Graph, target: str = REFERENCE_TARGET, *, inplace: bool = False):
-    """The kernel that runs ``node`` for ``target``.
+def select_kernel(node, graph: Graph, target: "KernelSet | str" = REFERENCE_TARGET, *,
+                  inplace: bool = False):
+    """The kernel that runs ``node`` for kernel set ``target``.
 
     Args:
         node: an IR node of ``graph``.
         graph: the graph (for tensor types).
-        target: 'ref' or a registered target name.
+        target: a :class:`~mixq.platform.KernelSet` or a plug-in set's name.
         inplace: select among in-place variants only (returns None if there is none).
 
     Returns:
@@ -203,6 +226,7 @@ def select_kernel(node, graph: Graph, target: str = REFERENCE_TARGET, *, inplace
     Raises:
         ValueError: no kernel runs ``node`` (never for complete reference kernels).
     """
+    target = kernel_set_name(target)
     targets = [target] if target == REFERENCE_TARGET else [target, REFERENCE_TARGET]
     for t in targets:
         found = [

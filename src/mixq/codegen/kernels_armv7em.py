@@ -24,10 +24,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from mixq.codegen.kernels import RUNTIME_DIR, Kernel, register_kernel
+from mixq.codegen.kernels import RUNTIME_DIR, Kernel
 from mixq.ir.graph import Conv2d, Graph
+from mixq.platform.spec import KernelSet
 
-TARGET = "armv7em"
+TARGET = KernelSet.ARMV7EM.value
 SOURCE_DIR = RUNTIME_DIR / "armv7em"
 INPUT_DTYPES = ("u8", "u4", "u2")
 OUTPUT_DTYPES = ("u8", "u4", "u2", "s8", "s4", "s2")
@@ -215,10 +216,11 @@ def _dtypes(weights: tuple[str, ...]) -> frozenset:
     return frozenset((i, w, o) for i in INPUT_DTYPES for w in weights for o in OUTPUT_DTYPES)
 
 
-def _register() -> None:
+def _kernels() -> tuple[Kernel, ...]:
+    out = []
     for bits, weights in ((8, ("s8",)), (4, ("s4",)), (2, ("s2", "t2"))):
         for op in ("conv", "pw", "fc"):
-            register_kernel(Kernel(
+            out.append(Kernel(
                 op=op, function=f"mixq_conv2d_dsp_s{bits}",
                 sources=("mixq_conv2d_dsp.c", "mixq_dsp.h"), source_dir=SOURCE_DIR,
                 target=TARGET, variant="dsp", dtypes=_dtypes(weights), accepts=conv_fits_int32,
@@ -228,13 +230,16 @@ def _register() -> None:
               sources=("mixq_dwconv3x3_dsp.c", "mixq_dsp.h"), source_dir=SOURCE_DIR,
               target=TARGET, dtypes=_dtypes(("s8", "s4", "s2", "t2")),
               scratch_bytes=dw_scratch_bytes, priority=10)
-    register_kernel(Kernel(variant="dsp3x3", accepts=dw_supported, **dw))
-    register_kernel(Kernel(variant="dsp3x3-inplace",
+    out.append(Kernel(variant="dsp3x3", accepts=dw_supported, **dw))
+    out.append(Kernel(variant="dsp3x3-inplace",
                            accepts=lambda n, g: bool(dw_inplace_safe(n, g)),
                            inplace_inputs=dw_inplace_safe, **dw))
 
+    return tuple(out)
 
-_register()
+
+# The ARMv7E-M DSP kernel set (dense layers; see kernels_sparse for the sparse ones).
+KERNELS = _kernels()
 
 __all__ = ["act_word_lanes", "weight_word_lanes", "conv_k_lanes", "column_order",
            "reorder_conv_weights", "pack_conv_weights", "conv_scratch_bytes", "dw_scratch_bytes",

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mixq.codegen.kernels import Kernel, register_kernel
+from mixq.codegen.kernels import Kernel
 from mixq.codegen.packing import pack_codes, row_bytes
 from mixq.ir.graph import Graph
 
@@ -98,33 +98,37 @@ def _pointwise(node, graph: Graph) -> bool:
     return node.stride == (1, 1) and tuple(node.padding) == (0, 0, 0, 0)
 
 
-def _register() -> None:
+def _kernels() -> tuple[Kernel, ...]:
+    out = []
     conv_sources = ("mixq_conv2d_any.c",) + COMMON_SOURCES
-    register_kernel(Kernel("conv", "mixq_conv2d_any", conv_sources, variant="any",
+    out.append(Kernel("conv", "mixq_conv2d_any", conv_sources, variant="any",
                            pack_weights=pack_conv_weights))
     # 1x1 with a stride or padding falls back to the general conv kernel.
-    register_kernel(Kernel("pw", "mixq_conv2d_any", conv_sources, variant="any",
+    out.append(Kernel("pw", "mixq_conv2d_any", conv_sources, variant="any",
                            pack_weights=pack_conv_weights))
-    register_kernel(Kernel("pw", "mixq_conv2d_1x1_any", ("mixq_conv2d_1x1_any.c",) + COMMON_SOURCES,
+    out.append(Kernel("pw", "mixq_conv2d_1x1_any", ("mixq_conv2d_1x1_any.c",) + COMMON_SOURCES,
                            variant="1x1", accepts=_pointwise, pack_weights=pack_conv_weights,
                            priority=1))
-    register_kernel(Kernel("dw", "mixq_dwconv_any", ("mixq_dwconv_any.c",) + COMMON_SOURCES,
+    out.append(Kernel("dw", "mixq_dwconv_any", ("mixq_dwconv_any.c",) + COMMON_SOURCES,
                            variant="any", pack_weights=pack_dw_weights))
-    register_kernel(Kernel("dw", "mixq_dwconv_inplace_any",
+    out.append(Kernel("dw", "mixq_dwconv_inplace_any",
                            ("mixq_dwconv_inplace_any.c",) + COMMON_SOURCES, variant="inplace",
                            accepts=dwconv_inplace_safe, pack_weights=pack_dw_weights,
                            scratch_bytes=dwconv_inplace_scratch_bytes, inplace_inputs=(0,)))
-    register_kernel(Kernel("fc", "mixq_fully_connected_any",
+    out.append(Kernel("fc", "mixq_fully_connected_any",
                            ("mixq_fully_connected_any.c",) + COMMON_SOURCES, variant="any",
                            pack_weights=pack_fc_weights))
-    register_kernel(Kernel("pool", "mixq_avgpool_any", ("mixq_avgpool_any.c",) + COMMON_SOURCES,
+    out.append(Kernel("pool", "mixq_avgpool_any", ("mixq_avgpool_any.c",) + COMMON_SOURCES,
                            variant="any"))
     add_sources = ("mixq_add_any.c",) + COMMON_SOURCES
-    register_kernel(Kernel("add", "mixq_add_any", add_sources, variant="any"))
+    out.append(Kernel("add", "mixq_add_any", add_sources, variant="any"))
     # The same function is safe in place over an input with at least the output's code width.
-    register_kernel(Kernel("add", "mixq_add_any", add_sources, variant="inplace",
+    out.append(Kernel("add", "mixq_add_any", add_sources, variant="inplace",
                            accepts=lambda node, graph: bool(add_inplace_inputs(node, graph)),
                            inplace_inputs=add_inplace_inputs))
 
+    return tuple(out)
 
-_register()
+
+# The reference kernel set (portable C99): every kernel set falls back on it.
+KERNELS = _kernels()

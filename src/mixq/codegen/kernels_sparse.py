@@ -18,15 +18,15 @@ Kernels:
   for dw (``runtime/``, C99 with DSP instructions where the compiler has them), the portable
   blob, whose effective weights k * T + S it expands into scratch (int16) once per call.
 
-This module is imported by :mod:`mixq.codegen.kernels` before any target loads
-(``SHARED_KERNEL_MODULES``).
+Its kernels join the reference and the armv7em sets in the table of :mod:`mixq.codegen.kernels`
+(:data:`REF_KERNELS`, :data:`ARMV7EM_KERNELS`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from mixq.codegen.kernels import RUNTIME_DIR, Kernel, register_kernel
+from mixq.codegen.kernels import RUNTIME_DIR, Kernel
 from mixq.codegen.sparse_formats import (
     assemble_blob,
     encode_sparse,
@@ -38,8 +38,9 @@ from mixq.codegen.sparse_formats import (
     sparse_rows,
 )
 from mixq.ir.graph import Conv2d, Graph
+from mixq.platform.spec import KernelSet
 
-DSP_TARGET = "armv7em"
+DSP_TARGET = KernelSet.ARMV7EM.value
 DSP_DIR = RUNTIME_DIR / "armv7em"
 PORTABLE_SOURCES = ("mixq_sparse.h", "mixq_kernels.h", "mixq_requantize_s32.c")
 DSP_SOURCES = ("mixq_conv2d_sparse_dsp.c", "mixq_sparse_dsp.h", "mixq_dsp.h")
@@ -157,13 +158,13 @@ def dsp_accepts(node, graph: Graph) -> bool:
     return k_lanes * 8 * cols // 4 <= MAX_OFFSET and k_lanes * 2 * 255 <= INT32_MAX
 
 
-def _register_dsp() -> None:
+def _dsp_kernels() -> tuple[Kernel, ...]:
     dtypes = frozenset(("u8", "t2", o) for o in OUTPUTS)
-    for op in ("conv", "pw", "fc"):
-        register_kernel(Kernel(op, "mixq_conv2d_sparse_dsp", DSP_SOURCES, target=DSP_TARGET,
+    return tuple(Kernel(op, "mixq_conv2d_sparse_dsp", DSP_SOURCES, target=DSP_TARGET,
                                variant="sparse-dsp", dtypes=dtypes, accepts=dsp_accepts,
                                scratch_bytes=dsp_scratch_bytes, pack_weights=pack_dsp_blob,
-                               source_dir=DSP_DIR, priority=10, sparse=True))
+                               source_dir=DSP_DIR, priority=10, sparse=True)
+                 for op in ("conv", "pw", "fc"))
 
 
 def dw_u8_scratch_bytes(node, graph: Graph) -> int:
@@ -178,23 +179,28 @@ def dw_u8_accepts(node, graph: Graph) -> bool:
             and int(np.prod(node.weight.shape[1:3])) <= 64)
 
 
-def _register_portable() -> None:
-    for op, function in (("conv", "mixq_conv2d_sparse_any"), ("pw", "mixq_conv2d_sparse_any"),
-                         ("dw", "mixq_dwconv_sparse_any"),
-                         ("fc", "mixq_fully_connected_sparse_any")):
-        register_kernel(Kernel(op, function, (f"{function}.c",) + PORTABLE_SOURCES,
-                               variant="sparse", pack_weights=pack_portable_blob, sparse=True))
+def _portable_kernels() -> tuple[Kernel, ...]:
+    return tuple(Kernel(op, function, (f"{function}.c",) + PORTABLE_SOURCES, variant="sparse",
+                        pack_weights=pack_portable_blob, sparse=True)
+                 for op, function in (("conv", "mixq_conv2d_sparse_any"),
+                                      ("pw", "mixq_conv2d_sparse_any"),
+                                      ("dw", "mixq_dwconv_sparse_any"),
+                                      ("fc", "mixq_fully_connected_sparse_any")))
+
+
+def _dw_u8_kernel() -> Kernel:
     # u8 depthwise expanding k * T + S once per call (C99 + DSP instructions when available;
-    # registered for armv7em: the reference target keeps only width-generic kernels).
-    register_kernel(Kernel("dw", "mixq_dwconv_sparse_u8", ("mixq_dwconv_sparse_u8.c",) +
-                           PORTABLE_SOURCES, target=DSP_TARGET, variant="sparse-u8",
-                           dtypes=frozenset(("u8", "t2", o) for o in OUTPUTS),
-                           accepts=dw_u8_accepts, scratch_bytes=dw_u8_scratch_bytes,
-                           pack_weights=pack_portable_blob, priority=10, sparse=True))
+    # in the armv7em set: the reference set keeps only width-generic kernels).
+    return Kernel("dw", "mixq_dwconv_sparse_u8", ("mixq_dwconv_sparse_u8.c",) + PORTABLE_SOURCES,
+                  target=DSP_TARGET, variant="sparse-u8",
+                  dtypes=frozenset(("u8", "t2", o) for o in OUTPUTS), accepts=dw_u8_accepts,
+                  scratch_bytes=dw_u8_scratch_bytes, pack_weights=pack_portable_blob,
+                  priority=10, sparse=True)
 
 
-_register_portable()
-_register_dsp()
+# The sparse kernels of each kernel set (see the table in mixq.codegen.kernels).
+REF_KERNELS = _portable_kernels()
+ARMV7EM_KERNELS = (_dw_u8_kernel(),) + _dsp_kernels()
 
 __all__ = ["index_bits", "pack_portable_blob", "pack_dsp_blob", "dw_u8_scratch_bytes", "dsp_geometry", "dsp_lanes",
            "lane_byte_offset", "dsp_scratch_bytes", "encode_sparse", "assemble_blob", "row_view",

@@ -24,9 +24,9 @@ import numpy as np
 
 from mixq.codegen.emit import emit_c
 from mixq.deploy.arm import build_elf, elf_sizes
-from mixq.deploy.cycles import CycleModel, estimate_latency_ms
+from mixq.platform.cycles import CORTEX_M7, CycleModel, estimate_latency_ms
 from mixq.deploy.emulator import CortexM7, load_image
-from mixq.deploy.platform_spec import Platform, get_platform, known_targets
+from mixq.platform.spec import Platform, get_platform, known_platforms
 from mixq.deploy.profile import disassemble, profile_call
 from mixq.errors import MixqError, ToolchainError
 from mixq.fileio import write_json_atomic
@@ -63,7 +63,7 @@ def _target(p: Platform) -> Target:
 
 
 # One Target per platform spec shipped in mixq/deploy/platforms/*.toml.
-TARGETS = {name: _target(get_platform(name)) for name in known_targets()}
+TARGETS = {name: _target(get_platform(name)) for name in known_platforms()}
 
 
 def get_target(name: str) -> Target:
@@ -217,7 +217,7 @@ def deploy_graph(
         MixqError: bad target, bad inputs, or an emulator fault.
     """
     tgt = get_target(target)
-    if tgt.platform is not None and tgt.platform.is_riscv:
+    if tgt.platform is not None and tgt.platform.isa == "rv32imc":
         from mixq.deploy.riscv import deploy_graph_rv32  # RV32IMC build, emulation, estimates
 
         return deploy_graph_rv32(graph, out_dir, tgt.platform, emulate, inputs,
@@ -236,7 +236,7 @@ def deploy_graph(
     checked = inputs[:emulate]
 
     project = out / PROJECT_DIR
-    emitted = emit_c(graph, project, target=tgt.kernels)
+    emitted = emit_c(graph, project, kernels=tgt.kernels)
     elf = build_model_elf(project, out / ELF_NAME)
     meta = emitted.metadata
     runner = ModelRunner(elf, in_t.numel, graph.tensor(graph.outputs[0]).numel,
@@ -251,7 +251,7 @@ def deploy_graph(
                          .any(axis=1).sum())
 
     prof = runner.profile(input_bytes(graph, inputs[:1])[0])
-    model = cycle_model or CycleModel()
+    model = cycle_model or CORTEX_M7
     est_cycles = prof.total.est_cycles(model)
     layers = []
     for i, layer in enumerate(meta["layers"]):

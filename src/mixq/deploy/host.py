@@ -21,6 +21,7 @@ import numpy as np
 from mixq.codegen.emit import emit_c, load_metadata
 from mixq.errors import ToolchainError
 from mixq.ir.graph import Graph
+from mixq.platform.spec import KernelSet
 
 CFLAGS = ("-std=c99", "-O2", "-Wall", "-Wextra", "-Werror")
 SANITIZE_FLAGS = ("-fsanitize=address,undefined", "-fno-sanitize-recover=all")
@@ -145,7 +146,7 @@ def run_host(
     graph_or_project: Union[Graph, str, os.PathLike],
     inputs: np.ndarray,
     *,
-    target: str = "ref",
+    kernels: "KernelSet | str" = KernelSet.REF,
     inplace: str = "auto",
     sanitize: bool = True,
     work_dir: Optional[Union[str, os.PathLike]] = None,
@@ -157,7 +158,7 @@ def run_host(
         graph_or_project: an ``ir.Graph`` (emitted into ``work_dir/project`` first) or the
             directory of a generated project.
         inputs: uint8 (N, H, W, C) network input codes.
-        target: code generation target when a graph is given.
+        kernels: the kernel set when a graph is given (:class:`mixq.platform.KernelSet`).
         inplace: in-place policy of :func:`mixq.codegen.emit_c` when a graph is given.
         sanitize: build with ASan/UBSan.
         work_dir: where to put the project and the build; a temporary directory if None.
@@ -183,7 +184,7 @@ def run_host(
     with tempfile.TemporaryDirectory(prefix="mixq-host-") as tmp:
         base = Path(work_dir) if work_dir is not None else Path(tmp)
         if isinstance(graph_or_project, Graph):
-            project = emit_c(graph_or_project, base / "project", target=target,
+            project = emit_c(graph_or_project, base / "project", kernels=kernels,
                              inplace=inplace).out_dir
         else:
             project = Path(graph_or_project)

@@ -69,7 +69,7 @@ def measure_graph(graph: Graph, kernels: str = "armv7em", check_inputs: int = 3,
     """
     with tempfile.TemporaryDirectory(prefix="mixq-intralayer-") as tmp:
         base = Path(work_dir) if work_dir is not None else Path(tmp)
-        emitted = emit_c(graph, base / "c", target=kernels)
+        emitted = emit_c(graph, base / "c", kernels=kernels)
         elf = build_model_elf(base / "c", base / "bench.elf")
         t_in = graph.tensor(graph.inputs[0])
         runner = ModelRunner(elf, t_in.numel, graph.tensor(graph.outputs[0]).numel,

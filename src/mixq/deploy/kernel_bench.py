@@ -102,7 +102,7 @@ def measure_case(case: LayerCase, w_bits: WBits, a_bits: int, kernels: str = "ar
     graph = case_graph(case, w_bits, a_bits)
     with tempfile.TemporaryDirectory(prefix="mixq-bench-") as tmp:
         base = Path(work_dir) if work_dir is not None else Path(tmp)
-        emitted = emit_c(graph, base / "c", target=kernels)
+        emitted = emit_c(graph, base / "c", kernels=kernels)
         elf = build_model_elf(base / "c", base / "bench.elf")
         t_in = graph.tensor(graph.inputs[0])
         runner = ModelRunner(elf, t_in.numel, graph.tensor(graph.outputs[0]).numel,

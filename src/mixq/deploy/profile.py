@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from unicorn import UC_HOOK_BLOCK
 from unicorn.arm_const import UC_ARM_REG_R0
 
-from mixq.deploy.cycles import CLASSES, CycleModel, classify
+from mixq.platform.cycles import CLASSES, CORTEX_M7, CycleModel, classify
 from mixq.deploy.emulator import CortexM7
 from mixq.deploy.toolchain import find_arm_toolchain
 from mixq.errors import MixqError
@@ -79,7 +79,7 @@ class SegmentCount:
 
     Attributes:
         instructions: executed instructions.
-        classes: class -> count (see :data:`mixq.deploy.cycles.CLASSES`), plus
+        classes: class -> count (see :data:`mixq.platform.cycles.CLASSES`), plus
             ``multi_registers``.
     """
 
@@ -87,8 +87,8 @@ class SegmentCount:
     classes: Counter = field(default_factory=Counter)
 
     def est_cycles(self, model: CycleModel | None = None) -> int:
-        """Estimated cycles of this segment (an estimate: see :mod:`mixq.deploy.cycles`)."""
-        return (model or CycleModel()).estimate(self.classes)
+        """Estimated cycles of this segment (an estimate: see :mod:`mixq.platform.cycles`)."""
+        return (model or CORTEX_M7).estimate(self.classes)
 
 
 @dataclass

@@ -18,7 +18,6 @@ whose ISA is ``rv32imc`` (``gap8``, ``pulp-xpulpnn``):
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import subprocess
 from collections import Counter
@@ -34,6 +33,7 @@ from mixq.deploy.arm import compile_elf, elf_sizes
 from mixq.deploy.emulator_rv32 import Rv32Core, load_rv32_image, profile_rv32_call
 from mixq.errors import MixqError, ToolchainError
 from mixq.fileio import write_json_atomic
+from mixq.platform.cycles import RV32_CORE, CycleModel, classify_rv
 from mixq.ir.graph import Graph
 from mixq.ir.interpret import interpret
 
@@ -107,37 +107,6 @@ def build_rv32_elf(sources, out, entries: tuple[str, ...] = ("mixq_model_run",),
                        include_dirs, defines)
 
 
-_BRANCH = re.compile(r"^(beq|bne|blt|bge|bltu|bgeu|beqz|bnez|blez|bgez|bltz|bgtz|bgt|ble|"
-                     r"bgtu|bleu)$")
-_JUMP = re.compile(r"^(j|jal|jalr|jr|ret|call|tail)$")
-CLASSES = ("alu", "load", "store", "mul", "mulh", "div", "branch", "jump")
-
-
-def classify_rv(mnemonic: str) -> str:
-    """Class of one RV32IMC instruction as objdump prints it (compressed forms included).
-
-    Example:
-        >>> [classify_rv(m) for m in ("add", "lbu", "sw", "mul", "mulhu", "remu", "bnez", "ret")]
-        ['alu', 'load', 'store', 'mul', 'mulh', 'div', 'branch', 'jump']
-    """
-    m = mnemonic.lower().split(".")[0] if not mnemonic.startswith("c.") else mnemonic[2:]
-    if m in ("lb", "lbu", "lh", "lhu", "lw", "lwsp"):
-        return "load"
-    if m in ("sb", "sh", "sw", "swsp"):
-        return "store"
-    if m == "mul":
-        return "mul"
-    if m in ("mulh", "mulhu", "mulhsu"):
-        return "mulh"
-    if m in ("div", "divu", "rem", "remu"):
-        return "div"
-    if _BRANCH.match(m):
-        return "branch"
-    if _JUMP.match(m):
-        return "jump"
-    return "alu"
-
-
 def disassemble_rv(elf) -> dict[int, str]:
     """Instruction class of every code address of an RV32 ELF (riscv64-unknown-elf-objdump)."""
     tc = find_riscv_toolchain()
@@ -153,37 +122,8 @@ def disassemble_rv(elf) -> dict[int, str]:
         except ValueError:
             continue
         if parts[2].strip() and not parts[2].startswith("."):
-            table[addr] = classify_rv(parts[2].strip())
+            table[addr] = classify_rv(parts[2].strip())[0]
     return table
-
-
-@dataclass(frozen=True)
-class Rv32CycleModel:
-    """Cycles per instruction class of a RI5CY / CV32E40P-class core (an ESTIMATE).
-
-    Source: the CV32E40P user manual, "Pipeline" chapter, cycle counts per instruction type:
-    ALU, load, store, ``mul`` 1 cycle; ``mulh*`` 5; division 3-35 (data dependent, 20 taken);
-    jumps 2; branches 3 taken / 1 not taken (2 taken, half are assumed taken). Load-use stalls
-    and instruction-fetch stalls are not modelled.
-    """
-
-    alu: float = 1.0
-    load: float = 1.0
-    store: float = 1.0
-    mul: float = 1.0
-    mulh: float = 5.0
-    div: float = 20.0
-    branch: float = 2.0
-    jump: float = 2.0
-
-    def estimate(self, counts: Counter) -> int:
-        """Estimated cycles for class counts.
-
-        Example:
-            >>> Rv32CycleModel().estimate(Counter({"alu": 10, "branch": 2, "mulh": 1}))
-            19
-        """
-        return int(round(sum(getattr(self, c) * counts.get(c, 0) for c in CLASSES)))
 
 
 class Rv32ModelRunner(_dep.ModelRunner):
@@ -210,7 +150,7 @@ class Rv32ModelRunner(_dep.ModelRunner):
 
 
 def deploy_graph_rv32(graph: Graph, out_dir, platform, emulate: int = 100, inputs=None, *,
-                      host_check: bool = True, cycle_model: Rv32CycleModel | None = None,
+                      host_check: bool = True, cycle_model: CycleModel | None = None,
                       seed: int = 0) -> dict:
     """Generate, build for RV32IMC, emulate bit-exact and measure ``graph``; writes
     ``<out_dir>/deploy.json`` (keys as :func:`mixq.deploy.deploy.deploy_graph`, plus ``isa``
@@ -240,7 +180,7 @@ def deploy_graph_rv32(graph: Graph, out_dir, platform, emulate: int = 100, input
         raise MixqError("no inputs to deploy with; pass at least one input or emulate >= 1")
     checked = inputs[:emulate]
     project = out / _dep.PROJECT_DIR
-    meta = emit_c(graph, project, target=platform.kernels).metadata
+    meta = emit_c(graph, project, kernels=platform.kernels).metadata
     elf = build_rv32_elf(sorted(project.glob("*.c")), out / _dep.ELF_NAME,
                          include_dirs=(project,))
     runner = Rv32ModelRunner(elf, in_t.numel, graph.tensor(graph.outputs[0]).numel,
@@ -253,7 +193,7 @@ def deploy_graph_rv32(graph: Graph, out_dir, platform, emulate: int = 100, input
         mismatches = int((got.reshape(len(got), -1) != expected.reshape(len(expected), -1))
                          .any(axis=1).sum())
     prof = runner.profile(_dep.input_bytes(graph, inputs[:1])[0])
-    model = cycle_model or Rv32CycleModel()
+    model = cycle_model or RV32_CORE
     est_cycles = model.estimate(prof.total)
     layers = []
     for i, layer in enumerate(meta["layers"]):
@@ -291,6 +231,5 @@ def deploy_graph_rv32(graph: Graph, out_dir, platform, emulate: int = 100, input
     return result
 
 
-__all__ = ["CYCLE_NOTE", "Rv32CycleModel", "Rv32ModelRunner", "build_rv32_elf", "classify_rv",
-           "deploy_graph_rv32", "disassemble_rv", "find_riscv_toolchain",
+__all__ = ["CYCLE_NOTE", "Rv32ModelRunner", "build_rv32_elf", "deploy_graph_rv32", "disassemble_rv", "find_riscv_toolchain",
            "has_riscv_toolchain", "rv32_linker_script"]

@@ -13,7 +13,7 @@ def _platform_budget(args):
 
     platform = None
     if args.target is not None:
-        from mixq.deploy.platform_spec import get_platform
+        from mixq.platform.spec import get_platform
 
         platform = get_platform(args.target)
     flash = args.flash or (platform.flash_bytes if platform else None)
@@ -73,7 +73,7 @@ def _sensitivity_allocation(args, platform, flash: int, ram: int):
                                 seed=args.seed)
     latency = budget_cycles = None
     if platform is not None and (args.latency_ms is not None or not args.json):
-        from mixq.deploy.cluster import latency_function
+        from mixq.platform.latency import latency_function
 
         latency, clock = latency_function(platform, shapes)
         if args.latency_ms is not None:
@@ -110,7 +110,7 @@ def _cmd_allocate(args) -> int:
 
 def _latency_line(args, platform, result: dict) -> str:
     """'est. latency ... on <target> (estimate)' for the printed allocation."""
-    from mixq.deploy.cluster import latency_function
+    from mixq.platform.latency import latency_function
     from mixq.models import get_model
     from mixq.quant.spec import BitAllocation
     from mixq.search.memory import layer_shapes

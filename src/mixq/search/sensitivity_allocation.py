@@ -96,7 +96,7 @@ def allocate_sensitivity(shapes: Sequence[LayerShape], budget: MemoryBudget, sen
             ``name``, ``weight_cost`` and ``act_cost`` dicts keyed by bits) per layer.
         granularity: 'per-channel' (MixPC) or 'per-layer' (MixPL) overhead model.
         latency: ``f(shape, w_bits, in_bits, out_bits)`` -> estimated cycles of the layer
-            (e.g. :func:`mixq.deploy.cluster.latency_function`), required with a latency budget.
+            (e.g. :func:`mixq.platform.latency.latency_function`), required with a latency budget.
         latency_budget: cycles; None for no latency constraint.
         bits: precision choices.
         time_limit_s: HiGHS time limit (the problem has at most 27 binaries per layer).

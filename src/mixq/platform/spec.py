@@ -1,7 +1,8 @@
 """Platform specs: declarative TOML descriptions of deployment targets.
 
-Every command that takes ``--target`` resolves it here: a name of a spec shipped in
-``mixq/deploy/platforms/*.toml`` (``stm32h7``, ``stm32h7-ref``, ``stm32f746``, ``gap8``,
+Every command that takes ``--target`` resolves it here, once, into a :class:`Platform`; the
+code below the CLI passes that object (or its :class:`KernelSet`), never the name. A target is
+a name of a spec shipped in ``mixq/platform/platforms/*.toml`` (``stm32h7``, ``stm32h7-ref``, ``stm32f746``, ``gap8``,
 ``pulp-xpulpnn``) or the path of a user ``.toml`` file with the same schema. A spec is checked
 strictly: an unknown key, a missing field or a value of the wrong type is a one-line
 :class:`~mixq.errors.MixqError` that names the file and lists the known targets.
@@ -13,12 +14,12 @@ Schema (``[cluster]`` and ``[latency]`` are optional)::
     [core]                        # what mixq builds and emulates
     isa = "rv32imc"               # 'armv7e-m' or 'rv32imc'
     cpu = "rv32imc"               # emulated core: 'cortex-m7' or 'rv32imc'
-    kernels = "ref"               # code generation target of mixq.codegen.emit_c
+    kernels = "ref"               # kernel set of mixq.codegen.emit_c ('ref' or 'armv7em')
     clock_hz = 250_000_000        # clock of the single-core latency estimate
     [memory]                      # default allocation budget
     flash_bytes = 8_388_608
     ram_bytes = 524_288
-    [cluster]                     # a PULP cluster (mixq.deploy.cluster latency model)
+    [cluster]                     # a PULP cluster (mixq.platform.cluster latency model)
     cores, clock_hz, simd ('xpulpv2' | 'xpulpnn'), l1_bytes, l1_reserved_bytes, l2_bytes,
     l3_bytes, dma_bytes_per_cycle, dma_setup_cycles, l3_bytes_per_cycle
     [latency]                     # an MCU: estimated cycles per MAC, keys 'w<bits>a<bits>'
@@ -29,12 +30,31 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass, field
+from enum import Enum
 from importlib import resources
 from pathlib import Path
 
 from mixq.errors import MixqError
 
-ISAS = ("armv7e-m", "rv32imc")
+
+class Isa(str, Enum):
+    """The instruction set mixq compiles for and emulates (``[core] isa``); each has one
+    deploy record in :mod:`mixq.deploy.isa`."""
+
+    ARMV7EM = "armv7e-m"
+    RV32IMC = "rv32imc"
+
+
+class KernelSet(str, Enum):
+    """The C kernels :func:`mixq.codegen.emit_c` selects from (``[core] kernels``): the portable
+    C99 reference kernels, or the ARMv7E-M DSP kernels with the reference ones as fallback."""
+
+    REF = "ref"
+    ARMV7EM = "armv7em"
+
+
+ISAS = tuple(i.value for i in Isa)
+KERNEL_SETS = tuple(k.value for k in KernelSet)
 CPUS = ("cortex-m7", "rv32imc")
 SIMD = ("xpulpv2", "xpulpnn")
 PRECISION_KEYS = tuple(f"w{w}a{a}" for w in (8, 4, 2) for a in (8, 4, 2))
@@ -58,7 +78,7 @@ _OPTIONAL_SECTIONS = ("cluster", "latency")
 
 @dataclass(frozen=True)
 class ClusterSpec:
-    """A PULP cluster (see :mod:`mixq.deploy.cluster`).
+    """A PULP cluster (see :mod:`mixq.platform.cluster`).
 
     Attributes:
         cores: processing cores sharing L1.
@@ -96,9 +116,9 @@ class Platform:
     Attributes:
         name: CLI name.
         description: one line for humans.
-        isa: 'armv7e-m' or 'rv32imc' (what mixq compiles for).
-        cpu: emulated core ('cortex-m7' or 'rv32imc').
-        kernels: code generation target of :func:`mixq.codegen.emit_c`.
+        isa: what mixq compiles for and emulates.
+        cpu: emulated core ('cortex-m7' or 'rv32imc'; a label in deploy.json).
+        kernels: the kernel set of :func:`mixq.codegen.emit_c`.
         clock_hz: clock of the single-core latency estimate.
         flash_bytes, ram_bytes: default allocation budget.
         cluster: the PULP cluster, or None for a single-core MCU.
@@ -109,9 +129,9 @@ class Platform:
 
     name: str
     description: str
-    isa: str
+    isa: Isa
     cpu: str
-    kernels: str
+    kernels: KernelSet
     clock_hz: float
     flash_bytes: int
     ram_bytes: int
@@ -120,28 +140,24 @@ class Platform:
     dw_cycles_per_mac: dict = field(default_factory=dict)
     source: str = ""
 
-    @property
-    def is_riscv(self) -> bool:
-        return self.isa == "rv32imc"
-
 
 def _packaged() -> dict[str, object]:
-    root = resources.files("mixq.deploy").joinpath("platforms")
+    root = resources.files("mixq.platform").joinpath("platforms")
     return {p.name[:-5]: p for p in root.iterdir() if p.name.endswith(".toml")}
 
 
-def known_targets() -> tuple[str, ...]:
+def known_platforms() -> tuple[str, ...]:
     """Names of the platform specs shipped with mixq, sorted.
 
     Example:
-        >>> known_targets()
+        >>> known_platforms()
         ('gap8', 'pulp-xpulpnn', 'stm32f746', 'stm32h7', 'stm32h7-ref')
     """
     return tuple(sorted(_packaged()))
 
 
 def _fail(where: str, what: str) -> MixqError:
-    return MixqError(f"{where}: {what}; known targets: {', '.join(known_targets())} "
+    return MixqError(f"{where}: {what}; known targets: {', '.join(known_platforms())} "
                      "(or a .toml platform file)")
 
 
@@ -188,8 +204,8 @@ def parse_platform(data: dict, where: str = "platform") -> Platform:
         >>> p = parse_platform({"name": "m", "description": "d",
         ...     "core": {"isa": "armv7e-m", "cpu": "cortex-m7", "kernels": "ref",
         ...              "clock_hz": 1e8}, "memory": {"flash_bytes": 10, "ram_bytes": 5}})
-        >>> p.name, p.cluster, p.is_riscv
-        ('m', None, False)
+        >>> p.name, p.cluster, p.isa, p.kernels.value
+        ('m', None, <Isa.ARMV7EM: 'armv7e-m'>, 'ref')
         >>> parse_platform({"name": "m"})
         Traceback (most recent call last):
         ...
@@ -207,6 +223,9 @@ def parse_platform(data: dict, where: str = "platform") -> Platform:
         raise _fail(where, f"[core] cpu '{core['cpu']}' is not one of {', '.join(CPUS)}")
     if (core["isa"] == "rv32imc") != (core["cpu"] == "rv32imc"):
         raise _fail(where, f"[core] cpu '{core['cpu']}' does not implement isa '{core['isa']}'")
+    if core["kernels"] not in KERNEL_SETS:
+        raise _fail(where, f"[core] kernels '{core['kernels']}' is not one of "
+                    f"{', '.join(KERNEL_SETS)}")
     if core["isa"] == "rv32imc" and core["kernels"] != "ref":
         raise _fail(where, "[core] kernels must be 'ref' on rv32imc (portable C99 kernels)")
     cluster = None
@@ -226,7 +245,8 @@ def parse_platform(data: dict, where: str = "platform") -> Platform:
         dw_per_mac = _mac_table(where, "dw_cycles_per_mac", lat.get("dw_cycles_per_mac", {}))
     if core["clock_hz"] <= 0 or mem["flash_bytes"] <= 0 or mem["ram_bytes"] <= 0:
         raise _fail(where, "clock_hz, flash_bytes and ram_bytes must be positive")
-    return Platform(top["name"], top["description"], core["isa"], core["cpu"], core["kernels"],
+    return Platform(top["name"], top["description"], Isa(core["isa"]), core["cpu"],
+                    KernelSet(core["kernels"]),
                     float(core["clock_hz"]), mem["flash_bytes"], mem["ram_bytes"], cluster,
                     per_mac, dw_per_mac, where)
 
@@ -266,7 +286,7 @@ def get_platform(name_or_path: str) -> Platform:
         return load_platform_file(text)
     spec = _packaged().get(text)
     if spec is None:
-        raise MixqError(f"unknown target '{text}'; known targets: {', '.join(known_targets())} "
+        raise MixqError(f"unknown target '{text}'; known targets: {', '.join(known_platforms())} "
                         "(or a .toml platform file)")
     try:
         data = tomllib.loads(spec.read_text())
@@ -278,5 +298,5 @@ def get_platform(name_or_path: str) -> Platform:
     return platform
 
 
-__all__ = ["ClusterSpec", "Platform", "get_platform", "known_targets", "load_platform_file",
-           "parse_platform"]
+__all__ = ["ClusterSpec", "Isa", "KernelSet", "Platform", "get_platform", "known_platforms",
+           "load_platform_file", "parse_platform"]

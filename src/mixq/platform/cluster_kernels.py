@@ -1,5 +1,5 @@
 """Compute cycles of PULP-NN-style kernels on a PULP cluster (an ESTIMATE; see
-:mod:`mixq.deploy.cluster`).
+:mod:`mixq.platform.cluster`).
 
 The kernels modelled are those of PULP-NN (Garofalo et al., Phil. Trans. R. Soc. A 2020),
 PULP-NN-mixed (Bruschi et al., CF 2020) and their XpulpNN versions (Garofalo et al., DATE 2020;
@@ -114,12 +114,12 @@ def compute_cycles(g, cluster) -> float:
     """Estimated cycles of one layer (or tile) with its data in L1, all cores in parallel.
 
     Args:
-        g: a :class:`mixq.deploy.cluster.LayerGeometry`.
-        cluster: a :class:`mixq.deploy.platform_spec.ClusterSpec`.
+        g: a :class:`mixq.platform.cluster.LayerGeometry`.
+        cluster: a :class:`mixq.platform.spec.ClusterSpec`.
 
     Example:
-        >>> from mixq.deploy.cluster import LayerGeometry
-        >>> from mixq.deploy.platform_spec import get_platform
+        >>> from mixq.platform.cluster import LayerGeometry
+        >>> from mixq.platform.spec import get_platform
         >>> g = LayerGeometry("pw", (8, 8, 64), (8, 8, 64))
         >>> round(g.macs / compute_cycles(g, get_platform("gap8").cluster), 1)
         12.0
@@ -157,8 +157,8 @@ def kernel_macs_per_cycle(g, cluster) -> float:
     quantity the PULP-NN and XpulpNN papers report.
 
     Example:
-        >>> from mixq.deploy.cluster import LayerGeometry
-        >>> from mixq.deploy.platform_spec import get_platform
+        >>> from mixq.platform.cluster import LayerGeometry
+        >>> from mixq.platform.spec import get_platform
         >>> g = LayerGeometry("conv", (16, 16, 32), (16, 16, 64), (3, 3))
         >>> round(kernel_macs_per_cycle(g, get_platform("gap8").cluster), 1)
         15.5

@@ -19,6 +19,10 @@ branch      b, bl, bx, cbz/cbnz, tbb/tbh                      1.5 (mostly predic
 
 Memory wait states, cache misses, stalls on load-use and multiply-use dependencies are not
 modelled: treat every figure from here as an estimate and label it so wherever it is shown.
+
+The RV32IMC table of a RI5CY-class core (:data:`RV32_CORE`, :func:`classify_rv`) sits beside
+it. Pure data and arithmetic: the disassembly that feeds :func:`classify` lives in
+:mod:`mixq.deploy`.
 """
 
 from __future__ import annotations
@@ -75,40 +79,77 @@ def classify(mnemonic: str, operands: str = "") -> tuple[str, int]:
 
 @dataclass(frozen=True)
 class CycleModel:
-    """Per-class cycle costs of the estimate (defaults: see the module docstring).
+    """Cycles per instruction class of one core: the estimate's whole table (an ESTIMATE).
 
     Attributes:
-        alu, load, store, mac, div, branch: cycles per instruction of that class.
-        multi_base, multi_per_register: ldm/stm/push/pop cost = base + per_register * registers.
+        name: the core the table describes.
+        costs: (class, cycles per executed instruction of that class), summed in this order;
+            ``multi_registers`` (registers moved by ldm/stm/push/pop) is costed like a class.
+
+    Example:
+        >>> CORTEX_M7.estimate({"alu": 4, "load": 2, "multi": 1, "multi_registers": 4})
+        8
+        >>> CORTEX_M7.cost("div"), RV32_CORE.cost("mulh")
+        (6.0, 5.0)
     """
 
-    alu: float = 0.75
-    load: float = 1.0
-    store: float = 1.0
-    mac: float = 1.0
-    div: float = 6.0
-    branch: float = 1.5
-    multi_base: float = 1.0
-    multi_per_register: float = 0.5
+    name: str
+    costs: tuple[tuple[str, float], ...]
 
-    def estimate(self, counts: dict[str, int]) -> int:
-        """Estimated cycles for class counts.
+    @property
+    def classes(self) -> tuple[str, ...]:
+        """The instruction classes the table charges (``multi_registers`` excluded)."""
+        return tuple(c for c, _ in self.costs if c != "multi_registers")
 
-        Args:
-            counts: class -> executed instructions, plus ``multi_registers`` (registers moved by
-                all executed multi instructions).
+    def cost(self, cls: str) -> float:
+        """Cycles of one instruction of class ``cls``."""
+        return dict(self.costs)[cls]
 
-        Returns:
-            Rounded estimated cycle count.
+    def estimate(self, counts) -> int:
+        """Estimated cycles (rounded) for executed-instruction counts per class (a mapping;
+        missing classes count 0, other keys are ignored)."""
+        return int(round(sum(c * counts.get(k, 0) for k, c in self.costs)))
 
-        Example:
-            >>> CycleModel().estimate({"alu": 4, "load": 2, "multi": 1, "multi_registers": 4})
-            8
-        """
-        total = sum(getattr(self, c) * counts.get(c, 0) for c in CLASSES if c != "multi")
-        total += self.multi_base * counts.get("multi", 0)
-        total += self.multi_per_register * counts.get("multi_registers", 0)
-        return int(round(total))
+
+# Cortex-M7, see the module docstring; ldm/stm/push/pop cost 1 + 0.5 per register.
+CORTEX_M7 = CycleModel("cortex-m7", (
+    ("alu", 0.75), ("load", 1.0), ("store", 1.0), ("mac", 1.0), ("div", 6.0), ("branch", 1.5),
+    ("multi", 1.0), ("multi_registers", 0.5)))
+
+# A RI5CY / CV32E40P-class core, single issue. Source: the CV32E40P user manual, "Pipeline"
+# chapter, cycle counts per instruction type: ALU, load, store, ``mul`` 1 cycle; ``mulh*`` 5;
+# division 3-35 (data dependent, 20 taken); jumps 2; branches 3 taken / 1 not taken (2: half
+# are assumed taken). Load-use and instruction-fetch stalls are not modelled.
+RV32_CORE = CycleModel("rv32imc", (
+    ("alu", 1.0), ("load", 1.0), ("store", 1.0), ("mul", 1.0), ("mulh", 5.0), ("div", 20.0),
+    ("branch", 2.0), ("jump", 2.0)))
+
+_RV_BRANCH = re.compile(r"^(beq|bne|blt|bge|bltu|bgeu|beqz|bnez|blez|bgez|bltz|bgtz|bgt|ble|"
+                        r"bgtu|bleu)$")
+_RV_JUMP = re.compile(r"^(j|jal|jalr|jr|ret|call|tail)$")
+_RV_CLASSES = {"lb": "load", "lbu": "load", "lh": "load", "lhu": "load", "lw": "load",
+               "lwsp": "load", "sb": "store", "sh": "store", "sw": "store", "swsp": "store",
+               "mul": "mul", "mulh": "mulh", "mulhu": "mulh", "mulhsu": "mulh", "div": "div",
+               "divu": "div", "rem": "div", "remu": "div"}
+
+
+def classify_rv(mnemonic: str, operands: str = "") -> tuple[str, int]:
+    """Class of one RV32IMC instruction as objdump prints it (compressed forms included), in
+    the form of :func:`classify` (no register lists: the count is always 0).
+
+    Example:
+        >>> [classify_rv(m)[0] for m in ("add", "lbu", "sw", "mul", "mulhu", "remu", "bnez",
+        ...                              "ret")]
+        ['alu', 'load', 'store', 'mul', 'mulh', 'div', 'branch', 'jump']
+    """
+    m = mnemonic.lower().split(".")[0] if not mnemonic.startswith("c.") else mnemonic[2:]
+    if m in _RV_CLASSES:
+        return _RV_CLASSES[m], 0
+    if _RV_BRANCH.match(m):
+        return "branch", 0
+    if _RV_JUMP.match(m):
+        return "jump", 0
+    return "alu", 0
 
 
 def estimate_latency_ms(cycles: int, clock_hz: float) -> float:
@@ -119,3 +160,7 @@ def estimate_latency_ms(cycles: int, clock_hz: float) -> float:
         1.0
     """
     return cycles / clock_hz * 1e3
+
+
+__all__ = ["CLASSES", "CORTEX_M7", "CycleModel", "RV32_CORE", "classify", "classify_rv",
+           "estimate_latency_ms"]
