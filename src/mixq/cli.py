@@ -10,6 +10,7 @@ import importlib
 import sys
 
 from mixq.errors import MixqError
+from mixq.engine.device import add_device_argument
 
 
 # Sub-commands defined next to the code they call: each module has add_commands(subparsers).
@@ -34,7 +35,8 @@ def _cmd_demo(args) -> int:
     cfg = DemoConfig(dataset=args.dataset, data_root=args.data_root, seed=args.seed,
                      quick=args.quick, flash_bytes=args.flash, ram_bytes=args.ram,
                      emulate=args.emulate, target=args.target, width=args.width,
-                     granularity=args.granularity, allocation=args.allocation)
+                     granularity=args.granularity, allocation=args.allocation,
+                     device=args.device)
     report = run_demo(args.out, cfg)
     print(f"mixq demo: wrote {args.out}/report.md, report.json, tradeoff.png")
     for m in report["models"]:
@@ -85,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--target", default="stm32h7", help="deployment target (default stm32h7)")
     d.add_argument("--emulate", type=int, default=100,
                    help="test inputs run on the emulated Cortex-M7 (0: no deployment)")
+    add_device_argument(d)
     d.set_defaults(func=_cmd_demo)
 
     e = sub.add_parser("deploy", help="generate C, build for the target, run bit-exact on the "

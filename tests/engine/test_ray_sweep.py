@@ -101,3 +101,13 @@ def test_mixq_does_not_import_ray_until_a_ray_engine_starts():
             "print('ray' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="a GPU is present")
+def test_device_cuda_without_a_gpu_is_one_line_and_writes_nothing(tmp_path, capsys):
+    for argv in (["intralayer", "sweep", "--quick"], ["demo", "--quick", "--emulate", "0"]):
+        out = tmp_path / argv[0]
+        assert main(argv + ["--device", "cuda", "--out", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("mixq: error: --device cuda but no CUDA GPU") and err.count("\n") == 1
+        assert not out.exists()

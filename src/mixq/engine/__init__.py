@@ -10,6 +10,8 @@ no other mixq package and not torch.
 """
 
 from mixq.engine.base import Engine, EngineKind, Outcome, make_engine
+from mixq.engine.device import DeviceKind, add_device_argument
 from mixq.engine.local import LocalEngine
 
-__all__ = ["Engine", "EngineKind", "LocalEngine", "Outcome", "make_engine"]
+__all__ = ["DeviceKind", "Engine", "EngineKind", "LocalEngine", "Outcome", "add_device_argument",
+           "make_engine"]

@@ -6,6 +6,7 @@ import argparse
 
 from mixq.cli import positive_int
 from mixq.engine import EngineKind
+from mixq.engine.device import add_device_argument
 
 
 def _non_negative_int(text: str) -> int:
@@ -30,7 +31,7 @@ def _cmd_sweep(args) -> int:
     engine = make_engine(args.engine, workers=args.workers, address=args.ray_address,
                          max_retries=args.max_retries)
     with engine:  # connects first: an unreachable cluster writes nothing
-        records = run_sweep(args.out, cfg, engine=engine)
+        records = run_sweep(args.out, cfg, engine=engine, device=args.device)
     print(f"mixq intralayer sweep: {len(records)} trials in {args.out}/results.jsonl; wrote "
           f"table.md, accuracy_vs_bits.png, heatmap.png")
     return 0
@@ -64,6 +65,7 @@ def add_commands(sub) -> None:
                    help="parallel worker processes (default: CPU cores; 0: in-process); with "
                    "--engine ray, the CPUs of a local Ray instance")
     add_engine_arguments(s)
+    add_device_argument(s)
     s.add_argument("--dataset", default="digits",
                    help="digits (embedded), fashion-mnist (installed), cifar10, mnist, "
                    "image-folder (your PNG/JPEG class folders)")

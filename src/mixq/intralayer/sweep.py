@@ -167,7 +167,7 @@ def _run_one(float_ckpt: bytes, job) -> tuple[str, dict | None, str | None]:
         return trial.id, None, str(e)
 
 
-def _train_float(out: Path, cfg: SweepConfig, progress: bool) -> Path:
+def _train_float(out: Path, cfg: SweepConfig, progress: bool, device: str = "cpu") -> Path:
     from mixq.intralayer.trial import (float_model, float_model_id, float_train_config,
                                        sweep_dataset)
     from mixq.train import train
@@ -182,7 +182,8 @@ def _train_float(out: Path, cfg: SweepConfig, progress: bool) -> Path:
     torch.set_num_threads(1)
     try:
         train(float_model(cfg, data), data, float_train_config(cfg), checkpoint_path=path,
-              model_id=float_model_id(cfg), progress=progress, desc="float")
+              model_id=float_model_id(cfg), progress=progress, desc="float", device=device,
+              mixed_precision=True)
     finally:
         torch.set_num_threads(threads)
     return path
@@ -236,7 +237,7 @@ def pending_trials(path, cfg: SweepConfig) -> tuple[list[dict], list[Trial]]:
 
 def run_sweep(out, cfg: SweepConfig = SweepConfig(), workers: int | None = None,
               progress: bool = True, report: bool = True,
-              engine: Engine | None = None) -> list[dict]:
+              engine: Engine | None = None, device: str = "cpu") -> list[dict]:
     """Run (or resume) a sweep into folder ``out``.
 
     Args:
@@ -249,6 +250,8 @@ def run_sweep(out, cfg: SweepConfig = SweepConfig(), workers: int | None = None,
         engine: where trials run (:func:`mixq.engine.make_engine`); started before anything is
             written, so an unreachable cluster leaves ``out`` untouched. An engine created here
             is closed here; a given one is left to its owner.
+        device: where the float pre-training runs ('auto', 'cpu', 'cuda'; bfloat16 autocast
+            on CUDA). Trials run on the CPU (one thread each), side by side.
 
     Returns:
         The records of every finished trial of the grid (in ``results.jsonl`` order).
@@ -260,22 +263,25 @@ def run_sweep(out, cfg: SweepConfig = SweepConfig(), workers: int | None = None,
     owned = engine is None
     engine = LocalEngine(workers) if owned else engine
     try:
+        from mixq.train.distributed import resolve_device
+
+        resolve_device(device)  # --device cuda without a GPU fails before anything is written
         engine.start()
-        return _sweep(Path(out), cfg, engine, progress, report)
+        return _sweep(Path(out), cfg, engine, progress, report, device)
     finally:
         if owned:
             engine.close()
 
 
-def _sweep(out: Path, cfg: SweepConfig, engine: Engine, progress: bool,
-           report: bool) -> list[dict]:
+def _sweep(out: Path, cfg: SweepConfig, engine: Engine, progress: bool, report: bool,
+           device: str) -> list[dict]:
     out.mkdir(parents=True, exist_ok=True)
     path = out / "results.jsonl"
     repair_tail(path)
     _, todo = pending_trials(path, cfg)
     failures = []
     if todo:
-        float_ckpt = _train_float(out, cfg, progress).read_bytes()
+        float_ckpt = _train_float(out, cfg, progress, device).read_bytes()
         total = len(cfg.trials())
         bar = _Progress(progress, total, total - len(todo))
         jobs = {t.id: (t, cfg) for t in todo}

@@ -123,9 +123,9 @@ class InputQuantizer(ActQuantizer):
         return torch.clamp(torch.round(x * 255.0), 0, 255).to(torch.int64)
 
     def forward(self, x):
-        scale = torch.tensor([self.scale], dtype=x.dtype)
-        return torch.fake_quantize_per_tensor_affine(x, scale, torch.zeros(1, dtype=torch.int32),
-                                                     0, 255)
+        scale = torch.tensor([self.scale], dtype=x.dtype, device=x.device)
+        zero = torch.zeros(1, dtype=torch.int32, device=x.device)
+        return torch.fake_quantize_per_tensor_affine(x, scale, zero, 0, 255)
 
 
 class WeightQuantizer(nn.Module):

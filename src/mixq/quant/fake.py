@@ -50,7 +50,7 @@ class _PACT(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, alpha, levels: int):
         scale = (alpha / levels).reshape(1).to(x.dtype)
-        zero = torch.zeros(1, dtype=torch.int32)
+        zero = torch.zeros(1, dtype=torch.int32, device=x.device)
         ctx.save_for_backward(x, alpha)
         # One fused kernel: clamp(round(x / s), 0, levels) * s == PACT's clamp-then-quantize.
         return torch.fake_quantize_per_tensor_affine(x, scale, zero, 0, levels)

@@ -31,6 +31,7 @@ from mixq.quant.spec import BitAllocation
 from mixq.search.memory import MemoryBudget, flash_bytes, layer_shapes, ram_peak_bytes
 from mixq.search.memory_driven import allocate_bits
 from mixq.train import TrainConfig, evaluate, train
+from mixq.train.distributed import is_writer, resolve_device
 
 MODEL_NAMES = ("float", "int8", "int8-fit", "mixed")
 
@@ -50,6 +51,9 @@ class DemoConfig:
         target: deployment target name.
         width: width multiplier of the demo network.
         granularity: 'per-channel' (MixPC) or 'per-layer' (MixPL).
+        device: where training runs: 'auto' (CUDA when present), 'cpu' or 'cuda'. Under
+            ``torchrun`` every process trains its share of each batch and rank 0 alone
+            writes files.
     """
 
     dataset: str = "digits"
@@ -69,6 +73,7 @@ class DemoConfig:
     flash_fraction: float = 0.55    # default flash budget / 8-bit model flash
     ram_fraction: float = 0.5       # default RAM budget / 8-bit model peak RAM
     calibration_samples: int = 256  # float activations used to initialise PACT ranges
+    device: str = "auto"
     threads: int = 1                # torch threads: the demo net is too small to gain from more,
                                     # and on a busy 2-core machine 2 threads ran 25x slower
 
@@ -102,21 +107,26 @@ class _Demo:
         model = self.float_model(width)
         res = train(model, self.data, self.cfg.float_config, desc=f"{tag} float",
                     checkpoint_path=self.out / "models" / tag / "float.ckpt",
-                    model_id={"model": "demo_net", "width": width, "stage": "float"})
-        return model, res
+                    model_id={"model": "demo_net", "width": width, "stage": "float"},
+                    device=self.cfg.device, mixed_precision=True)
+        return model.cpu(), res
 
     def train_qat(self, tag: str, float_model, width: float, alloc: BitAllocation):
         qat = prepare(copy.deepcopy(float_model), alloc, calibration=self.calib)
         train(qat, self.data, self.cfg.qat_config, desc=f"{tag} QAT",
               checkpoint_path=self.out / "models" / tag / "qat.ckpt",
-              model_id={"model": "demo_net", "width": width, "allocation": _alloc_hash(alloc)})
-        qat.eval()
-        write_bytes_atomic(self.out / "models" / tag / "allocation.json", alloc.to_json().encode())
+              model_id={"model": "demo_net", "width": width, "allocation": _alloc_hash(alloc)},
+              device=self.cfg.device)
+        qat.cpu().eval()
+        if is_writer():
+            write_bytes_atomic(self.out / "models" / tag / "allocation.json",
+                               alloc.to_json().encode())
         return qat
 
     def integer_row(self, tag: str, qat, shapes, alloc, budget) -> dict:
         graph = integerize(qat, self.input_shape, name=f"demo_net-{tag}")
-        save_graph(graph, self.out / "models" / tag)
+        if is_writer():
+            save_graph(graph, self.out / "models" / tag)
         x, y = self.data.test.x, self.data.test.y.numpy()
         codes = interpret(graph, input_codes(qat, x))
         mismatches = int((codes != integer_codes(qat, x)).reshape(len(x), -1).any(axis=1).sum())
@@ -161,6 +171,7 @@ def run_demo(out, cfg: DemoConfig = DemoConfig()) -> dict:
 
     out = Path(out)
     torch.set_num_threads(cfg.threads)
+    resolve_device(cfg.device)  # no GPU for --device cuda fails now, not after data loading
     if cfg.emulate > 0:
         from mixq.deploy.deploy import get_target
 
@@ -206,15 +217,18 @@ def run_demo(out, cfg: DemoConfig = DemoConfig()) -> dict:
     rows.append(row)
     rows.sort(key=lambda r: MODEL_NAMES.index(r["name"]))
 
-    _save_test_inputs(out, demo)
-    if cfg.emulate > 0:
-        _deploy_rows(out, rows, cfg)
+    writer = is_writer()  # under torchrun the other ranks only helped train
+    if writer:
+        _save_test_inputs(out, demo)
+        if cfg.emulate > 0:
+            _deploy_rows(out, rows, cfg)
     report = {"budget": {"flash_bytes": budget.flash_bytes, "ram_bytes": budget.ram_bytes},
               "dataset": cfg.dataset, "config": asdict(cfg),
               "models": [{k: v for k, v in r.items() if k != "graph"} for r in rows],
               "references": [{k: v for k, v in r.items() if k not in ("graph", "bits")}
                              for r in references]}
-    write_report(out, report)
+    if writer:
+        write_report(out, report)
     return report
 
 

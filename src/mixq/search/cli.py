@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from mixq.cli import positive_int
+from mixq.engine.device import add_device_argument
 
 
 def _platform_budget(args):
@@ -57,7 +58,8 @@ def _float_model(args):
         model = get_model(args.model, width=args.width, resolution=args.resolution,
                           num_classes=args.num_classes or data.num_classes, **extra)
         train(model, data, TrainConfig(epochs=args.train_epochs, lr=3e-3, seed=args.seed),
-              desc="float (for sensitivity)")
+              desc="float (for sensitivity)", device=args.device, mixed_precision=True)
+        model.cpu()
     return model, data
 
 
@@ -164,4 +166,5 @@ def add_commands(sub) -> None:
     a.add_argument("--train-epochs", type=positive_int, default=20,
                    help="float epochs when demo_net is trained for the sensitivity (20)")
     a.add_argument("--seed", type=int, default=0)
+    add_device_argument(a)
     a.set_defaults(func=_cmd_allocate)

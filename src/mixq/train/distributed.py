@@ -13,7 +13,6 @@ Example:
 
 from __future__ import annotations
 
-import enum
 import os
 from dataclasses import dataclass
 
@@ -21,15 +20,8 @@ import torch
 from torch import distributed as dist
 from torch import nn
 
+from mixq.engine.device import DeviceKind
 from mixq.errors import MixqError
-
-
-class DeviceKind(enum.Enum):
-    """The ``--device`` choices."""
-
-    AUTO = "auto"  # CUDA when a GPU is visible, else the CPU
-    CPU = "cpu"
-    CUDA = "cuda"
 
 
 @dataclass(frozen=True)
@@ -183,3 +175,4 @@ def autocast(device: torch.device, enabled: bool):
     """
     on = enabled and device.type == "cuda" and torch.cuda.is_bf16_supported()
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=on)
+
