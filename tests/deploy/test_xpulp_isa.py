@@ -198,6 +198,10 @@ def core(tmp_path_factory):
         rs2 = "x0" if name in ("p.abs", "p.exths", "p.extbz", "p.cnt") else "t2"
         src.append(rr_function("t_" + name[2:], f".insn r 0x33, {f3}, {f7}, t0, t1, {rs2}"))
         names.append("t_" + name[2:])
+    for k in range(6):  # pv.sll.sci.b / pv.sra.sci.b by 2k: bits 5..1 of the shift in rs2
+        src.append(rr_function(f"t_sll_sci{k}", f".insn r 0x57, 7, 0x28, t0, t1, x{k}"))
+        src.append(rr_function(f"t_sra_sci{k}", f".insn r 0x57, 7, 0x24, t0, t1, x{k}"))
+        names += [f"t_sll_sci{k}", f"t_sra_sci{k}"]
     for imm in (0, 1, 5, 8, 32):
         src.append(rr_function(f"t_clipi{imm}", f".insn r 0x33, 1, 10, t0, t1, x{imm % 32}"))
         names.append(f"t_clipi{imm}")
@@ -250,6 +254,16 @@ def test_dot_product_edge_values_by_hand(core):
                   0x8000_8000)[0] == 0x8000_0000
     # lane order: lane 0 is the low byte
     assert run_rr(core, f"t_simd{idx[('add', 'b', '')]}", 0, 0x0000_00FF, 0x0000_0001)[0] == 0
+
+
+@pytest.mark.parametrize("k", range(6))
+def test_shift_by_immediate_bytes(core, k):
+    for a in values(k):
+        shift = (2 * k) % 8  # lane shifts use the low 3 bits on 8-bit lanes
+        assert run_rr(core, f"t_sll_sci{k}", 0, a, 0)[0] == spec_simd("sll", 8, 0, a,
+                                                                       0x0101_0101 * shift)
+        assert run_rr(core, f"t_sra_sci{k}", 0, a, 0)[0] == spec_simd("sra", 8, 0, a,
+                                                                       0x0101_0101 * shift)
 
 
 @pytest.mark.parametrize("name", list(SCALAR))

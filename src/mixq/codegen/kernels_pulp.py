@@ -1,0 +1,125 @@
+"""PULP kernels (target 'pulp', XpulpV2): im2col + 4x2 MatMul on SIMD dot products.
+
+The C side is ``runtime/pulp/`` (``mixq_pulp.h`` documents the layouts). Conv, pointwise and
+fully connected layers run on ``pv.sdotsp.b`` / ``pv.sdotusp.b`` (signed / unsigned inputs x
+signed weights) in a hardware loop with post-increment loads; sub-byte weights stay packed in
+flash and are widened to bytes in the inner loop by a ``pv.sll.sci.b`` / ``pv.sra.sci.b`` pair,
+for which :func:`pack_pulp_weights` interleaves the codes offline. Sub-byte activations are
+widened by the im2col. Target 'pulpnn' (:mod:`mixq.codegen.kernels_pulpnn`) adds the XpulpNN
+nibble / crumb dot products. Depthwise, pooling and add use the portable kernels.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mixq.codegen.kernels import RUNTIME_DIR, Kernel, register_kernel
+from mixq.ir.graph import Conv2d, Graph
+
+TARGET = "pulp"
+SOURCE_DIR = RUNTIME_DIR / "pulp"
+SOURCES = ("mixq_pulp_conv.c", "mixq_pulp.h")
+ACTS = ("u8", "u4", "u2", "s8", "s4", "s2")
+WEIGHTS = {8: ("s8",), 4: ("s4",), 2: ("s2", "t2")}
+INT32_MAX = 2**31 - 1
+
+
+def column_codes(node, graph: Graph) -> int:
+    """K: codes in one im2col column (taps x input channels)."""
+    return int(np.prod(node.weight.shape[1:], dtype=np.int64))
+
+
+def padded_codes(k: int, w_bits: int) -> int:
+    """Kp: K rounded up to whole packed weight words.
+
+    Example:
+        >>> padded_codes(27, 8), padded_codes(27, 2)
+        (28, 32)
+    """
+    per_word = 32 // w_bits
+    return -(-k // per_word) * per_word
+
+
+def pack_pulp_words(weight: np.ndarray, w_bits: int, lane_bits: int) -> np.ndarray:
+    """32-bit weight words (``<u4`` bytes) of ``mixq_pulp_conv_l<lane_bits>_w<w_bits>``.
+
+    Rows padded to Kp codes and to a multiple of 4 channels (zeros); per block of 4 channels and
+    per group of ``32 / w_bits`` codes, the 4 channels' words. With ``lane_bits == w_bits`` code
+    ``i`` of a group sits at bits ``w_bits * i``; with 8-bit lanes and sub-byte weights, code
+    ``4 * j + b`` sits in byte ``b`` at bit ``w_bits * j`` (part ``j`` is one shift pair away).
+
+    Args:
+        weight: int codes (C_out, K), K tap-major (OHWI flattened).
+        w_bits: 8, 4 or 2. lane_bits: 8, or equal to ``w_bits``.
+
+    Example:
+        >>> pack_pulp_words(np.array([[1, 2, 3, 4, 5, 6, 7, -1]]), 4, 8)[:4].tolist()
+        [81, 98, 115, 244]
+        >>> pack_pulp_words(np.array([[1, -2]]), 8, 8)[:4].tolist()
+        [1, 254, 0, 0]
+    """
+    weight = np.asarray(weight, dtype=np.int64)
+    c_out, k = weight.shape
+    per_word = 32 // w_bits
+    kp, cp = padded_codes(k, w_bits), -(-c_out // 4) * 4
+    rows = np.zeros((cp, kp), np.int64)
+    rows[:c_out, :k] = weight
+    groups = rows.reshape(cp, kp // per_word, per_word) & ((1 << w_bits) - 1)
+    idx = np.arange(per_word)
+    if lane_bits == w_bits:
+        shifts = w_bits * idx
+    else:  # code 4j + b -> byte b, bit w_bits * j
+        shifts = 8 * (idx % 4) + w_bits * (idx // 4)
+    words = np.bitwise_or.reduce(groups.astype(np.uint64) << shifts.astype(np.uint64), axis=-1)
+    blocks = words.reshape(cp // 4, 4, -1).transpose(0, 2, 1)  # (block, group, channel)
+    return np.ascontiguousarray(blocks.astype("<u4")).view(np.uint8).ravel()
+
+
+def _geometry(node, graph: Graph) -> tuple[np.ndarray, int]:
+    return node.weight.reshape(node.weight.shape[0], -1), int(node.weight_bits)
+
+
+def lane_bits_for(node, graph: Graph, nn: bool) -> int:
+    """SIMD lane width of a layer: 8 on XpulpV2; on XpulpNN the weight width when the input
+    codes fit it (4 or 2), else 8."""
+    w_bits, a_bits = int(node.weight_bits), graph.tensor(node.input).bits
+    return w_bits if nn and w_bits < 8 and a_bits <= w_bits else 8
+
+
+def pulp_fits(node, graph: Graph) -> bool:
+    """Dense layers whose int32 accumulator cannot overflow (Kp * 255 * 128 <= INT32_MAX)."""
+    if getattr(node, "sparse", None) is not None:
+        return False
+    if isinstance(node, Conv2d) and node.groups != 1:
+        return False
+    return padded_codes(column_codes(node, graph), node.weight_bits) * 255 * 128 <= INT32_MAX
+
+
+def register_pulp(target: str, nn: bool) -> None:
+    """Register the conv / pw / fc kernels of ``target`` (XpulpNN lanes when ``nn``)."""
+    for w_bits, weights in WEIGHTS.items():
+        lane_options = (8, w_bits) if nn and w_bits < 8 else (8,)
+        for lane in lane_options:
+            def accepts(node, graph, lane=lane):
+                return pulp_fits(node, graph) and lane_bits_for(node, graph, nn) == lane
+
+            def pack(node, graph, lane=lane):
+                weight, bits = _geometry(node, graph)
+                return pack_pulp_words(weight, bits, lane)
+
+            def scratch(node, graph, lane=lane):
+                return 2 * padded_codes(column_codes(node, graph), node.weight_bits) * lane // 8
+
+            dtypes = frozenset((i, w, o) for i in ACTS for w in weights for o in ACTS)
+            for op in ("conv", "pw", "fc"):
+                register_kernel(Kernel(
+                    op=op, function=f"mixq_pulp_conv_l{lane}_w{w_bits}", sources=SOURCES,
+                    source_dir=SOURCE_DIR, target=target, variant=f"simd-l{lane}",
+                    dtypes=dtypes, accepts=accepts, scratch_bytes=scratch, pack_weights=pack,
+                    priority=10))
+
+
+register_pulp(TARGET, nn=False)
+
+__all__ = ["column_codes", "lane_bits_for", "pack_pulp_words", "padded_codes", "pulp_fits",
+           "register_pulp"]

@@ -1,0 +1,196 @@
+/* PULP im2col + 4x2 MatMul kernels for conv, pointwise and fully connected (see mixq_pulp.h). */
+#include "mixq_pulp.h"
+
+#include <string.h>
+
+/* Kp: column length in codes, a multiple of the codes per packed weight word. */
+static int32_t pulp_kp(const mixq_conv_params_t *p)
+{
+    const int32_t per_word = 32 / p->w_bits;
+    const int32_t k = p->k_h * p->k_w * p->in_c;
+    return (k + per_word - 1) / per_word * per_word;
+}
+
+int32_t mixq_pulp_conv_scratch_bytes(const mixq_conv_params_t *p, int32_t lane_bits)
+{
+    return 2 * pulp_kp(p) * lane_bits / 8;
+}
+
+/* Column of output pixel `pixel` into slot `slot` (0 or 1) of the interleaved column pair. */
+static void pulp_im2col(const mixq_conv_params_t *p, const uint8_t *input, int32_t pixel,
+                        int32_t slot, int32_t lane_bits, uint32_t *cols)
+{
+    const int32_t oy = pixel / p->out_w, ox = pixel % p->out_w;
+    const int32_t per_word = 32 / lane_bits;
+    const uint32_t mask = (1u << lane_bits) - 1u;
+    const int32_t row_bytes = mixq_row_bytes(p->in_c, p->in_bits);
+    int32_t k = 0;
+    for (int32_t ky = 0; ky < p->k_h; ky++) {
+        const int32_t iy = oy * p->stride_h - p->pad_top + ky;
+        for (int32_t kx = 0; kx < p->k_w; kx++) {
+            const int32_t ix = ox * p->stride_w - p->pad_left + kx;
+            if (iy < 0 || iy >= p->in_h || ix < 0 || ix >= p->in_w) {
+                k += p->in_c;  /* zero padding: the column was cleared */
+                continue;
+            }
+            const uint8_t *row = input + (iy * p->in_w + ix) * row_bytes;
+            for (int32_t c = 0; c < p->in_c; c++, k++) {
+                const int32_t code = mixq_load_code(row, c, p->in_bits, p->in_signed);
+                cols[(k / per_word) * 2 + slot] |=
+                    ((uint32_t)code & mask) << ((k % per_word) * lane_bits);
+            }
+        }
+    }
+}
+
+#if defined(__riscv)
+/* Xpulp encodings through .insn (stock binutils): p.lw rd, 4(rs!); pv.sdot*; pv.sll/sra.sci.b */
+#define MIXQ_PLW(rd, rs) ".insn i 0x0b, 2, %[" #rd "], %[" #rs "], 4\n\t"
+#define MIXQ_DOT(f, acc, a, b) ".insn r 0x57, " f ", %[" #acc "], %[" #a "], %[" #b "]\n\t"
+/* pv.sll.sci.b / pv.sra.sci.b rd, rs, 2 * k: the shift's bits 5..1 go in the rs2 field (xk) */
+#define MIXQ_SLL(xk, rd, rs) ".insn r 0x57, 7, 0x28, %[" #rd "], %[" #rs "], " xk "\n\t"
+#define MIXQ_SRA(xk, rd, rs) ".insn r 0x57, 7, 0x24, %[" #rd "], %[" #rs "], " xk "\n\t"
+#define MIXQ_LOOP_HEAD(imm) ".option push\n\t.option norvc\n\t.balign 4\n\t" \
+    ".insn i 0x7b, 4, x0, %[n], " imm "\n\t"
+#define MIXQ_ACT MIXQ_PLW(x0, ap) MIXQ_PLW(x1, ap)
+#define MIXQ_W4 MIXQ_PLW(w0, wp) MIXQ_PLW(w1, wp) MIXQ_PLW(w2, wp) MIXQ_PLW(w3, wp)
+#define MIXQ_DOTS(f, t0, t1, t2, t3) \
+    MIXQ_DOT(f, c0, x0, t0) MIXQ_DOT(f, c1, x0, t1) MIXQ_DOT(f, c2, x0, t2) \
+    MIXQ_DOT(f, c3, x0, t3) MIXQ_DOT(f, c4, x1, t0) MIXQ_DOT(f, c5, x1, t1) \
+    MIXQ_DOT(f, c6, x1, t2) MIXQ_DOT(f, c7, x1, t3)
+/* one channel of an unpacked part: t = sra(sll(w)), then its two dot products */
+#define MIXQ_CH2(f, sl, sr, w, ca, cb) MIXQ_SLL(sl, t, w) MIXQ_SRA(sr, t, t) \
+    MIXQ_DOT(f, ca, x0, t) MIXQ_DOT(f, cb, x1, t)
+#define MIXQ_CH1(f, sr, w, ca, cb) MIXQ_SRA(sr, t, w) MIXQ_DOT(f, ca, x0, t) \
+    MIXQ_DOT(f, cb, x1, t)
+#define MIXQ_PART2(f, sl, sr) MIXQ_ACT MIXQ_CH2(f, sl, sr, w0, c0, c4) \
+    MIXQ_CH2(f, sl, sr, w1, c1, c5) MIXQ_CH2(f, sl, sr, w2, c2, c6) MIXQ_CH2(f, sl, sr, w3, c3, c7)
+#define MIXQ_PART1(f, sr) MIXQ_ACT MIXQ_CH1(f, sr, w0, c0, c4) MIXQ_CH1(f, sr, w1, c1, c5) \
+    MIXQ_CH1(f, sr, w2, c2, c6) MIXQ_CH1(f, sr, w3, c3, c7)
+#define MIXQ_OPERANDS \
+    : [c0] "+r"(c0), [c1] "+r"(c1), [c2] "+r"(c2), [c3] "+r"(c3), [c4] "+r"(c4), \
+      [c5] "+r"(c5), [c6] "+r"(c6), [c7] "+r"(c7), [wp] "+r"(w), [ap] "+r"(col), \
+      [w0] "=&r"(w0), [w1] "=&r"(w1), [w2] "=&r"(w2), [w3] "=&r"(w3), [x0] "=&r"(x0), \
+      [x1] "=&r"(x1), [t] "=&r"(t) \
+    : [n] "r"(groups) : "memory"
+/* 14 instructions: 4 weight words, 2 activation words, 8 dot products */
+#define MIXQ_MM_R1(f) __asm__ volatile(MIXQ_LOOP_HEAD("28") MIXQ_W4 MIXQ_ACT \
+    MIXQ_DOTS(f, w0, w1, w2, w3) ".option pop\n\t" MIXQ_OPERANDS)
+/* 4-bit weights into bytes: part 0 = sra4(sll4(w)), part 1 = sra4(w); 36 instructions */
+#define MIXQ_MM_R2(f) __asm__ volatile(MIXQ_LOOP_HEAD("72") MIXQ_W4 \
+    MIXQ_PART2(f, "x2", "x2") MIXQ_PART1(f, "x2") ".option pop\n\t" \
+    MIXQ_OPERANDS)
+/* 2-bit weights into bytes: part j = sra6(sll(6 - 2j)(w)); 72 instructions */
+#define MIXQ_MM_R4(f) __asm__ volatile(MIXQ_LOOP_HEAD("144") MIXQ_W4 \
+    MIXQ_PART2(f, "x3", "x3") MIXQ_PART2(f, "x2", "x3") \
+    MIXQ_PART2(f, "x1", "x3") MIXQ_PART1(f, "x3") ".option pop\n\t" \
+    MIXQ_OPERANDS)
+#define MIXQ_MM_BODY(R, fs, fu) \
+    int32_t c0 = 0, c1 = 0, c2 = 0, c3 = 0, c4 = 0, c5 = 0, c6 = 0, c7 = 0; \
+    uint32_t w0, w1, w2, w3, x0, x1, t; \
+    if (a_signed) { R(fs); } else { R(fu); } \
+    (void)w0; (void)w1; (void)w2; (void)w3; (void)x0; (void)x1; (void)t; \
+    acc[0] = c0; acc[1] = c1; acc[2] = c2; acc[3] = c3; \
+    acc[4] = c4; acc[5] = c5; acc[6] = c6; acc[7] = c7;
+#define MIXQ_MM(name, lane_bits, w_bits, R, fs, fu) \
+    static void name(const uint32_t *col, const uint32_t *w, int32_t groups, int32_t a_signed, \
+                     int32_t *acc) { MIXQ_MM_BODY(R, fs, fu) }
+#else
+static int32_t pulp_lane(uint32_t word, int32_t i, int32_t bits, int32_t is_signed)
+{
+    int32_t v = (int32_t)((word >> (i * bits)) & ((1u << bits) - 1u));
+    return (is_signed && (v >> (bits - 1))) ? v - (1 << bits) : v;
+}
+
+/* Part j of a packed weight word as signed bytes (XpulpV2 shift pair), or the word itself. */
+static uint32_t pulp_part(uint32_t word, int32_t j, int32_t lane_bits, int32_t w_bits)
+{
+    if (lane_bits == w_bits) {
+        return word;
+    }
+    uint32_t out = 0;
+    for (int32_t b = 0; b < 4; b++) {
+        const int32_t v = pulp_lane(word >> (8 * b), j, w_bits, 1);
+        out |= ((uint32_t)v & 0xFFu) << (8 * b);
+    }
+    return out;
+}
+
+static void pulp_mm_c(const uint32_t *col, const uint32_t *w, int32_t groups,
+                      int32_t a_signed, int32_t *acc, int32_t lane_bits, int32_t w_bits)
+{
+    const int32_t parts = lane_bits / w_bits, lanes = 32 / lane_bits;
+    for (int32_t i = 0; i < 8; i++) {
+        acc[i] = 0;
+    }
+    for (int32_t g = 0; g < groups; g++) {
+        for (int32_t j = 0; j < parts; j++) {
+            const uint32_t *x = col + (g * parts + j) * 2;
+            for (int32_t ch = 0; ch < 4; ch++) {
+                const uint32_t wp = pulp_part(w[g * 4 + ch], j, lane_bits, w_bits);
+                for (int32_t px = 0; px < 2; px++) {
+                    uint32_t sum = 0;
+                    for (int32_t l = 0; l < lanes; l++) {
+                        sum += (uint32_t)(pulp_lane(x[px], l, lane_bits, a_signed) *
+                                          pulp_lane(wp, l, lane_bits, 1));
+                    }
+                    acc[px * 4 + ch] = (int32_t)((uint32_t)acc[px * 4 + ch] + sum);
+                }
+            }
+        }
+    }
+}
+#define MIXQ_MM(name, lane_bits, w_bits, R, fs, fu) \
+    static void name(const uint32_t *col, const uint32_t *w, int32_t groups, int32_t a_signed, \
+                     int32_t *acc) { pulp_mm_c(col, w, groups, a_signed, acc, lane_bits, w_bits); }
+#endif
+
+/* pv.sdotsp / pv.sdotusp: funct3, funct7 of the .b, .n and .c forms */
+MIXQ_MM(pulp_mm_l8_w8, 8, 8, MIXQ_MM_R1, "1, 0x5c", "1, 0x54")
+MIXQ_MM(pulp_mm_l8_w4, 8, 4, MIXQ_MM_R2, "1, 0x5c", "1, 0x54")
+MIXQ_MM(pulp_mm_l8_w2, 8, 2, MIXQ_MM_R4, "1, 0x5c", "1, 0x54")
+MIXQ_MM(pulp_mm_l4_w4, 4, 4, MIXQ_MM_R1, "2, 0x5c", "2, 0x54")
+MIXQ_MM(pulp_mm_l2_w2, 2, 2, MIXQ_MM_R1, "2, 0x5d", "2, 0x55")
+
+typedef void (*pulp_mm_fn)(const uint32_t *, const uint32_t *, int32_t, int32_t, int32_t *);
+
+static void pulp_conv(const mixq_conv_params_t *p, const uint8_t *input, uint8_t *output,
+                      uint8_t *scratch, int32_t lane_bits, pulp_mm_fn mm)
+{
+    const int32_t kp = pulp_kp(p);
+    const int32_t groups = kp / (32 / p->w_bits);
+    const int32_t col_words = kp * lane_bits / 32;
+    const int32_t pixels = p->out_h * p->out_w;
+    const int32_t out_row = mixq_row_bytes(p->out_c, p->out_bits);
+    uint32_t *cols = (uint32_t *)(void *)scratch;
+    int32_t acc[8];
+    for (int32_t px = 0; px < pixels; px += 2) {
+        const int32_t n_px = pixels - px >= 2 ? 2 : 1;
+        memset(cols, 0, (size_t)col_words * 8u);
+        pulp_im2col(p, input, px, 0, lane_bits, cols);
+        pulp_im2col(p, input, px + n_px - 1, 1, lane_bits, cols);
+        for (int32_t cb = 0; cb < p->out_c; cb += 4) {
+            const uint32_t *w = (const uint32_t *)(const void *)p->weight + cb * groups;
+            mm(cols, w, groups, p->in_signed, acc);
+            for (int32_t i = 0; i < n_px; i++) {
+                uint8_t *row = output + (px + i) * out_row;
+                for (int32_t ch = cb; ch < cb + 4 && ch < p->out_c; ch++) {
+                    const int32_t y = mixq_requantize_s32(acc[i * 4 + ch - cb], p->bias[ch],
+                                                          p->multiplier[ch], p->shift[ch],
+                                                          p->act_min, p->act_max);
+                    mixq_store_code(row, ch, p->out_bits, y);
+                }
+            }
+        }
+    }
+}
+
+/* the entry points: one per (lane width, weight width), declared in mixq_pulp.h */
+#define MIXQ_PULP_CONV(name, lane_bits, mm) \
+    void name(const mixq_conv_params_t *p, const uint8_t *input, uint8_t *output, \
+              uint8_t *scratch) { pulp_conv(p, input, output, scratch, lane_bits, mm); }
+MIXQ_PULP_CONV(mixq_pulp_conv_l8_w8, 8, pulp_mm_l8_w8)
+MIXQ_PULP_CONV(mixq_pulp_conv_l8_w4, 8, pulp_mm_l8_w4)
+MIXQ_PULP_CONV(mixq_pulp_conv_l8_w2, 8, pulp_mm_l8_w2)
+MIXQ_PULP_CONV(mixq_pulp_conv_l4_w4, 4, pulp_mm_l4_w4)
+MIXQ_PULP_CONV(mixq_pulp_conv_l2_w2, 2, pulp_mm_l2_w2)
