@@ -160,5 +160,5 @@ def test_kernel_set_table_is_explicit_and_complete():
         table[KernelSet.ARMV7EM]
     assert {k.op for k in table[KernelSet.REF] if not k.sparse} == set(registry.OPS)
     with pytest.raises(ValueError, match="unknown code generation target 'esp32': use one of "
-                       "ref, armv7em"):
+                       "ref, armv7em, pulp, pulpnn"):
         registry.registered_kernels("esp32")

@@ -25,7 +25,7 @@ class XpulpRunner(Rv32ModelRunner):
 
 def run_on_xpulp(graph, out_dir, target, n=3, seed=0):
     project = out_dir / "c"
-    meta = emit_c(graph, project, target=target).metadata
+    meta = emit_c(graph, project, kernels=target).metadata
     elf = build_rv32_elf(sorted(project.glob("*.c")), out_dir / "m.elf", include_dirs=(project,))
     runner = XpulpRunner(elf, graph.tensor(graph.inputs[0]).numel,
                          graph.tensor(graph.outputs[0]).numel, meta["arena_bytes"])

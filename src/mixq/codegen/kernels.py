@@ -24,8 +24,9 @@ A kernel's ``dtypes`` is a set of tuples ``(input, weight, output)`` for weight 
 ``(input, output)`` for pool and ``(input_a, input_b, output)`` for add; ``None`` accepts all.
 
 Kernel sets (:class:`mixq.platform.KernelSet`, a kernel's ``target``): ``ref`` (portable
-C99, :data:`mixq.codegen.kernels_ref.KERNELS`) and ``armv7em`` (ARMv7E-M DSP,
-:data:`mixq.codegen.kernels_armv7em.KERNELS`), plus the sparse kernels of each
+C99, :data:`mixq.codegen.kernels_ref.KERNELS`), ``armv7em`` (ARMv7E-M DSP,
+:data:`mixq.codegen.kernels_armv7em.KERNELS`), ``pulp`` and ``pulpnn`` (XpulpV2 / XpulpNN,
+:mod:`mixq.codegen.kernels_pulp`), plus the sparse kernels of ref and armv7em
 (:mod:`mixq.codegen.kernels_sparse`). :func:`kernel_set_table` is the one explicit table from
 kernel set to kernels; the kernel modules only define data (no registration on import). A new
 kernel set is a :class:`~mixq.platform.KernelSet` member, a module defining its ``KERNELS`` and
@@ -182,12 +183,14 @@ def kernel_set_table() -> dict[KernelSet, tuple[Kernel, ...]]:
 
     Example:
         >>> {k.value: len(v) > 0 for k, v in kernel_set_table().items()}
-        {'ref': True, 'armv7em': True}
+        {'ref': True, 'armv7em': True, 'pulp': True, 'pulpnn': True}
     """
-    from mixq.codegen import kernels_armv7em, kernels_ref, kernels_sparse
+    from mixq.codegen import kernels_armv7em, kernels_pulp, kernels_ref, kernels_sparse
 
     return {KernelSet.REF: kernels_ref.KERNELS + kernels_sparse.REF_KERNELS,
-            KernelSet.ARMV7EM: kernels_armv7em.KERNELS + kernels_sparse.ARMV7EM_KERNELS}
+            KernelSet.ARMV7EM: kernels_armv7em.KERNELS + kernels_sparse.ARMV7EM_KERNELS,
+            KernelSet.PULP: kernels_pulp.KERNELS,
+            KernelSet.PULPNN: kernels_pulp.NN_KERNELS}
 
 
 def registered_kernels(target: "KernelSet | str" = REFERENCE_TARGET) -> tuple[Kernel, ...]:

@@ -1,22 +1,23 @@
-"""PULP kernels (target 'pulp', XpulpV2): im2col + 4x2 MatMul on SIMD dot products.
+"""PULP kernels (sets 'pulp', XpulpV2, and 'pulpnn', XpulpNN): im2col + 4x2 MatMul on SIMD.
 
 The C side is ``runtime/pulp/`` (``mixq_pulp.h`` documents the layouts). Conv, pointwise and
 fully connected layers run on ``pv.sdotsp.b`` / ``pv.sdotusp.b`` (signed / unsigned inputs x
 signed weights) in a hardware loop with post-increment loads; sub-byte weights stay packed in
 flash and are widened to bytes in the inner loop by a ``pv.sll.sci.b`` / ``pv.sra.sci.b`` pair,
 for which :func:`pack_pulp_weights` interleaves the codes offline. Sub-byte activations are
-widened by the im2col. Target 'pulpnn' (:mod:`mixq.codegen.kernels_pulpnn`) adds the XpulpNN
-nibble / crumb dot products. Depthwise, pooling and add use the portable kernels.
+widened by the im2col. The 'pulpnn' set adds the XpulpNN nibble (``pv.sdot*.n``, 8 x 4-bit)
+and crumb (``pv.sdot*.c``, 16 x 2-bit) dot products for layers whose input codes are no wider
+than their 4- or 2-bit weights. Depthwise, pooling and add use the portable kernels.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from mixq.codegen.kernels import RUNTIME_DIR, Kernel, register_kernel
+from mixq.codegen.kernels import RUNTIME_DIR, Kernel
 from mixq.ir.graph import Conv2d, Graph
+from mixq.platform.spec import KernelSet
 
-TARGET = "pulp"
 SOURCE_DIR = RUNTIME_DIR / "pulp"
 SOURCES = ("mixq_pulp_conv.c", "mixq_pulp.h")
 ACTS = ("u8", "u4", "u2", "s8", "s4", "s2")
@@ -95,8 +96,10 @@ def pulp_fits(node, graph: Graph) -> bool:
     return padded_codes(column_codes(node, graph), node.weight_bits) * 255 * 128 <= INT32_MAX
 
 
-def register_pulp(target: str, nn: bool) -> None:
-    """Register the conv / pw / fc kernels of ``target`` (XpulpNN lanes when ``nn``)."""
+def pulp_kernels(kernel_set: KernelSet) -> tuple[Kernel, ...]:
+    """The conv / pw / fc kernels of ``kernel_set`` (XpulpNN lanes for ``KernelSet.PULPNN``)."""
+    nn = kernel_set == KernelSet.PULPNN
+    out = []
     for w_bits, weights in WEIGHTS.items():
         lane_options = (8, w_bits) if nn and w_bits < 8 else (8,)
         for lane in lane_options:
@@ -112,14 +115,17 @@ def register_pulp(target: str, nn: bool) -> None:
 
             dtypes = frozenset((i, w, o) for i in ACTS for w in weights for o in ACTS)
             for op in ("conv", "pw", "fc"):
-                register_kernel(Kernel(
+                out.append(Kernel(
                     op=op, function=f"mixq_pulp_conv_l{lane}_w{w_bits}", sources=SOURCES,
-                    source_dir=SOURCE_DIR, target=target, variant=f"simd-l{lane}",
+                    source_dir=SOURCE_DIR, target=kernel_set.value, variant=f"simd-l{lane}",
                     dtypes=dtypes, accepts=accepts, scratch_bytes=scratch, pack_weights=pack,
                     priority=10))
+    return tuple(out)
 
 
-register_pulp(TARGET, nn=False)
+# The XpulpV2 and XpulpNN kernel sets (rows of mixq.codegen.kernels.kernel_set_table).
+KERNELS = pulp_kernels(KernelSet.PULP)
+NN_KERNELS = pulp_kernels(KernelSet.PULPNN)
 
-__all__ = ["column_codes", "lane_bits_for", "pack_pulp_words", "padded_codes", "pulp_fits",
-           "register_pulp"]
+__all__ = ["KERNELS", "NN_KERNELS", "column_codes", "lane_bits_for", "pack_pulp_words",
+           "padded_codes", "pulp_fits", "pulp_kernels"]

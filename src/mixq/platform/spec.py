@@ -14,7 +14,7 @@ Schema (``[cluster]`` and ``[latency]`` are optional)::
     [core]                        # what mixq builds and emulates
     isa = "rv32imc"               # 'armv7e-m' or 'rv32imc'
     cpu = "rv32imc"               # emulated core: 'cortex-m7' or 'rv32imc'
-    kernels = "ref"               # kernel set of mixq.codegen.emit_c ('ref' or 'armv7em')
+    kernels = "ref"               # kernel set of mixq.codegen.emit_c (a KernelSet value)
     clock_hz = 250_000_000        # clock of the single-core latency estimate
     [memory]                      # default allocation budget
     flash_bytes = 8_388_608
@@ -47,10 +47,13 @@ class Isa(str, Enum):
 
 class KernelSet(str, Enum):
     """The C kernels :func:`mixq.codegen.emit_c` selects from (``[core] kernels``): the portable
-    C99 reference kernels, or the ARMv7E-M DSP kernels with the reference ones as fallback."""
+    C99 reference kernels, or the ARMv7E-M DSP, PULP XpulpV2 or PULP XpulpNN kernels with the
+    reference ones as fallback."""
 
     REF = "ref"
     ARMV7EM = "armv7em"
+    PULP = "pulp"
+    PULPNN = "pulpnn"
 
 
 ISAS = tuple(i.value for i in Isa)
