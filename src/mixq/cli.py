@@ -38,6 +38,10 @@ def _cmd_demo(args) -> int:
                      granularity=args.granularity, allocation=args.allocation,
                      device=args.device)
     report = run_demo(args.out, cfg)
+    from mixq.train.distributed import is_writer
+
+    if not is_writer():  # torchrun: rank 0 wrote and reports
+        return 0
     print(f"mixq demo: wrote {args.out}/report.md, report.json, tradeoff.png")
     for m in report["models"]:
         top1 = m["top1_integer"] if m["top1_integer"] is not None else m["top1_float"]
