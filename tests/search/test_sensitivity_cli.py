@@ -67,3 +67,17 @@ def test_target_gives_the_default_budget(capsys):
     rc = main(["allocate", "--model", "ds_cnn", "--target", "stm32f746", "--json"])
     out = json.loads(capsys.readouterr().out)
     assert rc == 0 and out["flash_bytes"] <= 1_024_000 and out["ram_peak_bytes"] <= 320_000
+
+
+def test_json_stdout_is_only_json(checkpoint):
+    # In a fresh process: HiGHS prints a banner on the C-level stdout (capsys cannot see it).
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "mixq", "allocate", "--model", "demo_net", "--width", "0.25",
+         "--method", "sensitivity", "--checkpoint", checkpoint, "--samples", "16",
+         "--estimator", "fisher", "--flash", "1500", "--ram", "1200", "--json"],
+        capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert set(json.loads(proc.stdout)) == KEYS  # the whole of stdout parses

@@ -18,6 +18,10 @@ result is re-checked with :mod:`mixq.search.memory` before it is returned.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import os
+import sys
 from typing import Callable, Optional, Sequence
 
 import numpy as np
@@ -174,10 +178,29 @@ def allocate_sensitivity(shapes: Sequence[LayerShape], budget: MemoryBudget, sen
     return alloc
 
 
+@contextlib.contextmanager
+def _c_stdout_to_stderr():
+    """Send what C code writes to file descriptor 1 to stderr while the block runs.
+
+    HiGHS' constructor prints its banner with C stdio before any option can silence it; on
+    stdout it broke ``mixq allocate --json``.
+    """
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        os.dup2(2, 1)
+        yield
+    finally:
+        ctypes.CDLL(None).fflush(None)  # C stdio buffers go out while fd 1 is still stderr
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
 def _solve(highspy, cost: np.ndarray, rows, time_limit_s: float):
     """Solve min cost.z, z binary, lower <= A z <= upper; None when infeasible."""
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
+    with _c_stdout_to_stderr():
+        h = highspy.Highs()
+        h.setOptionValue("output_flag", False)
     h.setOptionValue("mip_rel_gap", 0.0)
     h.setOptionValue("mip_abs_gap", 0.0)
     h.setOptionValue("time_limit", float(time_limit_s))
