@@ -81,3 +81,22 @@ def test_json_stdout_is_only_json(checkpoint):
         capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert set(json.loads(proc.stdout)) == KEYS  # the whole of stdout parses
+
+
+def test_plain_state_dict_checkpoint(capsys, checkpoint, tmp_path):
+    import torch
+
+    from mixq.train.checkpoint import load_weights
+
+    model = get_model("demo_net", width=0.25)
+    load_weights(checkpoint, model)
+    torch.save(model.state_dict(), tmp_path / "plain.pt")
+    args = ["--method", "sensitivity", "--samples", "16", "--estimator", "fisher",
+            "--flash", "1500", "--ram", "1200", "--json"]
+    rc, out, err = run(capsys, *args, "--checkpoint", str(tmp_path / "plain.pt"))
+    assert rc == 0, err
+    assert json.loads(out) == json.loads(run(capsys, *args, "--checkpoint", checkpoint)[1])
+    torch.save(model, tmp_path / "whole.pt")
+    rc, _, err = run(capsys, *args, "--checkpoint", str(tmp_path / "whole.pt"))
+    assert rc == 2 and "torch.save(model.state_dict(), path) instead" in err
+    assert "\x1b" not in err and "\n" not in err

@@ -36,11 +36,11 @@ def _float_model(args):
     from mixq.errors import MixqError
     from mixq.models import get_model
     from mixq.train import TrainConfig, train
-    from mixq.train.checkpoint import load_checkpoint
+    from mixq.train.checkpoint import load_weights
 
     if not args.checkpoint and args.model != "demo_net":
         raise MixqError(f"--method sensitivity needs trained weights for {args.model}: pass "
-                        "--checkpoint FILE (a float checkpoint written by mixq.train)")
+                        "--checkpoint FILE (a mixq checkpoint or torch.save(model.state_dict()))")
     data = load_dataset(args.dataset, args.data_root)
     extra = {} if args.model != "demo_net" else {"in_channels": data.input_shape[0]}
     model = get_model(args.model, width=args.width, resolution=args.resolution,
@@ -50,7 +50,7 @@ def _float_model(args):
                         f"{args.model} expects {tuple(model.input_shape)}; pass --dataset, "
                         "--data-root and --resolution that match")
     if args.checkpoint:
-        load_checkpoint(args.checkpoint, model)
+        load_weights(args.checkpoint, model)
     else:  # demo_net: the demo's float pre-training (same config, same seed)
         import torch
 
@@ -154,8 +154,9 @@ def add_commands(sub) -> None:
     a.add_argument("--latency-ms", type=float, default=None,
                    help="latency budget in ms on --target (an estimate; sensitivity only)")
     a.add_argument("--checkpoint", default=None,
-                   help="trained float weights (mixq checkpoint) for the sensitivity; without "
-                   "it demo_net is float-trained first, other models need one")
+                   help="trained float weights for the sensitivity: a mixq checkpoint or "
+                   "torch.save(model.state_dict()); without it demo_net is float-trained first, "
+                   "other models need one")
     a.add_argument("--dataset", default="digits",
                    help="data for the sensitivity: digits (default), fashion-mnist, cifar10, mnist")
     a.add_argument("--data-root", default=None, help="folder with the dataset's files")

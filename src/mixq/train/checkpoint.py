@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import io
 import json
+import pickle
 import random
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -146,6 +148,43 @@ def save_checkpoint(path, model: nn.Module, *, optimizer: torch.optim.Optimizer 
     return write_bytes_atomic(path, buffer.getvalue())
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")  # torch's messages carry terminal bold codes
+_WEIGHTS_FIX = "pass a mixq checkpoint or a file written by torch.save(model.state_dict(), path)"
+
+
+def _torch_load(path: Path, fix: str):
+    """torch.load(weights_only=True) with one-line errors that name the cause and ``fix``."""
+    if not path.is_file():
+        raise MixqError(f"checkpoint '{path}' does not exist; check the path")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        found = re.search(r"Unsupported global: GLOBAL (\S+)", str(e))
+        if found is None:
+            raise MixqError(f"checkpoint '{path}' is corrupt or truncated (UnpicklingError: "
+                            f"{_reason(e)}); {fix}") from None
+        raise MixqError(f"'{path}' holds pickled Python objects ({found.group(1)}: a whole model "
+                        "saved with torch.save(model)?), which mixq does not load because "
+                        "unpickling can run code; save the weights with "
+                        "torch.save(model.state_dict(), path) instead") from None
+    except Exception as e:  # torch raises many types for damaged zip/pickle data
+        raise MixqError(f"checkpoint '{path}' is corrupt or truncated ({type(e).__name__}: "
+                        f"{_reason(e)}); {fix}") from None
+
+
+def _reason(e: Exception) -> str:
+    """The cause in torch's message, one line, without terminal escape codes."""
+    text = _ANSI.sub("", str(e))
+    text = text.split("WeightsUnpickler error:", 1)[-1].split("Check the documentation")[0]
+    return " ".join(text.split())[:100]
+
+
+def _check_version(payload: dict, path: Path) -> None:
+    if payload.get("version") != VERSION:
+        raise MixqError(f"checkpoint '{path}' has format version {payload.get('version')}, this "
+                        f"mixq reads version {VERSION}; delete it to start over")
+
+
 def read_checkpoint(path) -> dict:
     """Read and sanity-check a checkpoint file without loading it into anything.
 
@@ -153,20 +192,46 @@ def read_checkpoint(path) -> dict:
         MixqError: the file is missing, corrupt, truncated, or not a mixq checkpoint.
     """
     path = Path(path)
-    if not path.is_file():
-        raise MixqError(f"checkpoint '{path}' does not exist; check the path")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # torch raises many types for damaged zip/pickle data
-        reason = " ".join(str(e).split())[:100]
-        raise MixqError(f"checkpoint '{path}' is corrupt or truncated ({type(e).__name__}: "
-                        f"{reason}); delete it to start over") from None
+    payload = _torch_load(path, "delete it to start over")
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise MixqError(f"'{path}' is not a mixq checkpoint; delete it or choose another path")
-    if payload.get("version") != VERSION:
-        raise MixqError(f"checkpoint '{path}' has format version {payload.get('version')}, this "
-                        f"mixq reads version {VERSION}; delete it to start over")
+    _check_version(payload, path)
     return payload
+
+
+def load_weights(path, model: nn.Module) -> None:
+    """Load trained weights into ``model``: a mixq checkpoint or a plain saved state_dict.
+
+    Args:
+        path: a checkpoint written by :func:`save_checkpoint` (or by training), or a file written
+            by ``torch.save(model.state_dict(), path)``.
+        model: receives the weights (keys and shapes must match exactly).
+
+    Raises:
+        MixqError: missing or damaged file, a pickled whole model, anything else that is not
+            weights, or weights of another architecture.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> p = pathlib.Path(tempfile.mkdtemp()) / "w.pt"
+        >>> torch.save(nn.Linear(2, 1).state_dict(), p)
+        >>> m = nn.Linear(2, 1); load_weights(p, m)
+        >>> torch.equal(m.weight, torch.load(p)["weight"])
+        True
+    """
+    path = Path(path)
+    payload = _torch_load(path, _WEIGHTS_FIX)
+    if isinstance(payload, dict) and payload.get("format") == FORMAT:
+        _check_version(payload, path)
+    elif isinstance(payload, dict) and payload and all(
+            isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in payload.items()):
+        payload = {"model_state": payload}  # a plain state_dict
+    else:
+        raise MixqError(f"'{path}' holds a {type(payload).__name__}, not model weights; "
+                        f"{_WEIGHTS_FIX}")
+    fix = "pass the weights of this model (check --model, --width, --resolution, --num-classes)"
+    check_state_dict(payload, path, model, fix)
+    model.load_state_dict(payload["model_state"])
 
 
 def check_model_id(payload: dict, path, model_id: dict | None) -> None:
@@ -191,7 +256,7 @@ def check_config(payload: dict, path, config) -> None:
                         "resume=False")
 
 
-def check_state_dict(payload: dict, path, model: nn.Module) -> None:
+def check_state_dict(payload: dict, path, model: nn.Module, fix: str = _DELETE) -> None:
     """Raise MixqError when the saved state_dict's keys or shapes differ from ``model``'s."""
     saved, current = payload["model_state"], model.state_dict()
     problems = []
@@ -213,7 +278,7 @@ def check_state_dict(payload: dict, path, model: nn.Module) -> None:
     if problems:
         saved_id = payload.get("model_id")
         raise MixqError(f"checkpoint '{path}' was saved for {_describe(saved_id)}, not this one "
-                        f"({'; '.join(problems)}); {_DELETE}")
+                        f"({'; '.join(problems)}); {fix}")
 
 
 def apply_checkpoint(payload: dict, path, model: nn.Module, optimizer=None,
