@@ -337,3 +337,42 @@ def test_unknown_instruction_is_a_one_line_error(core):
     with pytest.raises(MixqError) as e:
         core.call("t_illegal")
     assert "illegal instruction 0x" in str(e.value) and "\n" not in str(e.value)
+
+
+TIMED = r"""
+.option norvc
+.globl t_timed
+t_timed:
+ lw t0, 0(a0)          # load, used at once: +1
+ addi t0, t0, 1
+ lw t1, 4(a0)          # load, not used next: no stall
+ addi t2, t2, 0
+ add t1, t1, t0
+ mulhu t2, t1, t1      # 5 cycles
+ li t3, 3
+1:
+ addi t3, t3, -1
+ bnez t3, 1b           # taken twice (+2 each), falls through once
+ li t4, 4
+ .balign 4
+ .insn i 0x7b, 4, x0, t4, 6   # lp.setup 0, t4: 3-instruction body, 4 iterations, no overhead
+ addi t5, t5, 1
+ addi t5, t5, 1
+ .insn r 0x57, 1, 0x5c, t6, t5, t5
+ ret                   # jump: 2 cycles
+"""
+
+
+def test_ri5cy_timing_model(tmp_path):
+    from mixq.deploy.xpulp_timing import instruction_table, time_blocks
+
+    (tmp_path / "t.S").write_text(TIMED)
+    elf = build_rv32_elf([tmp_path / "t.S"], tmp_path / "t.elf", entries=("t_timed",))
+    core = XpulpCore(load_rv32_image(elf), {"io": 16})
+    blocks = core.trace("t_timed", ("io",))[-1]
+    t = time_blocks(blocks, instruction_table(elf))
+    # 6 straight + 1 li + 3 x 2 loop + 1 li + 1 lp.setup + 4 x 3 body + ret = 28 instructions
+    assert t.instructions == 28
+    # + load-use 1 + mulhu 4 + 2 taken branches x 2 + ret 1; the hardware loop costs nothing
+    assert t.cycles == 28 + 1 + 4 + 4 + 1
+    assert t.events["load_use"] == 1 and t.events["taken_branch"] == 2

@@ -22,8 +22,8 @@ from collections import Counter
 
 from elftools.elf.constants import SH_FLAGS
 from elftools.elf.elffile import ELFFile
-from unicorn import UC_HOOK_CODE, UC_HOOK_INTR, UcError
-from unicorn.riscv_const import UC_RISCV_REG_PC, UC_RISCV_REG_X0
+from unicorn import UC_HOOK_BLOCK, UC_HOOK_CODE, UC_HOOK_INTR, UcError
+from unicorn.riscv_const import UC_RISCV_REG_A0, UC_RISCV_REG_PC, UC_RISCV_REG_X0
 
 from mixq.deploy.emulator_rv32 import Rv32Core, Rv32Image
 from mixq.deploy.xpulp import Hart, decode
@@ -94,6 +94,7 @@ class XpulpCore(Rv32Core):
         self.hart = UnicornHart(self.uc)
         self.xpulp_counts: Counter = Counter()
         self._error: str | None = None
+        self._trace: list | None = None  # executed blocks [address, bytes] while tracing
         self.uc.hook_add(UC_HOOK_INTR, self._on_trap)
         for end in loop_end_addresses(image):
             self.uc.hook_add(UC_HOOK_CODE, self._on_loop_end, begin=end + 4, end=end + 4,
@@ -128,7 +129,37 @@ class XpulpCore(Rv32Core):
     def _on_loop_end(self, uc, address, _size, end) -> None:
         target = loop_end_target(self.hart, end)
         if target is not None:
+            if self._trace:  # the block holding end + 4 stops there
+                block = self._trace[-1]
+                if block[0] <= address < block[0] + block[1]:
+                    block[1] = address - block[0]
             uc.reg_write(UC_RISCV_REG_PC, target)
+
+    def trace(self, func: str, args: tuple = (), mark: str = "mixq_layer_mark") -> dict:
+        """Call ``func`` once, recording the executed blocks per ``mark(i)`` segment.
+
+        Returns:
+            segment (-1 before the first mark) -> list of ``[address, bytes]`` blocks in
+            execution order (a block cut short by a hardware-loop jump is truncated there).
+        """
+        mark_addr = self.image.symbols.get(mark, -1)
+        segments: dict[int, list] = {-1: []}
+        self._trace = segments[-1]
+
+        def on_block(uc, address, size, _user):
+            if address == mark_addr:
+                self._trace = segments.setdefault(uc.reg_read(UC_RISCV_REG_A0), [])
+            self._trace.append([address, size])
+
+        handle = self.uc.hook_add(UC_HOOK_BLOCK, on_block)
+        self.uc.ctl_flush_tb()
+        try:
+            self.call(func, args)
+        finally:
+            self.uc.hook_del(handle)
+            self.uc.ctl_flush_tb()
+            self._trace = None
+        return segments
 
     def call(self, func: str, args: tuple = (), timeout_s: float = 300.0) -> int:
         """As :meth:`Rv32Core.call`; also clears the hardware-loop registers first.

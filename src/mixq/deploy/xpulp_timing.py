@@ -1,0 +1,192 @@
+"""Cycles of an executed instruction stream on a RI5CY-class core: a pipeline MODEL.
+
+Single issue, one instruction per cycle, plus (CV32E40P / RI5CY user manuals, "Pipeline" and
+instruction timing tables):
+
+==============================  ======================================================
+event                           cycles
+==============================  ======================================================
+any instruction                 1 (ALU, Xpulp SIMD and dot products, stores, ``mul``)
+load-use                        +1 when the next instruction reads a load's destination
+                                (``lw``/``lh``/``lb``/``lhu``/``lbu`` and the Xpulp
+                                ``p.l*`` forms)
+taken branch                    +2 (3 in all; not taken: 1)
+jump (``jal``, ``jalr``)        +1 (2 in all)
+``mulh``/``mulhu``/``mulhsu``   +4 (5 in all)
+``div``/``rem``                 +34 (35, the manual's upper bound; 3-35 data dependent)
+hardware-loop jump back         0 (zero-overhead loops)
+==============================  ======================================================
+
+Instruction fetch (an ideal instruction cache), TCDM bank conflicts and DMA are not modelled
+here. Input: the static instruction table of an ELF (:func:`instruction_table`, from the
+disassembly and :func:`mixq.deploy.xpulp.decode`) and the sequence of executed blocks
+(:meth:`mixq.deploy.emulator_xpulp.XpulpCore.trace`).
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from collections import Counter
+from dataclasses import dataclass
+
+from mixq.deploy.xpulp import decode
+
+ABI = {"zero": 0, "ra": 1, "sp": 2, "gp": 3, "tp": 4, "t0": 5, "t1": 6, "t2": 7, "s0": 8,
+       "fp": 8, "s1": 9, **{f"a{i}": 10 + i for i in range(8)},
+       **{f"s{i}": 16 + i for i in range(2, 12)}, **{f"t{i}": 25 + i for i in range(3, 7)},
+       **{f"x{i}": i for i in range(32)}}
+_REG = re.compile(r"\b(" + "|".join(sorted(ABI, key=len, reverse=True)) + r")\b")
+LOADS = {"lb", "lbu", "lh", "lhu", "lw"}
+STORES = {"sb", "sh", "sw"}
+BRANCHES = {"beq", "bne", "blt", "bge", "bltu", "bgeu", "beqz", "bnez", "blez", "bgez", "bltz",
+            "bgtz", "bgt", "ble", "bgtu", "bleu"}
+JUMPS = {"j", "jal", "jalr", "jr", "ret", "call", "tail"}
+EXTRA = {"jump": 1, "mulh": 4, "div": 34}
+TAKEN_BRANCH = 2
+LOAD_USE = 1
+MODEL_NOTE = ("model: RI5CY single-issue pipeline per executed instruction (load-use +1, taken "
+              "branch +2, jump +1, mulh +4, div +34, zero-overhead hardware loops; ideal "
+              "instruction fetch, no TCDM conflicts); mixq.deploy.xpulp_timing")
+
+
+@dataclass(frozen=True)
+class InsnInfo:
+    """What the model needs of one static instruction: class, destination, sources, size."""
+
+    kind: str
+    dst: int | None
+    srcs: frozenset
+    size: int
+
+
+def classify(mnemonic: str, operands: str, size: int) -> InsnInfo:
+    """Model class and registers of one RV32IMC instruction as objdump prints it.
+
+    Example:
+        >>> classify("lw", "a4,8(a0)", 2)
+        InsnInfo(kind='load', dst=14, srcs=frozenset({10}), size=2)
+        >>> classify("bnez", "t0,1c000004", 4).kind, classify("mulhu", "a0,a1,a2", 4).kind
+        ('branch', 'mulh')
+    """
+    m = mnemonic.lower()
+    m = m[2:] if m.startswith("c.") else m
+    regs = [ABI[r] for r in _REG.findall(operands.split("#")[0].split("<")[0])]
+    if m in STORES or m in ("swsp",) or m in BRANCHES or m in ("j", "jr", "ret"):
+        kind = "store" if m in STORES or m == "swsp" else ("branch" if m in BRANCHES else "jump")
+        srcs = set(regs) | ({1} if m == "ret" else set())
+        return InsnInfo(kind, None, frozenset(srcs), size)
+    kind = ("load" if m in LOADS or m == "lwsp" else "jump" if m in JUMPS else
+            "mulh" if m.startswith("mulh") else "mul" if m == "mul" else
+            "div" if m in ("div", "divu", "rem", "remu") else "alu")
+    if m in ("jal", "call", "tail") and len(regs) <= 1:
+        return InsnInfo("jump", 1 if m != "tail" else None, frozenset(), size)
+    dst = regs[0] if regs else None
+    return InsnInfo(kind, dst, frozenset(regs[1:]), size)
+
+
+def classify_xpulp(word: int) -> InsnInfo | None:
+    """Model class and registers of an Xpulp word (``None`` if it is not one).
+
+    Example:
+        >>> classify_xpulp(0x0047268B)  # p.lw a3, 4(a4!)
+        InsnInfo(kind='load', dst=13, srcs=frozenset({14}), size=4)
+    """
+    insn = decode(word)
+    if insn is None:
+        return None
+    name = insn.name
+    if name.startswith("p.l") and not name.startswith("p.slet"):
+        srcs = {insn.rs1} | ({insn.rs2} if name.endswith("rr") else set())
+        return InsnInfo("load", insn.rd, frozenset(srcs), 4)
+    if name.startswith("p.s") and not name.startswith("p.slet"):
+        srcs = {insn.rs1, insn.rs2} | ({insn.rd} if name.endswith("rr") else set())
+        return InsnInfo("store", None, frozenset(srcs), 4)
+    if name.startswith("lp."):
+        return InsnInfo("alu", None, frozenset({insn.rs1}), 4)
+    if name in ("p.beqimm", "p.bneimm"):
+        return InsnInfo("branch", None, frozenset({insn.rs1}), 4)
+    accumulates = ".sdot" in name or name in ("p.mac", "p.msu") or name.startswith("pv.insert")
+    srcs = {insn.rs1, insn.rs2} | ({insn.rd} if accumulates else set())
+    return InsnInfo("mul" if name in ("p.mac", "p.msu") else "alu", insn.rd, frozenset(srcs), 4)
+
+
+def instruction_table(elf, objdump: str = "riscv64-unknown-elf-objdump") -> dict[int, InsnInfo]:
+    """Address -> :class:`InsnInfo` of every instruction of an RV32 ELF (Xpulp words decoded)."""
+    out = subprocess.run([objdump, "-d", str(elf)], capture_output=True, text=True,
+                         check=True).stdout
+    table = {}
+    for line in out.splitlines():
+        parts = line.split("\t")  # " 1c000010:\t4518                \tlw\ta4,8(a0)"
+        if len(parts) < 3 or not parts[0].strip().endswith(":"):
+            continue
+        try:
+            addr = int(parts[0].strip()[:-1], 16)
+            word = int(parts[1].strip().replace(" ", ""), 16)
+        except ValueError:
+            continue
+        size = len(parts[1].strip().replace(" ", "")) // 2
+        mnemonic, operands = parts[2].strip(), parts[3].strip() if len(parts) > 3 else ""
+        info = classify_xpulp(word) if size == 4 and mnemonic.startswith(".") else None
+        table[addr] = info or classify(mnemonic, operands, size)
+    return table
+
+
+def _cost(info: InsnInfo) -> int:
+    return 1 + EXTRA.get(info.kind, 0)
+
+
+def _uses(prev: InsnInfo, nxt: InsnInfo) -> bool:
+    return prev.kind == "load" and prev.dst not in (None, 0) and prev.dst in nxt.srcs
+
+
+@dataclass
+class Timing:
+    """Instructions and modelled cycles of a stream, with the cycles' breakdown."""
+
+    instructions: int = 0
+    cycles: int = 0
+    events: Counter = None
+
+    def __post_init__(self):
+        if self.events is None:
+            self.events = Counter()
+
+
+def time_blocks(blocks, table: dict[int, InsnInfo]) -> Timing:
+    """Model cycles of consecutive executed blocks ``(address, bytes)`` (one trace segment).
+
+    A block whose last instruction is a branch and whose successor does not start right after
+    it was a taken branch; a hardware-loop jump back never follows a branch (the manual forbids
+    a branch as the last loop instruction) and costs nothing.
+    """
+    t = Timing()
+    cache: dict = {}
+    prev_last, prev_end = None, None
+    for addr, size in blocks:
+        key = (addr, size)
+        if key not in cache:
+            insns, a = [], addr
+            while a < addr + size:
+                info = table.get(a) or InsnInfo("alu", None, frozenset(), 4)
+                insns.append(info)
+                a += info.size
+            inner = sum(_cost(i) for i in insns)
+            stalls = sum(_uses(p, n) for p, n in zip(insns, insns[1:]))
+            cache[key] = (insns[0] if insns else None, insns[-1] if insns else None, len(insns),
+                          inner + stalls * LOAD_USE, stalls)
+        first, last, n, cycles, stalls = cache[key]
+        if first is None:
+            continue
+        t.instructions += n
+        t.cycles += cycles
+        t.events["load_use"] += stalls
+        if prev_last is not None:
+            if _uses(prev_last, first):
+                t.cycles += LOAD_USE
+                t.events["load_use"] += 1
+            if prev_last.kind == "branch" and addr != prev_end:
+                t.cycles += TAKEN_BRANCH
+                t.events["taken_branch"] += 1
+        prev_last, prev_end = last, addr + size
+    return t
