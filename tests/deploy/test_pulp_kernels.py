@@ -76,3 +76,18 @@ def test_xpulpnn_uses_nibble_and_crumb_dot_products(tmp_path):
 def test_random_graphs_bit_exact(tmp_path_factory, graph, target):
     got, expected, _, _ = run_on_xpulp(graph, tmp_path_factory.mktemp("g"), target, n=2)
     np.testing.assert_array_equal(got, expected)
+
+
+def test_traced_layer_timing(tmp_path):
+    from mixq.deploy.pulp_bench import run_traced
+    from mixq.deploy.xpulp_timing import time_blocks
+    from mixq.platform.spec import KernelSet
+
+    b = GraphBuilder((2, 2, 16), "u8", seed=3)
+    g = b.build(b.pw(b.input, 8, weight="s8", out="u8"))
+    layers, segments, table, core = run_traced(g, KernelSet.PULP, tmp_path,
+                                               dep.random_inputs(g, 2, 0))
+    t = time_blocks(segments[0], table)
+    # 2 pixel pairs x 2 channel blocks x 4 hardware-loop iterations x 8 dot products
+    assert core.xpulp_counts["pv.sdotusp.b"] == 2 * 2 * 2 * 4 * 8
+    assert t.instructions > 2 * 2 * 4 * 14 and t.cycles >= t.instructions

@@ -1,0 +1,54 @@
+"""MACs per modelled cycle of mixq's PULP kernels on the functional Xpulp core (one core).
+
+Each layer runs bit-exact against the interpreter on the functional Xpulp machine (Unicorn RV32
+plus Python handlers for the Xpulp instructions), then its executed instructions are timed with
+the RI5CY pipeline model of mixq.deploy.xpulp_timing: cycles are a MODEL, not a measurement,
+and the 8-core cluster is not run yet (rows have cores = 1).
+
+    .venv/bin/python bench/pulp_kernels.py [--layers conv3x3,pw,fc] [--isa xpulpv2,xpulpnn] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from mixq.deploy.pulp_bench import CASES, ISA_OF, PRECISIONS, format_rows, measure_layer
+
+KEYS = ("layer", "w_bits", "a_bits", "macs", "cores", "cycles", "mac_per_cycle", "isa")
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--layers", default=",".join(CASES),
+                    help=f"comma-separated subset of {','.join(CASES)}")
+    ap.add_argument("--isa", default="xpulpv2,xpulpnn", help="xpulpv2 and/or xpulpnn")
+    ap.add_argument("--json", action="store_true", help="print one JSON list instead of a table")
+    args = ap.parse_args(argv)
+    sets = {isa: ks for ks, isa in ISA_OF.items()}
+    wanted = args.isa.split(",")
+    for name in wanted + args.layers.split(","):
+        if name not in sets and name not in CASES:
+            print(f"mixq: error: unknown layer or isa '{name}'; layers {', '.join(CASES)}, "
+                  f"isas {', '.join(sets)}", file=sys.stderr)
+            return 2
+    rows = []
+    for layer in args.layers.split(","):
+        for isa in wanted:
+            for w_bits, a_bits in PRECISIONS:
+                rows.append(measure_layer(layer, w_bits, a_bits, sets[isa]))
+                if not args.json:
+                    print(f"  measured {layer} {isa} w{w_bits}a{a_bits}", file=sys.stderr,
+                          flush=True)
+    if args.json:
+        print(json.dumps([{k: r[k] for k in KEYS} for r in rows]))
+    else:
+        print("MAC per cycle, one RI5CY core, cycles from the RI5CY pipeline MODEL over the "
+              "executed instructions (bit-exact run on the functional Xpulp core)")
+        print(format_rows(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

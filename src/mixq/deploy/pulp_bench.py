@@ -1,0 +1,113 @@
+"""One layer on the functional Xpulp core: bit-exact check, then MACs per modelled cycle.
+
+:func:`measure_layer` builds a one-layer graph, generates C with the ``pulp`` (XpulpV2) or
+``pulpnn`` (XpulpNN) kernel set, cross-compiles it for RV32 (the Xpulp hot loops as ``.insn``),
+runs it on :class:`mixq.deploy.emulator_xpulp.XpulpCore` against :func:`mixq.ir.interpret`, and
+times the layer's executed instructions with the RI5CY pipeline model of
+:mod:`mixq.deploy.xpulp_timing` (one core; cycles are a MODEL, not a measurement).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from mixq.codegen.emit import emit_c
+from mixq.codegen.synth import GraphBuilder
+from mixq.deploy import deploy as dep
+from mixq.deploy.emulator_rv32 import load_rv32_image
+from mixq.deploy.emulator_xpulp import XpulpCore
+from mixq.deploy.riscv import build_rv32_elf
+from mixq.deploy.xpulp_timing import instruction_table, time_blocks
+from mixq.errors import MixqError
+from mixq.ir.interpret import interpret
+from mixq.platform.spec import KernelSet
+
+# layer -> (input H, W, C; output channels; kernel) ; small enough for the Python handlers
+CASES = {
+    "conv3x3": ((8, 8, 32), 32, 3),
+    "pw": ((8, 8, 64), 64, 1),
+    "fc": ((1, 1, 512), 64, 0),
+}
+PRECISIONS = ((8, 8), (4, 8), (2, 8), (4, 4), (2, 2))  # (w_bits, a_bits)
+ISA_OF = {KernelSet.PULP: "xpulpv2", KernelSet.PULPNN: "xpulpnn"}
+
+
+def layer_graph(layer: str, w_bits: int, a_bits: int, seed: int = 0):
+    """The one-layer graph of ``CASES[layer]`` at the given weight / activation widths.
+
+    Example:
+        >>> layer_graph("pw", 4, 8).nodes[0].weight.shape
+        (64, 1, 1, 64)
+    """
+    shape, c_out, k = CASES[layer]
+    b = GraphBuilder(shape, f"u{a_bits}", seed=seed)
+    weight = f"s{w_bits}"
+    if k == 0:
+        return b.build(b.fc(b.input, c_out, weight=weight, out="u8"))
+    return b.build(b.conv(b.input, c_out, kernel=k, weight=weight, out="u8"))
+
+
+def run_traced(graph, kernel_set: KernelSet, out_dir: Path, inputs: np.ndarray):
+    """Build ``graph`` for the Xpulp core, run ``inputs`` bit-exact, trace the first one.
+
+    Returns:
+        (layer metadata list, trace segments of the first input, instruction table, core).
+
+    Raises:
+        MixqError: an output differs from the interpreter's.
+    """
+    project = out_dir / "c"
+    meta = emit_c(graph, project, kernels=kernel_set).metadata
+    elf = build_rv32_elf(sorted(project.glob("*.c")), out_dir / "model.elf",
+                         include_dirs=(project,))
+    core = XpulpCore(load_rv32_image(elf), {
+        "input": graph.tensor(graph.inputs[0]).numel,
+        "logits": graph.tensor(graph.outputs[0]).numel,
+        "arena": max(int(meta["arena_bytes"]), 1)})
+    expected = interpret(graph, inputs).reshape(len(inputs), -1)
+    segments = None
+    for i, sample in enumerate(dep.input_bytes(graph, inputs)):
+        core.reset_data()
+        core.write("input", sample)
+        core.fill("arena", 0x5A)
+        args = ("input", "logits", "arena")
+        if i == 0:
+            segments = core.trace("mixq_model_run", args)
+        else:
+            core.call("mixq_model_run", args)
+        raw = np.frombuffer(core.read("logits"), dtype=np.uint8)[None]
+        got = dep.decode_logits(graph, raw).reshape(-1)
+        if not np.array_equal(got, expected[i]):
+            raise MixqError(f"{kernel_set.value} kernels differ from the interpreter on input {i}")
+    return meta["layers"], segments, instruction_table(elf), core
+
+
+def measure_layer(layer: str, w_bits: int, a_bits: int, kernel_set: KernelSet,
+                  samples: int = 2) -> dict:
+    """One benchmark row (single core): ``layer w_bits a_bits macs cores cycles mac_per_cycle
+    isa``, plus ``instructions``, ``function`` and the model's ``load_use`` stalls."""
+    graph = layer_graph(layer, w_bits, a_bits)
+    inputs = dep.random_inputs(graph, samples, seed=1)
+    with tempfile.TemporaryDirectory(prefix="mixq-pulp-") as tmp:
+        layers, segments, table, _ = run_traced(graph, kernel_set, Path(tmp), inputs)
+    timing = time_blocks(segments.get(0, []), table)
+    macs = int(layers[0]["macs"])
+    return {"layer": layer, "w_bits": w_bits, "a_bits": a_bits, "macs": macs, "cores": 1,
+            "cycles": timing.cycles, "mac_per_cycle": round(macs / max(timing.cycles, 1), 3),
+            "isa": ISA_OF[kernel_set], "function": layers[0]["function"],
+            "instructions": timing.instructions, "load_use": timing.events["load_use"]}
+
+
+def format_rows(rows) -> str:
+    """A plain-text table of :func:`measure_layer` rows."""
+    head = f"{'layer':8} {'isa':8} {'w':>2} {'a':>2} {'MACs':>8} {'cores':>5} {'cycles':>9} " \
+           f"{'MAC/cyc':>7}  kernel"
+    lines = [head]
+    for r in rows:
+        lines.append(f"{r['layer']:8} {r['isa']:8} {r['w_bits']:>2} {r['a_bits']:>2} "
+                     f"{r['macs']:>8} {r['cores']:>5} {r['cycles']:>9} "
+                     f"{r['mac_per_cycle']:>7.3f}  {r['function']}")
+    return "\n".join(lines)
