@@ -11,7 +11,7 @@
  *    pv.sra.sci.b(pv.sll.sci.b(word, 8 - WB * (j + 1)), 8 - WB): signed bytes.
  * Weight blob (built by mixq.codegen.kernels_pulp.pack_pulp_weights): out_c padded to a
  * multiple of 4; per block of 4 channels, per group g of G codes: the 4 channels' words.
- * Scratch: two interleaved columns (word j of pixel 0, then of pixel 1), 2 * Kp * L / 8 bytes.
+ * Scratch: the columns of the two pixels, one after the other, 2 * Kp * L / 8 bytes.
  * Requantization: mixq_requantize_s32 per output (the rule of mixq.quant.integer).
  * On RISC-V the inner loop is inline assembly (.insn encodings, a hardware loop, post-increment
  * loads); elsewhere a portable C loop with the same semantics (host checks of the layouts).

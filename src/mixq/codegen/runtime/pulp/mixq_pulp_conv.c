@@ -16,31 +16,56 @@ int32_t mixq_pulp_conv_scratch_bytes(const mixq_conv_params_t *p, int32_t lane_b
     return 2 * pulp_kp(p) * lane_bits / 8;
 }
 
-/* Column of output pixel `pixel` into slot `slot` (0 or 1) of the interleaved column pair. */
+/* Column of output pixel `pixel`: K codes widened to lane_bits-bit lanes (the caller zeroed
+ * it). A tap whose codes already have the lane width is one memcpy of its packed row. */
 static void pulp_im2col(const mixq_conv_params_t *p, const uint8_t *input, int32_t pixel,
-                        int32_t slot, int32_t lane_bits, uint32_t *cols)
+                        int32_t lane_bits, uint32_t *col)
 {
     const int32_t oy = pixel / p->out_w, ox = pixel % p->out_w;
     const int32_t per_word = 32 / lane_bits;
     const uint32_t mask = (1u << lane_bits) - 1u;
     const int32_t row_bytes = mixq_row_bytes(p->in_c, p->in_bits);
+    const int32_t copy = p->in_bits == lane_bits && (p->in_c * lane_bits) % 8 == 0;
     int32_t k = 0;
     for (int32_t ky = 0; ky < p->k_h; ky++) {
         const int32_t iy = oy * p->stride_h - p->pad_top + ky;
-        for (int32_t kx = 0; kx < p->k_w; kx++) {
+        for (int32_t kx = 0; kx < p->k_w; kx++, k += p->in_c) {
             const int32_t ix = ox * p->stride_w - p->pad_left + kx;
             if (iy < 0 || iy >= p->in_h || ix < 0 || ix >= p->in_w) {
-                k += p->in_c;  /* zero padding: the column was cleared */
-                continue;
+                continue;  /* zero padding: the column was cleared */
             }
             const uint8_t *row = input + (iy * p->in_w + ix) * row_bytes;
-            for (int32_t c = 0; c < p->in_c; c++, k++) {
+            if (copy) {
+                memcpy((uint8_t *)col + k * lane_bits / 8, row, (size_t)row_bytes);
+                continue;
+            }
+            for (int32_t c = 0; c < p->in_c; c++) {
                 const int32_t code = mixq_load_code(row, c, p->in_bits, p->in_signed);
-                cols[(k / per_word) * 2 + slot] |=
-                    ((uint32_t)code & mask) << ((k % per_word) * lane_bits);
+                col[(k + c) / per_word] |=
+                    ((uint32_t)code & mask) << (((k + c) % per_word) * lane_bits);
             }
         }
     }
+}
+
+/* The input itself as the column of output pixel `pixel`, when its codes are contiguous, of the
+ * lane width, whole words long and word aligned (1x1 without padding, or a fully connected
+ * layer over the whole input); NULL otherwise. */
+static const uint32_t *pulp_direct(const mixq_conv_params_t *p, const uint8_t *input,
+                                   int32_t pixel, int32_t lane_bits, int32_t kp)
+{
+    const int32_t row_bytes = mixq_row_bytes(p->in_c, p->in_bits);
+    const int32_t k = p->k_h * p->k_w * p->in_c;
+    const int32_t unpadded = p->pad_top == 0 && p->pad_left == 0 &&
+                             p->out_h * p->stride_h <= p->in_h && p->out_w * p->stride_w <= p->in_w;
+    const int32_t whole = p->k_h == p->in_h && p->k_w == p->in_w;
+    if (p->in_bits != lane_bits || k != kp || (k * lane_bits) % 32 != 0 || !unpadded ||
+        !(whole || (p->k_h == 1 && p->k_w == 1)) || (p->in_c * lane_bits) % 8 != 0) {
+        return NULL;
+    }
+    const int32_t oy = pixel / p->out_w, ox = pixel % p->out_w;
+    const uint8_t *at = input + (oy * p->stride_h * p->in_w + ox * p->stride_w) * row_bytes;
+    return ((uintptr_t)at % 4u == 0u) ? (const uint32_t *)(const void *)at : NULL;
 }
 
 #if defined(__riscv)
@@ -52,7 +77,7 @@ static void pulp_im2col(const mixq_conv_params_t *p, const uint8_t *input, int32
 #define MIXQ_SRA(xk, rd, rs) ".insn r 0x57, 7, 0x24, %[" #rd "], %[" #rs "], " xk "\n\t"
 #define MIXQ_LOOP_HEAD(imm) ".option push\n\t.option norvc\n\t.balign 4\n\t" \
     ".insn i 0x7b, 4, x0, %[n], " imm "\n\t"
-#define MIXQ_ACT MIXQ_PLW(x0, ap) MIXQ_PLW(x1, ap)
+#define MIXQ_ACT MIXQ_PLW(x0, ap) MIXQ_PLW(x1, bp)
 #define MIXQ_W4 MIXQ_PLW(w0, wp) MIXQ_PLW(w1, wp) MIXQ_PLW(w2, wp) MIXQ_PLW(w3, wp)
 #define MIXQ_DOTS(f, t0, t1, t2, t3) \
     MIXQ_DOT(f, c0, x0, t0) MIXQ_DOT(f, c1, x0, t1) MIXQ_DOT(f, c2, x0, t2) \
@@ -69,7 +94,7 @@ static void pulp_im2col(const mixq_conv_params_t *p, const uint8_t *input, int32
     MIXQ_CH1(f, sr, w2, c2, c6) MIXQ_CH1(f, sr, w3, c3, c7)
 #define MIXQ_OPERANDS \
     : [c0] "+r"(c0), [c1] "+r"(c1), [c2] "+r"(c2), [c3] "+r"(c3), [c4] "+r"(c4), \
-      [c5] "+r"(c5), [c6] "+r"(c6), [c7] "+r"(c7), [wp] "+r"(w), [ap] "+r"(col), \
+      [c5] "+r"(c5), [c6] "+r"(c6), [c7] "+r"(c7), [wp] "+r"(w), [ap] "+r"(col), [bp] "+r"(col1), \
       [w0] "=&r"(w0), [w1] "=&r"(w1), [w2] "=&r"(w2), [w3] "=&r"(w3), [x0] "=&r"(x0), \
       [x1] "=&r"(x1), [t] "=&r"(t) \
     : [n] "r"(groups) : "memory"
@@ -93,8 +118,8 @@ static void pulp_im2col(const mixq_conv_params_t *p, const uint8_t *input, int32
     acc[0] = c0; acc[1] = c1; acc[2] = c2; acc[3] = c3; \
     acc[4] = c4; acc[5] = c5; acc[6] = c6; acc[7] = c7;
 #define MIXQ_MM(name, lane_bits, w_bits, R, fs, fu) \
-    static void name(const uint32_t *col, const uint32_t *w, int32_t groups, int32_t a_signed, \
-                     int32_t *acc) { MIXQ_MM_BODY(R, fs, fu) }
+    static void name(const uint32_t *col, const uint32_t *col1, const uint32_t *w, \
+                     int32_t groups, int32_t a_signed, int32_t *acc) { MIXQ_MM_BODY(R, fs, fu) }
 #else
 static int32_t pulp_lane(uint32_t word, int32_t i, int32_t bits, int32_t is_signed)
 {
@@ -116,8 +141,9 @@ static uint32_t pulp_part(uint32_t word, int32_t j, int32_t lane_bits, int32_t w
     return out;
 }
 
-static void pulp_mm_c(const uint32_t *col, const uint32_t *w, int32_t groups,
-                      int32_t a_signed, int32_t *acc, int32_t lane_bits, int32_t w_bits)
+static void pulp_mm_c(const uint32_t *col, const uint32_t *col1, const uint32_t *w,
+                      int32_t groups, int32_t a_signed, int32_t *acc, int32_t lane_bits,
+                      int32_t w_bits)
 {
     const int32_t parts = lane_bits / w_bits, lanes = 32 / lane_bits;
     for (int32_t i = 0; i < 8; i++) {
@@ -125,7 +151,7 @@ static void pulp_mm_c(const uint32_t *col, const uint32_t *w, int32_t groups,
     }
     for (int32_t g = 0; g < groups; g++) {
         for (int32_t j = 0; j < parts; j++) {
-            const uint32_t *x = col + (g * parts + j) * 2;
+            const uint32_t x[2] = {col[g * parts + j], col1[g * parts + j]};
             for (int32_t ch = 0; ch < 4; ch++) {
                 const uint32_t wp = pulp_part(w[g * 4 + ch], j, lane_bits, w_bits);
                 for (int32_t px = 0; px < 2; px++) {
@@ -141,8 +167,9 @@ static void pulp_mm_c(const uint32_t *col, const uint32_t *w, int32_t groups,
     }
 }
 #define MIXQ_MM(name, lane_bits, w_bits, R, fs, fu) \
-    static void name(const uint32_t *col, const uint32_t *w, int32_t groups, int32_t a_signed, \
-                     int32_t *acc) { pulp_mm_c(col, w, groups, a_signed, acc, lane_bits, w_bits); }
+    static void name(const uint32_t *col, const uint32_t *col1, const uint32_t *w, \
+                     int32_t groups, int32_t a_signed, int32_t *acc) \
+    { pulp_mm_c(col, col1, w, groups, a_signed, acc, lane_bits, w_bits); }
 #endif
 
 /* pv.sdotsp / pv.sdotusp: funct3, funct7 of the .b, .n and .c forms */
@@ -152,7 +179,8 @@ MIXQ_MM(pulp_mm_l8_w2, 8, 2, MIXQ_MM_R4, "1, 0x5c", "1, 0x54")
 MIXQ_MM(pulp_mm_l4_w4, 4, 4, MIXQ_MM_R1, "2, 0x5c", "2, 0x54")
 MIXQ_MM(pulp_mm_l2_w2, 2, 2, MIXQ_MM_R1, "2, 0x5d", "2, 0x55")
 
-typedef void (*pulp_mm_fn)(const uint32_t *, const uint32_t *, int32_t, int32_t, int32_t *);
+typedef void (*pulp_mm_fn)(const uint32_t *, const uint32_t *, const uint32_t *, int32_t,
+                           int32_t, int32_t *);
 
 static void pulp_conv(const mixq_conv_params_t *p, const uint8_t *input, uint8_t *output,
                       uint8_t *scratch, int32_t lane_bits, pulp_mm_fn mm)
@@ -166,19 +194,29 @@ static void pulp_conv(const mixq_conv_params_t *p, const uint8_t *input, uint8_t
     int32_t acc[8];
     for (int32_t px = 0; px < pixels; px += 2) {
         const int32_t n_px = pixels - px >= 2 ? 2 : 1;
-        memset(cols, 0, (size_t)col_words * 8u);
-        pulp_im2col(p, input, px, 0, lane_bits, cols);
-        pulp_im2col(p, input, px + n_px - 1, 1, lane_bits, cols);
+        const uint32_t *c0 = pulp_direct(p, input, px, lane_bits, kp);
+        const uint32_t *c1 = pulp_direct(p, input, px + n_px - 1, lane_bits, kp);
+        if (c0 == NULL || c1 == NULL) {
+            memset(cols, 0, (size_t)col_words * 8u);
+            pulp_im2col(p, input, px, lane_bits, cols);
+            pulp_im2col(p, input, px + n_px - 1, lane_bits, cols + col_words);
+            c0 = cols;
+            c1 = cols + col_words;
+        }
         for (int32_t cb = 0; cb < p->out_c; cb += 4) {
             const uint32_t *w = (const uint32_t *)(const void *)p->weight + cb * groups;
-            mm(cols, w, groups, p->in_signed, acc);
+            mm(c0, c1, w, groups, p->in_signed, acc);
             for (int32_t i = 0; i < n_px; i++) {
                 uint8_t *row = output + (px + i) * out_row;
                 for (int32_t ch = cb; ch < cb + 4 && ch < p->out_c; ch++) {
                     const int32_t y = mixq_requantize_s32(acc[i * 4 + ch - cb], p->bias[ch],
                                                           p->multiplier[ch], p->shift[ch],
                                                           p->act_min, p->act_max);
-                    mixq_store_code(row, ch, p->out_bits, y);
+                    if (p->out_bits == 8) {
+                        row[ch] = (uint8_t)y;
+                    } else {
+                        mixq_store_code(row, ch, p->out_bits, y);
+                    }
                 }
             }
         }
