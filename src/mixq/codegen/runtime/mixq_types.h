@@ -124,4 +124,12 @@ static inline int32_t mixq_clamp(int64_t value, int32_t lo, int32_t hi)
     return value < lo ? lo : (value > hi ? hi : (int32_t)value);
 }
 
+/* The body of mixq_requantize_s32 (mixq_kernels.h), inlinable into a kernel's output loop:
+ * clamp(floor((acc * multiplier + bias) / 2^shift), act_min, act_max) in int64. */
+static inline int32_t mixq_requantize_inline(int32_t acc, int64_t bias, int32_t multiplier,
+                                             int32_t shift, int32_t act_min, int32_t act_max)
+{
+    return mixq_clamp(mixq_asr64((int64_t)acc * multiplier + bias, shift), act_min, act_max);
+}
+
 #endif /* MIXQ_TYPES_H */

@@ -209,9 +209,9 @@ static void pulp_conv(const mixq_conv_params_t *p, const uint8_t *input, uint8_t
             for (int32_t i = 0; i < n_px; i++) {
                 uint8_t *row = output + (px + i) * out_row;
                 for (int32_t ch = cb; ch < cb + 4 && ch < p->out_c; ch++) {
-                    const int32_t y = mixq_requantize_s32(acc[i * 4 + ch - cb], p->bias[ch],
-                                                          p->multiplier[ch], p->shift[ch],
-                                                          p->act_min, p->act_max);
+                    const int32_t y = mixq_requantize_inline(acc[i * 4 + ch - cb], p->bias[ch],
+                                                             p->multiplier[ch], p->shift[ch],
+                                                             p->act_min, p->act_max);
                     if (p->out_bits == 8) {
                         row[ch] = (uint8_t)y;
                     } else {
