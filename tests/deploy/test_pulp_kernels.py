@@ -69,6 +69,23 @@ def test_xpulpnn_uses_nibble_and_crumb_dot_products(tmp_path):
     assert core.xpulp_counts["pv.sdotusp.n"] > 0 and core.xpulp_counts["pv.sdotusp.c"] > 0
 
 
+def test_xpulpv2_core_refuses_xpulpnn_kernels(tmp_path):
+    from mixq.deploy.emulator_xpulp import XpulpV2Core
+    from mixq.errors import MixqError
+
+    class V2Runner(Rv32ModelRunner):
+        machine_class = XpulpV2Core
+
+    b = GraphBuilder((2, 2, 16), "u4", seed=1)
+    g = b.build(b.pw(b.input, 4, weight="s4", out="u8"))
+    project = tmp_path / "c"
+    meta = emit_c(g, project, kernels="pulpnn").metadata
+    elf = build_rv32_elf(sorted(project.glob("*.c")), tmp_path / "m.elf", include_dirs=(project,))
+    runner = V2Runner(elf, 64, 16, meta["arena_bytes"])
+    with pytest.raises(MixqError, match="pv.sdotusp.n at pc 0x[0-9a-f]+ is XpulpNN"):
+        runner.run(dep.input_bytes(g, dep.random_inputs(g, 1, 0)))
+
+
 @settings(max_examples=8, deadline=None, suppress_health_check=list(HealthCheck))
 @given(graph=random_graph(max_layers=3, max_hw=6, max_channels=9,
                           input_dtypes=("u8", "u4", "u2", "s8")),

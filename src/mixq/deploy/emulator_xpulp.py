@@ -26,7 +26,7 @@ from unicorn import UC_HOOK_BLOCK, UC_HOOK_CODE, UC_HOOK_INTR, UcError
 from unicorn.riscv_const import UC_RISCV_REG_A0, UC_RISCV_REG_PC, UC_RISCV_REG_X0
 
 from mixq.deploy.emulator_rv32 import Rv32Core, Rv32Image
-from mixq.deploy.xpulp import Hart, decode
+from mixq.deploy.xpulp import Hart, decode, is_xpulpnn
 from mixq.deploy.xpulp_exec import execute, loop_end_target
 from mixq.errors import MixqError
 
@@ -83,11 +83,14 @@ def loop_end_addresses(image: Rv32Image) -> list[int]:
 class XpulpCore(Rv32Core):
     """An emulated RI5CY-class core: RV32IMC on Unicorn plus XpulpV2/XpulpNN in Python.
 
-    Same interface as :class:`mixq.deploy.emulator_rv32.Rv32Core`.
+    Same interface as :class:`mixq.deploy.emulator_rv32.Rv32Core`. :attr:`xpulpnn` False (the
+    :class:`XpulpV2Core` of GAP8 / ``pulp-open``) makes a nibble or crumb instruction an error.
 
     Args:
         image, buffers: as :class:`Rv32Core`.
     """
+
+    xpulpnn = True
 
     def __init__(self, image: Rv32Image, buffers: dict[str, int] | None = None):
         super().__init__(image, buffers)
@@ -117,6 +120,9 @@ class XpulpCore(Rv32Core):
         if insn is None:
             where = "?" if word is None else f"0x{word:08x}"
             self._stop(f"illegal instruction {where} at pc 0x{pc:08x} (not RV32IMC nor Xpulp)")
+            return
+        if not self.xpulpnn and is_xpulpnn(insn):
+            self._stop(f"{insn.name} at pc 0x{pc:08x} is XpulpNN; this core has XpulpV2 only")
             return
         self.xpulp_counts[insn.name] += 1
         try:
@@ -178,3 +184,9 @@ class XpulpCore(Rv32Core):
         if self._error is not None:
             raise MixqError(f"emulated Xpulp core stopped in {func}: {self._error}") from None
         return result
+
+
+class XpulpV2Core(XpulpCore):
+    """A RI5CY core with XpulpV2 only (GAP8's cluster, ``pulp-open``): no nibble / crumb SIMD."""
+
+    xpulpnn = False

@@ -136,6 +136,17 @@ class Hart:
             self.memory[addr + i] = b
 
 
+def is_xpulpnn(insn: XInsn) -> bool:
+    """True for the XpulpNN additions (nibble ``.n`` and crumb ``.c`` lanes), which an XpulpV2
+    core (GAP8, ``pulp-open``) does not have.
+
+    Example:
+        >>> is_xpulpnn(XInsn("pv.sdotusp.n")), is_xpulpnn(XInsn("pv.sdotusp.b.sc"))
+        (True, False)
+    """
+    return insn.name.startswith("pv.") and any(p in ("n", "c") for p in insn.name.split(".")[2:])
+
+
 def _f(word: int, lo: int, n: int) -> int:
     return (word >> lo) & ((1 << n) - 1)
 
