@@ -111,3 +111,13 @@ def test_device_cuda_without_a_gpu_is_one_line_and_writes_nothing(tmp_path, caps
         err = capsys.readouterr().err
         assert err.startswith("mixq: error: --device cuda but no CUDA GPU") and err.count("\n") == 1
         assert not out.exists()
+
+
+def test_sweep_under_torchrun_is_refused_before_writing(tmp_path, monkeypatch):
+    from mixq.errors import MixqError
+
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "1")
+    with pytest.raises(MixqError, match="--engine ray"):
+        run_sweep(tmp_path / "s", TINY, workers=0, progress=False)
+    assert not (tmp_path / "s").exists()

@@ -89,7 +89,7 @@ def make_engine(kind: EngineKind | str = EngineKind.LOCAL, *, workers: int | Non
         max_retries: Ray only: times a trial is re-run after its worker process died.
 
     Raises:
-        MixqError: unknown kind, or an address given to the local engine.
+        MixqError: unknown kind, an address given to the local engine, or 0 Ray workers.
 
     Example:
         >>> make_engine("local", workers=0).kind
@@ -98,6 +98,10 @@ def make_engine(kind: EngineKind | str = EngineKind.LOCAL, *, workers: int | Non
         Traceback (most recent call last):
         ...
         mixq.errors.MixqError: --ray-address needs --engine ray (the local engine runs on this machine only)
+        >>> make_engine("ray", workers=0)
+        Traceback (most recent call last):
+        ...
+        mixq.errors.MixqError: --workers 0 runs trials in this process, which only the local engine does; drop it or use --engine local
     """
     try:
         kind = EngineKind(kind)
@@ -111,6 +115,9 @@ def make_engine(kind: EngineKind | str = EngineKind.LOCAL, *, workers: int | Non
         from mixq.engine.local import LocalEngine
 
         return LocalEngine(workers)
+    if workers == 0:
+        raise MixqError("--workers 0 runs trials in this process, which only the local engine "
+                        "does; drop it or use --engine local")
     from mixq.engine.ray_engine import RayEngine
 
     return RayEngine(address=address, num_cpus=workers, max_retries=max_retries)

@@ -263,8 +263,11 @@ def run_sweep(out, cfg: SweepConfig = SweepConfig(), workers: int | None = None,
     owned = engine is None
     engine = LocalEngine(workers) if owned else engine
     try:
-        from mixq.train.distributed import resolve_device
+        from mixq.train.distributed import env_ranks, resolve_device
 
+        if env_ranks().distributed:
+            raise MixqError("the sweep's trials are independent: spread them with --engine ray "
+                            "(see README, Scaling out), not torchrun")
         resolve_device(device)  # --device cuda without a GPU fails before anything is written
         engine.start()
         return _sweep(Path(out), cfg, engine, progress, report, device)
