@@ -92,3 +92,19 @@ def test_xpulpnn_cluster_is_faster_on_the_sub_byte_model(demo_graphs):
     int8_v2 = estimate_graph(graphs["int8"], v2)["est_cycles"]
     assert mixed_nn < mixed_v2       # native sub-byte SIMD
     assert mixed_v2 > 0.5 * int8_v2  # XpulpV2 gains little or loses from sub-byte operands
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("target", ["pulp-open-nn", "pulp-open"])
+def test_demo_models_bitexact_on_the_xpulp_core(tmp_path, demo_graphs, target):
+    # The Xpulp kernels (pulpnn / pulp) on the functional Xpulp core, with modelled cycles.
+    graphs, codes = demo_graphs
+    for name, graph in graphs.items():
+        r = deploy_graph(graph, tmp_path / name, target=target, emulate=4, inputs=codes[:4],
+                         host_check=name == "mixed")
+        assert r["bitexact"] and r["samples"] == 4, name
+        assert r["host"] is None or r["host"]["bitexact"]
+        assert r["cpu"].startswith("ri5cy") and "model" in r["model_cycles_note"]
+        assert r["model_cycles"] >= sum(layer["model_cycles"] for layer in r["layers"]) > 0
+        pulp = [layer for layer in r["layers"] if layer["kernel"].startswith("mixq_pulp_conv")]
+        assert pulp and all(layer["mac_per_cycle"] > 0 for layer in pulp)

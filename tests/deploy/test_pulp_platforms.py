@@ -7,7 +7,8 @@ from mixq.deploy.deploy import TARGETS, get_target
 from mixq.platform.spec import get_platform, known_platforms, load_platform_file
 from mixq.errors import MixqError
 
-SHIPPED = ("gap8", "pulp-xpulpnn", "stm32f746", "stm32h7", "stm32h7-ref")
+SHIPPED = ("gap8", "pulp-open", "pulp-open-nn", "pulp-xpulpnn", "stm32f746", "stm32h7",
+           "stm32h7-ref")
 
 GOOD = """
 name = "my-board"
@@ -74,7 +75,7 @@ def test_malformed_files_give_one_line_listing_targets(tmp_path, edit, message):
 
 
 def test_unknown_target_everywhere(tmp_path, capsys):
-    with pytest.raises(MixqError, match="known targets: gap8, pulp-xpulpnn"):
+    with pytest.raises(MixqError, match="known targets: gap8, pulp-open, pulp-open-nn, pulp-xpulpnn"):
         get_target("esp32")
     with pytest.raises(MixqError, match="no such platform file"):
         get_target(str(tmp_path / "missing.toml"))

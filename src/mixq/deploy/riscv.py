@@ -183,8 +183,10 @@ def deploy_graph_rv32(graph: Graph, out_dir, platform, emulate: int = 100, input
     meta = emit_c(graph, project, kernels=platform.kernels).metadata
     elf = build_rv32_elf(sorted(project.glob("*.c")), out / _dep.ELF_NAME,
                          include_dirs=(project,))
-    runner = Rv32ModelRunner(elf, in_t.numel, graph.tensor(graph.outputs[0]).numel,
-                             meta["arena_bytes"])
+    from mixq.deploy.xpulp_runner import runner_for  # the Xpulp runners subclass this module's
+
+    runner = runner_for(platform.cpu)(elf, in_t.numel, graph.tensor(graph.outputs[0]).numel,
+                                      meta["arena_bytes"])
     samples = _dep.input_bytes(graph, checked)
     expected = interpret(graph, checked) if len(checked) else np.zeros((0,))
     mismatches = 0
@@ -201,6 +203,9 @@ def deploy_graph_rv32(graph: Graph, out_dir, platform, emulate: int = 100, input
         layers.append({"name": layer["name"], "kernel": layer["function"],
                        "macs": int(layer["macs"]), "instructions": int(seg["instructions"]),
                        "est_cycles": model.estimate(seg)})
+        if hasattr(prof, "cycles"):  # the Xpulp core: RI5CY pipeline model over the trace
+            layers[-1]["model_cycles"] = int(prof.cycles.get(i, 0))
+            layers[-1]["mac_per_cycle"] = round(layer["macs"] / max(prof.cycles.get(i, 0), 1), 4)
     host = None
     if host_check and len(checked):
         try:
@@ -223,6 +228,9 @@ def deploy_graph_rv32(graph: Graph, out_dir, platform, emulate: int = 100, input
         "kernels": platform.kernels, "model_hash": meta["model_hash"], "host": host,
         "layers": layers,
     }
+    if hasattr(prof, "cycles"):
+        result["model_cycles"] = int(sum(prof.cycles.values()))
+        result["model_cycles_note"] = prof.note
     if platform.cluster is not None:
         from mixq.deploy.cluster import estimate_graph
 

@@ -2,8 +2,9 @@
 
 Every command that takes ``--target`` resolves it here, once, into a :class:`Platform`; the
 code below the CLI passes that object (or its :class:`KernelSet`), never the name. A target is
-a name of a spec shipped in ``mixq/platform/platforms/*.toml`` (``stm32h7``, ``stm32h7-ref``, ``stm32f746``, ``gap8``,
-``pulp-xpulpnn``) or the path of a user ``.toml`` file with the same schema. A spec is checked
+a name of a spec shipped in ``mixq/platform/platforms/*.toml`` (``stm32h7``, ``stm32h7-ref``,
+``stm32f746``, ``gap8``, ``pulp-xpulpnn``, ``pulp-open``, ``pulp-open-nn``) or the path of a
+user ``.toml`` file with the same schema. A spec is checked
 strictly: an unknown key, a missing field or a value of the wrong type is a one-line
 :class:`~mixq.errors.MixqError` that names the file and lists the known targets.
 
@@ -13,7 +14,8 @@ Schema (``[cluster]`` and ``[latency]`` are optional)::
     description = "..."           # str
     [core]                        # what mixq builds and emulates
     isa = "rv32imc"               # 'armv7e-m' or 'rv32imc'
-    cpu = "rv32imc"               # emulated core: 'cortex-m7' or 'rv32imc'
+    cpu = "rv32imc"               # emulated core: 'cortex-m7', 'rv32imc' or a RI5CY with
+                                  # Xpulp ('ri5cy-xpulpv2', 'ri5cy-xpulpnn')
     kernels = "ref"               # kernel set of mixq.codegen.emit_c (a KernelSet value)
     clock_hz = 250_000_000        # clock of the single-core latency estimate
     [memory]                      # default allocation budget
@@ -58,7 +60,8 @@ class KernelSet(str, Enum):
 
 ISAS = tuple(i.value for i in Isa)
 KERNEL_SETS = tuple(k.value for k in KernelSet)
-CPUS = ("cortex-m7", "rv32imc")
+CPUS = ("cortex-m7", "rv32imc", "ri5cy-xpulpv2", "ri5cy-xpulpnn")
+RV32_CPUS = ("rv32imc", "ri5cy-xpulpv2", "ri5cy-xpulpnn")
 SIMD = ("xpulpv2", "xpulpnn")
 PRECISION_KEYS = tuple(f"w{w}a{a}" for w in (8, 4, 2) for a in (8, 4, 2))
 
@@ -120,7 +123,8 @@ class Platform:
         name: CLI name.
         description: one line for humans.
         isa: what mixq compiles for and emulates.
-        cpu: emulated core ('cortex-m7' or 'rv32imc'; a label in deploy.json).
+        cpu: emulated core ('cortex-m7', 'rv32imc', 'ri5cy-xpulpv2' or 'ri5cy-xpulpnn'; the
+            RV32 flow's machine, see mixq.deploy.xpulp_runner).
         kernels: the kernel set of :func:`mixq.codegen.emit_c`.
         clock_hz: clock of the single-core latency estimate.
         flash_bytes, ram_bytes: default allocation budget.
@@ -154,7 +158,7 @@ def known_platforms() -> tuple[str, ...]:
 
     Example:
         >>> known_platforms()
-        ('gap8', 'pulp-xpulpnn', 'stm32f746', 'stm32h7', 'stm32h7-ref')
+        ('gap8', 'pulp-open', 'pulp-open-nn', 'pulp-xpulpnn', 'stm32f746', 'stm32h7', 'stm32h7-ref')
     """
     return tuple(sorted(_packaged()))
 
@@ -212,7 +216,7 @@ def parse_platform(data: dict, where: str = "platform") -> Platform:
         >>> parse_platform({"name": "m"})
         Traceback (most recent call last):
         ...
-        mixq.errors.MixqError: platform: missing field 'description' in top level; known targets: gap8, pulp-xpulpnn, stm32f746, stm32h7, stm32h7-ref (or a .toml platform file)
+        mixq.errors.MixqError: platform: missing field 'description' in top level; known targets: gap8, pulp-open, pulp-open-nn, pulp-xpulpnn, stm32f746, stm32h7, stm32h7-ref (or a .toml platform file)
     """
     top = _check_section(where, "", data)
     for section in ("core", "memory"):
@@ -224,13 +228,17 @@ def parse_platform(data: dict, where: str = "platform") -> Platform:
         raise _fail(where, f"[core] isa '{core['isa']}' is not one of {', '.join(ISAS)}")
     if core["cpu"] not in CPUS:
         raise _fail(where, f"[core] cpu '{core['cpu']}' is not one of {', '.join(CPUS)}")
-    if (core["isa"] == "rv32imc") != (core["cpu"] == "rv32imc"):
+    if (core["isa"] == "rv32imc") != (core["cpu"] in RV32_CPUS):
         raise _fail(where, f"[core] cpu '{core['cpu']}' does not implement isa '{core['isa']}'")
+    xpulp = {"pulp": ("ri5cy-xpulpv2", "ri5cy-xpulpnn"), "pulpnn": ("ri5cy-xpulpnn",)}
+    if core["kernels"] in xpulp and core["cpu"] not in xpulp[core["kernels"]]:
+        raise _fail(where, f"[core] kernels '{core['kernels']}' need cpu "
+                    f"{' or '.join(xpulp[core['kernels']])}, not '{core['cpu']}'")
     if core["kernels"] not in KERNEL_SETS:
         raise _fail(where, f"[core] kernels '{core['kernels']}' is not one of "
                     f"{', '.join(KERNEL_SETS)}")
-    if core["isa"] == "rv32imc" and core["kernels"] != "ref":
-        raise _fail(where, "[core] kernels must be 'ref' on rv32imc (portable C99 kernels)")
+    if core["isa"] == "rv32imc" and core["kernels"] not in ("ref", "pulp", "pulpnn"):
+        raise _fail(where, "[core] kernels must be 'ref', 'pulp' or 'pulpnn' on rv32imc")
     cluster = None
     if "cluster" in top:
         c = _check_section(where, "cluster", top["cluster"])
@@ -282,7 +290,7 @@ def get_platform(name_or_path: str) -> Platform:
         >>> get_platform("esp32")
         Traceback (most recent call last):
         ...
-        mixq.errors.MixqError: unknown target 'esp32'; known targets: gap8, pulp-xpulpnn, stm32f746, stm32h7, stm32h7-ref (or a .toml platform file)
+        mixq.errors.MixqError: unknown target 'esp32'; known targets: gap8, pulp-open, pulp-open-nn, pulp-xpulpnn, stm32f746, stm32h7, stm32h7-ref (or a .toml platform file)
     """
     text = str(name_or_path)
     if text.endswith(".toml") or "/" in text:
