@@ -11,7 +11,7 @@ import numpy as np
 from mixq.deploy.rundir import model_graph_dirs
 from mixq.errors import MixqError
 
-FORMATS = ("onnx",)
+FORMATS = ("qonnx", "onnx")
 
 
 def export_run_model(run_dir, model: str, fmt: str, out) -> Path:
@@ -20,7 +20,8 @@ def export_run_model(run_dir, model: str, fmt: str, out) -> Path:
     Args:
         run_dir: a folder written by ``mixq demo`` (``models/<name>/graph.json`` ...).
         model: model name in the run (``int8``, ``mixed``, ``int8-fit``, ...).
-        fmt: ``onnx``: the integer graph in standard ONNX operators.
+        fmt: ``qonnx``: the QAT model (``qat.ckpt``) with QONNX Quant nodes; ``onnx``: the
+            integer graph in standard ONNX operators.
         out: output file.
 
     Raises:
@@ -32,6 +33,11 @@ def export_run_model(run_dir, model: str, fmt: str, out) -> Path:
     if model not in dirs:
         raise MixqError(f"run '{run_dir}' has no model '{model}'; it has {', '.join(dirs)}")
     out = Path(out)
+    if fmt == "qonnx":
+        from mixq.interop.qonnx_export import export_run_qonnx
+
+        export_run_qonnx(dirs[model], out)
+        return out
     from mixq.interop.onnx_int import export_graph_onnx
     from mixq.ir.serialize import load_graph
 
