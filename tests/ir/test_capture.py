@@ -11,7 +11,8 @@ from mixq.ir.capture import input_codes, integer_codes, integerize
 from mixq.ir.interpret import interpret
 from mixq.ir.serialize import graph_hash, load_graph, save_graph
 from mixq.nn.layers import ConvBNReLU, GlobalAvgPool, ResidualAdd
-from mixq.nn.prepare import prepare, weight_layer_names, trace
+from mixq.nn.capture import capture, weight_layer_names
+from mixq.nn.prepare import prepare
 from mixq.quant.spec import BitAllocation, LayerBits, scheme_for
 
 
@@ -66,9 +67,9 @@ def nets(draw):
     return net, (c_in, size, size), draw(st.integers(0, 2**16))
 
 
-def _random_allocation(model, seed, granularity):
+def _random_allocation(model, seed, granularity, shape):
     rng = np.random.default_rng(seed)
-    gm = trace(model)
+    gm = capture(model, torch.zeros((1,) + tuple(shape)))
     kinds = {}
     for n in gm.graph.nodes:
         if n.op == "call_module":
@@ -98,7 +99,7 @@ def test_integer_mode_equals_interpret(case, granularity):
         for p in net.parameters():
             p.copy_(torch.randn(p.shape, generator=gen) * 0.5)
     _randomize_bn(net, gen)
-    alloc = _random_allocation(net, seed, granularity)
+    alloc = _random_allocation(net, seed, granularity, shape)
     x = torch.rand((16,) + shape, generator=gen)
     qat = prepare(net, alloc, calibration=x).eval()
     graph = integerize(qat, shape)

@@ -1,4 +1,9 @@
-"""Which weight layers a model runs, in execution order, and the tensor shapes they see."""
+"""Which weight layers a model runs, in execution order, and the tensor shapes they see.
+
+Read from the captured graph (:func:`mixq.nn.capture.capture`), the same one ``prepare``
+quantizes: a standard ``nn.Conv2d`` counts like a ConvBNReLU, and an operation mixq cannot
+quantize is an error here, never a silently missing layer.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +13,9 @@ import torch
 from torch import nn
 
 from mixq.errors import MixqError
-from mixq.nn.layers import ConvBNReLU
+from mixq.nn.capture import WEIGHT_BLOCKS, capture, layer_kind
 
-WEIGHT_MODULES = (ConvBNReLU, nn.Linear)
+__all__ = ["LayerCall", "layer_kind", "model_input_shape", "trace_weight_layers", "weight_layers"]
 
 
 @dataclass(frozen=True)
@@ -20,7 +25,7 @@ class LayerCall:
     Attributes:
         name: qualified module name (``model.named_modules()``), e.g. 'pw3' or 'stack2.conv1'.
         kind: 'conv', 'dw', 'pw' or 'fc'.
-        module: the ConvBNReLU or Linear module.
+        module: the ConvBNReLU or Linear module of the captured graph.
         in_shape: input tensor shape without the batch axis: (C, H, W) or (F,) for a Linear.
         out_shape: output tensor shape without the batch axis.
     """
@@ -30,25 +35,6 @@ class LayerCall:
     module: nn.Module
     in_shape: tuple[int, ...]
     out_shape: tuple[int, ...]
-
-
-def layer_kind(module: nn.Module) -> str:
-    """'dw' (groups > 1), 'pw' (1x1, groups 1), 'conv' (other ConvBNReLU) or 'fc' (Linear).
-
-    Example:
-        >>> layer_kind(ConvBNReLU(8, 8, 3, groups=8)), layer_kind(ConvBNReLU(8, 16, 1))
-        ('dw', 'pw')
-        >>> layer_kind(ConvBNReLU(3, 8, 3)), layer_kind(nn.Linear(4, 2))
-        ('conv', 'fc')
-    """
-    if isinstance(module, nn.Linear):
-        return "fc"
-    if isinstance(module, ConvBNReLU):
-        if module.conv.groups > 1:
-            return "dw"
-        return "pw" if module.kernel_size == (1, 1) else "conv"
-    raise MixqError(f"{type(module).__name__} is not a weight layer mixq knows "
-                    "(use ConvBNReLU or nn.Linear)")
 
 
 def model_input_shape(model: nn.Module, input_shape=None) -> tuple[int, ...]:
@@ -61,21 +47,17 @@ def model_input_shape(model: nn.Module, input_shape=None) -> tuple[int, ...]:
 
 
 def trace_weight_layers(model: nn.Module, input_shape=None) -> list[LayerCall]:
-    """Run a zero input through ``model`` and list its weight layers in execution order.
-
-    Forward hooks record the order, so a model whose modules are registered in another order
-    than they run (e.g. a residual shortcut) is still listed as it executes. The model runs in
-    eval mode without gradients; its training flag is restored afterwards.
+    """Capture ``model`` and list its weight layers in execution order with their shapes.
 
     Args:
-        model: a network built from ConvBNReLU / Linear weight layers.
-        input_shape: (C, H, W); defaults to ``model.input_shape``.
+        model: a float network (standard layers and/or mixq blocks).
+        input_shape: (C, H, W) or (F,); defaults to ``model.input_shape``.
 
     Returns:
-        one :class:`LayerCall` per weight layer.
+        one :class:`LayerCall` per weight layer of the captured graph.
 
     Raises:
-        MixqError: no input shape known, or a weight layer runs twice (shared weights).
+        MixqError: no input shape known, or unsupported operations (all listed).
 
     Example:
         >>> from mixq.models import get_model
@@ -83,29 +65,24 @@ def trace_weight_layers(model: nn.Module, input_shape=None) -> list[LayerCall]:
         [('pw4', (64, 25, 5), (64, 25, 5)), ('fc', (64,), (12,))]
     """
     shape = model_input_shape(model, input_shape)
-    names = {id(m): n for n, m in model.named_modules()}
+    param = next(model.parameters(), None)
+    device = param.device if param is not None else torch.device("cpu")
+    gm = capture(model, torch.zeros((1, *shape), device=device))
     calls: list[LayerCall] = []
-    seen: set[int] = set()
 
-    def hook(module, inputs, output):
-        if id(module) in seen:
-            raise MixqError(f"layer '{names[id(module)]}' runs twice in one forward pass; "
-                            "mixq needs one weight layer per call (no shared weights)")
-        seen.add(id(module))
-        calls.append(LayerCall(names[id(module)], layer_kind(module), module,
-                               tuple(inputs[0].shape[1:]), tuple(output.shape[1:])))
+    def hook(name, module, inputs, output):
+        calls.append(LayerCall(name, layer_kind(module), module, tuple(inputs[0].shape[1:]),
+                               tuple(output.shape[1:])))
 
-    handles = [m.register_forward_hook(hook) for m in model.modules()
-               if isinstance(m, WEIGHT_MODULES)]
-    was_training = model.training
+    handles = [gm.get_submodule(n.target).register_forward_hook(
+        lambda mod, i, o, name=n.target: hook(name, mod, i, o))
+        for n in gm.graph.nodes
+        if n.op == "call_module" and isinstance(gm.get_submodule(n.target), WEIGHT_BLOCKS)]
     try:
-        param = next(model.parameters(), None)
-        device = param.device if param is not None else torch.device("cpu")
-        model.eval()
+        gm.eval()
         with torch.no_grad():
-            model(torch.zeros((1, *shape), device=device))
+            gm(torch.zeros((1, *shape), device=device))
     finally:
-        model.train(was_training)
         for h in handles:
             h.remove()
     return calls

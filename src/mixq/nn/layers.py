@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 
+import torch
 import torch.nn.functional as F
 from torch import nn
 
@@ -38,7 +39,10 @@ class ConvBNReLU(nn.Module):
         stride: int or (sh, sw).
         groups: 1 (regular) or in_channels == out_channels (depthwise).
         relu: apply ReLU (its output is an unsigned activation); False gives a signed output.
-        padding: 'same' (TensorFlow SAME, possibly asymmetric) or an int (symmetric).
+        padding: 'same' (TensorFlow SAME, possibly asymmetric), an int (symmetric) or an
+            explicit (top, bottom, left, right) tuple.
+        clip_max: upper bound of the ReLU (6.0 for ReLU6), a fixed ceiling of the PACT clip;
+            None for a plain ReLU.
 
     Example:
         >>> import torch
@@ -48,7 +52,7 @@ class ConvBNReLU(nn.Module):
     """
 
     def __init__(self, in_channels, out_channels, kernel_size=3, stride=1, groups=1, relu=True,
-                 padding="same"):
+                 padding="same", clip_max: float | None = None):
         super().__init__()
         if groups not in (1, in_channels) or (groups > 1 and in_channels != out_channels):
             raise ValueError("groups must be 1 or depthwise (groups == in == out channels)")
@@ -56,6 +60,7 @@ class ConvBNReLU(nn.Module):
         self.stride = _pair(stride)
         self.padding = padding
         self.relu = relu
+        self.clip_max = clip_max
         self.conv = nn.Conv2d(in_channels, out_channels, self.kernel_size, self.stride,
                               padding=0, groups=groups, bias=False)
         self.bn = nn.BatchNorm2d(out_channels)
@@ -66,13 +71,66 @@ class ConvBNReLU(nn.Module):
             top, bottom = same_padding(height, self.kernel_size[0], self.stride[0])
             left, right = same_padding(width, self.kernel_size[1], self.stride[1])
             return top, bottom, left, right
+        if isinstance(self.padding, tuple):
+            return tuple(int(v) for v in self.padding)
         p = int(self.padding)
         return p, p, p, p
 
     def forward(self, x):
         t, b, l, r = self.pads(x.shape[-2], x.shape[-1])
         x = self.bn(self.conv(F.pad(x, (l, r, t, b))))
-        return F.relu(x) if self.relu else x
+        return relu_clip(x, self.clip_max) if self.relu else x
+
+
+def relu_clip(x, clip_max: float | None):
+    """ReLU, or clamp(x, 0, clip_max) when a ceiling is given (ReLU6, Hardtanh(0, M))."""
+    return F.relu(x) if clip_max is None else x.clamp(0.0, clip_max)
+
+
+class FixedAffine(nn.BatchNorm2d):
+    """A per-channel affine in BatchNorm form that never updates: a plain conv's bias.
+
+    ``y = x + bias`` (weight 1, running mean 0, running variance 1, eps 0) in training and in
+    eval, so a captured ``nn.Conv2d(bias=True)`` without a BatchNorm fits the ConvBNReLU / ICN
+    path unchanged; the bias stays trainable, the unit gain is frozen.
+
+    Example:
+        >>> import torch
+        >>> a = FixedAffine(torch.tensor([1.0, -2.0])).train()
+        >>> a(torch.zeros(4, 2, 1, 1))[0, :, 0, 0].tolist()
+        [1.0, -2.0]
+    """
+
+    def __init__(self, bias):
+        super().__init__(len(bias), eps=0.0)
+        self.weight.requires_grad_(False)
+        with torch.no_grad():
+            self.bias.copy_(bias)
+
+    def forward(self, x):
+        return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
+                            False, 0.0, self.eps)
+
+
+class LinearReLU(nn.Linear):
+    """``nn.Linear`` followed by a ReLU (or a clip to [0, clip_max]): an unsigned output.
+
+    Example:
+        >>> import torch
+        >>> m = LinearReLU(2, 1, clip_max=6.0)
+        >>> m.relu, m(torch.zeros(1, 2)).shape
+        (True, torch.Size([1, 1]))
+    """
+
+    relu = True
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True,
+                 clip_max: float | None = None):
+        super().__init__(in_features, out_features, bias)
+        self.clip_max = clip_max
+
+    def forward(self, x):
+        return relu_clip(super().forward(x), self.clip_max)
 
 
 class GlobalAvgPool(nn.Module):
@@ -85,13 +143,14 @@ class GlobalAvgPool(nn.Module):
 class ResidualAdd(nn.Module):
     """a + b, then ReLU when ``relu`` (ResNet's post-add activation)."""
 
-    def __init__(self, relu: bool = True):
+    def __init__(self, relu: bool = True, clip_max: float | None = None):
         super().__init__()
         self.relu = relu
+        self.clip_max = clip_max
 
     def forward(self, a, b):
         y = a + b
-        return F.relu(y) if self.relu else y
+        return relu_clip(y, self.clip_max) if self.relu else y
 
 
 LEAF_FLOAT_BLOCKS = (ConvBNReLU, GlobalAvgPool, ResidualAdd, nn.Linear, nn.Flatten)

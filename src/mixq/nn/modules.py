@@ -9,6 +9,7 @@ this path and ``ir.capture``.
 
 from __future__ import annotations
 
+import copy
 import math
 from typing import NamedTuple
 
@@ -40,8 +41,10 @@ class Codes(NamedTuple):
     signed: bool
 
 
-def _act_quantizer(bits: int, relu: bool) -> ActQuantizer:
-    return PACT(bits) if relu else SignedQuantizer(bits)
+def _act_quantizer(bits: int, relu: bool, clip_max: float | None = None) -> ActQuantizer:
+    if relu:
+        return PACT(bits, alpha=6.0 if clip_max is None else clip_max, max_alpha=clip_max)
+    return SignedQuantizer(bits)
 
 
 def _requant_arrays(real_scale: np.ndarray, bias_real: np.ndarray, act: ActQuantizer) -> dict:
@@ -78,11 +81,10 @@ class QuantConv(nn.Module):
         self.relu = block.relu
         self.groups = block.conv.groups
         self.weight = nn.Parameter(block.conv.weight.detach().clone())
-        self.bn = nn.BatchNorm2d(block.bn.num_features, eps=block.bn.eps)
-        self.bn.load_state_dict(block.bn.state_dict())
+        self.bn = copy.deepcopy(block.bn)  # keeps a FixedAffine (a captured conv bias) fixed
         self.bits = bits
         self.wq = WeightQuantizer(bits.w_bits, bits.per_channel, self.weight.shape[0], bits.ternary)
-        self.act = _act_quantizer(bits.out_bits, self.relu)
+        self.act = _act_quantizer(bits.out_bits, self.relu, getattr(block, "clip_max", None))
 
     pads = ConvBNReLU.pads
 
@@ -145,7 +147,8 @@ class QuantConv(nn.Module):
 
 
 class QuantLinear(nn.Module):
-    """Fully connected layer with quantized weights and a signed output quantizer (logits)."""
+    """Fully connected layer with quantized weights and a signed output quantizer (logits), or a
+    PACT one after a ReLU."""
 
     def __init__(self, linear: nn.Linear, bits: LayerBits):
         super().__init__()
@@ -154,7 +157,9 @@ class QuantLinear(nn.Module):
                                  else torch.zeros(linear.out_features))
         self.bits = bits
         self.wq = WeightQuantizer(bits.w_bits, bits.per_channel, linear.out_features, bits.ternary)
-        self.act = SignedQuantizer(bits.out_bits)
+        # a LinearReLU (captured Linear + ReLU) has an unsigned output, a plain Linear signed logits
+        self.act = _act_quantizer(bits.out_bits, getattr(linear, "relu", False),
+                                  getattr(linear, "clip_max", None))
 
     def effective_weight(self) -> torch.Tensor:
         return self.weight
@@ -218,10 +223,10 @@ class QuantFlatten(nn.Module):
 class QuantAdd(nn.Module):
     """Residual add with its own output quantizer (PACT after a ReLU, else signed)."""
 
-    def __init__(self, bits: int, relu: bool):
+    def __init__(self, bits: int, relu: bool, clip_max: float | None = None):
         super().__init__()
         self.relu = relu
-        self.act = _act_quantizer(bits, relu)
+        self.act = _act_quantizer(bits, relu, clip_max)
 
     def forward(self, a, b):
         return self.act(a + b)

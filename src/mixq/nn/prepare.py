@@ -1,8 +1,8 @@
-"""``prepare(model, allocation)``: a float model built from :mod:`mixq.nn.layers` blocks becomes a
-QAT model driven by one :class:`~mixq.quant.spec.BitAllocation`.
+"""``prepare(model, bits)``: a float model (standard PyTorch layers and/or :mod:`mixq.nn.layers`
+blocks) becomes a QAT model driven by one :class:`~mixq.quant.spec.BitAllocation`.
 
-torch.fx is used only to capture the dataflow (which block feeds which); the QAT model runs the
-captured graph with quantized blocks in place of the float ones.
+:func:`mixq.nn.capture.capture` (torch.fx, capture only) turns the model into a graph of mixq
+blocks; the QAT model runs that graph with quantized blocks in place of the float ones.
 """
 
 from __future__ import annotations
@@ -13,7 +13,9 @@ import torch
 from torch import fx, nn
 
 from mixq.errors import MixqError
-from mixq.nn.layers import LEAF_FLOAT_BLOCKS, ConvBNReLU, GlobalAvgPool, ResidualAdd
+from mixq.nn.capture import WEIGHT_BLOCKS, capture, layer_kind, weight_layer_names
+from mixq.nn.capture_norm import check_input_range
+from mixq.nn.layers import ConvBNReLU, GlobalAvgPool, ResidualAdd
 from mixq.nn.modules import (
     Codes,
     QuantAdd,
@@ -25,42 +27,6 @@ from mixq.nn.modules import (
 )
 from mixq.nn.quantizers import InputQuantizer
 from mixq.quant.spec import BitAllocation
-
-WEIGHT_BLOCKS = (ConvBNReLU, nn.Linear)
-
-
-class _LeafTracer(fx.Tracer):
-    def is_leaf_module(self, m, qualname):
-        return isinstance(m, LEAF_FLOAT_BLOCKS) or super().is_leaf_module(m, qualname)
-
-
-def trace(model: nn.Module) -> fx.GraphModule:
-    """Capture the block-level dataflow of ``model``; reject what mixq cannot quantize."""
-    try:
-        graph = _LeafTracer().trace(model)
-    except Exception as e:  # fx raises many types on dynamic control flow
-        raise MixqError(f"cannot trace model {type(model).__name__} ({e}); build it from "
-                        "mixq.nn.layers blocks without data-dependent control flow") from None
-    gm = fx.GraphModule(model, graph)
-    for node in gm.graph.nodes:
-        if node.op == "call_module":
-            m = gm.get_submodule(node.target)
-            if not isinstance(m, LEAF_FLOAT_BLOCKS):
-                raise MixqError(f"unsupported layer '{node.target}' ({type(m).__name__}): mixq "
-                                "quantizes ConvBNReLU, GlobalAvgPool, ResidualAdd, Linear and "
-                                "Flatten; rebuild the model from mixq.nn.layers")
-        elif node.op in ("call_function", "call_method"):
-            name = getattr(node.target, "__name__", str(node.target))
-            raise MixqError(f"unsupported operation '{name}' in model {type(model).__name__}: "
-                            "use mixq.nn.layers blocks (ResidualAdd for '+', nn.Flatten)")
-    return gm
-
-
-def weight_layer_names(gm: fx.GraphModule) -> list[str]:
-    """Qualified names of the weight layers in execution order."""
-    return [n.target for n in gm.graph.nodes
-            if n.op == "call_module" and isinstance(gm.get_submodule(n.target), WEIGHT_BLOCKS)]
-
 
 def _set_submodule(root: nn.Module, name: str, module: nn.Module) -> None:
     parent, _, leaf = name.rpartition(".")
@@ -165,49 +131,84 @@ def _quant_module(m: nn.Module, node: fx.Node, gm, allocation: BitAllocation) ->
             raise MixqError(f"'{node.target}': only nn.Flatten(1, -1) is supported")
         return QuantFlatten()
     if isinstance(m, ResidualAdd):
-        return QuantAdd(_consumer_in_bits(node, gm, allocation), m.relu)
+        return QuantAdd(_consumer_in_bits(node, gm, allocation), m.relu,
+                        getattr(m, "clip_max", None))
     raise MixqError(f"unsupported layer '{node.target}' ({type(m).__name__})")
 
 
-def prepare(model: nn.Module, allocation: BitAllocation, calibration: torch.Tensor | None = None
+def _example_input(model: nn.Module, example_input, calibration) -> torch.Tensor:
+    if example_input is not None:
+        return example_input
+    if calibration is not None:
+        return calibration[:1]
+    shape = getattr(model, "input_shape", None)
+    if shape is None:
+        raise MixqError(f"prepare needs example_input= for {type(model).__name__} (one batch of "
+                        "the input it takes, e.g. torch.zeros(1, 3, 32, 32))")
+    return torch.zeros((1,) + tuple(shape))
+
+
+def _allocation(bits, gm: fx.GraphModule) -> BitAllocation:
+    layers = [(n, layer_kind(gm.get_submodule(n))) for n in weight_layer_names(gm)]
+    if isinstance(bits, BitAllocation):
+        names = [n for n, _ in layers]
+        if list(bits.names) != names:
+            missing = [n for n in names if n not in bits.names]
+            extra = [n for n in bits.names if n not in names]
+            raise MixqError(f"bit allocation does not match the model's weight layers "
+                            f"(missing {missing}, unknown {extra}, model order {names})")
+        return bits
+    if isinstance(bits, int) and not isinstance(bits, bool):
+        return BitAllocation.uniform(layers, bits)
+    raise MixqError(f"bits must be a BitAllocation or an int (uniform bits), not {bits!r}")
+
+
+def prepare(model: nn.Module, bits: BitAllocation | int, *, example_input=None,
+            calibration: torch.Tensor | None = None, input_mean=None, input_std=None
             ) -> QuantModel:
-    """Turn a float model into a QAT model with the precisions of ``allocation``.
+    """Turn a float model into a QAT model with the precisions of ``bits``.
 
     Args:
-        model: float model built from :mod:`mixq.nn.layers` blocks (weights are copied).
-        allocation: one LayerBits per weight layer, names = the model's module names.
-        calibration: optional float input batch used to initialise activation ranges (PACT
-            alpha, signed scales) from the float model's activations; strongly recommended.
+        model: float model with standard layers (``nn.Conv2d``, ``nn.BatchNorm2d``, ReLU/ReLU6,
+            adds, global pooling, flatten, ``nn.Linear``, see :mod:`mixq.nn.capture`) and/or
+            mixq blocks; it is not modified (weights are copied).
+        bits: a :class:`BitAllocation` (one LayerBits per weight layer, names = the model's
+            module names) or an int: that many bits everywhere (input and logits 8-bit).
+        example_input: one input batch the model takes (default: ``calibration[:1]`` or zeros of
+            ``model.input_shape``); fixes the shapes of the captured graph.
+        calibration: optional float input batch in [0, 1] used to initialise activation ranges
+            (PACT alpha, signed scales) from the float model's activations; strongly recommended.
+        input_mean, input_std: the normalization the model was trained with (per channel or
+            scalars): it is folded into the first layer, and inputs stay in [0, 1].
 
     Returns:
         A :class:`QuantModel` in fake-quant mode (``integer_mode = False``).
 
     Raises:
-        MixqError: unsupported layers, an allocation that does not match the model's layers, or
-            inconsistent activation bits between a layer and its producer.
+        MixqError: unsupported layers (all listed at once), an allocation that does not match the
+            model's layers, inputs outside [0, 1], or inconsistent activation bits between a
+            layer and its producer.
 
     Example:
-        >>> from mixq.nn.layers import ConvBNReLU, GlobalAvgPool
-        >>> net = nn.Sequential(ConvBNReLU(1, 4), GlobalAvgPool(), nn.Flatten(), nn.Linear(4, 3))
-        >>> alloc = BitAllocation.uniform([("0", "conv"), ("3", "fc")], bits=4)
-        >>> qat = prepare(net, alloc, calibration=torch.rand(8, 1, 8, 8))
-        >>> qat(torch.rand(2, 1, 8, 8)).shape
-        torch.Size([2, 3])
+        >>> net = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(),
+        ...                     nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 3))
+        >>> qat = prepare(net, 4, calibration=torch.rand(8, 1, 8, 8))
+        >>> qat(torch.rand(2, 1, 8, 8)).shape, [l.w_bits for l in qat.allocation.layers]
+        (torch.Size([2, 3]), [4, 4])
     """
-    gm = trace(model)
-    names = weight_layer_names(gm)
-    if list(allocation.names) != names:
-        missing = [n for n in names if n not in allocation.names]
-        extra = [n for n in allocation.names if n not in names]
-        raise MixqError(f"bit allocation does not match the model's weight layers "
-                        f"(missing {missing}, unknown {extra}, model order {names})")
-    float_acts = _calibration_activations(model, gm, calibration) if calibration is not None else {}
+    x = _example_input(model, example_input, calibration)
+    for what, t in (("example_input", example_input), ("calibration", calibration)):
+        if t is not None:
+            check_input_range(t, what)
+    gm = capture(model, x, input_mean=input_mean, input_std=input_std)
+    allocation = _allocation(bits, gm)
+    float_acts = _calibration_activations(gm, calibration) if calibration is not None else {}
     for node in gm.graph.nodes:
         if node.op == "call_module":
             _set_submodule(gm, node.target, _quant_module(gm.get_submodule(node.target), node, gm,
                                                           allocation))
     gm.recompile()
-    qat = QuantModel(gm, allocation, getattr(model, "input_shape", None))
+    qat = QuantModel(gm, allocation, gm.input_shape)
     for node in gm.graph.nodes:
         if node.op != "call_module":
             continue
@@ -227,8 +228,9 @@ def prepare(model: nn.Module, allocation: BitAllocation, calibration: torch.Tens
 
 
 @torch.no_grad()
-def _calibration_activations(model, gm, x) -> dict[str, torch.Tensor]:
-    """Float outputs of each weight layer / add on a calibration batch (eval mode)."""
+def _calibration_activations(gm: fx.GraphModule, x) -> dict[str, torch.Tensor]:
+    """Float outputs of each weight layer / add of the captured graph on a calibration batch
+    (eval mode)."""
     acts, hooks = {}, []
     for node in gm.graph.nodes:
         if node.op == "call_module":
@@ -236,12 +238,12 @@ def _calibration_activations(model, gm, x) -> dict[str, torch.Tensor]:
             if isinstance(m, (ConvBNReLU, nn.Linear, ResidualAdd)):
                 hooks.append(m.register_forward_hook(
                     lambda mod, inp, out, key=node.target: acts.__setitem__(key, out.detach())))
-    was_training = model.training
-    model.eval()
+    was_training = gm.training
+    gm.eval()
     try:
-        model(x)
+        gm(x)
     finally:
-        model.train(was_training)
+        gm.train(was_training)
         for h in hooks:
             h.remove()
     return acts

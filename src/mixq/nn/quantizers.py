@@ -49,20 +49,29 @@ class PACT(ActQuantizer):
     """PACT activation (Choi et al. 2018): unsigned ``bits``-bit codes in [0, 2^b - 1] over
     [0, alpha], alpha learned; replaces the ReLU.
 
+    ``max_alpha`` is the ceiling of a bounded ReLU (6 for ReLU6, M for Hardtanh(0, M) or
+    ``clamp(x, 0, M)``): the float model already clips there, so the learned clip never exceeds it
+    (a free PACT bound).
+
     Example:
         >>> q = PACT(4, alpha=1.5)
         >>> q.scale, q.qmax
         (0.1, 15)
+        >>> PACT(8, alpha=9.0, max_alpha=6.0).clip().item()
+        6.0
     """
 
     signed = False
 
-    def __init__(self, bits: int, alpha: float = 6.0):
+    def __init__(self, bits: int, alpha: float = 6.0, max_alpha: float | None = None):
         super().__init__()
         self.bits = bits
+        self.max_alpha = None if max_alpha is None else float(max_alpha)
         self.alpha = nn.Parameter(torch.tensor(float(alpha)))
 
     def clip(self) -> torch.Tensor:
+        if self.max_alpha is not None:
+            return self.alpha.clamp(MIN_ALPHA, self.max_alpha)
         return self.alpha.clamp_min(MIN_ALPHA)
 
     @property

@@ -1,0 +1,201 @@
+"""Which fx nodes of a standard PyTorch model mixq understands, and the float blocks they become.
+
+Each ``is_*`` / ``*_of`` function reads one fx node of a traced model (with ``tensor_meta`` from
+shape propagation) and answers what it is; :mod:`mixq.nn.capture` strings them together. Nothing
+here changes the model.
+"""
+
+from __future__ import annotations
+
+import operator
+
+import torch
+import torch.nn.functional as F
+from torch import fx, nn
+
+from mixq.nn.layers import ConvBNReLU, FixedAffine, LinearReLU
+
+ADD_FUNCTIONS = (operator.add, operator.iadd, torch.add)
+DROP_MODULES = (nn.Dropout, nn.Dropout2d, nn.Dropout1d, nn.AlphaDropout, nn.Identity)
+DROP_FUNCTIONS = (F.dropout, F.dropout2d, torch.dropout)
+DROP_METHODS = ("contiguous",)
+RELU = "relu"  # an activation without a ceiling
+
+
+def module_of(gm: fx.GraphModule, node: fx.Node) -> nn.Module | None:
+    """The submodule a ``call_module`` node runs, else None."""
+    return gm.get_submodule(node.target) if node.op == "call_module" else None
+
+
+def shape_of(node: fx.Node) -> tuple[int, ...] | None:
+    """Shape of the tensor a node produced on the example input (None: not a tensor)."""
+    meta = node.meta.get("tensor_meta")
+    return tuple(meta.shape) if meta is not None and hasattr(meta, "shape") else None
+
+
+def _arg(node: fx.Node, index: int, name: str, default=None):
+    if len(node.args) > index:
+        return node.args[index]
+    return node.kwargs.get(name, default)
+
+
+def _is_zero(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and v == 0
+
+
+def _positive(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0
+
+
+def activation_of(gm: fx.GraphModule, node: fx.Node):
+    """The ReLU ceiling of an activation node: :data:`RELU` (no ceiling), a float (ReLU6 = 6.0,
+    Hardtanh(0, M), clamp(x, 0, M)), or None when the node is not a ReLU-like activation."""
+    m = module_of(gm, node)
+    if m is not None:
+        if type(m) is nn.ReLU:
+            return RELU
+        if isinstance(m, nn.Hardtanh) and m.min_val == 0 and m.max_val > 0:  # ReLU6 included
+            return float(m.max_val)
+        return None
+    target = node.target
+    if node.op == "call_function" and target in (F.relu, torch.relu, torch.relu_):
+        return RELU
+    if node.op == "call_method" and target in ("relu", "relu_"):
+        return RELU
+    if node.op == "call_function" and target is F.relu6:
+        return 6.0
+    if node.op == "call_function" and target is F.hardtanh:
+        lo, hi = _arg(node, 1, "min_val", -1.0), _arg(node, 2, "max_val", 1.0)
+        return float(hi) if _is_zero(lo) and _positive(hi) else None
+    clamp = (node.op == "call_function" and target in (torch.clamp, torch.clip)) or (
+        node.op == "call_method" and target in ("clamp", "clip", "clamp_", "clip_"))
+    if clamp:
+        lo, hi = _arg(node, 1, "min"), _arg(node, 2, "max")
+        if not _is_zero(lo):
+            return None
+        if hi is None:
+            return RELU
+        return float(hi) if _positive(hi) else None
+    return None
+
+
+def is_add(node: fx.Node) -> bool:
+    """Tensor + tensor: ``x + y``, ``x += y``, ``torch.add(x, y)``, ``x.add(y)`` (no ``alpha``)."""
+    two_tensors = (len(node.args) == 2 and all(isinstance(a, fx.Node) for a in node.args)
+                   and "alpha" not in node.kwargs)
+    if node.op == "call_function" and node.target in ADD_FUNCTIONS:
+        return two_tensors
+    return node.op == "call_method" and node.target in ("add", "add_") and two_tensors
+
+
+def is_dropped(gm: fx.GraphModule, node: fx.Node) -> bool:
+    """Dropout / Identity / ``contiguous``: removed at capture (identity in eval)."""
+    m = module_of(gm, node)
+    if m is not None:
+        return isinstance(m, DROP_MODULES)
+    if node.op == "call_function":
+        return node.target in DROP_FUNCTIONS
+    return node.op == "call_method" and node.target in DROP_METHODS
+
+
+def global_pool_of(gm: fx.GraphModule, node: fx.Node) -> bool | None:
+    """For a global average pool: whether the spatial axes are kept (N, C, 1, 1) (True) or dropped
+    (N, C) (False); None when the node is not one."""
+    m = module_of(gm, node)
+    in_shape = shape_of(node.args[0]) if node.args and isinstance(node.args[0], fx.Node) else None
+    if in_shape is None or len(in_shape) != 4:
+        return None
+    if isinstance(m, nn.AdaptiveAvgPool2d):
+        return True if m.output_size in (1, (1, 1), [1, 1]) else None
+    if isinstance(m, nn.AvgPool2d):
+        k = nn.modules.utils._pair(m.kernel_size)
+        whole = tuple(k) == in_shape[2:] and nn.modules.utils._pair(m.padding) == (0, 0)
+        return True if whole else None
+    if node.op == "call_function" and node.target is F.adaptive_avg_pool2d:
+        return True if _arg(node, 1, "output_size") in (1, (1, 1), [1, 1]) else None
+    if (node.op == "call_method" and node.target == "mean") or (
+            node.op == "call_function" and node.target is torch.mean):
+        dims = _arg(node, 1, "dim")
+        dims = (dims,) if isinstance(dims, int) else tuple(dims or ())
+        if sorted(d % 4 for d in dims) == [2, 3]:
+            return bool(_arg(node, 2, "keepdim", False))
+    return None
+
+
+def is_flatten(gm: fx.GraphModule, node: fx.Node) -> bool:
+    """A reshape of (N, ...) to (N, features): ``nn.Flatten()``, ``torch.flatten(x, 1)``,
+    ``x.flatten(1)``, ``x.view(n, -1)``, ``x.reshape(n, -1)``, ``x.squeeze()`` of (N, C, 1, 1)."""
+    m = module_of(gm, node)
+    if m is not None and not isinstance(m, nn.Flatten):
+        return False
+    known = m is not None or (node.op == "call_function" and node.target in (
+        torch.flatten, torch.reshape, torch.squeeze)) or (node.op == "call_method" and node.target in (
+            "flatten", "view", "reshape", "squeeze"))
+    if not known or not node.args or not isinstance(node.args[0], fx.Node):
+        return False
+    src, out = shape_of(node.args[0]), shape_of(node)
+    return (src is not None and out is not None and len(out) == 2 and src[0] == out[0]
+            and out[1] == torch.Size(src[1:]).numel())
+
+
+def conv_problem(conv: nn.Conv2d) -> str | None:
+    """Why a ``nn.Conv2d`` cannot be captured, or None."""
+    if nn.modules.utils._pair(conv.dilation) != (1, 1):
+        return "dilation != 1"
+    if conv.padding_mode != "zeros":
+        return f"padding_mode '{conv.padding_mode}' (only zero padding)"
+    if conv.groups not in (1, conv.in_channels) or (
+            conv.groups > 1 and conv.out_channels != conv.in_channels):
+        return "grouped conv other than depthwise (groups == in == out channels)"
+    return None
+
+
+def explicit_padding(conv: nn.Conv2d, in_hw: tuple[int, int]) -> tuple[int, int, int, int]:
+    """(top, bottom, left, right) zero padding of ``conv`` (PyTorch's 'same' puts the odd pixel
+    after, like TensorFlow)."""
+    if conv.padding == "valid":
+        return 0, 0, 0, 0
+    if conv.padding == "same":  # stride 1 only (PyTorch's rule)
+        kh, kw = conv.kernel_size
+        return (kh - 1) // 2, kh - 1 - (kh - 1) // 2, (kw - 1) // 2, kw - 1 - (kw - 1) // 2
+    ph, pw = conv.padding
+    return ph, ph, pw, pw
+
+
+def conv_block(conv: nn.Conv2d, bn: nn.BatchNorm2d | None, act, in_hw) -> ConvBNReLU:
+    """A :class:`ConvBNReLU` computing ``act(bn(conv(x)))`` (eval mode) with copied parameters.
+
+    The conv bias is folded into the BatchNorm's running mean (exact: BN(conv + b) subtracts the
+    mean); without a BatchNorm it becomes a :class:`FixedAffine`.
+    """
+    block = ConvBNReLU(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride,
+                       conv.groups, relu=act is not None,
+                       padding=explicit_padding(conv, in_hw),
+                       clip_max=None if act in (None, RELU) else act)
+    with torch.no_grad():
+        block.conv.weight.copy_(conv.weight)
+        bias = conv.bias.detach().clone() if conv.bias is not None else torch.zeros(
+            conv.out_channels)
+        if bn is None:
+            block.bn = FixedAffine(bias)
+        else:
+            block.bn = nn.BatchNorm2d(bn.num_features, bn.eps, bn.momentum)
+            block.bn.load_state_dict(bn.state_dict())
+            block.bn.running_mean.sub_(bias)
+    return block
+
+
+def linear_block(linear: nn.Linear, act) -> nn.Linear:
+    """``linear`` itself (no activation), or a :class:`LinearReLU` copy of it."""
+    if act is None:
+        return linear
+    block = LinearReLU(linear.in_features, linear.out_features, linear.bias is not None,
+                       clip_max=None if act == RELU else act)
+    block.load_state_dict(linear.state_dict())
+    return block
+
+
+def bn_matches(bn: nn.Module, conv: nn.Conv2d) -> bool:
+    """A BatchNorm2d that can fold into ``conv``: affine, running statistics, same channels."""
+    return (type(bn) is nn.BatchNorm2d and bn.num_features == conv.out_channels and bn.affine
+            and bn.track_running_stats)
