@@ -73,7 +73,7 @@ def test_one_error_lists_every_unsupported_node_with_its_line():
     assert "\n" not in msg and "3 unsupported operations" in msg
     for what in ("act: nn.GELU", "Tensor.transpose", "torch.sigmoid"):
         assert what in msg
-    assert msg.count("test_capture.py:") == 3
+    assert msg.count("test_nn_capture.py:") == 3
 
 
 def test_activations_and_flatten_forms():
