@@ -150,3 +150,10 @@ def mixed_allocation(model, example_input):
     return mixq.allocate(model, example_input=example_input,
                          flash_bytes=int(0.7 * flash_bytes(shapes, eight)),
                          ram_bytes=int(0.7 * ram_peak_bytes(shapes, eight)))
+
+
+def build_user_model(name: str, batch: int, seed: int = 0):
+    """(model with seeded random weights, a batch of inputs in [0, 1]) of ``USER_MODELS[name]``."""
+    ctor, shape = USER_MODELS[name]
+    torch.manual_seed(seed)
+    return ctor(), torch.rand(batch, *shape)

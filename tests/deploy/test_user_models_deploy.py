@@ -15,7 +15,7 @@ import mixq
 from mixq.ir.capture import input_codes, integer_codes
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from user_models import USER_MODELS, mixed_allocation  # noqa: E402
+from user_models import build_user_model, mixed_allocation  # noqa: E402
 
 pytestmark = [pytest.mark.cross, pytest.mark.slow]
 
@@ -36,10 +36,7 @@ def _qat_steps(qat, x, steps=3):
 @pytest.mark.parametrize("name", ["mobilenetv2", "resnet8", "dscnn"])
 @pytest.mark.parametrize("mixed", [False, True], ids=["w8a8", "mixed"])
 def test_user_model_deploys_bitexact(tmp_path, name, mixed):
-    ctor, shape = USER_MODELS[name]
-    torch.manual_seed(0)
-    model = ctor()
-    x = torch.rand(16, *shape)
+    model, x = build_user_model(name, 16)
     bits = mixed_allocation(model, x[:1]) if mixed else 8
     qat = _qat_steps(mixq.prepare(model, bits, example_input=x[:1], calibration=x), x)
     graph = mixq.integerize(qat)

@@ -21,7 +21,7 @@ from mixq.nn.layers import ConvBNReLU, LinearReLU
 from mixq.search.memory import layer_shapes
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from user_models import USER_MODELS, mixed_allocation  # noqa: E402
+from user_models import USER_MODELS, build_user_model, mixed_allocation  # noqa: E402
 
 CAPTURED = ["mobilenetv2", "resnet8", "dscnn"]
 
@@ -32,10 +32,7 @@ def _weights(model):
 
 @pytest.mark.parametrize("name", CAPTURED)
 def test_user_model_captured_whole_and_equal(name):
-    ctor, shape = USER_MODELS[name]
-    torch.manual_seed(0)
-    model = ctor()
-    x = torch.rand(4, *shape)
+    model, x = build_user_model(name, 4)
     gm = capture(model, x)  # capture() itself asserts gm(x) == model(x) in eval mode
     assert len(weight_layer_names(gm)) == len(_weights(model))
     model.eval()
@@ -139,10 +136,7 @@ def test_allocation_must_match_captured_layers():
 
 @pytest.mark.parametrize("name", CAPTURED)
 def test_integer_mode_equals_interpret_uniform_and_mixed(name):
-    ctor, shape = USER_MODELS[name]
-    torch.manual_seed(0)
-    model = ctor()
-    x = torch.rand(8, *shape)
+    model, x = build_user_model(name, 8)
     mixed = mixed_allocation(model, x[:1])
     assert len({l.w_bits for l in mixed.layers}) > 1
     for bits in (8, mixed):
