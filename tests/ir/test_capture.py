@@ -126,3 +126,16 @@ def test_fakequant_close_to_integer_and_roundtrip(tmp_path):
     again = load_graph(tmp_path / "g")
     assert graph_hash(again) == graph_hash(graph)
     np.testing.assert_array_equal(interpret(again, input_codes(qat, x)), interpret(graph, input_codes(qat, x)))
+
+
+@pytest.mark.parametrize("function", [integerize, integer_codes, input_codes])
+def test_model_that_skipped_prepare_is_a_one_line_error(function):
+    from mixq.errors import MixqError
+    from mixq.models import get_model
+
+    model = get_model("demo_net", width=0.25)
+    args = (model,) if function is integerize else (model, torch.zeros(1, 1, 16, 16))
+    with pytest.raises(MixqError, match=rf"{function.__name__} needs a QAT model, got a plain "
+                       r"\w+; run mixq.nn.prepare\(model, allocation\) first") as e:
+        function(*args)
+    assert "\n" not in str(e.value)

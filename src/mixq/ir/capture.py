@@ -42,6 +42,13 @@ def _weight_and_sparse(m, p: dict, layout) -> tuple[np.ndarray, SparseOutliers |
                                                  parts.structure, layout(parts.mask))
 
 
+def _check_prepared(model, function: str) -> None:
+    """One-line error for a model that skipped :func:`mixq.nn.prepare` (was an AttributeError)."""
+    if not isinstance(model, QuantModel):
+        raise MixqError(f"{function} needs a QAT model, got a plain {type(model).__name__}; "
+                        "run mixq.nn.prepare(model, allocation) first (and train it)")
+
+
 def integerize(model: QuantModel, input_shape: tuple[int, int, int] | None = None,
                name: str = "model") -> Graph:
     """Capture the integer-only graph of a QAT model.
@@ -56,8 +63,16 @@ def integerize(model: QuantModel, input_shape: tuple[int, int, int] | None = Non
         A verified :class:`mixq.ir.graph.Graph` whose input is u8 NHWC codes.
 
     Raises:
-        MixqError: if the input shape is unknown or the graph fails verification.
+        MixqError: ``model`` was not prepared (:func:`mixq.nn.prepare`), the input shape is
+            unknown, or the graph fails verification.
+
+    Example:
+        >>> integerize(torch.nn.Linear(4, 2))  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        mixq.errors.MixqError: integerize needs a QAT model, got a plain Linear; run mixq.nn...
     """
+    _check_prepared(model, "integerize")
     shape = input_shape or model.input_shape
     if shape is None:
         raise MixqError("integerize needs the input shape: pass input_shape=(C, H, W)")
@@ -120,6 +135,7 @@ def integerize(model: QuantModel, input_shape: tuple[int, int, int] | None = Non
 
 def integer_codes(model: QuantModel, x: torch.Tensor) -> np.ndarray:
     """Output codes (int64, (N, ...) channels last) of the QAT model's integer-exact mode."""
+    _check_prepared(model, "integer_codes")
     out = model.integer_forward(x)
     codes = out.codes
     if codes.dim() == 4:
@@ -129,4 +145,5 @@ def integer_codes(model: QuantModel, x: torch.Tensor) -> np.ndarray:
 
 def input_codes(model: QuantModel, x: torch.Tensor) -> np.ndarray:
     """u8 NHWC network-input codes of float input ``x`` (N, C, H, W) in [0, 1]."""
+    _check_prepared(model, "input_codes")
     return model.input_quant.codes(x).permute(0, 2, 3, 1).numpy().astype(np.uint8)
