@@ -69,8 +69,13 @@ def _cmd_deploy(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from mixq import __version__
+    from mixq.platform import known_platforms
+
     p = argparse.ArgumentParser(prog="mixq", description="Mixed low-precision networks from "
                                 "PyTorch training to Cortex-M microcontrollers.")
+    p.add_argument("--version", action="version", version=f"mixq {__version__}")
+    targets = (f"{', '.join(known_platforms())} or a platform .toml file")
     sub = p.add_subparsers(dest="command", required=True)
 
     d = sub.add_parser("demo", help="train float, 8-bit and mixed-precision models; report")
@@ -88,7 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="MixPC (per-channel, ICN) or MixPL (per-layer)")
     d.add_argument("--allocation", default=None,
                    help="JSON bit allocation for the mixed model (default: memory-driven)")
-    d.add_argument("--target", default="stm32h7", help="deployment target (default stm32h7)")
+    d.add_argument("--target", default="stm32h7",
+                   help=f"deployment target: {targets} (default stm32h7)")
     d.add_argument("--emulate", type=int, default=100,
                    help="test inputs run on the emulated Cortex-M7 (0: no deployment)")
     add_device_argument(d)
@@ -97,10 +103,13 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("deploy", help="generate C, build for the target, run bit-exact on the "
                        "emulated Cortex-M7")
     e.add_argument("run_dir", help="a run folder written by `mixq demo`")
-    e.add_argument("--target", default="stm32h7")
+    e.add_argument("--target", default="stm32h7", help=f"{targets} (default stm32h7)")
     e.add_argument("--out", required=True, help="output folder")
-    e.add_argument("--emulate", type=int, default=100, help="number of test inputs to emulate")
-    e.add_argument("--model", action="append", help="only this model (repeatable)")
+    e.add_argument("--emulate", type=positive_int, default=100,
+                   help="number of test inputs checked bit for bit on the emulator (>= 1, 100)")
+    e.add_argument("--model", action="append",
+                   help="only this model (repeatable): a folder under RUN_DIR/models, for a demo "
+                   "run int8, int8-fit, mixed, w2a2 (default: all)")
     e.set_defaults(func=_cmd_deploy)
     for name in COMMAND_MODULES:
         importlib.import_module(name).add_commands(sub)

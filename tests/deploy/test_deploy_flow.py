@@ -1,6 +1,7 @@
 """deploy_graph end to end: C project + ELF + emulator bit-exact check + deploy.json."""
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -75,3 +76,21 @@ def test_bad_target_and_inputs(tmp_path):
         get_target("esp32")
     with pytest.raises(MixqError, match="do not match"):
         deploy_graph(small_graph(), tmp_path, inputs=np.zeros((2, 3, 3, 3)))
+
+
+@pytest.mark.parametrize("emulate", [0, -3])
+def test_emulate_below_one_is_refused(tmp_path, emulate):
+    # Was: 0 crashed in numpy; -3 silently checked inputs[:-3] (97 of 100).
+    with pytest.raises(MixqError, match=rf"emulate={emulate}: .*pass emulate >= 1"):
+        deploy_graph(small_graph(), tmp_path, emulate=emulate, host_check=False)
+    assert not (tmp_path / "deploy.json").exists()
+
+
+def test_deploy_with_progress_says_what_runs_and_how_long(tmp_path, capsys):
+    from mixq.deploy.rundir import deploy_with_progress
+
+    r = deploy_with_progress("small", small_graph(), tmp_path, target="stm32h7", emulate=2)
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert r["bitexact"] and len(lines) == 2
+    assert lines[0].startswith("mixq: deploying small to stm32h7: C project, build, 2 input(s)")
+    assert re.match(r"mixq: small deployed in \d+\.\d s: bit-exact 2/2 on the emulated", lines[1])

@@ -198,8 +198,8 @@ def deploy_graph(
             'stm32h7-ref': portable reference kernels; 'gap8', 'pulp-xpulpnn': RV32IMC
             build and emulation plus the cluster latency estimate, see
             :func:`mixq.deploy.riscv.deploy_graph_rv32`) or a platform ``.toml`` file.
-        emulate: inputs checked bit for bit on the emulator (the first ``emulate`` rows of
-            ``inputs``, or random codes).
+        emulate: inputs checked bit for bit on the emulator, >= 1 (the first ``emulate`` rows
+            of ``inputs``, or random codes).
         inputs: network input codes (N, *input shape); None for random inputs (``seed``).
         host_check: also build and run on the host with gcc when it is installed.
         cycle_model: per-class costs of the cycle estimate (default :class:`CycleModel`).
@@ -214,8 +214,11 @@ def deploy_graph(
 
     Raises:
         ToolchainError: arm-none-eabi-gcc is missing or the build fails.
-        MixqError: bad target, bad inputs, or an emulator fault.
+        MixqError: bad target, ``emulate`` < 1, bad inputs, or an emulator fault.
     """
+    if emulate < 1:  # was: 0 crashed in numpy, -3 silently checked all inputs but 3
+        raise MixqError(f"emulate={emulate}: a deployment checks at least one input bit for bit "
+                        "on the emulator; pass emulate >= 1")
     tgt = get_target(target)
     if tgt.platform is not None and tgt.platform.isa == "rv32imc":
         from mixq.deploy.riscv import deploy_graph_rv32  # RV32IMC build, emulation, estimates

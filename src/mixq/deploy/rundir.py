@@ -6,6 +6,8 @@ A run folder holds ``models/<name>/graph.json`` + ``graph.npz`` per integerized 
 
 from __future__ import annotations
 
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +47,28 @@ def deploy_row_fields(result: dict) -> dict:
             "est_latency_ms": result["est_latency_ms"], "clock_hz": result["clock_hz"]}
 
 
+def deploy_with_progress(name: str, graph, out_dir, *, target: str, emulate: int,
+                         inputs: np.ndarray | None = None, stream=None) -> dict:
+    """:func:`mixq.deploy.deploy.deploy_graph` with a line on ``stream`` (stderr) before and after.
+
+    One model's deployment (C, cross build, bit-exact emulation, profile) takes ~20 s; the lines
+    say what runs and, after, how long it took and the verdict.
+
+    Returns:
+        deploy_graph's result.
+    """
+    from mixq.deploy.deploy import deploy_graph, deploy_summary
+
+    stream = sys.stderr if stream is None else stream
+    print(f"mixq: deploying {name} to {target}: C project, build, {emulate} input(s) checked on "
+          "the emulator, profile ...", file=stream, flush=True)
+    start = time.monotonic()
+    result = deploy_graph(graph, out_dir, target=target, emulate=emulate, inputs=inputs)
+    print(f"mixq: {name} deployed in {time.monotonic() - start:.1f} s: {deploy_summary(result)}",
+          file=stream, flush=True)
+    return result
+
+
 def deploy_run_dir(run_dir, target: str = "stm32h7", out=None, emulate: int = 100,
                    models: list[str] | None = None) -> dict[str, dict]:
     """Deploy every (or the named) model of a demo run; returns name -> deploy.json content.
@@ -59,8 +83,6 @@ def deploy_run_dir(run_dir, target: str = "stm32h7", out=None, emulate: int = 10
     Raises:
         MixqError: not a run folder, unknown model name, corrupt graph or inputs.
     """
-    from mixq.deploy.deploy import deploy_graph
-
     dirs = model_graph_dirs(run_dir)
     names = models or list(dirs)
     unknown = [n for n in names if n not in dirs]
@@ -68,5 +90,5 @@ def deploy_run_dir(run_dir, target: str = "stm32h7", out=None, emulate: int = 10
         raise MixqError(f"run '{run_dir}' has no model(s) {unknown}; it has {list(dirs)}")
     inputs, _ = load_test_inputs(run_dir)
     out = Path(out) if out else Path(run_dir) / "deploy"
-    return {name: deploy_graph(load_graph(dirs[name]), out / name, target=target,
-                               emulate=emulate, inputs=inputs) for name in names}
+    return {name: deploy_with_progress(name, load_graph(dirs[name]), out / name, target=target,
+                                       emulate=emulate, inputs=inputs) for name in names}

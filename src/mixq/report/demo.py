@@ -252,15 +252,14 @@ def _save_test_inputs(out: Path, demo: _Demo) -> None:
 
 
 def _deploy_rows(out: Path, rows: list[dict], cfg: DemoConfig) -> None:
-    from mixq.deploy.rundir import deploy_row_fields, load_test_inputs
-    from mixq.deploy.deploy import deploy_graph
+    from mixq.deploy.rundir import deploy_row_fields, deploy_with_progress, load_test_inputs
 
     inputs, _ = load_test_inputs(out)
     for row in rows:
         if row.get("graph") is None or row["name"] not in ("int8", "mixed", "int8-fit"):
             continue
-        result = deploy_graph(row["graph"], out / "deploy" / row["name"], target=cfg.target,
-                              emulate=cfg.emulate, inputs=inputs)
+        result = deploy_with_progress(row["name"], row["graph"], out / "deploy" / row["name"],
+                                      target=cfg.target, emulate=cfg.emulate, inputs=inputs)
         row.update(deploy_row_fields(result))
         row["target"], row["cpu"] = result["target"], result["cpu"]
         if "cluster" in result:  # PULP targets: the multi-core cluster's estimated latency
