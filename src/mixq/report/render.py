@@ -78,9 +78,41 @@ def render_markdown(report: dict) -> str:
     return "\n".join(lines)
 
 
-def render_plot(report: dict) -> bytes:
-    """PNG: accuracy vs flash (marker area ~ peak RAM, budget lines) and, when deployed,
-    accuracy vs estimated latency (marker area ~ flash)."""
+def byte_label(value: float, _pos=None) -> str:
+    """Short tick label for a byte count: '500 B', '5 kB', '20 kB', '2 MB' (k = 1,000).
+
+    Example:
+        >>> [byte_label(v) for v in (500, 5000, 20000, 1500, 2_000_000)]
+        ['500 B', '5 kB', '20 kB', '1.5 kB', '2 MB']
+    """
+    for unit, size in (("MB", 1e6), ("kB", 1e3)):
+        if value >= size:
+            return f"{value / size:.3g} {unit}"
+    return f"{value:.3g} B"
+
+
+def _log_bytes_axis(ax) -> None:
+    """Label a log x axis of byte counts (call once its limits are set): short labels on evenly
+    spaced values within one decade, on 1-2-5 ticks up to two decades, on powers of ten beyond,
+    minor ticks unlabelled
+    (matplotlib's default labelled the 2..9 x 10^k minor ticks too, and they overlapped)."""
+    import math
+
+    from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
+
+    lo, hi = ax.get_xlim()
+    decades = math.log10(hi / lo)
+    if decades < 1:
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=4))
+    else:
+        subs = (1.0, 2.0, 5.0) if decades <= 2 else (1.0,)
+        ax.xaxis.set_major_locator(LogLocator(base=10, subs=subs, numticks=12))
+    ax.xaxis.set_major_formatter(FuncFormatter(byte_label))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+
+
+def plot_figure(report: dict):
+    """The matplotlib Figure of :func:`render_plot` (the caller closes it)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -102,11 +134,12 @@ def render_plot(report: dict) -> bytes:
     ax.axvline(report["budget"]["flash_bytes"], ls="--", color="k", lw=1,
                label=f"flash budget (RAM budget {report['budget']['ram_bytes']:,} B)")
     ax.set_xscale("log")
-    ax.set_xlabel("flash bytes (log)")
+    ax.set_xlabel("flash (log scale; 1 kB = 1,000 B)")
     ax.set_ylabel("top-1 accuracy % (integer model; float for float)")
     ax.set_title("accuracy vs flash (marker area ~ peak RAM)")
     ax.grid(alpha=0.3)
     ax.margins(x=0.25, y=0.15)
+    _log_bytes_axis(ax)
     ax.legend(fontsize=7, loc="lower right")
     if deployed:
         ax2 = axes[0][1]
@@ -129,6 +162,15 @@ def render_plot(report: dict) -> bytes:
         ax2.grid(alpha=0.3)
         ax2.margins(x=0.25, y=0.15)
     fig.tight_layout()
+    return fig
+
+
+def render_plot(report: dict) -> bytes:
+    """PNG: accuracy vs flash (marker area ~ peak RAM, budget lines) and, when deployed,
+    accuracy vs estimated latency (marker area ~ flash)."""
+    import matplotlib.pyplot as plt
+
+    fig = plot_figure(report)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, metadata={"Software": None})
     plt.close(fig)
