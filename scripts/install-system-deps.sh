@@ -9,6 +9,8 @@ command -v gcc >/dev/null 2>&1 || missing+=(gcc)
 command -v yosys >/dev/null 2>&1 || missing+=(yosys)
 # The real benchmark: idx files under /usr/share/datasets/fashion-mnist (mixq --dataset fashion-mnist).
 [ -f /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz ] || missing+=(dataset-fashion-mnist)
+command -v sta >/dev/null 2>&1 || missing+=(opensta)
+command -v iverilog >/dev/null 2>&1 || missing+=(iverilog)
 if [ ${#missing[@]} -eq 0 ]; then exit 0; fi
 if [ "$(id -u)" -ne 0 ]; then
   if command -v sudo >/dev/null 2>&1; then SUDO=sudo; else

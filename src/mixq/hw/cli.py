@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from mixq.errors import ToolchainError
+
 
 def _cmd_report(args) -> int:
     from mixq.hw.report import ReportConfig, run_report
 
+    from mixq.hw.asic_report import default_liberty
+
+    liberty = tuple(args.liberty) if args.liberty else tuple(default_liberty())
+    for path in liberty:
+        if not Path(path).is_file():
+            raise ToolchainError(f"Liberty file {path} not found")
     rc = ReportConfig(lanes=tuple(args.lanes), channels=args.channels, bench_rows=args.bench_rows,
-                      seed=args.seed, jobs=args.jobs, graph=args.graph)
+                      seed=args.seed, jobs=args.jobs, graph=args.graph, liberty=liberty,
+                      structures=tuple(args.structures), densities=tuple(args.densities))
     report = run_report(args.out, rc)
     print(f"mixq hw: wrote {args.out}/hw.json, hw.md and plots "
           f"({len(report['design_points'])} design points, {report['yosys_version']})")
@@ -17,6 +28,7 @@ def _cmd_report(args) -> int:
 def add_commands(sub) -> None:
     """Register ``mixq hw report`` on the CLI's sub-parsers."""
     from mixq.cli import positive_int
+    from mixq.hw.report import DENSITIES, STRUCTURES
 
     hw = sub.add_parser("hw", help="accelerator for dense-ternary + sparse-int8 layers")
     hw_sub = hw.add_subparsers(dest="hw_command", required=True)
@@ -34,4 +46,11 @@ def add_commands(sub) -> None:
     r.add_argument("--graph", default=None,
                    help="also estimate this saved IR graph per inference (a folder with "
                    "graph.json, e.g. runs/demo/models/mixed)")
+    r.add_argument("--liberty", nargs="+", default=None, metavar="PATH",
+                   help="standard-cell Liberty file(s) to map the engines to (default: sky130 HD "
+                   "and IHP SG13G2 from ../shared/data/asic when present, else generic gates)")
+    r.add_argument("--structures", nargs="+", default=list(STRUCTURES), choices=STRUCTURES,
+                   help="outlier structures of the ternary design points (default: all)")
+    r.add_argument("--densities", nargs="+", type=float, default=list(DENSITIES),
+                   help="outlier densities (default 0.01 0.02 0.05)")
     r.set_defaults(func=_cmd_report)

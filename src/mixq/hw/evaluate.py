@@ -95,6 +95,8 @@ class PointResult:
     energy: RunEnergy
     synth: SynthResult
     bits: dict
+    run: object = None  # the RTL run (with its port trace) of the benchmark rows
+    prog: object = None  # the benchmark rows' program
 
     @property
     def energy_pj_per_mac(self) -> float:
@@ -156,4 +158,5 @@ def measure_point(cfg: EngineConfig, structure: str, density: float, layer: Benc
     bench = check_run(short, run, layer)
     netlist = netlist or load_netlist(synth.netlist)
     energy = run_energy(netlist, run.trace, synth.area_nand2, cal)
-    return PointResult(cfg, structure, density, full, bench, energy, synth, stream_bits(prog))
+    return PointResult(cfg, structure, density, full, bench, energy, synth, stream_bits(prog),
+                       run, short)

@@ -24,8 +24,6 @@ import numpy as np
 from mixq.errors import ToolchainError
 from mixq.hw.synth import load_json
 
-GATE_CODES = {"$_AND_": 0, "$_NAND_": 1, "$_OR_": 2, "$_NOR_": 3, "$_XOR_": 4, "$_XNOR_": 5,
-              "$_MUX_": 6, "$_NOT_": 7, "$_BUF_": 8}
 
 C_SOURCE = r"""
 #include <stdint.h>
@@ -44,11 +42,12 @@ int main(int argc, char **argv) {
     int32_t h[8];
     if (fread(h, 4, 8, f) != 8) return 2;
     int32_t nn = h[0], ng = h[1], nf = h[2], ni = h[3], no = h[4], T = h[5], c1 = h[7];
-    int32_t *g = rd(f, 5 * (size_t)ng, 4), *ff = rd(f, 2 * (size_t)nf, 4);
+    int32_t *g = rd(f, 8 * (size_t)ng, 4), *ff = rd(f, 2 * (size_t)nf, 4);
+    uint64_t *tt = rd(f, ng, 8);
     uint8_t *init = rd(f, nf, 1);
     int32_t *pi = rd(f, ni, 4), *po = rd(f, no, 4);
     uint8_t *stim = rd(f, (size_t)T * ni, 1), *expect = rd(f, (size_t)T * no, 1);
-    int32_t *wt = rd(f, nn, 4);
+    double *wt = rd(f, nn, 8);
     fclose(f);
     double *per = calloc((size_t)T + 1, sizeof(double));
     uint8_t *v = calloc(nn, 1), *prev = calloc(nn, 1), *nq = malloc(nf + 1);
@@ -59,20 +58,10 @@ int main(int argc, char **argv) {
     for (int32_t t = 0; t < T; t++) {
         for (int32_t i = 0; i < ni; i++) v[pi[i]] = stim[(size_t)t * ni + i];
         for (int32_t k = 0; k < ng; k++) {
-            const int32_t *q = g + 5 * (size_t)k;
-            uint8_t a = v[q[1]], b = v[q[2]], r;
-            switch (q[0]) {
-            case 0: r = a & b; break;
-            case 1: r = !(a & b); break;
-            case 2: r = a | b; break;
-            case 3: r = !(a | b); break;
-            case 4: r = a ^ b; break;
-            case 5: r = !(a ^ b); break;
-            case 6: r = v[q[3]] ? b : a; break;
-            case 7: r = !a; break;
-            default: r = a;
-            }
-            v[q[4]] = r;
+            const int32_t *q = g + 8 * (size_t)k;
+            uint32_t idx = 0;
+            for (int32_t i = 0; i < q[0]; i++) idx |= (uint32_t)v[q[1 + i]] << i;
+            v[q[7]] = (uint8_t)((tt[k] >> idx) & 1u);
         }
         for (int32_t i = 0; i < no; i++)
             if (v[po[i]] != expect[(size_t)t * no + i]) {
@@ -101,25 +90,64 @@ int main(int argc, char **argv) {
 
 
 @dataclass(frozen=True)
-class Netlist:
-    """A flattened gate netlist in array form.
+class CellModel:
+    """Logic of one cell type, for the simulator.
 
     Attributes:
-        n_nets: nets, numbered 0..n_nets-1 (the last two are constants 0 and 1).
-        gates: int32 (n, 5): code, A, B, S (MUX select), Y, in topological order.
+        outputs: output pin -> (pins its function reads, truth table over them; bit i is the
+            value when pin k has bit k of i). A flip-flop's functions read its state ``IQ``.
+        ff: for a flip-flop, (next-state pins, next-state truth table, clear/preset pins,
+            truth table that is 1 while clear or preset is active); else None.
+    """
+
+    outputs: dict
+    ff: tuple | None = None
+
+
+def _generic_models() -> dict[str, CellModel]:
+    from mixq.hw.liberty import truth_table
+
+    funcs = {"$_AND_": "A&B", "$_NAND_": "!(A&B)", "$_OR_": "A|B", "$_NOR_": "!(A|B)",
+             "$_XOR_": "A^B", "$_XNOR_": "!(A^B)", "$_NOT_": "!A", "$_BUF_": "A"}
+    models = {t: CellModel({"Y": (pins, truth_table(f, list(pins)))})
+              for t, f in funcs.items() for pins in [("A",) if t in ("$_NOT_", "$_BUF_")
+                                                       else ("A", "B")]}
+    models["$_MUX_"] = CellModel({"Y": (("A", "B", "S"), truth_table("(A&!S)|(B&S)",
+                                                                     ["A", "B", "S"]))})
+    models["$_DFF_P_"] = CellModel({"Q": (("IQ",), 0b10)}, (("D",), 0b10, (), 0))
+    return models
+
+
+GENERIC_MODELS = _generic_models()
+
+
+@dataclass(frozen=True)
+class Netlist:
+    """A flattened gate netlist in array form (every gate a lookup table of up to 6 inputs).
+
+    Attributes:
+        n_nets: nets, numbered 0..n_nets-1 (``c0``/``c1`` are the constants 0 and 1).
+        gates: int32 (n, 8): input count, 6 input nets, output net, in topological order;
+            tt: uint64 (n,) truth tables.
         ffs: int32 (n, 2): D, Q of each flip-flop; ff_init: uint8 initial Q.
         ports: name -> (direction, list of net numbers, LSB first).
         fanout: int32 per net: gate and flip-flop data inputs it drives.
         net_block: block name of each net's driver ('ports' for inputs and constants).
+        cells: (instance name, cell type, pin -> net) of every cell, for the power model.
+        c0, c1: the constant nets.
     """
 
     n_nets: int
     gates: np.ndarray
+    tt: np.ndarray
     ffs: np.ndarray
     ff_init: np.ndarray
     ports: dict
     fanout: np.ndarray
     net_block: np.ndarray
+    cells: tuple
+    c0: int
+    c1: int
 
 
 def _block_of(cell_name: str) -> str:
@@ -130,63 +158,99 @@ def _block_of(cell_name: str) -> str:
     return "top"
 
 
-def load_netlist(path) -> Netlist:
-    """Read Yosys' JSON netlist of the flattened ``top`` module."""
+def load_netlist(path, models=None) -> Netlist:
+    """Read Yosys' JSON netlist of the flattened ``top`` module.
+
+    Args:
+        path: the JSON netlist.
+        models: cell type -> :class:`CellModel` (a dict or a callable); default: Yosys' generic
+            gates and ``$_DFF_P_``.
+    """
     mod = load_json(Path(path))["modules"]["top"]
+    lookup = models if callable(models) else (models or GENERIC_MODELS).__getitem__
     ids = [b for p in mod["ports"].values() for b in p["bits"] if isinstance(b, int)]
     for c in mod["cells"].values():
         ids += [b for bits in c["connections"].values() for b in bits if isinstance(b, int)]
-    top = max(ids, default=0) + 1
-    c0, c1 = top, top + 1
+    c0 = max(ids, default=0) + 1
+    c1 = c0 + 1
+    n_nets = c1 + 1
 
     def net(b):
         return b if isinstance(b, int) else (c1 if b == "1" else c0)
 
-    gates, ffs, names, ff_names = [], [], [], []
+    gates, tts, owner, ffs, ff_owner, cells = [], [], [], [], [], []
     for name, c in mod["cells"].items():
-        k = c["connections"]
-        if c["type"] == "$_DFF_P_":
-            ffs.append((net(k["D"][0]), net(k["Q"][0])))
-            ff_names.append(name)
-        elif c["type"] in GATE_CODES:
-            a = net(k["A"][0])
-            gates.append((GATE_CODES[c["type"]], a, net(k.get("B", [a])[0]),
-                          net(k.get("S", [a])[0]), net(k["Y"][0])))
-            names.append(name)
-        else:
-            raise ToolchainError(f"netlist cell type {c['type']} is not a generic gate")
-    order = _topo_order(gates, top + 2)
-    gates = np.array([gates[i] for i in order], np.int32).reshape(-1, 5)
+        try:
+            model = lookup(c["type"])
+        except KeyError:
+            raise ToolchainError(f"netlist cell type {c['type']} has no logic model") from None
+        conn = {p: net(b[0]) for p, b in c["connections"].items() if b}
+        cells.append((name, c["type"], conn))
+        if model.ff is not None:
+            nxt_pins, nxt_tt, ctl_pins, ctl_tt = model.ff
+            idx = sum((conn[p] == c1) << k for k, p in enumerate(ctl_pins))
+            if any(conn[p] not in (c0, c1) for p in ctl_pins) or (ctl_tt >> idx) & 1:
+                raise ToolchainError(f"flip-flop {name} ({c['type']}): asynchronous clear/preset "
+                                     "must be tied inactive")
+            direct = [p for p, (pins, tt) in model.outputs.items() if pins == ("IQ",)
+                      and tt == 0b10 and p in conn]
+            state = conn[direct[0]] if direct else n_nets
+            n_nets += state == n_nets
+            if len(nxt_pins) == 1 and nxt_tt == 0b10:
+                d = conn[nxt_pins[0]]
+            else:
+                d, n_nets = n_nets, n_nets + 1
+                gates.append([conn[p] for p in nxt_pins] + [d])
+                tts.append(nxt_tt)
+                owner.append(name)
+            ffs.append((d, state))
+            ff_owner.append(name)
+            conn = dict(conn, IQ=state)
+        skip = direct[:1] if model.ff is not None else []
+        for pin, (pins, tt) in model.outputs.items():
+            if pin in conn and pin not in skip:
+                gates.append([conn[p] for p in pins] + [conn[pin]])
+                tts.append(tt)
+                owner.append(name)
+    order = _topo_order(gates, n_nets)
+    arr = np.zeros((len(gates), 8), np.int32)
+    for row, i in enumerate(order):
+        g = gates[i]
+        if len(g) - 1 > 6:
+            raise ToolchainError("a cell function reads more than 6 pins")
+        arr[row, 0] = len(g) - 1
+        arr[row, 1:len(g)] = g[:-1]
+        arr[row, 7] = g[-1]
+    tt_a = np.array([tts[i] for i in order], np.uint64)
     ffs_a = np.array(ffs, np.int32).reshape(-1, 2)
-    init = np.zeros(top + 2, np.uint8)
+    init = np.zeros(n_nets, np.uint8)
     for v in mod["netnames"].values():
         val = v.get("attributes", {}).get("init")
         if val:
             for i, b in enumerate(v["bits"]):
                 if isinstance(b, int) and i < len(val) and val[-1 - i] == "1":
                     init[b] = 1
-    fanout = np.zeros(top + 2, np.int32)
-    for col in (1, 2):
-        np.add.at(fanout, gates[:, col], 1)
-    np.add.at(fanout, gates[gates[:, 0] == 6, 3], 1)  # MUX select pins
+    fanout = np.zeros(n_nets, np.int32)
+    for row in arr:
+        np.add.at(fanout, row[1:1 + row[0]], 1)
     np.add.at(fanout, ffs_a[:, 0], 1)
-    block = np.full(top + 2, "ports", object)
-    block[gates[:, 4]] = [_block_of(names[i]) for i in order]
-    block[ffs_a[:, 1]] = [_block_of(n) for n in ff_names]
+    block = np.full(n_nets, "ports", object)
+    block[arr[:, 7]] = [_block_of(owner[i]) for i in order]
+    block[ffs_a[:, 1]] = [_block_of(n) for n in ff_owner]
     ports = {n: (p["direction"], [net(b) for b in p["bits"]]) for n, p in mod["ports"].items()}
-    return Netlist(top + 2, gates, ffs_a, init[ffs_a[:, 1]], ports, fanout, block)
+    return Netlist(n_nets, arr, tt_a, ffs_a, init[ffs_a[:, 1]], ports, fanout, block,
+                   tuple(cells), c0, c1)
 
 
 def _topo_order(gates: list, n_nets: int) -> list[int]:
     """Kahn's algorithm over gate outputs (flip-flops and inputs are sources)."""
     driver = np.full(n_nets, -1, np.int64)
     for i, g in enumerate(gates):
-        driver[g[4]] = i
+        driver[g[-1]] = i
     users: dict[int, list[int]] = {}
     pending = np.zeros(len(gates), np.int64)
     for i, g in enumerate(gates):
-        srcs = {g[1], g[2]} | ({g[3]} if g[0] == 6 else set())
-        for s in srcs:
+        for s in set(g[:-1]):
             if driver[s] >= 0:
                 users.setdefault(int(driver[s]), []).append(i)
                 pending[i] += 1
@@ -236,21 +300,25 @@ class Activity:
 
     Attributes:
         toggles: uint32 (n_nets,) settled-value changes per net.
-        weighted: float64 (cycles,) per cycle, sum over toggling nets of (1 + fanout): the
-            switched load in units of one gate input (cycle 0 has none).
+        weighted: float64 (cycles,) per cycle, sum over toggling nets of the net's weight
+            (default 1 + fanout: the switched load in units of one gate input; cycle 0 has
+            none).
     """
 
     toggles: np.ndarray
     weighted: np.ndarray
 
 
-def simulate_activity(netlist: Netlist, trace: dict[str, list[int]]) -> Activity:
+def simulate_activity(netlist: Netlist, trace: dict[str, list[int]],
+                      weights: np.ndarray | None = None) -> Activity:
     """Toggle counts of every net for a recorded RTL run.
 
     Args:
         netlist: from :func:`load_netlist`.
         trace: port name -> per-cycle values (:class:`mixq.hw.sim.RtlRun` ``trace``); ports
             missing from it (clk, rst) are held at 0.
+        weights: float per net summed into :attr:`Activity.weighted` when it toggles
+            (default ``1 + fanout``).
 
     Returns:
         :class:`Activity`.
@@ -273,13 +341,16 @@ def simulate_activity(netlist: Netlist, trace: dict[str, list[int]]) -> Activity
     stim_a = np.concatenate(stim, axis=1) if stim else np.zeros((cycles, 0), np.uint8)
     exp_a = np.concatenate(expect, axis=1) if expect else np.zeros((cycles, 0), np.uint8)
     head = np.array([netlist.n_nets, len(netlist.gates), len(netlist.ffs), len(pi), len(po),
-                     cycles, netlist.n_nets - 2, netlist.n_nets - 1], np.int32)
+                     cycles, netlist.c0, netlist.c1], np.int32)
+    if weights is None:
+        weights = 1 + netlist.fanout
     with tempfile.TemporaryDirectory() as tmp:
         src, dst = Path(tmp) / "in.bin", Path(tmp) / "out.bin"
         with open(src, "wb") as f:
-            for arr in (head, netlist.gates, netlist.ffs, netlist.ff_init.astype(np.uint8),
+            for arr in (head, netlist.gates, netlist.ffs, netlist.tt,
+                        netlist.ff_init.astype(np.uint8),
                         np.array(pi, np.int32), np.array(po, np.int32), stim_a, exp_a,
-                        (1 + netlist.fanout).astype(np.int32)):
+                        np.asarray(weights, np.float64)):
                 f.write(np.ascontiguousarray(arr).tobytes())
         subprocess.run([str(_simulator_binary()), str(src), str(dst)], check=True)
         raw = dst.read_bytes()

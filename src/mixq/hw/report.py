@@ -17,7 +17,7 @@ from mixq.hw.energy import HOROWITZ_SOURCE, LEAKAGE_SOURCE, CLOCK_HZ, calibrate
 from mixq.hw.evaluate import benchmark_layer, design_config, measure_point
 from mixq.hw.gatesim import load_netlist
 from mixq.hw.network import EngineCost, network_estimate
-from mixq.hw.synth import CELL_UM2, find_yosys, synthesize_many, yosys_version
+from mixq.hw.synth import CELL_UM2, NAND2_UM2, find_yosys, synthesize_many, yosys_version
 from mixq.hw.synthetic import demo_graph
 
 STRUCTURES = ("1:16", "1:8", "2:8", "unstructured", "row", "block1x4")
@@ -38,6 +38,8 @@ class ReportConfig:
         jobs: Yosys processes at a time.
         graph: folder of a saved IR graph (``mixq.ir.serialize``, e.g. a ``mixq demo`` model)
             to estimate per inference on every engine, or None.
+        liberty: standard-cell Liberty files to map every engine to (:mod:`mixq.hw.asic_report`);
+            empty: generic gates only.
     """
 
     lanes: tuple[int, ...] = (16,)
@@ -48,6 +50,7 @@ class ReportConfig:
     seed: int = 0
     jobs: int = 2
     graph: str | None = None
+    liberty: tuple = ()
 
 
 def _points(rc: ReportConfig) -> list[tuple]:
@@ -80,7 +83,7 @@ def run_report(out, rc: ReportConfig = ReportConfig(), log=print) -> dict:
     log("mixq hw: calibrating energy per toggle against Horowitz (ISSCC 2014)")
     cal = calibrate(out / "synth", rc.seed)
     netlists = {}
-    results, costs, fan_in = [], {}, 0
+    results, costs, fan_in, measured = [], {}, 0, []
     int8_cost = {}
     for engine, s, d, lanes in points:
         cfg = design_config(engine, s, d, lanes, rc.channels)
@@ -92,6 +95,7 @@ def run_report(out, rc: ReportConfig = ReportConfig(), log=print) -> dict:
         r = measure_point(cfg, s, d, layer, synth[cfg.label], cal, rc.bench_rows,
                           netlists[cfg.label])
         fan_in = layer.node.weight[0].size
+        measured.append((engine, s, d, r))
         cost = EngineCost(cfg, r.energy.busy_pj, r.energy.idle_pj, r.synth.area_nand2)
         point = r.as_dict()
         if engine == "int8":
@@ -106,11 +110,22 @@ def run_report(out, rc: ReportConfig = ReportConfig(), log=print) -> dict:
                      engine_layers_cycles=net["engine_layers"]["cycles"],
                      engine_layers_energy_nj=net["engine_layers"]["energy_nj"],
                      inference_layers=net["layers"])
+        point.update(library="generic", area_um2=round(point["area_nand2"] * NAND2_UM2, 1),
+                     fmax_mhz=None)
         results.append(point)
+    libraries = {}
+    if rc.liberty:
+        from mixq.hw.asic_report import asic_points
+
+        asic, libraries = asic_points(measured, list(rc.liberty), out, log)
+        results += asic
+    else:
+        log("mixq hw: no Liberty files (../shared/data/asic or --liberty): generic gates only")
     report = {
         "design_points": results,
         "yosys_version": yosys_version(),
         "calibration": cal.as_dict(),
+        "libraries": libraries,
         "config": {"lanes": list(rc.lanes), "channels": rc.channels,
                    "densities": list(rc.densities), "structures": list(rc.structures),
                    "bench_rows": rc.bench_rows, "seed": rc.seed, "clock_hz": CLOCK_HZ,

@@ -1,0 +1,117 @@
+"""Design points on real standard cells: every engine of ``mixq hw report`` mapped to each
+Liberty library (:mod:`mixq.hw.asic`), its benchmark run replayed on the mapped netlist
+(bit-exact against the RTL every cycle) and priced with the library's tables
+(:mod:`mixq.hw.power`), plus the on-chip buffers as IHP SRAM macros (:mod:`mixq.hw.sram`).
+
+Comparison basis: both engines read ``lanes`` activations and do ``lanes x channels`` MACs per
+cycle, so at one clock they have equal throughput (the measured MAC/cycle of each point is
+reported). Where their fmax differ, each library's points run at one common clock, the slowest
+engine's fmax: equal clock and equal throughput; leakage is counted at that clock.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mixq.hw.asic import asic_folder, map_verilog, nand2_um2, prepare_library
+from mixq.hw.cellmodels import LibraryModels
+from mixq.hw.gatesim import load_netlist
+from mixq.hw.power import asic_run_energy, net_energy
+from mixq.hw.sram import engine_buffers, find_macros
+from mixq.hw.streams import sparse_words
+from mixq.hw.synth import BLOCKS, engine_verilog
+
+STD_CELL_PATTERNS = ("sky130_fd_sc_hd__tt_025C_1v80.lib*", "sg13g2_stdcell_typ_1p20V_25C.lib*")
+ACCESS_PORTS = ("w_re", "rb_we", "rb_re_a", "rb_re_b", "s_re", "q_re")
+
+
+def default_liberty() -> list[Path]:
+    """The standard-cell libraries of ``../shared/data/asic`` (sky130 HD, IHP SG13G2), or []."""
+    folder = asic_folder()
+    if folder is None:
+        return []
+    return [p for pat in STD_CELL_PATTERNS for p in sorted(folder.glob(pat))][:2]
+
+
+def _macros(liberty: Path) -> list:
+    """IHP SRAM macros next to the library, else from ``../shared/data/asic``."""
+    for folder in (Path(liberty).parent, asic_folder()):
+        if folder is not None:
+            found = find_macros(folder)
+            if found:
+                return found
+    return []
+
+
+def asic_points(measured: list, liberty: list, out, log=print) -> tuple[list[dict], dict]:
+    """Design points per library.
+
+    Args:
+        measured: (engine, structure, density, :class:`~mixq.hw.evaluate.PointResult` with its
+            RTL run) of every generic design point.
+        liberty: Liberty files (standard cells).
+        out: report folder (work files under ``out/asic``).
+
+    Returns:
+        (design points, per-library facts: name, nand2 area, clock, macros used).
+    """
+    work = Path(out) / "asic"
+    points, libs = [], {}
+    for path in liberty:
+        lib, _ = prepare_library(path, work)
+        models = LibraryModels(lib)
+        macros = _macros(path)
+        mapped = {}
+        for _, _, _, r in measured:
+            label = r.cfg.label
+            if label in mapped:
+                continue
+            log(f"mixq hw: {label} on {lib.name}: yosys mapping, OpenSTA, energy tables")
+            res = map_verilog(engine_verilog(r.cfg), path, work, label.replace(":", "of"))
+            net = load_netlist(res.netlist, models)
+            mapped[label] = (res, net, net_energy(net, lib))
+        clock_mhz = min(m[0].fmax_mhz for m in mapped.values())
+        period = 1e3 / clock_mhz
+        n2 = nand2_um2(lib)
+        for engine, s, d, r in measured:
+            res, net, ne = mapped[r.cfg.label]
+            points.append(_point(engine, s, d, r, res, net, ne, period, clock_mhz, n2, macros,
+                                 lib.name))
+        libs[lib.name] = {"file": str(path), "nand2_um2": n2, "voltage": lib.voltage,
+                          "clock_mhz": round(clock_mhz, 2),
+                          "sram_macros": sorted({m.name for m in macros})}
+    return points, libs
+
+
+def _point(engine, s, d, r, res, net, ne, period, clock_mhz, n2, macros, lib_name) -> dict:
+    trace = r.run.trace
+    e = asic_run_energy(net, ne, trace, period, BLOCKS)
+    macs = r.bench.macs
+    access = {k: sum(1 for v in trace[k] if v) for k in ACCESS_PORTS if k in trace}
+    n_groups, n_chunks = r.prog.dense.shape[:2]
+    n_words = sum(len(g) for g in sparse_words(r.prog)) if r.cfg.slots else 0
+    bufs = engine_buffers(r.cfg, macros, n_chunks, n_groups, n_words, access) if macros else []
+    sram_pj = sum(b.access_pj + b.leakage_pj(e.cycles, period) for b in bufs)
+    sram_area = sum(b.area_um2 for b in bufs)
+    split = {"logic": e.logic_pj, "flip_flops_clock": e.ff_clock_pj, "sram": sram_pj,
+             "leakage": e.leakage_pj}
+    total = sum(split.values())
+    return {
+        "engine": engine, "structure": s, "density": d, "lanes": r.cfg.lanes,
+        "channels": r.cfg.channels, "library": lib_name, "label": r.cfg.label,
+        "area_um2": round(res.area_um2 + sram_area, 1),
+        "logic_area_um2": round(res.area_um2, 1), "sram_area_um2": round(sram_area, 1),
+        "area_nand2": round(res.area_um2 / n2, 1),
+        "area_blocks_um2": {b: round(v, 1) for b, v in res.block_um2.items()},
+        "fmax_mhz": round(res.fmax_mhz, 2), "clock_mhz": round(clock_mhz, 2),
+        "critical_path_ns": round(res.critical_ns, 4), "critical_path": list(res.path),
+        "mac_per_cycle": round(r.full.mac_per_cycle, 4),
+        "energy_pj_per_mac": round(total / macs, 6),
+        "logic_energy_pj_per_mac": round((total - sram_pj) / macs, 6),
+        "energy_split_pj_per_mac": {k: round(v / macs, 6) for k, v in split.items()},
+        "energy_blocks_pj_per_mac": {b: round(v / macs, 6) for b, v in
+                                     sorted(e.per_block_pj.items())},
+        "sram_buffers": {b.name: b.as_dict() for b in bufs},
+        "cells": len(net.cells), "flip_flops": int(len(net.ffs)),
+        "rtl_cycles_simulated": e.cycles, "bitexact_gate_level": True,
+    }

@@ -1,0 +1,238 @@
+"""Energy of a mapped netlist from its Liberty file and the simulated net toggles.
+
+Per net n (load ``C_n`` = the input-pin capacitances it drives + the library's wire-load
+estimate for its fanout), every toggle costs:
+
+- switching: ``C_n * V^2 / 2`` (a rise charges ``C_n`` from the supply, a fall dumps it);
+- the driving pin's internal energy: the mean of its ``rise_power`` and ``fall_power`` tables
+  (averaged over its arcs, i.e. related pins and ``when`` states), interpolated at the input
+  slew and at ``C_n``;
+- each driven input pin's own internal energy (1-D tables of input pins, e.g. a flip-flop's D).
+
+Every cycle the clock rises and falls once at every flip-flop: the ``clocked_on`` pin's internal
+energy (rise + fall tables) plus the clock net's switching ``C_clk * V^2`` (C_clk: clock-pin
+capacitances + wire load). Clock-tree buffers are left out (an ideal clock), as are glitches
+(zero-delay simulation: one transition per net and cycle at most).
+
+Slews: a net's slew is the mean of its driver's ``rise_transition``/``fall_transition`` at its
+load with the library's nominal input slew (:data:`NOMINAL_SLEW_NS`), and a pin's internal
+energy is read at the slew of the net that drives it. Leakage: ``cell_leakage_power`` of every
+cell times the clock period. Energies are in pJ (Liberty power tables are in
+``capacitive_load_unit * voltage_unit^2``; pF and V here).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from mixq.hw.cellmodels import clock_pin
+from mixq.hw.gatesim import Netlist
+from mixq.hw.liberty import Group, Library, table_pair
+
+NOMINAL_SLEW_NS = 0.05
+
+
+def _pin(cell: Group, name: str) -> Group | None:
+    for p in cell.sub("pin"):
+        if p.args and p.args[0] == name:
+            return p
+    return None
+
+
+def _pin_cap(lib: Library, cell_type: str, pin: str) -> float:
+    p = _pin(lib.cell(cell_type), pin)
+    return float(p.attr("capacitance", 0.0)) * lib.cap_scale_pf if p is not None else 0.0
+
+
+def _mean_tables(pairs: list, slew: float, load: float) -> float:
+    vals = [(r.at(slew, load) + f.at(slew, load)) / 2 for r, f in pairs if r and f]
+    return sum(vals) / len(vals) if vals else 0.0
+
+
+class CellPower:
+    """Per cell type and pin: capacitances, internal-power and transition tables (cached)."""
+
+    def __init__(self, lib: Library):
+        self.lib = lib
+        self._cache: dict = {}
+
+    def pin(self, cell_type: str, pin: str) -> dict:
+        key = (cell_type, pin)
+        if key not in self._cache:
+            g = _pin(self.lib.cell(cell_type), pin)
+            if g is None:
+                self._cache[key] = {"cap": 0.0, "power": [], "transition": [],
+                                    "direction": "input"}
+            else:
+                power = [table_pair(ip, "rise_power", "fall_power") for ip in g.sub("internal_power")]
+                tran = [table_pair(t, "rise_transition", "fall_transition") for t in g.sub("timing")
+                        if t.sub("rise_transition")]
+                self._cache[key] = {"cap": float(g.attr("capacitance", 0.0)) * self.lib.cap_scale_pf,
+                                    "power": power, "transition": tran,
+                                    "direction": g.attr("direction", "input")}
+        return self._cache[key]
+
+
+def wire_cap_pf(lib: Library, fanout: int) -> float:
+    """Wire-load estimate of a net with ``fanout`` sinks: the default ``wire_load`` model's
+    ``fanout_length`` (extrapolated with ``slope``) times its ``capacitance`` per unit length;
+    0 when the library has none (IHP).
+
+    Example:
+        >>> class L: header = ('default_wire_load : "S"; wire_load("S") { capacitance : 0.5; '
+        ...     'slope : 2; fanout_length(1, 3); fanout_length(2, 4); }'); cap_scale_pf = 1.0
+        >>> wire_cap_pf(L, 1), wire_cap_pf(L, 4)
+        (1.5, 4.0)
+    """
+    import re
+
+    m = re.search(r'default_wire_load\s*:\s*"?(\w+)', lib.header)
+    if not m or fanout <= 0:
+        return 0.0
+    g = re.search(rf'wire_load\s*\(\s*"?{m.group(1)}"?\s*\)\s*\{{(.*?)\}}', lib.header, re.S)
+    if not g:
+        return 0.0
+    body = g.group(1)
+    cap = float(re.search(r"capacitance\s*:\s*([\d.eE+-]+)", body).group(1))
+    slope = float((re.search(r"slope\s*:\s*([\d.eE+-]+)", body) or [0, 0])[1])
+    lengths = {int(a): float(b) for a, b in re.findall(r"fanout_length\s*\(\s*(\d+)\s*,\s*([\d.]+)",
+                                                       body)}
+    if fanout in lengths:
+        length = lengths[fanout]
+    else:
+        top = max(lengths)
+        length = lengths[top] + slope * (fanout - top)
+    return length * cap * lib.cap_scale_pf
+
+
+@dataclass(frozen=True)
+class NetEnergy:
+    """Energy weights of a netlist.
+
+    Attributes:
+        per_toggle_pj: float (n_nets,) energy of one toggle of each net (switching, the
+            driver's internal energy, the driven input pins' internal energy).
+        clock_pj: energy of one clock cycle at the flip-flops (clock pins + clock net).
+        leakage_nw: total cell leakage.
+        load_pf: per-net load; ff_net: bool (n_nets,) nets driven by flip-flops.
+        cell_area_um2: total cell area.
+    """
+
+    per_toggle_pj: np.ndarray
+    clock_pj: float
+    leakage_nw: float
+    load_pf: np.ndarray
+    ff_net: np.ndarray
+    cell_area_um2: float
+
+
+def net_energy(netlist: Netlist, lib: Library) -> NetEnergy:
+    """Per-net toggle energies, clock energy per cycle and leakage (see the module docstring)."""
+    cp = CellPower(lib)
+    n = netlist.n_nets
+    load = np.zeros(n)
+    fanout = np.zeros(n, np.int64)
+    sinks: list[list[tuple[str, str]]] = [[] for _ in range(n)]
+    drivers: dict[int, tuple[str, str]] = {}
+    clock_cap, clock_pj, leak, area = 0.0, 0.0, 0.0, 0.0
+    ff_net = np.zeros(n, bool)
+    for _, ctype, conn in netlist.cells:
+        clk = clock_pin(lib, ctype)
+        area += lib.area(ctype)
+        leak += lib.leakage_nw(ctype)
+        for pin, net in conn.items():
+            info = cp.pin(ctype, pin)
+            if pin == clk:
+                clock_cap += info["cap"]
+                clock_pj += sum(r.at(NOMINAL_SLEW_NS) + f.at(NOMINAL_SLEW_NS)
+                                for r, f in info["power"] if r and f) / max(len(info["power"]), 1)
+            elif info["direction"] == "output":
+                drivers[net] = (ctype, pin)
+                ff_net[net] = clk is not None
+            else:
+                load[net] += info["cap"]
+                fanout[net] += 1
+                sinks[net].append((ctype, pin))
+    wires = {int(f): wire_cap_pf(lib, int(f)) for f in np.unique(fanout)}
+    load += np.array([wires[int(f)] for f in fanout])
+    clock_pj += (clock_cap + wire_cap_pf(lib, len(netlist.ffs))) * lib.voltage ** 2
+    slew = np.full(n, NOMINAL_SLEW_NS)
+    for net, (ctype, pin) in drivers.items():
+        tran = cp.pin(ctype, pin)["transition"]
+        if tran:
+            slew[net] = _mean_tables(tran, NOMINAL_SLEW_NS, load[net])
+    # a cell's input slew: the mean slew of its input nets
+    cell_slew = {}
+    for name, ctype, conn in netlist.cells:
+        ins = [slew[v] for p, v in conn.items() if cp.pin(ctype, p)["direction"] != "output"]
+        cell_slew[name] = float(sum(ins) / len(ins)) if ins else NOMINAL_SLEW_NS
+    per = 0.5 * load * lib.voltage ** 2
+    for name, ctype, conn in netlist.cells:
+        clk = clock_pin(lib, ctype)
+        for pin, net in conn.items():
+            info = cp.pin(ctype, pin)
+            if info["direction"] == "output":
+                per[net] += _mean_tables(info["power"], cell_slew[name], load[net])
+            elif pin != clk and info["power"]:
+                per[net] += _mean_tables(info["power"], slew[net], 0.0)
+    return NetEnergy(per, clock_pj, leak, load, ff_net, area)
+
+
+@dataclass(frozen=True)
+class AsicEnergy:
+    """Energy of one run of a mapped engine (pJ; SRAM macros are counted elsewhere).
+
+    Attributes:
+        logic_pj: combinational cells' internal energy and the switching of the nets they (and
+            the engine's input ports) drive.
+        ff_clock_pj: flip-flops: clock pins and clock net every cycle, their internal energy
+            and the switching of their output nets.
+        leakage_pj: cell leakage over the run at ``period_ns``.
+        per_block_pj: dynamic energy by block of the driving cell ('clock' separately).
+        busy_pj, idle_pj: mean energy (dynamic + clock + leakage) of a cycle in which the dense
+            path issued a chunk, and of one in which it did not.
+        cycles: cycles simulated.
+    """
+
+    logic_pj: float
+    ff_clock_pj: float
+    leakage_pj: float
+    per_block_pj: dict
+    busy_pj: float
+    idle_pj: float
+    cycles: int
+
+    @property
+    def total_pj(self) -> float:
+        return self.logic_pj + self.ff_clock_pj + self.leakage_pj
+
+
+def asic_run_energy(netlist: Netlist, ne: NetEnergy, trace: dict, period_ns: float,
+                    block_names: dict) -> AsicEnergy:
+    """Replay an RTL run on the mapped netlist (bit-exact every cycle) and price its toggles.
+
+    Args:
+        block_names: Amaranth instance name -> block label (unlisted drivers: 'input wires').
+    """
+    from mixq.hw.gatesim import simulate_activity
+
+    act = simulate_activity(netlist, trace, ne.per_toggle_pj)
+    energy = act.toggles.astype(np.float64) * ne.per_toggle_pj
+    cycles = len(act.weighted)
+    leak_cycle = ne.leakage_nw * period_ns * 1e-3
+    ff = float(energy[ne.ff_net].sum()) + ne.clock_pj * cycles
+    blocks = {"clock": ne.clock_pj * cycles}
+    for name in np.unique(netlist.net_block):
+        block = block_names.get(str(name), "input wires")
+        blocks[block] = blocks.get(block, 0.0) + float(energy[netlist.net_block == name].sum())
+    per = act.weighted + ne.clock_pj + leak_cycle
+    busy = np.concatenate([[False], np.asarray(trace["w_re"], bool)[:-1]])
+    idle = ~busy
+    idle[0] = False
+
+    def mean(sel):
+        return float(per[sel].mean()) if sel.any() else 0.0
+    return AsicEnergy(float(energy[~ne.ff_net].sum()), ff, leak_cycle * cycles, blocks,
+                      mean(busy), mean(idle), cycles)
