@@ -26,7 +26,12 @@ Public API:
 - :func:`~mixq.hw.network.network_estimate`: latency and energy per inference of a graph.
 - :func:`~mixq.hw.synth.synthesize`: Yosys synthesis, area per block in NAND2 equivalents.
 - :func:`~mixq.hw.energy.run_energy`: activity-based energy of a recorded run.
-- :func:`~mixq.hw.report.run_report`: ``mixq hw report``.
+- :func:`~mixq.hw.asic.map_verilog`: map to a Liberty library (Yosys), fmax from OpenSTA;
+  :func:`~mixq.hw.power.net_energy` / :func:`~mixq.hw.power.asic_run_energy`: energy from the
+  library's internal-power tables, capacitances and leakage (flip-flop clock pins included);
+  :mod:`~mixq.hw.sram`: buffers as IHP SRAM macros; :mod:`~mixq.hw.vsim`: iverilog cross-check
+  of the mapped netlist.
+- :func:`~mixq.hw.report.run_report`: ``mixq hw report`` (``--liberty``).
 
 Buffer formats are documented in :mod:`mixq.hw.streams`.
 """

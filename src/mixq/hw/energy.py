@@ -30,7 +30,8 @@ from amaranth.hdl import Module
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from mixq.hw.gatesim import Activity, Netlist, load_netlist, simulate_activity
+from mixq.hw.gatesim import (Activity, Netlist, block_sums, busy_idle, load_netlist,
+                             simulate_activity)
 from mixq.hw.synth import BLOCKS, synthesize_verilog
 
 # Horowitz, ISSCC 2014, Fig. 1.1.9 (45 nm, 0.9 V): energy per operation in pJ.
@@ -142,19 +143,9 @@ def run_energy(netlist: Netlist, trace: dict, area_nand2: float, cal: Calibratio
     """Energy of an RTL run replayed on the engine's netlist (see the module docstring)."""
     act: Activity = simulate_activity(netlist, trace)
     load = act.toggles.astype(np.float64) * (1 + netlist.fanout)
-    blocks = {}
-    for name in np.unique(netlist.net_block):
-        block = BLOCKS.get(str(name), "input wires")
-        blocks[block] = float(load[netlist.net_block == name].sum() * cal.e_unit_pj)
+    blocks = block_sums(netlist, load * cal.e_unit_pj, BLOCKS)
     cycles = len(act.weighted)
-    # a chunk read in cycle t is summed in cycle t + 1: its switching shows in cycle t + 1
-    busy = np.concatenate([[False], np.asarray(trace["w_re"], bool)[:-1]])
     per = act.weighted * cal.e_unit_pj
-
-    def mean(sel):
-        return float(per[sel].mean()) if sel.any() else 0.0
-
-    idle = ~busy
-    idle[0] = False  # cycle 0 has no previous state to toggle from
+    busy, idle = busy_idle(per, trace)
     return RunEnergy(float(per.sum()), leakage_pj_per_cycle(area_nand2) * cycles, blocks,
-                     mean(busy), mean(idle), cycles)
+                     busy, idle, cycles)

@@ -79,8 +79,11 @@ def benchmark_layer(structure: str, density: float, seed: int = 0,
 
 
 def truncate(prog: LayerProgram, rows: int) -> LayerProgram:
-    """The first ``rows`` rows of a program."""
-    return replace(prog, rows=prog.rows[:rows], out_index=prog.out_index[:rows])
+    """The first ``rows`` rows of a program, with the layer's MACs scaled to those rows (every
+    row is one output pixel of all channels; exact for the pointwise benchmark layer)."""
+    kept = prog.rows[:rows]
+    return replace(prog, rows=kept, out_index=prog.out_index[:rows],
+                   macs=prog.macs * len(kept) // max(len(prog.rows), 1))
 
 
 @dataclass

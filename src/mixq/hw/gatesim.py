@@ -361,3 +361,26 @@ def simulate_activity(netlist: Netlist, trace: dict[str, list[int]],
     n = netlist.n_nets
     toggles = np.frombuffer(raw[24:24 + 4 * n], np.uint32).copy()
     return Activity(toggles, np.frombuffer(raw[24 + 4 * n:], np.float64).copy())
+
+
+def block_sums(netlist: Netlist, per_net: np.ndarray, names: dict) -> dict[str, float]:
+    """Sum a per-net quantity by the block of each net's driver (``names``: Amaranth instance
+    name -> block label; drivers not in it, i.e. the engine's inputs: 'input wires')."""
+    out: dict[str, float] = {}
+    for name in np.unique(netlist.net_block):
+        block = names.get(str(name), "input wires")
+        out[block] = out.get(block, 0.0) + float(per_net[netlist.net_block == name].sum())
+    return out
+
+
+def busy_idle(per_cycle: np.ndarray, trace: dict) -> tuple[float, float]:
+    """Mean of a per-cycle quantity over cycles in which the dense path summed a chunk (read in
+    the cycle before: its switching shows one cycle later) and over the other cycles (cycle 0,
+    which has no previous state to toggle from, excluded)."""
+    busy = np.concatenate([[False], np.asarray(trace["w_re"], bool)[:-1]])
+    idle = ~busy
+    idle[0] = False
+
+    def mean(sel):
+        return float(per_cycle[sel].mean()) if sel.any() else 0.0
+    return mean(busy), mean(idle)

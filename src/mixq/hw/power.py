@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from mixq.hw.cellmodels import clock_pin
+from mixq.hw.energy import RunEnergy
 from mixq.hw.gatesim import Netlist
 from mixq.hw.liberty import Group, Library, table_pair
 
@@ -181,32 +182,21 @@ def net_energy(netlist: Netlist, lib: Library) -> NetEnergy:
 
 
 @dataclass(frozen=True)
-class AsicEnergy:
-    """Energy of one run of a mapped engine (pJ; SRAM macros are counted elsewhere).
+class AsicEnergy(RunEnergy):
+    """Energy of one run of a mapped engine (pJ; SRAM macros are counted elsewhere): a
+    :class:`~mixq.hw.energy.RunEnergy` (``dynamic_pj`` = logic + flip-flops/clock;
+    ``busy_pj``/``idle_pj`` include the clock and leakage; ``per_block_pj`` has 'clock') with
+    the split:
 
     Attributes:
         logic_pj: combinational cells' internal energy and the switching of the nets they (and
             the engine's input ports) drive.
         ff_clock_pj: flip-flops: clock pins and clock net every cycle, their internal energy
             and the switching of their output nets.
-        leakage_pj: cell leakage over the run at ``period_ns``.
-        per_block_pj: dynamic energy by block of the driving cell ('clock' separately).
-        busy_pj, idle_pj: mean energy (dynamic + clock + leakage) of a cycle in which the dense
-            path issued a chunk, and of one in which it did not.
-        cycles: cycles simulated.
     """
 
-    logic_pj: float
-    ff_clock_pj: float
-    leakage_pj: float
-    per_block_pj: dict
-    busy_pj: float
-    idle_pj: float
-    cycles: int
-
-    @property
-    def total_pj(self) -> float:
-        return self.logic_pj + self.ff_clock_pj + self.leakage_pj
+    logic_pj: float = 0.0
+    ff_clock_pj: float = 0.0
 
 
 def asic_run_energy(netlist: Netlist, ne: NetEnergy, trace: dict, period_ns: float,
@@ -216,23 +206,14 @@ def asic_run_energy(netlist: Netlist, ne: NetEnergy, trace: dict, period_ns: flo
     Args:
         block_names: Amaranth instance name -> block label (unlisted drivers: 'input wires').
     """
-    from mixq.hw.gatesim import simulate_activity
+    from mixq.hw.gatesim import block_sums, busy_idle, simulate_activity
 
     act = simulate_activity(netlist, trace, ne.per_toggle_pj)
     energy = act.toggles.astype(np.float64) * ne.per_toggle_pj
     cycles = len(act.weighted)
     leak_cycle = ne.leakage_nw * period_ns * 1e-3
     ff = float(energy[ne.ff_net].sum()) + ne.clock_pj * cycles
-    blocks = {"clock": ne.clock_pj * cycles}
-    for name in np.unique(netlist.net_block):
-        block = block_names.get(str(name), "input wires")
-        blocks[block] = blocks.get(block, 0.0) + float(energy[netlist.net_block == name].sum())
-    per = act.weighted + ne.clock_pj + leak_cycle
-    busy = np.concatenate([[False], np.asarray(trace["w_re"], bool)[:-1]])
-    idle = ~busy
-    idle[0] = False
-
-    def mean(sel):
-        return float(per[sel].mean()) if sel.any() else 0.0
-    return AsicEnergy(float(energy[~ne.ff_net].sum()), ff, leak_cycle * cycles, blocks,
-                      mean(busy), mean(idle), cycles)
+    blocks = {"clock": ne.clock_pj * cycles, **block_sums(netlist, energy, block_names)}
+    busy, idle = busy_idle(act.weighted + ne.clock_pj + leak_cycle, trace)
+    logic = float(energy[~ne.ff_net].sum())
+    return AsicEnergy(logic + ff, leak_cycle * cycles, blocks, busy, idle, cycles, logic, ff)
