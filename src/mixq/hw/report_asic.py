@@ -85,6 +85,10 @@ def asic_markdown(report: dict) -> list[str]:
                    + " | ".join(f"{p['area_blocks_um2'][b]:.0f}" for b in blocks) + " | "
                    + " | ".join(f"{split[k]:.4f}" for k in SPLIT)
                    + f" | {p['energy_pj_per_mac']:.4f} |")
+    for name, lib in report.get("libraries", {}).items():
+        if not lib.get("sram_macros"):
+            out += ["", f"**{name}: no SRAM macro Liberty files (RM_*.lib) were found: its "
+                    "buffers are left out of area and energy.**"]
     out += ["", "SRAM buffers per engine (macro, count, accesses of the benchmark run) are in "
             "hw.json (`sram_buffers`). Left out: clock-tree buffers (ideal clock), glitches "
             "(zero-delay replay), routing beyond the library's wire-load model.", ""]
