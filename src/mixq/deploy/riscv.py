@@ -107,12 +107,12 @@ def build_rv32_elf(sources, out, entries: tuple[str, ...] = ("mixq_model_run",),
                        include_dirs, defines)
 
 
-def disassemble_rv(elf) -> dict[int, str]:
-    """Instruction class of every code address of an RV32 ELF (riscv64-unknown-elf-objdump)."""
+def objdump_rv(elf):
+    """``(address, instruction hex, mnemonic, operands)`` of every instruction objdump lists
+    in an RV32 ELF (riscv64-unknown-elf-objdump -d; ``.4byte`` words included)."""
     tc = find_riscv_toolchain()
     out = subprocess.run([str(tc.objdump), "-d", str(elf)], capture_output=True, text=True,
                          check=True).stdout
-    table = {}
     for line in out.splitlines():
         parts = line.split("\t")  # " 1c000010:\t4518                \tlw\ta4,8(a0)"
         if len(parts) < 3 or not parts[0].strip().endswith(":"):
@@ -121,9 +121,14 @@ def disassemble_rv(elf) -> dict[int, str]:
             addr = int(parts[0].strip()[:-1], 16)
         except ValueError:
             continue
-        if parts[2].strip() and not parts[2].startswith("."):
-            table[addr] = classify_rv(parts[2].strip())[0]
-    return table
+        yield (addr, parts[1].strip().replace(" ", ""), parts[2].strip(),
+               parts[3].strip() if len(parts) > 3 else "")
+
+
+def disassemble_rv(elf) -> dict[int, str]:
+    """Instruction class of every code address of an RV32 ELF (riscv64-unknown-elf-objdump)."""
+    return {addr: classify_rv(mnemonic)[0] for addr, _, mnemonic, _ in objdump_rv(elf)
+            if mnemonic and not mnemonic.startswith(".")}
 
 
 class Rv32ModelRunner(_dep.ModelRunner):

@@ -26,7 +26,6 @@ disassembly and :func:`mixq.deploy.xpulp.decode`) and the sequence of executed b
 from __future__ import annotations
 
 import re
-import subprocess
 from collections import Counter
 from dataclasses import dataclass
 
@@ -111,22 +110,17 @@ def classify_xpulp(word: int) -> InsnInfo | None:
     return InsnInfo("mul" if name in ("p.mac", "p.msu") else "alu", insn.rd, frozenset(srcs), 4)
 
 
-def instruction_table(elf, objdump: str = "riscv64-unknown-elf-objdump") -> dict[int, InsnInfo]:
+def instruction_table(elf) -> dict[int, InsnInfo]:
     """Address -> :class:`InsnInfo` of every instruction of an RV32 ELF (Xpulp words decoded)."""
-    out = subprocess.run([objdump, "-d", str(elf)], capture_output=True, text=True,
-                         check=True).stdout
+    from mixq.deploy.riscv import objdump_rv
+
     table = {}
-    for line in out.splitlines():
-        parts = line.split("\t")  # " 1c000010:\t4518                \tlw\ta4,8(a0)"
-        if len(parts) < 3 or not parts[0].strip().endswith(":"):
-            continue
+    for addr, hexword, mnemonic, operands in objdump_rv(elf):
         try:
-            addr = int(parts[0].strip()[:-1], 16)
-            word = int(parts[1].strip().replace(" ", ""), 16)
+            word = int(hexword, 16)
         except ValueError:
             continue
-        size = len(parts[1].strip().replace(" ", "")) // 2
-        mnemonic, operands = parts[2].strip(), parts[3].strip() if len(parts) > 3 else ""
+        size = len(hexword) // 2
         info = classify_xpulp(word) if size == 4 and mnemonic.startswith(".") else None
         table[addr] = info or classify(mnemonic, operands, size)
     return table
