@@ -79,3 +79,14 @@ def test_missing_and_corrupt_files(tmp_path, capsys):
     rc, err = _run(capsys, tmp_path / "junk.onnx", tmp_path / "run")
     assert rc == 2 and "not an ONNX model" in err and "\n" not in err
     assert not (tmp_path / "run").exists()
+
+
+def test_reshape_that_is_not_a_flatten_is_reported(tmp_path, capsys):
+    nodes, inits = [], []
+    _quant("x", "xq", 1 / 255, 8, 0, nodes, inits)
+    inits.append(numpy_helper.from_array(np.array([1, 2, 16], np.int64), "shape3"))
+    nodes.append(helper.make_node("Reshape", ["xq", "shape3"], ["r"], name="reshape3d"))
+    _write(tmp_path / "reshape.onnx", nodes, inits, [1, 2, 16])
+    rc, err = _run(capsys, tmp_path / "reshape.onnx", tmp_path / "run")
+    assert rc == 2 and "'reshape3d' (Reshape) must flatten to (N, 32)" in err
+    assert not (tmp_path / "run").exists()

@@ -181,6 +181,12 @@ class _Importer:
     def visit_flatten(self, node) -> None:
         src = self.skip_pass_through(node.input[0])
         if src in self.ir_name:
+            shape = self.m.shapes.get(node.output[0], ())
+            numel = self.tensors[self.ir_name[src]].numel
+            if len(shape) != 2 or shape[1] != numel:
+                self.problems.append(f"node '{node.name}' ({node.op_type}) must flatten to "
+                                     f"(N, {numel}), got {shape}")
+                return
             self.ir_name[node.output[0]] = self.ir_name[src]
             self.layout[node.output[0]] = "flat"
 
