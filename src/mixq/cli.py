@@ -9,6 +9,7 @@ import argparse
 import importlib
 import sys
 
+from mixq.args import positive_int
 from mixq.errors import MixqError
 from mixq.engine.device import add_device_argument
 
@@ -16,17 +17,6 @@ from mixq.engine.device import add_device_argument
 # Sub-commands defined next to the code they call: each module has add_commands(subparsers).
 COMMAND_MODULES = ("mixq.search.cli", "mixq.intralayer.cli", "mixq.report.cli", "mixq.hw.cli",
                    "mixq.interop.cli")
-
-
-def positive_int(text: str) -> int:
-    """argparse type: a positive integer."""
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not an integer") from None
-    if v <= 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {v}")
-    return v
 
 
 def _cmd_demo(args) -> int:

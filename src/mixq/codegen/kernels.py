@@ -65,11 +65,12 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from mixq.ir.graph import Add, AvgPool, Conv2d, FullyConnected, Graph
+from mixq.ir.graph import WEIGHT_OPS, Graph
 from mixq.platform.spec import KernelSet
+from mixq.quant.kinds import LayerKind
 
 RUNTIME_DIR = Path(__file__).resolve().parent / "runtime"
-OPS = ("conv", "pw", "dw", "fc", "pool", "add")
+OPS = tuple(LayerKind)
 REFERENCE_TARGET = KernelSet.REF.value
 
 _REGISTRY: dict[str, list["Kernel"]] = {}
@@ -81,7 +82,7 @@ class Kernel:
     """One C kernel and its Python-side contract.
 
     Attributes:
-        op: 'conv', 'pw', 'dw', 'fc', 'pool' or 'add'.
+        op: the :class:`~mixq.quant.kinds.LayerKind` it runs (a string is parsed).
         function: C function name, ``mixq_<op>[_<variant>]_<dtype>``.
         sources: file names (the .c files and the headers that declare the function) copied
             into the generated project; ``mixq_types.h``, ``mixq_kernels.h`` (reference
@@ -105,7 +106,7 @@ class Kernel:
             :mod:`mixq.codegen.kernels_sparse`); a kernel runs either those or the others.
     """
 
-    op: str
+    op: LayerKind
     function: str
     sources: tuple[str, ...]
     target: str = REFERENCE_TARGET
@@ -118,6 +119,13 @@ class Kernel:
     source_dir: Optional[Path] = None
     priority: int = 0
     sparse: bool = False
+
+    def __post_init__(self):
+        try:
+            object.__setattr__(self, "op", LayerKind(self.op))
+        except ValueError:
+            raise ValueError(f"unknown op '{self.op}': use one of "
+                             f"{[str(o) for o in OPS]}") from None
 
     def matches(self, node, graph: Graph) -> bool:
         """True if this kernel can run ``node`` (op, dtypes and the ``accepts`` predicate)."""
@@ -157,8 +165,6 @@ def register_kernel(kernel: Kernel) -> Kernel:
     Raises:
         ValueError: unknown op.
     """
-    if kernel.op not in OPS:
-        raise ValueError(f"unknown op '{kernel.op}': use one of {OPS}")
     entries = _REGISTRY.setdefault(kernel.target, [])
     for i, old in enumerate(entries):
         if (old.op, old.function, old.variant) == (kernel.op, kernel.function, kernel.variant):
@@ -247,7 +253,7 @@ def select_kernel(node, graph: Graph, target: "KernelSet | str" = REFERENCE_TARG
     )
 
 
-def node_op(node) -> str:
+def node_op(node) -> LayerKind:
     """The registry op of a node: its ``kind``."""
     return node.kind
 
@@ -274,10 +280,5 @@ def node_dtypes(node, graph: Graph) -> tuple[str, ...]:
         t = graph.tensor(name)
         return dtype_name(t.bits, t.signed)
 
-    if isinstance(node, (Conv2d, FullyConnected)):
-        return (act(node.input), weight_dtype(node), act(node.output))
-    if isinstance(node, AvgPool):
-        return (act(node.input), act(node.output))
-    if isinstance(node, Add):
-        return (act(node.input_a), act(node.input_b), act(node.output))
-    raise TypeError(f"unknown IR node type {type(node).__name__}")
+    weight = (weight_dtype(node),) if isinstance(node, WEIGHT_OPS) else ()
+    return (*map(act, node.inputs), *weight, act(node.output))

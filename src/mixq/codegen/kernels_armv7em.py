@@ -27,6 +27,7 @@ import numpy as np
 from mixq.codegen.kernels import RUNTIME_DIR, Kernel
 from mixq.ir.graph import Conv2d, Graph
 from mixq.platform.spec import KernelSet
+from mixq.quant.kinds import LayerKind
 
 TARGET = KernelSet.ARMV7EM.value
 SOURCE_DIR = RUNTIME_DIR / "armv7em"
@@ -219,14 +220,14 @@ def _dtypes(weights: tuple[str, ...]) -> frozenset:
 def _kernels() -> tuple[Kernel, ...]:
     out = []
     for bits, weights in ((8, ("s8",)), (4, ("s4",)), (2, ("s2", "t2"))):
-        for op in ("conv", "pw", "fc"):
+        for op in (LayerKind.CONV, LayerKind.PW, LayerKind.FC):
             out.append(Kernel(
                 op=op, function=f"mixq_conv2d_dsp_s{bits}",
                 sources=("mixq_conv2d_dsp.c", "mixq_dsp.h"), source_dir=SOURCE_DIR,
                 target=TARGET, variant="dsp", dtypes=_dtypes(weights), accepts=conv_fits_int32,
                 scratch_bytes=conv_scratch_bytes, pack_weights=pack_conv_weights, priority=10,
             ))
-    dw = dict(op="dw", function="mixq_dwconv3x3_dsp",
+    dw = dict(op=LayerKind.DW, function="mixq_dwconv3x3_dsp",
               sources=("mixq_dwconv3x3_dsp.c", "mixq_dsp.h"), source_dir=SOURCE_DIR,
               target=TARGET, dtypes=_dtypes(("s8", "s4", "s2", "t2")),
               scratch_bytes=dw_scratch_bytes, priority=10)

@@ -17,6 +17,7 @@ import numpy as np
 from mixq.codegen.kernels import Kernel
 from mixq.codegen.packing import pack_codes, row_bytes
 from mixq.ir.graph import Graph
+from mixq.quant.kinds import LayerKind
 
 COMMON_SOURCES = ("mixq_kernels.h", "mixq_requantize_s32.c")
 MARK_SOURCES = ("mixq_kernels.h", "mixq_layer_mark.c")
@@ -101,29 +102,30 @@ def _pointwise(node, graph: Graph) -> bool:
 def _kernels() -> tuple[Kernel, ...]:
     out = []
     conv_sources = ("mixq_conv2d_any.c",) + COMMON_SOURCES
-    out.append(Kernel("conv", "mixq_conv2d_any", conv_sources, variant="any",
+    out.append(Kernel(LayerKind.CONV, "mixq_conv2d_any", conv_sources, variant="any",
                            pack_weights=pack_conv_weights))
     # 1x1 with a stride or padding falls back to the general conv kernel.
-    out.append(Kernel("pw", "mixq_conv2d_any", conv_sources, variant="any",
+    out.append(Kernel(LayerKind.PW, "mixq_conv2d_any", conv_sources, variant="any",
                            pack_weights=pack_conv_weights))
-    out.append(Kernel("pw", "mixq_conv2d_1x1_any", ("mixq_conv2d_1x1_any.c",) + COMMON_SOURCES,
+    out.append(Kernel(LayerKind.PW, "mixq_conv2d_1x1_any",
+                      ("mixq_conv2d_1x1_any.c",) + COMMON_SOURCES,
                            variant="1x1", accepts=_pointwise, pack_weights=pack_conv_weights,
                            priority=1))
-    out.append(Kernel("dw", "mixq_dwconv_any", ("mixq_dwconv_any.c",) + COMMON_SOURCES,
+    out.append(Kernel(LayerKind.DW, "mixq_dwconv_any", ("mixq_dwconv_any.c",) + COMMON_SOURCES,
                            variant="any", pack_weights=pack_dw_weights))
-    out.append(Kernel("dw", "mixq_dwconv_inplace_any",
+    out.append(Kernel(LayerKind.DW, "mixq_dwconv_inplace_any",
                            ("mixq_dwconv_inplace_any.c",) + COMMON_SOURCES, variant="inplace",
                            accepts=dwconv_inplace_safe, pack_weights=pack_dw_weights,
                            scratch_bytes=dwconv_inplace_scratch_bytes, inplace_inputs=(0,)))
-    out.append(Kernel("fc", "mixq_fully_connected_any",
+    out.append(Kernel(LayerKind.FC, "mixq_fully_connected_any",
                            ("mixq_fully_connected_any.c",) + COMMON_SOURCES, variant="any",
                            pack_weights=pack_fc_weights))
-    out.append(Kernel("pool", "mixq_avgpool_any", ("mixq_avgpool_any.c",) + COMMON_SOURCES,
+    out.append(Kernel(LayerKind.POOL, "mixq_avgpool_any", ("mixq_avgpool_any.c",) + COMMON_SOURCES,
                            variant="any"))
     add_sources = ("mixq_add_any.c",) + COMMON_SOURCES
-    out.append(Kernel("add", "mixq_add_any", add_sources, variant="any"))
+    out.append(Kernel(LayerKind.ADD, "mixq_add_any", add_sources, variant="any"))
     # The same function is safe in place over an input with at least the output's code width.
-    out.append(Kernel("add", "mixq_add_any", add_sources, variant="inplace",
+    out.append(Kernel(LayerKind.ADD, "mixq_add_any", add_sources, variant="inplace",
                            accepts=lambda node, graph: bool(add_inplace_inputs(node, graph)),
                            inplace_inputs=add_inplace_inputs))
 

@@ -39,6 +39,7 @@ from mixq.codegen.sparse_formats import (
 )
 from mixq.ir.graph import Conv2d, Graph
 from mixq.platform.spec import KernelSet
+from mixq.quant.kinds import LayerKind
 
 DSP_TARGET = KernelSet.ARMV7EM.value
 DSP_DIR = RUNTIME_DIR / "armv7em"
@@ -164,7 +165,7 @@ def _dsp_kernels() -> tuple[Kernel, ...]:
                                variant="sparse-dsp", dtypes=dtypes, accepts=dsp_accepts,
                                scratch_bytes=dsp_scratch_bytes, pack_weights=pack_dsp_blob,
                                source_dir=DSP_DIR, priority=10, sparse=True)
-                 for op in ("conv", "pw", "fc"))
+                 for op in (LayerKind.CONV, LayerKind.PW, LayerKind.FC))
 
 
 def dw_u8_scratch_bytes(node, graph: Graph) -> int:
@@ -182,16 +183,17 @@ def dw_u8_accepts(node, graph: Graph) -> bool:
 def _portable_kernels() -> tuple[Kernel, ...]:
     return tuple(Kernel(op, function, (f"{function}.c",) + PORTABLE_SOURCES, variant="sparse",
                         pack_weights=pack_portable_blob, sparse=True)
-                 for op, function in (("conv", "mixq_conv2d_sparse_any"),
-                                      ("pw", "mixq_conv2d_sparse_any"),
-                                      ("dw", "mixq_dwconv_sparse_any"),
-                                      ("fc", "mixq_fully_connected_sparse_any")))
+                 for op, function in ((LayerKind.CONV, "mixq_conv2d_sparse_any"),
+                                      (LayerKind.PW, "mixq_conv2d_sparse_any"),
+                                      (LayerKind.DW, "mixq_dwconv_sparse_any"),
+                                      (LayerKind.FC, "mixq_fully_connected_sparse_any")))
 
 
 def _dw_u8_kernel() -> Kernel:
     # u8 depthwise expanding k * T + S once per call (C99 + DSP instructions when available;
     # in the armv7em set: the reference set keeps only width-generic kernels).
-    return Kernel("dw", "mixq_dwconv_sparse_u8", ("mixq_dwconv_sparse_u8.c",) + PORTABLE_SOURCES,
+    return Kernel(LayerKind.DW, "mixq_dwconv_sparse_u8",
+                  ("mixq_dwconv_sparse_u8.c",) + PORTABLE_SOURCES,
                   target=DSP_TARGET, variant="sparse-u8",
                   dtypes=frozenset(("u8", "t2", o) for o in OUTPUTS), accepts=dw_u8_accepts,
                   scratch_bytes=dw_u8_scratch_bytes, pack_weights=pack_portable_blob,

@@ -10,12 +10,14 @@ from mixq.codegen import kernels_ref
 from mixq.codegen.csource import c_array, c_comment_text, c_struct
 from mixq.codegen.kernels import Kernel, node_dtypes
 from mixq.ir.graph import Add, AvgPool, Conv2d, FullyConnected, Graph, TensorType
+from mixq.quant.integer import AddRequant
+from mixq.quant.kinds import LayerKind
 
 REFERENCE_PACKERS = {
-    "conv": kernels_ref.pack_conv_weights,
-    "pw": kernels_ref.pack_conv_weights,
-    "dw": kernels_ref.pack_dw_weights,
-    "fc": kernels_ref.pack_fc_weights,
+    LayerKind.CONV: kernels_ref.pack_conv_weights,
+    LayerKind.PW: kernels_ref.pack_conv_weights,
+    LayerKind.DW: kernels_ref.pack_dw_weights,
+    LayerKind.FC: kernels_ref.pack_fc_weights,
 }
 
 
@@ -57,6 +59,12 @@ def _format(prefix: str, t: TensorType) -> dict:
     return {f"{prefix}_bits": t.bits, f"{prefix}_signed": int(t.signed)}
 
 
+def _add_fields(rule: AddRequant) -> dict:
+    """The ``mixq_add_params_t`` constants of the integer add rule (same order as the struct)."""
+    return {"multiplier_a": rule.multiplier_a, "multiplier_b": rule.multiplier_b,
+            "shift": rule.shift, "act_min": rule.activation_min, "act_max": rule.activation_max}
+
+
 def layer_code(index: int, node, graph: Graph, kernel: Kernel) -> LayerCode:
     """The :class:`LayerCode` of node ``index`` run by ``kernel``."""
     sym = f"mixq_l{index}"
@@ -66,25 +74,31 @@ def layer_code(index: int, node, graph: Graph, kernel: Kernel) -> LayerCode:
         f"layer {index} {node.name}: {node.kind} {' '.join(node_dtypes(node, graph))}, "
         f"{tuple(tin.shape)} -> {tuple(tout.shape)}, {kernel.function}"
     )
-    if isinstance(node, (Conv2d, FullyConnected)):
-        return _weighted(sym, node, graph, kernel, comment)
-    if isinstance(node, AvgPool):
-        h, w, c = _hwc(tin)
-        fields = {"in_h": h, "in_w": w, "c": c, **_format("in", tin), **_format("out", tout)}
-        return LayerCode("mixq_pool_params_t", f"{sym}_params",
-                         c_struct("mixq_pool_params_t", f"{sym}_params", fields), comment, 0, 0)
-    if isinstance(node, Add):
-        h, w, c = _hwc(tin)
-        fields = {
-            "pixels": h * w, "c": c,
-            **_format("a", graph.tensor(node.input_a)), **_format("b", graph.tensor(node.input_b)),
-            **_format("out", tout),
-            "multiplier_a": node.multiplier_a, "multiplier_b": node.multiplier_b,
-            "shift": node.shift, "act_min": node.activation_min, "act_max": node.activation_max,
-        }
-        return LayerCode("mixq_add_params_t", f"{sym}_params",
-                         c_struct("mixq_add_params_t", f"{sym}_params", fields), comment, 0, 0)
-    raise TypeError(f"unknown IR node type {type(node).__name__}")
+    try:
+        code = LAYER_CODE[type(node)]
+    except KeyError:
+        raise TypeError(f"unknown IR node type {type(node).__name__}") from None
+    return code(sym, node, graph, kernel, comment)
+
+
+def _pool(sym: str, node: AvgPool, graph: Graph, kernel: Kernel, comment: str) -> LayerCode:
+    tin, tout = graph.tensor(node.input), graph.tensor(node.output)
+    h, w, c = _hwc(tin)
+    fields = {"in_h": h, "in_w": w, "c": c, **_format("in", tin), **_format("out", tout)}
+    return LayerCode("mixq_pool_params_t", f"{sym}_params",
+                     c_struct("mixq_pool_params_t", f"{sym}_params", fields), comment, 0, 0)
+
+
+def _add(sym: str, node: Add, graph: Graph, kernel: Kernel, comment: str) -> LayerCode:
+    h, w, c = _hwc(graph.tensor(node.input_a))
+    fields = {
+        "pixels": h * w, "c": c,
+        **_format("a", graph.tensor(node.input_a)), **_format("b", graph.tensor(node.input_b)),
+        **_format("out", graph.tensor(node.output)),
+        **_add_fields(node.rule),
+    }
+    return LayerCode("mixq_add_params_t", f"{sym}_params",
+                     c_struct("mixq_add_params_t", f"{sym}_params", fields), comment, 0, 0)
 
 
 def _weighted(sym: str, node, graph: Graph, kernel: Kernel, comment: str) -> LayerCode:
@@ -122,6 +136,11 @@ def _weighted(sym: str, node, graph: Graph, kernel: Kernel, comment: str) -> Lay
     ])
     flash = int(blob.size) + 12 * out_c
     return LayerCode("mixq_conv_params_t", f"{sym}_params", definitions, comment, macs, flash)
+
+
+# Code generation's dispatch table: IR node type -> (symbol, node, graph, kernel, comment) ->
+# LayerCode. (Which kernel runs a node is the registry's matter: mixq.codegen.kernels.)
+LAYER_CODE = {Conv2d: _weighted, FullyConnected: _weighted, AvgPool: _pool, Add: _add}
 
 
 def pack_code(symbol: str, t: TensorType) -> PackCode:

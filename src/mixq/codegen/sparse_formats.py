@@ -54,6 +54,7 @@ import numpy as np
 
 from mixq.codegen.packing import pack_codes
 from mixq.ir.graph import SPARSE_STRUCTURES, Conv2d, parse_nm
+from mixq.quant.kinds import LayerKind
 
 HEADER_WORDS = 16
 STRUCTURE_CODES = {"unstructured": 0, "row": 1, "nm": 2, "block1x4": 3}
@@ -308,9 +309,9 @@ def pack_portable_blob(node, graph) -> np.ndarray:
     taps, lanes = row_view(node, graph)
     values, mask = sparse_rows(node, graph)
     enc = encode_sparse(values, mask, node.sparse.structure)
-    if node.kind == "dw":
+    if node.kind is LayerKind.DW:
         dense = kernels_ref.pack_dw_weights(node, graph)
-    elif node.kind == "fc":
+    elif node.kind is LayerKind.FC:
         dense = kernels_ref.pack_fc_weights(node, graph)
     else:
         dense = pack_codes(node.weight, 2).ravel()

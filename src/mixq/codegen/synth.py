@@ -67,7 +67,7 @@ class GraphBuilder:
         >>> b = GraphBuilder((6, 6, 3), seed=0)
         >>> y = b.conv(b.input, 8, kernel=3, stride=2, out="u4", weight="s4")
         >>> g = b.build(b.fc(b.avgpool(y), 10, out="s8"))
-        >>> [n.kind for n in g.nodes], g.tensor(y).shape
+        >>> [str(n.kind) for n in g.nodes], g.tensor(y).shape
         (['conv', 'pool', 'fc'], (3, 3, 8))
     """
 

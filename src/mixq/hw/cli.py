@@ -27,7 +27,7 @@ def _cmd_report(args) -> int:
 
 def add_commands(sub) -> None:
     """Register ``mixq hw report`` on the CLI's sub-parsers."""
-    from mixq.cli import positive_int
+    from mixq.args import positive_int
     from mixq.hw.report import DENSITIES, STRUCTURES
 
     hw = sub.add_parser("hw", help="accelerator for dense-ternary + sparse-int8 layers")

@@ -26,6 +26,7 @@ from mixq.hw.streams import stream_bits
 from mixq.hw.synth import SynthResult, area_table
 from mixq.hw.synthetic import demo_graph, int8_twin
 from mixq.ir.interpret import interpret
+from mixq.quant.kinds import LayerKind
 
 NM_STRUCTURES = ("1:16", "1:8", "2:8")
 
@@ -72,7 +73,7 @@ def benchmark_layer(structure: str, density: float, seed: int = 0,
     """demo_net's last pointwise layer at ``structure``/``density`` (or its int8 twin)."""
     graph, x = demo_graph(structure, density, seed)
     env = interpret(graph, x, return_all=True)
-    node = [n for n in graph.nodes if getattr(n, "kind", "") == "pw"][-1]
+    node = [n for n in graph.nodes if n.kind is LayerKind.PW][-1]
     if int8:
         graph, node, env = int8_twin(graph, node, env, seed)
     return BenchLayer(graph, node, env[node.input][0], env[node.output][0])

@@ -62,7 +62,7 @@ def network_estimate(graph: Graph, x: np.ndarray, ternary: EngineCost | None,
         for p in progs:
             s = program_cycles(p)
             cycles, beats, macs = cycles + s.cycles, beats + s.dense_beats, macs + s.macs
-        layers.append({"name": node.name, "kind": node.kind, "engine": cost.cfg.engine,
+        layers.append({"name": node.name, "kind": str(node.kind), "engine": cost.cfg.engine,
                        "cycles": cycles, "macs": macs,
                        "energy_pj": round(cost.energy_pj(cycles, beats), 3)})
 

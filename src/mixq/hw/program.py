@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from mixq.hw.config import EngineConfig, HwConfigError
-from mixq.ir.graph import Conv2d, FullyConnected, Graph
+from mixq.ir.graph import Add, AvgPool, Conv2d, FullyConnected, Graph
 from mixq.quant.integer import requantize
 
 
@@ -181,17 +181,34 @@ def lower_node(node, graph: Graph, x: np.ndarray, cfg: EngineConfig) -> list[Lay
     Raises:
         HwConfigError: the layer does not fit this engine or its buffers.
     """
-    if not isinstance(node, (Conv2d, FullyConnected)):
-        raise HwConfigError(f"layer '{node.name}' ({type(node).__name__}) does not run on the "
-                            "engine")
-    x_signed, y_t = _check_layer(node, graph, cfg)
+    try:
+        lower = LOWERINGS[type(node)]
+    except KeyError:
+        raise TypeError(f"unknown IR node type {type(node).__name__}") from None
+    return lower(node, graph, x, cfg)
+
+
+def _unsupported(node, graph: Graph, x: np.ndarray, cfg: EngineConfig) -> list[LayerProgram]:
+    raise HwConfigError(f"layer '{node.name}' ({type(node).__name__}) does not run on the engine")
+
+
+def _lower_fc(node: FullyConnected, graph: Graph, x: np.ndarray,
+              cfg: EngineConfig) -> list[LayerProgram]:
+    x_signed, _ = _check_layer(node, graph, cfg)
+    act = (node.requant.activation_min, node.requant.activation_max)
+    t, s, mask, k = _split(node, cfg)
+    c_out = t.shape[0]
+    rows = np.asarray(x, np.int64).reshape(1, -1)  # (H, W, C) -> (1, H*W*C)
+    return [_program(node.name, cfg, rows, (t, s, mask), k, node.requant, slice(None), act,
+                     np.arange(c_out)[None, :], c_out, t.size, x_signed)]
+
+
+def _lower_conv(node: Conv2d, graph: Graph, x: np.ndarray,
+                cfg: EngineConfig) -> list[LayerProgram]:
+    x_signed, _ = _check_layer(node, graph, cfg)
     act = (node.requant.activation_min, node.requant.activation_max)
     t, s, mask, k = _split(node, cfg)
     rq, c_out = node.requant, t.shape[0]
-    if isinstance(node, FullyConnected):
-        rows = np.asarray(x, np.int64).reshape(1, -1)  # (H, W, C) -> (1, H*W*C)
-        return [_program(node.name, cfg, rows, (t, s, mask), k, rq, slice(None), act,
-                         np.arange(c_out)[None, :], c_out, t.size, x_signed)]
     _, kh, kw, cin_g = t.shape
     win = im2col(x, (kh, kw), node.stride, node.padding)  # (n_pix, KH, KW, C_in)
     n_pix = win.shape[0]
@@ -215,6 +232,11 @@ def lower_node(node, graph: Graph, x: np.ndarray, cfg: EngineConfig) -> list[Lay
         programs.append(_program(f"{node.name}/g{g0 // p}", cfg, rows, mats, k, rq, ch, act,
                                  out_index, n_pix * c_out, n_pix * kk * len(ch), x_signed))
     return programs
+
+
+# The engine's dispatch table: IR node type -> lowering (pool and add run on the host).
+LOWERINGS = {Conv2d: _lower_conv, FullyConnected: _lower_fc, AvgPool: _unsupported,
+             Add: _unsupported}
 
 
 def program_reference(prog: LayerProgram) -> np.ndarray:

@@ -14,6 +14,7 @@ from mixq.ir.graph import (AvgPool, Conv2d, FullyConnected, Graph, Requant, Spar
 from mixq.ir.interpret import run_node
 from mixq.ir.verify import verify
 from mixq.quant.integer import icn_bias, qrange, quantize_multipliers
+from mixq.quant.kinds import LayerKind
 
 # demo_net's shapes (mixq.models.tiny: DEMO_FIRST_CHANNELS, DEMO_BLOCKS), repeated here because
 # hw/ must not import torch; tests/hw check that they agree.
@@ -139,7 +140,7 @@ def _fc(weight, sparse, ternary=True):
 _RAW = Requant(np.zeros(1), np.full(1, 2), np.ones(1), -(2**31), 2**31 - 1)
 
 
-def random_layer(structure: str, seed: int = 0, kind: str = "conv", density: float = 0.06,
+def random_layer(structure: str, seed: int = 0, kind: LayerKind | str = LayerKind.CONV, density: float = 0.06,
                  batch: int = 2, signed_input: bool = False, c_in: int = 12, c_out: int = 5,
                  size: int = 4):
     """A graph whose last node is a random dense-ternary + sparse-int8 layer.
@@ -163,25 +164,26 @@ def random_layer(structure: str, seed: int = 0, kind: str = "conv", density: flo
         >>> node.sparse.structure, env[node.input].shape
         ('1:8', (2, 4, 4, 12))
     """
+    kind = LayerKind.parse(kind)
     rng = np.random.default_rng(seed)
-    shape = (c_in,) if kind == "fc" else (size, size, c_in)
+    shape = (c_in,) if kind is LayerKind.FC else (size, size, c_in)
     b = _Builder(shape, rng, batch)
     if signed_input:
-        stem_shape = (c_in, c_in) if kind == "fc" else (c_in, 1, 1, c_in)
+        stem_shape = (c_in, c_in) if kind is LayerKind.FC else (c_in, 1, 1, c_in)
         stem = rng.integers(-128, 128, size=stem_shape).astype(np.int8)
-        b.add((_fc if kind == "fc" else _conv)(stem, None, ternary=False), out=(8, True))
-    c_out = c_in if kind == "dw" else c_out
-    wshape = {"conv": (c_out, 3, 3, c_in), "pw": (c_out, 1, 1, c_in), "fc": (c_out, c_in),
-              "dw": (c_in, 3, 3, 1)}[kind]
+        b.add((_fc if kind is LayerKind.FC else _conv)(stem, None, ternary=False), out=(8, True))
+    c_out = c_in if kind is LayerKind.DW else c_out
+    wshape = {LayerKind.CONV: (c_out, 3, 3, c_in), LayerKind.PW: (c_out, 1, 1, c_in),
+              LayerKind.FC: (c_out, c_in), LayerKind.DW: (c_in, 3, 3, 1)}[kind]
     if structure == "dense":
         w, sp, ternary = rng.integers(-128, 128, size=wshape).astype(np.int8), None, False
     else:
         (w, sp), ternary = sparse_weights(wshape, structure, density, rng), True
-    if kind == "fc":
+    if kind is LayerKind.FC:
         make = _fc(w, sp, ternary)
     else:
-        pad = (0, 0, 0, 0) if kind == "pw" else (1, 1, 1, 1)
-        make = _conv(w, sp, 1, pad, c_in if kind == "dw" else 1, ternary)
+        pad = (0, 0, 0, 0) if kind is LayerKind.PW else (1, 1, 1, 1)
+        make = _conv(w, sp, 1, pad, c_in if kind is LayerKind.DW else 1, ternary)
     node = b.add(make, (8, bool(rng.random() < 0.3)))
     return b.graph(f"rand_{kind}_{structure}"), node, b.env
 

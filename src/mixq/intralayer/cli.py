@@ -2,21 +2,9 @@
 
 from __future__ import annotations
 
-import argparse
-
-from mixq.cli import positive_int
+from mixq.args import non_negative_int, positive_int
 from mixq.engine import EngineKind
 from mixq.engine.device import add_device_argument
-
-
-def _non_negative_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not an integer") from None
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {v}")
-    return v
 
 
 def _cmd_sweep(args) -> int:
@@ -46,7 +34,7 @@ def add_engine_arguments(p) -> None:
                    help="Ray cluster: HOST:PORT of the head (`ray start --head`), "
                    "ray://HOST:PORT (Ray Client) or auto (default: $RAY_ADDRESS, else a local "
                    "instance)")
-    p.add_argument("--max-retries", type=_non_negative_int, default=3,
+    p.add_argument("--max-retries", type=non_negative_int, default=3,
                    help="Ray: re-runs of a trial whose worker process died (3)")
 
 
@@ -61,7 +49,7 @@ def add_commands(sub) -> None:
                    "runs/intralayer); an interrupted sweep resumes there")
     s.add_argument("--quick", action="store_true",
                    help="densities 0/1/5%%, short training (a smoke test, minutes)")
-    s.add_argument("--workers", type=_non_negative_int, default=None,
+    s.add_argument("--workers", type=non_negative_int, default=None,
                    help="parallel worker processes (default: CPU cores; 0: in-process); with "
                    "--engine ray, the CPUs of a local Ray instance")
     add_engine_arguments(s)

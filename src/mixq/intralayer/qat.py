@@ -22,6 +22,7 @@ from mixq.intralayer.structures import check_structure, max_density, to_ir_layou
 from mixq.models import weight_layers
 from mixq.nn import prepare
 from mixq.nn.intralayer import dense_sparse_layers, make_dense_sparse
+from mixq.nn.modes import eval_mode
 from mixq.nn.modules import QuantConv, QuantLinear
 from mixq.quant.spec import ACT_BITS, WEIGHT_BITS, BitAllocation, LayerBits, scheme_for
 from mixq.train import TrainConfig, evaluate, train
@@ -124,23 +125,19 @@ def reestimate_batchnorm(model: nn.Module, split, num_batches: int = 16, batch_s
     bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     if not bns:
         return
-    modes = [(m, m.training) for m in model.modules()]
     momenta = [bn.momentum for bn in bns]
     try:
-        model.eval()
-        for bn in bns:
-            bn.reset_running_stats()
-            bn.momentum = None  # cumulative average over the batches below
-            bn.train()
-        for i, (x, _) in enumerate(batches(split, batch_size, shuffle=True, seed=seed)):
-            if i >= num_batches:
-                break
-            model(x)
+        with eval_mode(model, keep_training=bns):
+            for bn in bns:
+                bn.reset_running_stats()
+                bn.momentum = None  # cumulative average over the batches below
+            for i, (x, _) in enumerate(batches(split, batch_size, shuffle=True, seed=seed)):
+                if i >= num_batches:
+                    break
+                model(x)
     finally:
         for bn, momentum in zip(bns, momenta):
             bn.momentum = momentum
-        for m, training in modes:
-            m.training = training
 
 
 def prepare_intralayer(model: nn.Module, cfg: IntraLayerConfig, calibration: torch.Tensor,

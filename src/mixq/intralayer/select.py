@@ -21,6 +21,7 @@ from mixq.data import Split, batches
 from mixq.errors import MixqError
 from mixq.intralayer.structures import build_mask, check_structure, from_ir_layout, to_ir_layout
 from mixq.nn.intralayer import dense_sparse_layers
+from mixq.nn.modes import eval_mode
 from mixq.nn.modules import QuantFlatten, QuantLinear
 from mixq.quant.fake import ternary_codes_and_scale
 
@@ -69,11 +70,9 @@ def fisher_diagonal(qat: nn.Module, split: Split, num_batches: int = 4, batch_si
         return {}
     params = [m.weight for m in layers.values()]
     total = [torch.zeros_like(p) for p in params]
-    modes = [(m, m.training) for m in qat.modules()]
     loss_fn = nn.CrossEntropyLoss()
     seen = 0
-    try:
-        qat.eval()
+    with eval_mode(qat):
         for x, y in batches(split, batch_size, shuffle=True, seed=seed):
             if seen >= num_batches:
                 break
@@ -82,9 +81,6 @@ def fisher_diagonal(qat: nn.Module, split: Split, num_batches: int = 4, batch_si
                 if g is not None:
                     t += g.detach() ** 2
             seen += 1
-    finally:
-        for m, training in modes:
-            m.training = training
     return {name: t / max(seen, 1) for name, t in zip(layers, total)}
 
 
@@ -111,12 +107,8 @@ def record_fc_inputs(qat: nn.Module) -> None:
     fcs = {n: m for n, m in dense_sparse_layers(qat).items() if isinstance(m, QuantLinear)}
     if not fcs or qat.input_shape is None:
         return
-    was_training = qat.training
-    qat.eval()
-    try:
+    with eval_mode(qat):
         steps, _ = qat.integer_steps(torch.zeros((1,) + tuple(qat.input_shape)))
-    finally:
-        qat.train(was_training)
     by_key = {s.key: s for s in steps}
     for s in steps:
         if s.name in fcs:

@@ -14,6 +14,7 @@ from mixq.ir.graph import (Add, AvgPool, Conv2d, FullyConnected, Graph, Requant,
                            TensorType)
 from mixq.ir.verify import verify
 from mixq.nn.intralayer import dense_sparse_parts
+from mixq.nn.modes import eval_mode
 from mixq.nn.modules import Codes, QuantAdd, QuantAvgPool, QuantConv, QuantFlatten, QuantLinear
 from mixq.nn.prepare import QuantModel
 
@@ -76,12 +77,8 @@ def integerize(model: QuantModel, input_shape: tuple[int, int, int] | None = Non
     shape = input_shape or model.input_shape
     if shape is None:
         raise MixqError("integerize needs the input shape: pass input_shape=(C, H, W)")
-    was_training = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         steps, out = model.integer_steps(torch.zeros((1,) + tuple(shape)))
-    finally:
-        model.train(was_training)
     in_name = model.input_tensor_name
     c_in = Codes(torch.zeros((1,) + tuple(shape)), model.input_quant.scale, 8, False)
     tensors: dict[str, TensorType] = {in_name: _tensor_type(c_in)}
@@ -122,10 +119,8 @@ def integerize(model: QuantModel, input_shape: tuple[int, int, int] | None = Non
         elif isinstance(m, QuantAvgPool):
             nodes.append(AvgPool(step.name, ins[0], out_name))
         elif isinstance(m, QuantAdd):
-            p = m.integer_params(step.input_codes[0].scale, step.input_codes[1].scale)
-            nodes.append(Add(step.name, ins[0], ins[1], out_name, p["multiplier_a"],
-                             p["multiplier_b"], p["shift"], p["activation_min"],
-                             p["activation_max"]))
+            rule = m.integer_rule(step.input_codes[0].scale, step.input_codes[1].scale)
+            nodes.append(Add.from_rule(step.name, ins[0], ins[1], out_name, rule))
         else:
             raise MixqError(f"cannot integerize layer '{step.name}' ({type(m).__name__})")
     graph = Graph(name, tuple(tensors.items()), tuple(nodes), (in_name,), (out_name,))

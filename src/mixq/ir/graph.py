@@ -17,7 +17,8 @@ from typing import Union
 
 import numpy as np
 
-from mixq.quant.integer import qrange
+from mixq.quant.integer import AddRequant, qrange
+from mixq.quant.kinds import LayerKind
 
 
 @dataclass(frozen=True)
@@ -181,12 +182,12 @@ class Conv2d:
         object.__setattr__(self, "weight", _frozen_array(self.weight, np.int8))
 
     @property
-    def kind(self) -> str:
-        """'dw' (depthwise), 'pw' (1x1, groups 1) or 'conv'."""
+    def kind(self) -> LayerKind:
+        """DW (depthwise), PW (1x1, groups 1) or CONV."""
         c_out, kh, kw, _ = self.weight.shape
         if self.groups > 1:
-            return "dw"
-        return "pw" if (kh, kw) == (1, 1) else "conv"
+            return LayerKind.DW
+        return LayerKind.PW if (kh, kw) == (1, 1) else LayerKind.CONV
 
     @property
     def inputs(self) -> tuple[str, ...]:
@@ -214,7 +215,7 @@ class FullyConnected:
     def __post_init__(self):
         object.__setattr__(self, "weight", _frozen_array(self.weight, np.int8))
 
-    kind = "fc"
+    kind = LayerKind.FC
 
     @property
     def inputs(self) -> tuple[str, ...]:
@@ -229,7 +230,7 @@ class AvgPool:
     name: str
     input: str
     output: str
-    kind = "pool"
+    kind = LayerKind.POOL
 
     @property
     def inputs(self) -> tuple[str, ...]:
@@ -251,14 +252,29 @@ class Add:
     shift: int
     activation_min: int
     activation_max: int
-    kind = "add"
+    kind = LayerKind.ADD
 
     @property
     def inputs(self) -> tuple[str, ...]:
         return (self.input_a, self.input_b)
 
+    @property
+    def rule(self) -> AddRequant:
+        """The integer add rule (:class:`mixq.quant.integer.AddRequant`) of this node."""
+        return AddRequant(self.multiplier_a, self.multiplier_b, self.shift, self.activation_min,
+                          self.activation_max)
+
+    @classmethod
+    def from_rule(cls, name: str, input_a: str, input_b: str, output: str,
+                  rule: AddRequant) -> "Add":
+        return cls(name, input_a, input_b, output, rule.multiplier_a, rule.multiplier_b,
+                   rule.shift, rule.activation_min, rule.activation_max)
+
 
 Node = Union[Conv2d, FullyConnected, AvgPool, Add]
+# Every IR node type. Each IR consumer (interpret, codegen, memory plan, hw) has one dispatch
+# table keyed by these types; tests/ir/test_dispatch_tables.py checks that each covers them all.
+NODE_TYPES = (Conv2d, FullyConnected, AvgPool, Add)
 WEIGHT_OPS = (Conv2d, FullyConnected)
 
 

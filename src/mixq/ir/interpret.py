@@ -60,28 +60,39 @@ def _with_sparse(op, node) -> np.ndarray:
     return op(node.weight) * k + op(node.sparse.values)
 
 
+def _conv2d(node: Conv2d, env) -> np.ndarray:
+    def conv(w):
+        return conv2d_acc(env[node.input], w, node.stride, node.padding, node.groups)
+
+    return apply_requant(_with_sparse(conv, node), node.requant)
+
+
+def _fully_connected(node: FullyConnected, env) -> np.ndarray:
+    x = env[node.input]
+    flat = x.reshape(x.shape[0], -1).astype(np.int64)  # (N, H, W, C) -> (N, H*W*C)
+    return apply_requant(_with_sparse(lambda w: flat @ w.astype(np.int64).T, node), node.requant)
+
+
+def _avgpool(node: AvgPool, env) -> np.ndarray:
+    x = env[node.input].astype(np.int64)
+    return avgpool_divide(x.sum(axis=(1, 2), keepdims=True), x.shape[1] * x.shape[2])
+
+
+def _add(node: Add, env) -> np.ndarray:
+    return node.rule.apply(env[node.input_a].astype(np.int64), env[node.input_b].astype(np.int64))
+
+
+# The interpreter's dispatch table: IR node type -> (node, env) -> int64 output.
+INTERPRETERS = {Conv2d: _conv2d, FullyConnected: _fully_connected, AvgPool: _avgpool, Add: _add}
+
+
 def run_node(node, env: dict[str, np.ndarray]) -> np.ndarray:
     """Evaluate one node on the batched tensors in ``env``; returns its int64 output."""
-    if isinstance(node, Conv2d):
-        def conv(w):
-            return conv2d_acc(env[node.input], w, node.stride, node.padding, node.groups)
-
-        return apply_requant(_with_sparse(conv, node), node.requant)
-    if isinstance(node, FullyConnected):
-        x = env[node.input]
-        flat = x.reshape(x.shape[0], -1).astype(np.int64)  # (N, H, W, C) -> (N, H*W*C)
-        return apply_requant(_with_sparse(lambda w: flat @ w.astype(np.int64).T, node),
-                             node.requant)
-    if isinstance(node, AvgPool):
-        x = env[node.input].astype(np.int64)
-        n = x.shape[1] * x.shape[2]
-        return avgpool_divide(x.sum(axis=(1, 2), keepdims=True), n)
-    if isinstance(node, Add):
-        a = env[node.input_a].astype(np.int64)
-        b = env[node.input_b].astype(np.int64)
-        total = a * node.multiplier_a + b * node.multiplier_b + (1 << (node.shift - 1))
-        return (total >> node.shift).clip(node.activation_min, node.activation_max)
-    raise TypeError(f"unknown IR node type {type(node).__name__}")
+    try:
+        run = INTERPRETERS[type(node)]
+    except KeyError:
+        raise TypeError(f"unknown IR node type {type(node).__name__}") from None
+    return run(node, env)
 
 
 def interpret(graph: Graph, x: np.ndarray, return_all: bool = False):

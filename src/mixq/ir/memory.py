@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Mapping, Optional
 
-from mixq.ir.graph import Graph
+from mixq.ir.graph import Add, AvgPool, Conv2d, FullyConnected, Graph
 
 ALIGN = 4
 
@@ -102,6 +102,18 @@ def default_external(graph: Graph) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
+def _reads_inputs(node) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(tensors read, tensors written) by a node that reads all its inputs at its own step."""
+    return node.inputs, (node.output,)
+
+
+# The memory planner's dispatch table: IR node type -> the tensors it reads and writes at its
+# step. Every op today reads all its inputs and writes one output; an op that aliases or keeps a
+# tensor alive longer says so here.
+TENSOR_ACCESS = {Conv2d: _reads_inputs, FullyConnected: _reads_inputs, AvgPool: _reads_inputs,
+                 Add: _reads_inputs}
+
+
 def tensor_lifetimes(graph: Graph) -> dict[str, tuple[int, int]]:
     """Inclusive ``(first_step, last_step)`` of every tensor that is read or written.
 
@@ -116,9 +128,14 @@ def tensor_lifetimes(graph: Graph) -> dict[str, tuple[int, int]]:
     last_step = len(graph.nodes) - 1
     life: dict[str, tuple[int, int]] = {t: (0, 0) for t in graph.inputs}
     for i, node in enumerate(graph.nodes):
-        for t in node.inputs:
+        try:
+            reads, writes = TENSOR_ACCESS[type(node)](node)
+        except KeyError:
+            raise TypeError(f"unknown IR node type {type(node).__name__}") from None
+        for t in reads:
             life[t] = (life[t][0], i)
-        life[node.output] = (i, i)
+        for t in writes:
+            life[t] = (i, i)
     for t in graph.outputs:
         life[t] = (life[t][0], last_step)
     return life

@@ -14,6 +14,7 @@ from torch import nn
 
 from mixq.errors import MixqError
 from mixq.nn.capture import WEIGHT_BLOCKS, capture, layer_kind
+from mixq.quant.kinds import LayerKind
 
 __all__ = ["LayerCall", "layer_kind", "model_input_shape", "trace_weight_layers", "weight_layers"]
 
@@ -24,14 +25,14 @@ class LayerCall:
 
     Attributes:
         name: qualified module name (``model.named_modules()``), e.g. 'pw3' or 'stack2.conv1'.
-        kind: 'conv', 'dw', 'pw' or 'fc'.
+        kind: CONV, DW, PW or FC.
         module: the ConvBNReLU or Linear module of the captured graph.
         in_shape: input tensor shape without the batch axis: (C, H, W) or (F,) for a Linear.
         out_shape: output tensor shape without the batch axis.
     """
 
     name: str
-    kind: str
+    kind: LayerKind
     module: nn.Module
     in_shape: tuple[int, ...]
     out_shape: tuple[int, ...]
@@ -97,7 +98,7 @@ def weight_layers(model: nn.Module, input_shape=None) -> list[tuple[str, str]]:
 
     Example:
         >>> from mixq.models import get_model
-        >>> weight_layers(get_model("resnet8"))[3:6]
+        >>> [(n, str(k)) for n, k in weight_layers(get_model("resnet8"))[3:6]]
         [('stack2.conv1', 'conv'), ('stack2.conv2', 'conv'), ('stack2.shortcut', 'pw')]
     """
     return [(c.name, c.kind) for c in trace_weight_layers(model, input_shape)]

@@ -32,6 +32,8 @@ from mixq.errors import MixqError
 from mixq.nn import capture_rules as R
 from mixq.nn.capture_norm import fold_input_normalization
 from mixq.nn.layers import LEAF_FLOAT_BLOCKS, ConvBNReLU, GlobalAvgPool, ResidualAdd
+from mixq.nn.modes import eval_mode
+from mixq.quant.kinds import LayerKind
 
 WEIGHT_BLOCKS = (ConvBNReLU, nn.Linear)
 _TORCH_DIR = os.path.dirname(torch.__file__)
@@ -112,16 +114,13 @@ def trace(model: nn.Module) -> fx.GraphModule:
 
 @torch.no_grad()
 def _propagate_shapes(gm: fx.GraphModule, example_input: torch.Tensor) -> None:
-    was_training = gm.training
-    gm.eval()
-    try:
-        ShapeProp(gm).propagate(example_input)
-    except Exception as e:
-        raise CaptureError(f"the example input {tuple(example_input.shape)} does not run through "
-                           f"the model ({type(e).__name__}: {e}); pass an input of the shape the "
-                           "model takes, e.g. torch.zeros(1, C, H, W)") from None
-    finally:
-        gm.train(was_training)
+    with eval_mode(gm):
+        try:
+            ShapeProp(gm).propagate(example_input)
+        except Exception as e:
+            raise CaptureError(f"the example input {tuple(example_input.shape)} does not run "
+                               f"through the model ({type(e).__name__}: {e}); pass an input of "
+                               "the shape the model takes, e.g. torch.zeros(1, C, H, W)") from None
 
 
 class _Rewriter:
@@ -320,34 +319,30 @@ def _check_equal(model, captured, x, mean, std) -> None:
     """The captured graph must compute what the model computes (eval mode)."""
     if mean is not None or std is not None:
         return  # a padded first layer sees 0 where the model saw -mean/std: not comparable
-    was = model.training
-    model.eval()
     captured.eval()
-    try:
+    with eval_mode(model):
         want, got = model(x), captured(x)
-    finally:
-        model.train(was)
     if not torch.allclose(want, got, rtol=1e-4, atol=1e-4 * float(want.abs().max()) + 1e-6):
         raise CaptureError(f"captured graph of {type(model).__name__} differs from the model "
                            f"(max |diff| {float((want - got).abs().max()):.3g}); please report "
                            "the model")
 
 
-def layer_kind(module: nn.Module) -> str:
-    """'dw' (groups > 1), 'pw' (1x1, groups 1), 'conv' (other ConvBNReLU) or 'fc' (Linear).
+def layer_kind(module: nn.Module) -> LayerKind:
+    """DW (groups > 1), PW (1x1, groups 1), CONV (other ConvBNReLU) or FC (Linear).
 
     Example:
-        >>> layer_kind(ConvBNReLU(8, 8, 3, groups=8)), layer_kind(ConvBNReLU(8, 16, 1))
-        ('dw', 'pw')
-        >>> layer_kind(ConvBNReLU(3, 8, 3)), layer_kind(nn.Linear(4, 2))
-        ('conv', 'fc')
+        >>> [str(layer_kind(ConvBNReLU(8, 8, 3, groups=8))), str(layer_kind(ConvBNReLU(8, 16, 1)))]
+        ['dw', 'pw']
+        >>> [str(layer_kind(ConvBNReLU(3, 8, 3))), str(layer_kind(nn.Linear(4, 2)))]
+        ['conv', 'fc']
     """
     if isinstance(module, nn.Linear):
-        return "fc"
+        return LayerKind.FC
     if isinstance(module, ConvBNReLU):
         if module.conv.groups > 1:
-            return "dw"
-        return "pw" if module.kernel_size == (1, 1) else "conv"
+            return LayerKind.DW
+        return LayerKind.PW if module.kernel_size == (1, 1) else LayerKind.CONV
     raise MixqError(f"{type(module).__name__} is not a weight layer mixq knows "
                     "(use nn.Conv2d, ConvBNReLU or nn.Linear)")
 

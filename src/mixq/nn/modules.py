@@ -22,8 +22,7 @@ from mixq.nn.layers import ConvBNReLU
 from mixq.nn.quantizers import PACT, ActQuantizer, SignedQuantizer, WeightQuantizer
 from mixq.quant.fake import ste
 from mixq.quant.integer import (
-    INT32_MAX,
-    add_multipliers,
+    AddRequant,
     avgpool_divide,
     icn_bias,
     quantize_multipliers,
@@ -231,20 +230,14 @@ class QuantAdd(nn.Module):
     def forward(self, a, b):
         return self.act(a + b)
 
-    def integer_params(self, scale_a: float, scale_b: float) -> dict:
-        ma, mb, shift = add_multipliers(scale_a / self.act.scale, scale_b / self.act.scale)
-        if max(abs(ma), abs(mb)) > INT32_MAX or not 1 <= shift <= 62:
-            raise ValueError("residual add scales out of the int32 multiplier range")
-        return dict(multiplier_a=ma, multiplier_b=mb, shift=shift, activation_min=self.act.qmin,
-                    activation_max=self.act.qmax, out_scale=self.act.scale, out_bits=self.act.bits,
-                    out_signed=self.act.signed)
+    def integer_rule(self, scale_a: float, scale_b: float) -> AddRequant:
+        """The integer add rule for inputs of scales ``scale_a`` and ``scale_b``."""
+        return AddRequant.from_ratios(scale_a / self.act.scale, scale_b / self.act.scale,
+                                      self.act.qmin, self.act.qmax)
 
     def integer_forward(self, a: Codes, b: Codes) -> Codes:
-        p = self.integer_params(a.scale, b.scale)
-        total = (_exact_int(a.codes) * p["multiplier_a"] + _exact_int(b.codes) * p["multiplier_b"]
-                 + (1 << (p["shift"] - 1)))
-        y = (total >> p["shift"]).clip(p["activation_min"], p["activation_max"])
-        return Codes(y.double(), p["out_scale"], p["out_bits"], p["out_signed"])
+        y = self.integer_rule(a.scale, b.scale).apply(_exact_int(a.codes), _exact_int(b.codes))
+        return Codes(y.double(), self.act.scale, self.act.bits, self.act.signed)
 
 
 def macs_of_conv(module: QuantConv, out_hw: tuple[int, int]) -> int:

@@ -16,6 +16,7 @@ from mixq.errors import MixqError
 from mixq.nn.capture import WEIGHT_BLOCKS, capture, layer_kind, weight_layer_names
 from mixq.nn.capture_norm import check_input_range
 from mixq.nn.layers import ConvBNReLU, GlobalAvgPool, ResidualAdd
+from mixq.nn.modes import eval_mode
 from mixq.nn.modules import (
     Codes,
     QuantAdd,
@@ -238,12 +239,10 @@ def _calibration_activations(gm: fx.GraphModule, x) -> dict[str, torch.Tensor]:
             if isinstance(m, (ConvBNReLU, nn.Linear, ResidualAdd)):
                 hooks.append(m.register_forward_hook(
                     lambda mod, inp, out, key=node.target: acts.__setitem__(key, out.detach())))
-    was_training = gm.training
-    gm.eval()
     try:
-        gm(x)
+        with eval_mode(gm):
+            gm(x)
     finally:
-        gm.train(was_training)
         for h in hooks:
             h.remove()
     return acts

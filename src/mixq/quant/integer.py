@@ -24,6 +24,7 @@ operators and ``.clip``), so ``ir/interpret.py``, the QAT model's integer-exact 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -197,3 +198,44 @@ def add_multipliers(ratio_a: float, ratio_b: float) -> tuple[int, int, int]:
         shift -= 1
         ma, mb = int(round(ratio_a * 2.0**shift)), int(round(ratio_b * 2.0**shift))
     return ma, mb, shift
+
+
+@dataclass(frozen=True)
+class AddRequant:
+    """The integer residual-add rule, written once (interpret, the QAT integer-exact mode and the
+    C ``mixq_add_params_t`` all read these five constants):
+
+        y = clamp((a * multiplier_a + b * multiplier_b + (1 << (shift - 1))) >> shift, min, max)
+
+    with int32 multipliers, ``shift`` in [1, 62] and int64 intermediates.
+
+    Example:
+        >>> rule = AddRequant.from_ratios(0.5, 0.25, 0, 255)
+        >>> rule.apply(np.array([10, 200]), np.array([4, 100]))
+        array([  6, 125])
+    """
+
+    multiplier_a: int
+    multiplier_b: int
+    shift: int
+    activation_min: int
+    activation_max: int
+
+    @classmethod
+    def from_ratios(cls, ratio_a: float, ratio_b: float, activation_min: int,
+                    activation_max: int) -> "AddRequant":
+        """The rule for ``y = a * ratio_a + b * ratio_b`` (ratios = input scale / output scale).
+
+        Raises:
+            ValueError: the ratios do not fit int32 multipliers with a shift in [1, 62].
+        """
+        ma, mb, shift = add_multipliers(ratio_a, ratio_b)
+        if max(abs(ma), abs(mb)) > INT32_MAX or not MIN_SHIFT <= shift <= MAX_SHIFT:
+            raise ValueError("residual add scales out of the int32 multiplier range")
+        return cls(ma, mb, shift, activation_min, activation_max)
+
+    def apply(self, a, b):
+        """Output codes of int64 code arrays ``a`` and ``b`` (numpy arrays or torch int64
+        tensors: only operators and ``.clip`` are used)."""
+        total = a * self.multiplier_a + b * self.multiplier_b + (1 << (self.shift - 1))
+        return (total >> self.shift).clip(self.activation_min, self.activation_max)

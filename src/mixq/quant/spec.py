@@ -11,10 +11,10 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from mixq.errors import MixqError
+from mixq.quant.kinds import WEIGHT_KINDS, LayerKind
 
 WEIGHT_BITS = (8, 4, 2)
 ACT_BITS = (8, 4, 2)
-KINDS = ("conv", "dw", "pw", "fc")
 # Rusci et al. 2020, Sec. 4: PL+FB = per-layer weights, BN folded; PL+ICN / PC+ICN = per-layer /
 # per-channel weights with Integer Channel Normalization.
 SCHEMES = ("PL+FB", "PL+ICN", "PC+ICN")
@@ -27,7 +27,7 @@ class LayerBits:
 
     Attributes:
         name: module name in the float model (e.g. 'features.3.conv').
-        kind: 'conv', 'dw', 'pw' or 'fc'.
+        kind: a weighted :class:`~mixq.quant.kinds.LayerKind` (a string is parsed).
         w_bits: weight bits: 8, 4 or 2 (2 with ``ternary`` means {-1, 0, 1}).
         in_bits: input activation bits (8 for the network input).
         out_bits: output activation bits.
@@ -36,7 +36,7 @@ class LayerBits:
     """
 
     name: str
-    kind: str
+    kind: LayerKind
     w_bits: int
     in_bits: int
     out_bits: int
@@ -44,8 +44,11 @@ class LayerBits:
     ternary: bool = False
 
     def __post_init__(self):
-        if self.kind not in KINDS:
-            raise MixqError(f"layer '{self.name}': kind '{self.kind}' is not one of {KINDS}")
+        kind = next((k for k in WEIGHT_KINDS if k == self.kind), None)
+        if kind is None:
+            raise MixqError(f"layer '{self.name}': kind '{self.kind}' is not one of "
+                            f"{', '.join(WEIGHT_KINDS)}")
+        object.__setattr__(self, "kind", kind)
         if self.w_bits not in WEIGHT_BITS:
             raise MixqError(f"layer '{self.name}': w_bits={self.w_bits} is not one of {WEIGHT_BITS}")
         for field_ in ("in_bits", "out_bits"):
@@ -137,7 +140,8 @@ class BitAllocation:
                                           for l in self.layers))
 
     def to_dict(self) -> dict:
-        return {"granularity": self.granularity, "layers": [asdict(l) for l in self.layers]}
+        return {"granularity": self.granularity,
+                "layers": [{**asdict(l), "kind": str(l.kind)} for l in self.layers]}
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)

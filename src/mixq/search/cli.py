@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from mixq.cli import positive_int
+from mixq.args import positive_int
 from mixq.engine.device import add_device_argument
 
 

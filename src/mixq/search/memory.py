@@ -17,6 +17,7 @@ import math
 from dataclasses import dataclass
 
 from mixq.errors import MixqError
+from mixq.quant.kinds import LayerKind
 from mixq.quant.spec import BitAllocation, LayerBits
 
 
@@ -26,7 +27,7 @@ class LayerShape:
 
     Attributes:
         name: qualified module name (as in :func:`mixq.models.weight_layers`).
-        kind: 'conv', 'dw', 'pw' or 'fc'.
+        kind: CONV, DW, PW or FC (a string is parsed).
         in_shape: input (H, W, C); an FC's input is the flattened tensor, (1, 1, features).
         out_shape: output (H, W, C); (1, 1, outputs) for an FC.
         weight_count: number of weights (no bias: the bias is part of the overhead).
@@ -35,12 +36,15 @@ class LayerShape:
     """
 
     name: str
-    kind: str
+    kind: LayerKind
     in_shape: tuple[int, int, int]
     out_shape: tuple[int, int, int]
     weight_count: int
     out_channels: int
     macs: int
+
+    def __post_init__(self):
+        object.__setattr__(self, "kind", LayerKind.parse(self.kind))
 
     @property
     def in_elements(self) -> int:
@@ -92,7 +96,7 @@ def layer_shapes(model, input_shape=None) -> tuple[LayerShape, ...]:
         >>> from mixq.models import get_model
         >>> s = layer_shapes(get_model("mobilenet_v1", width=0.25, resolution=128))
         >>> s[0]
-        LayerShape(name='conv0', kind='conv', in_shape=(128, 128, 3), out_shape=(64, 64, 8), weight_count=216, out_channels=8, macs=884736)
+        LayerShape(name='conv0', kind=<LayerKind.CONV: 'conv'>, in_shape=(128, 128, 3), out_shape=(64, 64, 8), weight_count=216, out_channels=8, macs=884736)
         >>> s[-1].in_shape, s[-1].weight_count
         ((1, 1, 256), 256000)
     """
@@ -101,7 +105,7 @@ def layer_shapes(model, input_shape=None) -> tuple[LayerShape, ...]:
     out = []
     for call in trace_weight_layers(model, input_shape):
         in_hwc, out_hwc = _hwc(call.in_shape), _hwc(call.out_shape)
-        if call.kind == "fc":
+        if call.kind is LayerKind.FC:
             weight = call.module.weight
             out_channels = call.module.out_features
             macs = weight.numel()

@@ -198,7 +198,7 @@ def allocation_summary(shapes, allocation: BitAllocation) -> dict:
          'flash_bytes': 110, 'ram_peak_bytes': 320}
     """
     return {
-        "layers": [{"name": l.name, "kind": l.kind, "w_bits": l.w_bits, "in_bits": l.in_bits,
+        "layers": [{"name": l.name, "kind": str(l.kind), "w_bits": l.w_bits, "in_bits": l.in_bits,
                     "out_bits": l.out_bits} for l in allocation.layers],
         "flash_bytes": int(flash_bytes(shapes, allocation)),
         "ram_peak_bytes": int(ram_peak_bytes(shapes, allocation)),

@@ -25,8 +25,10 @@ import torch
 from torch import nn
 
 from mixq.errors import MixqError
+from mixq.nn.modes import eval_mode
 from mixq.quant.fake import mse_weight_scale, weight_codes
 from mixq.quant.integer import qrange
+from mixq.quant.kinds import LayerKind
 
 BITS = (8, 4, 2)
 ESTIMATORS = ("hutchinson", "fisher")
@@ -38,20 +40,20 @@ class LayerSensitivity:
 
     Attributes:
         name: layer name (as in :func:`mixq.models.weight_layers`).
-        kind: 'conv', 'dw', 'pw' or 'fc'.
+        kind: CONV, DW, PW or FC.
         weight_cost: bits -> estimated loss increase from quantizing the weights.
         act_cost: bits -> estimated loss increase from quantizing the layer's output.
         trace: the weight Hessian trace per weight (hutchinson) or the mean Fisher diagonal.
     """
 
     name: str
-    kind: str
+    kind: LayerKind
     weight_cost: dict
     act_cost: dict
     trace: float
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "kind": self.kind, "trace": self.trace,
+        return {"name": self.name, "kind": str(self.kind), "trace": self.trace,
                 "weight_cost": {str(k): v for k, v in self.weight_cost.items()},
                 "act_cost": {str(k): v for k, v in self.act_cost.items()}}
 
@@ -136,8 +138,6 @@ def estimate_sensitivity(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *,
     per_channel = granularity == "per-channel"
     modules = [c.module for c in calls]
     weights = [_weight(m) for m in modules]
-    was_training = model.training
-    model.eval()
     gen = torch.Generator().manual_seed(seed)
     trace = [0.0] * len(calls)
     fisher_w = [torch.zeros_like(w) for w in weights]
@@ -151,40 +151,41 @@ def estimate_sensitivity(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *,
         return hook
 
     handles = [m.register_forward_hook(keep(i)) for i, m in enumerate(modules)]
-    try:
-        for start in range(0, len(x), batch_size):
-            xb, yb = x[start:start + batch_size], y[start:start + batch_size]
-            n = len(xb)
-            loss = nn.functional.cross_entropy(model(xb), yb, reduction="sum")
-            if estimator == "hutchinson":
-                grads = torch.autograd.grad(loss / n, weights, create_graph=True,
-                                            retain_graph=True)
-                for _ in range(probes):
-                    vs = [torch.randint(0, 2, w.shape, generator=gen).to(w.dtype) * 2 - 1
-                          for w in weights]
-                    hvs = torch.autograd.grad(grads, weights, grad_outputs=vs, retain_graph=True)
-                    for i, (v, hv) in enumerate(zip(vs, hvs)):
-                        trace[i] += float((v * hv).sum()) * n / probes
-            loss.backward(retain_graph=estimator == "fisher")
-            for i, call in enumerate(calls):
-                a, g = outputs[i].detach(), outputs[i].grad.detach()
-                signed = not getattr(call.module, "relu", False)
-                for b in bits:
-                    err = (quantized_activation(a, b, signed) - a) ** 2
-                    act_cost[i][b] += 0.5 * float((g * g * err).sum())
-            if estimator == "fisher":
-                for s in range(n):  # per-sample gradients: the empirical Fisher diagonal
-                    model.zero_grad(set_to_none=True)
-                    li = nn.functional.cross_entropy(model(xb[s:s + 1]), yb[s:s + 1])
-                    gs = torch.autograd.grad(li, weights)
-                    for i, gw in enumerate(gs):
-                        fisher_w[i] += gw.detach() ** 2
+    with eval_mode(model):
+        try:
+            for start in range(0, len(x), batch_size):
+                xb, yb = x[start:start + batch_size], y[start:start + batch_size]
+                n = len(xb)
+                loss = nn.functional.cross_entropy(model(xb), yb, reduction="sum")
+                if estimator == "hutchinson":
+                    grads = torch.autograd.grad(loss / n, weights, create_graph=True,
+                                                retain_graph=True)
+                    for _ in range(probes):
+                        vs = [torch.randint(0, 2, w.shape, generator=gen).to(w.dtype) * 2 - 1
+                              for w in weights]
+                        hvs = torch.autograd.grad(grads, weights, grad_outputs=vs,
+                                                  retain_graph=True)
+                        for i, (v, hv) in enumerate(zip(vs, hvs)):
+                            trace[i] += float((v * hv).sum()) * n / probes
+                loss.backward(retain_graph=estimator == "fisher")
+                for i, call in enumerate(calls):
+                    a, g = outputs[i].detach(), outputs[i].grad.detach()
+                    signed = not getattr(call.module, "relu", False)
+                    for b in bits:
+                        err = (quantized_activation(a, b, signed) - a) ** 2
+                        act_cost[i][b] += 0.5 * float((g * g * err).sum())
+                if estimator == "fisher":
+                    for s in range(n):  # per-sample gradients: the empirical Fisher diagonal
+                        model.zero_grad(set_to_none=True)
+                        li = nn.functional.cross_entropy(model(xb[s:s + 1]), yb[s:s + 1])
+                        gs = torch.autograd.grad(li, weights)
+                        for i, gw in enumerate(gs):
+                            fisher_w[i] += gw.detach() ** 2
+                model.zero_grad(set_to_none=True)
+        finally:
+            for h in handles:
+                h.remove()
             model.zero_grad(set_to_none=True)
-    finally:
-        for h in handles:
-            h.remove()
-        model.zero_grad(set_to_none=True)
-        model.train(was_training)
     out = []
     total = len(x)
     for i, (call, w) in enumerate(zip(calls, weights)):

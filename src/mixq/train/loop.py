@@ -17,6 +17,7 @@ from torch import nn
 
 from mixq.data import DatasetSplits, Split, batches, epoch_seed, num_batches
 from mixq.errors import MixqError
+from mixq.nn.modes import eval_mode
 from mixq.train.checkpoint import (apply_checkpoint, check_config, check_model_id,
                                    read_checkpoint, save_checkpoint, set_rng_state)
 from mixq.train.config import TrainConfig
@@ -102,18 +103,12 @@ def evaluate(model: nn.Module, split: Split, batch_size: int = 256) -> float:
     """
     if len(split) == 0:
         raise MixqError("cannot evaluate on an empty split")
-    modes = [(m, m.training) for m in model.modules()]
     device = model_device(model)
     correct = 0
-    try:
-        model.eval()
-        with torch.no_grad():
-            for x, y in batches(split, batch_size):
-                logits = model(x.to(device))
-                correct += int((logits.argmax(dim=1).cpu() == y).sum())
-    finally:
-        for m, training in modes:
-            m.training = training
+    with eval_mode(model), torch.no_grad():
+        for x, y in batches(split, batch_size):
+            logits = model(x.to(device))
+            correct += int((logits.argmax(dim=1).cpu() == y).sum())
     return correct / len(split)
 
 
