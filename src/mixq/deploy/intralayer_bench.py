@@ -36,7 +36,7 @@ def sparse_case_graph(case: LayerCase, structure: str, density: float, seed: int
 
     Example:
         >>> g = sparse_case_graph(LayerCase("pw1x1", 4, 16, 8), "2:8", 0.05)
-        >>> [n.kind for n in g.nodes], g.nodes[1].sparse.structure
+        >>> [str(n.kind) for n in g.nodes], g.nodes[1].sparse.structure
         (['add', 'pw', 'pool'], '2:8')
     """
     b = SparseGraphBuilder((case.hw, case.hw, case.c_in), "u8", seed=seed, batch=4,

@@ -61,7 +61,7 @@ def case_graph(case: LayerCase, w_bits: WBits, a_bits: int, seed: int = 0) -> Gr
 
     Example:
         >>> g = case_graph(LayerCase("pw1x1", 4, 8, 8), 4, 4)
-        >>> [n.kind for n in g.nodes], g.nodes[1].weight_bits
+        >>> [str(n.kind) for n in g.nodes], g.nodes[1].weight_bits
         (['add', 'pw', 'pool'], 4)
     """
     weight = "t2" if w_bits == "ternary" else f"s{w_bits}"
