@@ -16,8 +16,8 @@ import pytest
 SRC = Path(__file__).resolve().parents[1] / "src"
 
 # Top to bottom: a package imports only from packages above it.
-ORDER = ("quant", "platform", "nn", "models", "data", "train", "search", "ir", "codegen",
-         "deploy", "intralayer", "hw", "report", "pipeline", "cli")
+ORDER = ("engine", "quant", "platform", "nn", "models", "data", "train", "search", "ir",
+         "codegen", "deploy", "intralayer", "hw", "interop", "report", "pipeline", "cli")
 # Modules anyone may import (they import nothing from mixq but each other).
 UTILITIES = ("errors", "fileio", "args")
 # mixq/__init__.py (the lazy top-level name table) and mixq/__main__.py (``python -m mixq``).
@@ -26,15 +26,16 @@ LINE_BUDGET = 400
 
 # Known violations of the order in today's code, each to be removed by the change named beside
 # it. Keep this empty: a new entry needs a reason and an owner.
-ALLOWED: set[tuple[str, str]] = {
-    # search needs the cluster latency model and the platform spec; both move to the pure
-    # mixq.platform package (issue 9, branch h9-deploy), whose landing removes these two.
-    ("mixq.search.cli", "mixq.deploy.cluster"),
-    ("mixq.search.cli", "mixq.deploy.platform_spec"),
-}
+ALLOWED: set[tuple[str, str]] = set()
 # Known import cycles, same rule. deploy.deploy <-> deploy.riscv (one calls the other's private
 # _host_check) goes with the single deploy flow (issue 9, branch h9-deploy).
-ALLOWED_CYCLES: list[list[str]] = [["mixq.deploy.deploy", "mixq.deploy.riscv"]]
+ALLOWED_CYCLES: list[list[str]] = [
+    ["mixq.deploy.deploy", "mixq.deploy.riscv"],
+    # The kernel-set table in codegen.kernels imports the kernel modules (lazily), which import
+    # codegen.kernels for the Kernel type (h9-deploy: Kernel in its own module breaks it).
+    ["mixq.codegen.kernels", "mixq.codegen.kernels_armv7em", "mixq.codegen.kernels_ref",
+     "mixq.codegen.kernels_sparse", "mixq.codegen.sparse_formats"],
+]
 
 
 def module_name(path: Path, root: Path) -> str:
@@ -152,6 +153,14 @@ def test_package_order():
 def test_no_import_cycles():
     found = [c for c in cycles(_package_graph(import_graph(SRC))) if c not in ALLOWED_CYCLES]
     assert not found, f"import cycles: {found}"
+
+
+def test_allow_lists_hold_only_real_violations():
+    graph = import_graph(SRC)
+    stale = [e for e in ALLOWED if e[1] not in graph.get(e[0], ())]
+    found = cycles(_package_graph(graph))
+    stale += [c for c in ALLOWED_CYCLES if c not in found]
+    assert not stale, f"fixed: remove from the allow-lists: {stale}"
 
 
 def test_line_budget():

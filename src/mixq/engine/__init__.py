@@ -9,8 +9,9 @@ Sits high in the package order (below ``errors``/``fileio``, above everything el
 no other mixq package and not torch.
 """
 
-from mixq.engine.base import Engine, EngineKind, Outcome, make_engine
+from mixq.engine.base import Engine, EngineKind, Outcome
 from mixq.engine.device import DeviceKind, add_device_argument
+from mixq.engine.factory import make_engine
 from mixq.engine.local import LocalEngine
 
 __all__ = ["DeviceKind", "Engine", "EngineKind", "LocalEngine", "Outcome", "add_device_argument",
