@@ -28,7 +28,7 @@ from mixq.ir.capture import input_codes, integerize
 from mixq.ir.interpret import interpret
 from mixq.models import get_model
 from mixq.nn import prepare
-from mixq.report.demo import DemoConfig, default_budget
+from mixq.pipeline import DemoConfig, default_budget
 from mixq.search.memory import flash_bytes, layer_shapes, ram_peak_bytes
 from mixq.search.memory_driven import allocate_bits
 from mixq.search.sensitivity import estimate_sensitivity

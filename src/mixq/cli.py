@@ -20,7 +20,7 @@ COMMAND_MODULES = ("mixq.search.cli", "mixq.intralayer.cli", "mixq.report.cli", 
 
 
 def _cmd_demo(args) -> int:
-    from mixq.report.demo import DemoConfig, run_demo
+    from mixq.pipeline import DemoConfig, run_demo
 
     cfg = DemoConfig(dataset=args.dataset, data_root=args.data_root, seed=args.seed,
                      quick=args.quick, flash_bytes=args.flash, ram_bytes=args.ram,

@@ -17,7 +17,7 @@ from mixq.ir.capture import input_codes, integerize
 from mixq.models import get_model
 from mixq.nn import prepare
 from mixq.quant.spec import BitAllocation
-from mixq.report.demo import DemoConfig, default_budget
+from mixq.pipeline import DemoConfig, default_budget
 from mixq.report.render import render_markdown, render_plot
 from mixq.search.memory import layer_shapes
 from mixq.search.memory_driven import allocate_bits

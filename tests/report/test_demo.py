@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from mixq.cli import main
-from mixq.report.demo import DemoConfig, run_demo
+from mixq.pipeline import DemoConfig, run_demo
 
 REPORT_FIELDS = {"name", "top1_float", "top1_fakequant", "top1_integer", "flash_bytes",
                  "ram_peak_bytes", "macs", "fits", "integer_mismatches"}

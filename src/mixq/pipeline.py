@@ -1,11 +1,16 @@
 """``mixq demo``: float, 8-bit and memory-driven mixed-precision models on one task, one report.
 
-Steps (each training run checkpoints atomically and resumes when re-run):
-1. train the float model; 2. QAT the 8-bit baseline; 3. allocate bits under a budget the 8-bit
-model does not fit (Rusci et al. 2020) and QAT the mixed model; 4. find the widest 8-bit model
-that fits the same budget ("int8-fit") and train it; 5. integerize every quantized model, check it
-bit for bit against the QAT integer-exact mode, deploy to the emulated Cortex-M7; 6. write
-``report.json``, ``report.md`` and ``tradeoff.png``.
+The pipeline, in execution order (:func:`run_demo`; each training run checkpoints atomically and
+resumes when re-run):
+
+1. train the float model;
+2. set the budget (fractions of the uniform 8-bit model's flash and RAM unless given) and allocate
+   bits under it (Rusci et al. 2020);
+3. QAT the 8-bit, the mixed and the reference models; integerize each, check the graph bit for bit
+   against the QAT integer-exact mode;
+4. find the widest 8-bit model that fits the same budget ("int8-fit") and train it the same way;
+5. save the test inputs and deploy the quantized models to the emulated core;
+6. write ``report.json``, ``report.md`` and ``tradeoff.png`` (rendering: :mod:`mixq.report`).
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import io
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +33,8 @@ from mixq.ir.serialize import save_graph
 from mixq.models import get_model
 from mixq.nn import prepare
 from mixq.quant.spec import BitAllocation
+from mixq.report.render import write_report
+from mixq.report.rows import ModelRow
 from mixq.search.memory import MemoryBudget, flash_bytes, layer_shapes, ram_peak_bytes
 from mixq.search.memory_driven import allocate_bits
 from mixq.train import TrainConfig, evaluate, train
@@ -86,11 +93,76 @@ class DemoConfig:
         return TrainConfig(epochs=1 if self.quick else self.qat_epochs, lr=1e-3, seed=self.seed)
 
 
+def run_demo(out, cfg: DemoConfig = DemoConfig()) -> dict:
+    """Run the whole demo into folder ``out``; returns the report dict (also in report.json).
+
+    Raises:
+        MixqError: bad dataset/budget (e.g. a budget no allocation can meet).
+    """
+    out = Path(out)
+    torch.set_num_threads(cfg.threads)
+    resolve_device(cfg.device)  # no GPU for --device cuda fails now, not after data loading
+    _check_target(cfg)  # an unknown target fails now, not after training
+    user_alloc = BitAllocation.load(cfg.allocation) if cfg.allocation else None
+    demo = _Demo(out, cfg)
+
+    # 1. the float model
+    float_model, _ = demo.train_float("float", cfg.width)
+    shapes = layer_shapes(float_model, demo.input_shape)
+    layers = [(s.name, s.kind) for s in shapes]
+
+    # 2. the budget and the allocations
+    budget = default_budget(shapes, cfg)
+    float_row = _float_row(float_model, shapes, budget, evaluate(float_model, demo.data.test))
+    runs = [("int8", BitAllocation.uniform(layers, 8, cfg.granularity)),
+            ("mixed", _mixed_allocation(user_alloc, cfg, shapes, layers, budget))]
+    if cfg.reference_bits:
+        b = cfg.reference_bits
+        runs.append((f"w{b}a{b}", BitAllocation.uniform(layers, b, cfg.granularity)))
+
+    # 3. QAT + integer graph of each allocation
+    rows = [float_row]
+    for tag, alloc in runs:
+        qat = demo.train_qat(tag, float_model, cfg.width, alloc)
+        rows.append(demo.integer_row(tag, qat, shapes, alloc, budget, float_row.top1_float))
+    references = [r for r in rows if r.name not in MODEL_NAMES]
+    rows = [r for r in rows if r.name in MODEL_NAMES]
+
+    # 4. the widest uniform 8-bit model that fits
+    rows.append(_int8_fit_row(demo, budget))
+    rows.sort(key=lambda r: MODEL_NAMES.index(r.name))
+
+    # 5. deployment on the emulated core (under torchrun the other ranks only helped train)
+    writer = is_writer()
+    if writer:
+        _save_test_inputs(out, demo)
+        if cfg.emulate > 0:
+            rows = _deploy_rows(out, rows, cfg)
+
+    # 6. the report
+    report = {"budget": {"flash_bytes": budget.flash_bytes, "ram_bytes": budget.ram_bytes},
+              "dataset": cfg.dataset, "config": asdict(cfg),
+              "models": [r.to_dict() for r in rows],
+              "references": [r.to_dict(with_bits=False) for r in references]}
+    if writer:
+        write_report(out, report)
+    return report
+
+
 def _alloc_hash(alloc: BitAllocation) -> str:
     return hashlib.sha256(alloc.to_json().encode()).hexdigest()[:12]
 
 
+def _check_target(cfg: DemoConfig) -> None:
+    if cfg.emulate > 0:
+        from mixq.deploy.deploy import get_target
+
+        get_target(cfg.target)
+
+
 class _Demo:
+    """The dataset and the training steps shared by every model of one demo run."""
+
     def __init__(self, out: Path, cfg: DemoConfig):
         self.out, self.cfg = out, cfg
         self.data = load_dataset(cfg.dataset, cfg.data_root)
@@ -123,7 +195,7 @@ class _Demo:
                                alloc.to_json().encode())
         return qat
 
-    def integer_row(self, tag: str, qat, shapes, alloc, budget) -> dict:
+    def integer_row(self, tag: str, qat, shapes, alloc, budget, top1_float: float) -> ModelRow:
         graph = integerize(qat, self.input_shape, name=f"demo_net-{tag}")
         if is_writer():
             save_graph(graph, self.out / "models" / tag)
@@ -131,14 +203,11 @@ class _Demo:
         codes = interpret(graph, input_codes(qat, x))
         mismatches = int((codes != integer_codes(qat, x)).reshape(len(x), -1).any(axis=1).sum())
         flash, ram = flash_bytes(shapes, alloc), ram_peak_bytes(shapes, alloc)
-        return {"name": tag, "top1_fakequant": evaluate(qat, self.data.test),
-                "top1_integer": float((codes.argmax(-1) == y).mean()),
-                "flash_bytes": flash, "ram_peak_bytes": ram,
-                "macs": sum(s.macs for s in shapes),
-                "fits": flash <= budget.flash_bytes and ram <= budget.ram_bytes,
-                "integer_mismatches": mismatches, "graph": graph,
-                "bits": [{"name": l.name, "w_bits": l.w_bits, "in_bits": l.in_bits,
-                          "out_bits": l.out_bits} for l in alloc.layers]}
+        return ModelRow(tag, top1_float, evaluate(qat, self.data.test),
+                        float((codes.argmax(-1) == y).mean()), flash, ram,
+                        sum(s.macs for s in shapes),
+                        flash <= budget.flash_bytes and ram <= budget.ram_bytes, mismatches,
+                        allocation=alloc, graph=graph)
 
 
 def default_budget(shapes, cfg: DemoConfig) -> MemoryBudget:
@@ -147,6 +216,24 @@ def default_budget(shapes, cfg: DemoConfig) -> MemoryBudget:
     flash = cfg.flash_bytes or int(flash_bytes(shapes, int8) * cfg.flash_fraction)
     ram = cfg.ram_bytes or int(ram_peak_bytes(shapes, int8) * cfg.ram_fraction)
     return MemoryBudget(flash, ram)
+
+
+def _float_row(model, shapes, budget: MemoryBudget, top1: float) -> ModelRow:
+    params = sum(p.numel() for p in model.parameters())
+    ram = max(4 * (int(np.prod(s.in_shape)) + int(np.prod(s.out_shape))) for s in shapes)
+    flash = 4 * params
+    return ModelRow("float", top1, None, None, flash, ram, sum(s.macs for s in shapes),
+                    flash <= budget.flash_bytes and ram <= budget.ram_bytes, None)
+
+
+def _mixed_allocation(user_alloc, cfg: DemoConfig, shapes, layers, budget) -> BitAllocation:
+    """The user's allocation (checked against the network's layers) or the memory-driven one."""
+    if user_alloc is None:
+        return allocate_bits(shapes, budget, cfg.granularity)
+    if user_alloc.names != tuple(n for n, _ in layers):
+        raise MixqError(f"{cfg.allocation}: layers {list(user_alloc.names)} do not match "
+                        f"demo_net's {[n for n, _ in layers]}; write one entry per layer")
+    return user_alloc
 
 
 def _fitting_width(demo: _Demo, budget: MemoryBudget, granularity: str) -> float | None:
@@ -161,48 +248,8 @@ def _fitting_width(demo: _Demo, budget: MemoryBudget, granularity: str) -> float
     return None
 
 
-def run_demo(out, cfg: DemoConfig = DemoConfig()) -> dict:
-    """Run the whole demo into folder ``out``; returns the report dict (also in report.json).
-
-    Raises:
-        MixqError: bad dataset/budget (e.g. a budget no allocation can meet).
-    """
-    from mixq.report.render import write_report
-
-    out = Path(out)
-    torch.set_num_threads(cfg.threads)
-    resolve_device(cfg.device)  # no GPU for --device cuda fails now, not after data loading
-    if cfg.emulate > 0:
-        from mixq.deploy.deploy import get_target
-
-        get_target(cfg.target)  # an unknown target fails now, not after training
-    user_alloc = BitAllocation.load(cfg.allocation) if cfg.allocation else None
-    demo = _Demo(out, cfg)
-    float_model, float_res = demo.train_float("float", cfg.width)
-    shapes = layer_shapes(float_model, demo.input_shape)
-    layers = [(s.name, s.kind) for s in shapes]
-    budget = default_budget(shapes, cfg)
-    rows = [_float_row(float_model, shapes, budget, evaluate(float_model, demo.data.test))]
-
-    int8_alloc = BitAllocation.uniform(layers, 8, cfg.granularity)
-    if user_alloc is not None:
-        if user_alloc.names != tuple(n for n, _ in layers):
-            raise MixqError(f"{cfg.allocation}: layers {list(user_alloc.names)} do not match "
-                            f"demo_net's {[n for n, _ in layers]}; write one entry per layer")
-        mixed_alloc = user_alloc
-    else:
-        mixed_alloc = allocate_bits(shapes, budget, cfg.granularity)
-    runs = [("int8", int8_alloc), ("mixed", mixed_alloc)]
-    if cfg.reference_bits:
-        b = cfg.reference_bits
-        runs.append((f"w{b}a{b}", BitAllocation.uniform(layers, b, cfg.granularity)))
-    for tag, alloc in runs:
-        qat = demo.train_qat(tag, float_model, cfg.width, alloc)
-        rows.append(demo.integer_row(tag, qat, shapes, alloc, budget))
-        rows[-1]["top1_float"] = rows[0]["top1_float"]
-    references = [r for r in rows if r["name"] not in MODEL_NAMES]
-    rows = [r for r in rows if r["name"] in MODEL_NAMES]
-
+def _int8_fit_row(demo: _Demo, budget: MemoryBudget) -> ModelRow:
+    cfg = demo.cfg
     width = _fitting_width(demo, budget, cfg.granularity)
     if width is None:
         raise MixqError(f"no 8-bit demo_net fits flash {budget.flash_bytes} B / RAM "
@@ -211,35 +258,8 @@ def run_demo(out, cfg: DemoConfig = DemoConfig()) -> dict:
     fit_shapes = layer_shapes(fit_float, demo.input_shape)
     fit_alloc = BitAllocation.uniform([(s.name, s.kind) for s in fit_shapes], 8, cfg.granularity)
     qat = demo.train_qat("int8-fit", fit_float, width, fit_alloc)
-    row = demo.integer_row("int8-fit", qat, fit_shapes, fit_alloc, budget)
-    row["top1_float"] = evaluate(fit_float, demo.data.test)
-    row["width"] = width
-    rows.append(row)
-    rows.sort(key=lambda r: MODEL_NAMES.index(r["name"]))
-
-    writer = is_writer()  # under torchrun the other ranks only helped train
-    if writer:
-        _save_test_inputs(out, demo)
-        if cfg.emulate > 0:
-            _deploy_rows(out, rows, cfg)
-    report = {"budget": {"flash_bytes": budget.flash_bytes, "ram_bytes": budget.ram_bytes},
-              "dataset": cfg.dataset, "config": asdict(cfg),
-              "models": [{k: v for k, v in r.items() if k != "graph"} for r in rows],
-              "references": [{k: v for k, v in r.items() if k not in ("graph", "bits")}
-                             for r in references]}
-    if writer:
-        write_report(out, report)
-    return report
-
-
-def _float_row(model, shapes, budget: MemoryBudget, top1: float) -> dict:
-    params = sum(p.numel() for p in model.parameters())
-    ram = max(4 * (int(np.prod(s.in_shape)) + int(np.prod(s.out_shape))) for s in shapes)
-    flash = 4 * params
-    return {"name": "float", "top1_float": top1, "top1_fakequant": None, "top1_integer": None,
-            "flash_bytes": flash, "ram_peak_bytes": ram, "macs": sum(s.macs for s in shapes),
-            "fits": flash <= budget.flash_bytes and ram <= budget.ram_bytes,
-            "integer_mismatches": None}
+    return replace(demo.integer_row("int8-fit", qat, fit_shapes, fit_alloc, budget,
+                                    evaluate(fit_float, demo.data.test)), width=width)
 
 
 def _save_test_inputs(out: Path, demo: _Demo) -> None:
@@ -251,19 +271,26 @@ def _save_test_inputs(out: Path, demo: _Demo) -> None:
     write_bytes_atomic(out / "test_inputs.npz", buf.getvalue())
 
 
-def _deploy_rows(out: Path, rows: list[dict], cfg: DemoConfig) -> None:
+DEPLOYED = ("int8", "mixed", "int8-fit")
+
+
+def _deploy_rows(out: Path, rows: list[ModelRow], cfg: DemoConfig) -> list[ModelRow]:
+    """The rows with the deployment figures of each deployed model added."""
     from mixq.deploy.rundir import deploy_row_fields, deploy_with_progress, load_test_inputs
 
     inputs, _ = load_test_inputs(out)
+    done = []
     for row in rows:
-        if row.get("graph") is None or row["name"] not in ("int8", "mixed", "int8-fit"):
+        if row.graph is None or row.name not in DEPLOYED:
+            done.append(row)
             continue
-        result = deploy_with_progress(row["name"], row["graph"], out / "deploy" / row["name"],
+        result = deploy_with_progress(row.name, row.graph, out / "deploy" / row.name,
                                       target=cfg.target, emulate=cfg.emulate, inputs=inputs)
-        row.update(deploy_row_fields(result))
-        row["target"], row["cpu"] = result["target"], result["cpu"]
+        fields = {**deploy_row_fields(result), "target": result["target"], "cpu": result["cpu"]}
         if "cluster" in result:  # PULP targets: the multi-core cluster's estimated latency
             c = result["cluster"]
-            row.update({"est_cluster_cycles": c["est_cycles"],
-                        "est_cluster_latency_ms": c["est_latency_ms"],
-                        "cluster_clock_hz": c["clock_hz"], "cluster_cores": c["cores"]})
+            fields.update({"est_cluster_cycles": c["est_cycles"],
+                           "est_cluster_latency_ms": c["est_latency_ms"],
+                           "cluster_clock_hz": c["clock_hz"], "cluster_cores": c["cores"]})
+        done.append(replace(row, deployment=fields))
+    return done
