@@ -40,6 +40,7 @@ from mixq.codegen.sparse_formats import (
 from mixq.ir.graph import Conv2d, Graph
 from mixq.platform.spec import KernelSet
 from mixq.quant.kinds import LayerKind
+from mixq.quant.sparsity import Family
 
 DSP_TARGET = KernelSet.ARMV7EM.value
 DSP_DIR = RUNTIME_DIR / "armv7em"
@@ -118,7 +119,7 @@ def pack_dsp_blob(node, graph: Graph) -> np.ndarray:
                                  axis=-1).astype("<u4")
     values = node.sparse.values.reshape(c_out, -1).astype(np.int64)
     mask = node.sparse.mask.reshape(c_out, -1)
-    if node.sparse.structure == "block1x4" and _dsp_blocks_align(node, graph):
+    if node.sparse.structure.family is Family.BLOCK and _dsp_blocks_align(node, graph):
         kind = 1
         ic = np.arange(mask.shape[1]) % channels
         starts = mask & (ic % 4 == 0)[None, :]  # the first position of each block

@@ -53,31 +53,18 @@ import math
 import numpy as np
 
 from mixq.codegen.packing import pack_codes
-from mixq.ir.graph import SPARSE_STRUCTURES, Conv2d, parse_nm
+from mixq.ir.graph import Conv2d
 from mixq.quant.kinds import LayerKind
+from mixq.quant.sparsity import (  # noqa: F401  (count_width, index_width: part of this API)
+    Family,
+    SparseStructure,
+    count_width,
+    index_width,
+    lane_groups,
+    nm_costs,
+)
 
 HEADER_WORDS = 16
-STRUCTURE_CODES = {"unstructured": 0, "row": 1, "nm": 2, "block1x4": 3}
-
-
-def index_width(count: int) -> int:
-    """Bits of an index field addressing ``count`` items: 8, 16 or 32.
-
-    Example:
-        >>> index_width(144), index_width(257), index_width(70000)
-        (8, 16, 32)
-    """
-    return 8 if count <= 256 else (16 if count <= 65536 else 32)
-
-
-def count_width(count: int) -> int:
-    """Bits of a per-row count of at most ``count`` items: 8 or 16.
-
-    Example:
-        >>> count_width(255), count_width(256)
-        (8, 16)
-    """
-    return 8 if count <= 255 else 16
 
 
 def scale_bytes(dense_scale) -> int:
@@ -102,69 +89,20 @@ def structure_code(structure: str) -> int:
         >>> structure_code("row"), structure_code("1:16")
         (1, 2)
     """
-    if structure not in SPARSE_STRUCTURES and parse_nm(structure) is None:
-        raise ValueError(f"unknown sparse structure '{structure}'; use one of {SPARSE_STRUCTURES}")
-    return STRUCTURE_CODES["nm" if parse_nm(structure) else structure]
-
-
-def _nm_costs(n: int, m: int, groups: int, nnz: int) -> tuple[int, int]:
-    lb = int(math.log2(m))
-    return groups * n.bit_length() + nnz * lb, groups * n * lb + 8 * (groups * n - nnz)
+    return SparseStructure(structure).family.code
 
 
 def index_bits(structure: str, mask_shape, nnz: int, mask: np.ndarray | None = None) -> int:
-    """Bits of a layer's sparse part beyond 8 per selected value (see the module table).
-
-    Args:
-        structure: one of :data:`mixq.ir.graph.SPARSE_STRUCTURES`.
-        mask_shape: the weight shape, ``(C_out, KH, KW, C_in / groups)`` or ``(C_out, fan_in)``.
-        nnz: number of selected positions (mask count).
-        mask: the bool mask; only needed for the exact block count of 'block1x4' when lanes
-            are not a multiple of 4 (else blocks = ceil(nnz / 4) per row is assumed exact).
-
-    Returns:
-        int bits.
+    """Bits of a layer's sparse part beyond 8 per selected value (see the module table and
+    :meth:`mixq.quant.sparsity.SparseStructure.index_bits`).
 
     Example:
         >>> index_bits("unstructured", (64, 1, 1, 64), 41)  # 8 * 64 + 8 * 41
         840
-        >>> index_bits("row", (64, 1, 1, 64), 64)
-        512
         >>> index_bits("1:16", (64, 1, 1, 64), 41)  # counted: 256 groups * 1 + 41 * 4
         420
-        >>> index_bits("2:8", (8, 1, 1, 8), 16)  # fixed slots full: 8 * 2 * 3
-        48
-        >>> index_bits("block1x4", (64, 1, 1, 64), 40)  # 8 * 64 + 8 * 10
-        592
     """
-    shape = tuple(int(s) for s in mask_shape)
-    c_out, lanes = shape[0], shape[-1]
-    k = int(np.prod(shape[1:], dtype=np.int64))
-    taps = k // max(lanes, 1)
-    nm = parse_nm(structure)
-    if structure in ("unstructured", "row"):
-        return (count_width(k) * c_out if structure == "unstructured" else 0) + \
-            index_width(k) * nnz
-    if nm is not None:
-        n, m = nm
-        return min(_nm_costs(n, m, c_out * taps * -(-lanes // m), nnz))
-    if structure == "block1x4":
-        per_tap = -(-lanes // 4)
-        if mask is not None:
-            blocks = int(_groups(np.asarray(mask, bool).reshape(c_out, taps, lanes), 4)
-                         .any(axis=-1).sum())
-        else:
-            blocks = -(-nnz // 4)
-        nb = taps * per_tap
-        return count_width(nb) * c_out + index_width(nb) * blocks + 8 * (4 * blocks - nnz)
-    raise ValueError(f"unknown sparse structure '{structure}'; use one of {SPARSE_STRUCTURES}")
-
-
-def _groups(rows: np.ndarray, m: int) -> np.ndarray:
-    """(..., lanes) -> (..., ceil(lanes / m), m), zero padded."""
-    pad = (-rows.shape[-1]) % m
-    rows = np.pad(rows, [(0, 0)] * (rows.ndim - 1) + [(0, pad)])
-    return rows.reshape(*rows.shape[:-1], -1, m)
+    return SparseStructure(structure).index_bits(mask_shape, nnz, mask)
 
 
 def row_view(node, graph) -> tuple[int, int]:
@@ -221,32 +159,32 @@ def encode_sparse(values: np.ndarray, mask: np.ndarray, structure: str) -> dict:
     Raises:
         ValueError: the mask does not follow the structure.
     """
+    structure = SparseStructure(structure)
+    problem = structure.violation(mask)
+    if problem:
+        raise ValueError(problem)
     c_out, taps, lanes = mask.shape
     per_row = mask.reshape(c_out, -1).sum(axis=1)
-    out = {"code": structure_code(structure), "param": 0, "width": 0, "counted": 0,
+    out = {"code": structure.family.code, "param": 0, "width": 0, "counted": 0,
            "count_bytes": 0, "counts": b"", "index": b"", "values": b""}
-    nm = parse_nm(structure)
-    if structure in ("unstructured", "row"):
+    family = structure.family
+    if family in (Family.UNSTRUCTURED, Family.ROW):
         width = index_width(taps * lanes)
         flat_mask = mask.reshape(c_out, -1)
         idx = np.nonzero(flat_mask)[1]  # row-major: rows in order, positions increasing
-        if structure == "row":
-            if per_row.size and per_row.min() != per_row.max():
-                raise ValueError("'row' structure needs the same count in every output channel")
+        if family is Family.ROW:
             out["param"] = int(per_row[0]) if per_row.size else 0
         else:
             cw = count_width(taps * lanes)
             out.update(count_bytes=cw // 8, counts=_uint(per_row, cw))
         out.update(width=width // 8, index=_uint(idx, width),
                    values=_le(values.reshape(c_out, -1)[flat_mask], "i1"))
-    elif nm is not None:
-        n, m = nm
+    elif family is Family.NM:
+        n, m = structure.nm
         lb = int(math.log2(m))
-        gm, gv = _groups(mask, m), _groups(values, m)  # (C_out, taps, G_t, m)
+        gm, gv = lane_groups(mask, m), lane_groups(values, m)  # (C_out, taps, G_t, m)
         counts = gm.sum(axis=-1).ravel()
-        if counts.max(initial=0) > n:
-            raise ValueError(f"more than {n} outliers in a group of {m}")
-        counted, fixed = _nm_costs(n, m, counts.size, int(mask.sum()))
+        counted, fixed = nm_costs(n, m, counts.size, int(mask.sum()))
         slots = [np.nonzero(g)[0] for g in gm.reshape(-1, m)]
         vals = gv.reshape(-1, m)
         if counted <= fixed:
@@ -260,19 +198,14 @@ def encode_sparse(values: np.ndarray, mask: np.ndarray, structure: str) -> dict:
                                  for v, s, p in zip(vals, slots, pad)] + [np.zeros(0, np.int64)])
         out.update(param=n, width=lb, index=_bitstream(idx, [lb] * idx.size),
                    values=_le(vs, "i1"))
-    elif structure == "block1x4":
-        gm, gv = _groups(mask, 4), _groups(values, 4)  # (C_out, taps, B_t, 4)
-        present = _groups(np.ones_like(mask), 4)
+    else:  # Family.BLOCK
+        gm, gv = lane_groups(mask, 4), lane_groups(values, 4)  # (C_out, taps, B_t, 4)
         any_block = gm.any(axis=-1)
-        if np.any(any_block[..., None] & present & ~gm):
-            raise ValueError("'block1x4' mask is not a union of aligned 1x4 blocks")
         rows_b = any_block.reshape(c_out, -1)
         width, cw = index_width(rows_b.shape[1]), count_width(rows_b.shape[1])
         out.update(width=width // 8, count_bytes=cw // 8, counts=_uint(rows_b.sum(axis=1), cw),
                    index=_uint(np.nonzero(rows_b)[1], width),
                    values=_le(gv.reshape(c_out, -1, 4)[rows_b], "i1"))
-    else:
-        raise ValueError(f"unknown sparse structure '{structure}'")
     return out
 
 

@@ -12,8 +12,9 @@ from typing import Optional
 import numpy as np
 
 from mixq.codegen.synth import GraphBuilder, IntPair, _pair, parse_dtype, same_padding
-from mixq.ir.graph import Conv2d, FullyConnected, Requant, SparseOutliers, parse_nm
+from mixq.ir.graph import Conv2d, FullyConnected, Requant, SparseOutliers
 from mixq.ir.interpret import conv2d_acc
+from mixq.quant.sparsity import Family, SparseStructure
 
 
 def random_mask(shape, structure: str, density: float, rng: np.random.Generator) -> np.ndarray:
@@ -37,16 +38,17 @@ def random_mask(shape, structure: str, density: float, rng: np.random.Generator)
     rows = size // lanes
     target = int(round(density * size))
     mask = np.zeros(size, bool)
-    nm = parse_nm(structure)
-    if structure == "unstructured":
+    structure = SparseStructure(structure)
+    family = structure.family
+    if family is Family.UNSTRUCTURED:
         mask[rng.permutation(size)[:target]] = True
-    elif structure == "row":
+    elif family is Family.ROW:
         per = size // shape[0]
         count = int(round(density * per))
         for c in range(shape[0]):
             mask[c * per + rng.permutation(per)[:count]] = True
-    elif nm is not None:
-        n, m = nm
+    elif family is Family.NM:
+        n, m = structure.nm
         per_tap = -(-lanes // m)
         filled = np.zeros(rows * per_tap, np.int64)
         chosen = 0
@@ -58,14 +60,12 @@ def random_mask(shape, structure: str, density: float, rng: np.random.Generator)
                 filled[group] += 1
                 mask[pos] = True
                 chosen += 1
-    elif structure == "block1x4":
+    else:  # Family.BLOCK
         per_tap = -(-lanes // 4)
         blocks = rng.permutation(rows * per_tap)[: int(round(density * size / min(4, lanes)))]
         for b in blocks:
             row, j = divmod(int(b), per_tap)
             mask[row * lanes + 4 * j: row * lanes + min(4 * j + 4, lanes)] = True
-    else:
-        raise ValueError(f"unknown sparse structure '{structure}'")
     return mask.reshape(shape)
 
 

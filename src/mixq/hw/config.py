@@ -24,7 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mixq.errors import MixqError
-from mixq.ir.graph import SPARSE_STRUCTURES, parse_nm
+from mixq.quant.sparsity import SPARSE_STRUCTURES, Family, SparseStructure
 
 ENGINES = ("ternary_sparse", "int8")
 
@@ -96,7 +96,7 @@ class EngineConfig:
             return
         if self.structure not in SPARSE_STRUCTURES:
             raise HwConfigError(f"structure '{self.structure}' is not one of {SPARSE_STRUCTURES}")
-        nm = parse_nm(self.structure)
+        nm = SparseStructure(self.structure).nm
         if nm is not None and (not _is_pow2(nm[1]) or self.lanes % nm[1]):
             raise HwConfigError(f"lanes={self.lanes} must be a multiple of M for "
                                 f"'{self.structure}'")
@@ -110,14 +110,13 @@ class EngineConfig:
         """'int8', 'nm', 'queue' or 'block' (see the module docstring)."""
         if self.engine == "int8":
             return "int8"
-        if parse_nm(self.structure) is not None:
-            return "nm"
-        return "block" if self.structure == "block1x4" else "queue"
+        return {Family.NM: "nm", Family.BLOCK: "block", Family.UNSTRUCTURED: "queue",
+                Family.ROW: "queue"}[SparseStructure(self.structure).family]
 
     @property
     def nm(self) -> tuple[int, int]:
         """(N, M) of an N:M engine."""
-        return parse_nm(self.structure)
+        return SparseStructure(self.structure).nm
 
     @property
     def slots(self) -> int:

@@ -27,6 +27,7 @@ from mixq.hw.synth import SynthResult, area_table
 from mixq.hw.synthetic import demo_graph, int8_twin
 from mixq.ir.interpret import interpret
 from mixq.quant.kinds import LayerKind
+from mixq.quant.sparsity import BLOCK, Family, SparseStructure
 
 NM_STRUCTURES = ("1:16", "1:8", "2:8")
 
@@ -45,7 +46,8 @@ def sparse_units_for(structure: str, density: float, lanes: int, channels: int) 
         >>> [sparse_units_for("block1x4", d, 16, 4) for d in (0.01, 0.02, 0.05)]
         [1, 1, 2]
     """
-    per_chunk = density * lanes * channels / (4 if structure == "block1x4" else 1)
+    block = structure != "dense" and SparseStructure(structure).family is Family.BLOCK
+    per_chunk = density * lanes * channels / (BLOCK if block else 1)
     return max(1, math.ceil(2 * per_chunk))
 
 

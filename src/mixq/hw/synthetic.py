@@ -10,11 +10,12 @@ from __future__ import annotations
 import numpy as np
 
 from mixq.ir.graph import (AvgPool, Conv2d, FullyConnected, Graph, Requant, SparseOutliers,
-                           TensorType, parse_nm)
+                           TensorType)
 from mixq.ir.interpret import run_node
 from mixq.ir.verify import verify
 from mixq.quant.integer import icn_bias, qrange, quantize_multipliers
 from mixq.quant.kinds import LayerKind
+from mixq.quant.sparsity import Family, SparseStructure
 
 # demo_net's shapes (mixq.models.tiny: DEMO_FIRST_CHANNELS, DEMO_BLOCKS), repeated here because
 # hw/ must not import torch; tests/hw check that they agree.
@@ -41,24 +42,25 @@ def outlier_mask(shape, structure: str, density: float, rng) -> np.ndarray:
         >>> int(m.reshape(-1, 2, 8).sum(axis=2).max()) <= 1
         True
     """
+    structure = SparseStructure(structure)
     cin = shape[-1]
     rows = int(np.prod(shape[:-1]))
-    if structure == "unstructured":
+    if structure.family is Family.UNSTRUCTURED:
         return rng.random(shape) < density
-    if structure == "row":
+    if structure.family is Family.ROW:
         per = int(round(density * int(np.prod(shape[1:]))))
         mask = np.zeros((shape[0], int(np.prod(shape[1:]))), bool)
         for c in range(shape[0]):
             mask[c, rng.choice(mask.shape[1], per, replace=False)] = True
         return mask.reshape(shape)
-    group = 4 if structure == "block1x4" else parse_nm(structure)[1]
+    group = structure.group
     mask = np.zeros((rows, cin), bool)
     for g0 in range(0, cin, group):
         size = min(group, cin - g0)
-        if structure == "block1x4":
+        if structure.family is Family.BLOCK:
             mask[:, g0:g0 + size] = (rng.random(rows) < density)[:, None]
             continue
-        n = min(parse_nm(structure)[0], size)
+        n = min(structure.nm[0], size)
         q = min(1.0, density * size / n)
         counts = rng.binomial(n, q, size=rows)
         for r in np.nonzero(counts)[0]:

@@ -26,7 +26,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mixq.codegen.sparse_formats import index_bits as deployed_index_bits
 from mixq.intralayer.structures import check_structure
 
 SCALE_BITS = 16   # one per-channel weight scale (alpha_c or a b-bit step)
@@ -80,12 +79,12 @@ def index_bits(mask: np.ndarray, structure: str) -> int:
         >>> index_bits(m, "unstructured"), index_bits(m, "1:8"), index_bits(m, "2:8")
         (48, 14, 22)
     """
-    check_structure(structure)
+    structure = check_structure(structure)
     mask = np.asarray(mask, dtype=bool)
     nnz = int(mask.sum())
     if nnz == 0:
         return 0
-    return int(deployed_index_bits(structure, mask.shape, nnz, mask))
+    return int(structure.index_bits(mask.shape, nnz, mask))
 
 
 def dense_sparse_cost(name: str, mask: np.ndarray, structure: str, scales: int) -> LayerCost:

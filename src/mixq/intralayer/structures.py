@@ -26,22 +26,19 @@ from __future__ import annotations
 import numpy as np
 
 from mixq.errors import MixqError
-from mixq.ir.graph import SPARSE_STRUCTURES, parse_nm
+from mixq.quant.sparsity import BLOCK, SPARSE_STRUCTURES, Family, SparseStructure, lane_groups
 
 STRUCTURES = SPARSE_STRUCTURES
-BLOCK = 4  # block1x4: 4 consecutive input channels
 
 
-def check_structure(structure: str) -> str:
-    """Return ``structure`` or raise MixqError naming the known ones.
+def check_structure(structure: str) -> SparseStructure:
+    """The parsed ``structure``, or a one-line MixqError naming the known ones.
 
     Example:
         >>> check_structure("2:8")
         '2:8'
     """
-    if structure not in STRUCTURES:
-        raise MixqError(f"outlier structure '{structure}' is not one of {', '.join(STRUCTURES)}")
-    return structure
+    return SparseStructure.parse(structure)
 
 
 def max_density(structure: str) -> float:
@@ -51,8 +48,7 @@ def max_density(structure: str) -> float:
         >>> max_density("1:16"), max_density("2:8"), max_density("row")
         (0.0625, 0.25, 1.0)
     """
-    nm = parse_nm(check_structure(structure))
-    return nm[0] / nm[1] if nm else 1.0
+    return check_structure(structure).max_density
 
 
 def _top(flat_scores: np.ndarray, k: int) -> np.ndarray:
@@ -64,9 +60,7 @@ def _top(flat_scores: np.ndarray, k: int) -> np.ndarray:
 
 def _lane_groups(a: np.ndarray, m: int, fill) -> np.ndarray:
     """(..., L) -> (rows, ceil(L/m), m) with the tail padded by ``fill``."""
-    rows = a.reshape(-1, a.shape[-1])
-    pad = (-rows.shape[1]) % m
-    return np.pad(rows, ((0, 0), (0, pad)), constant_values=fill).reshape(rows.shape[0], -1, m)
+    return lane_groups(a.reshape(-1, a.shape[-1]), m, fill)
 
 
 def _ungroup(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
@@ -98,7 +92,7 @@ def build_mask(scores: np.ndarray, structure: str, density: float) -> np.ndarray
         >>> build_mask(s, "block1x4", 0.5).astype(int).tolist()
         [[0, 0, 0, 0, 1, 1, 1, 1], [1, 1, 1, 1, 0, 0, 0, 0]]
     """
-    check_structure(structure)
+    structure = check_structure(structure)
     if not 0.0 <= density <= 1.0:
         raise MixqError(f"outlier density {density} must be in [0, 1]")
     scores = np.asarray(scores, dtype=np.float64)
@@ -107,19 +101,18 @@ def build_mask(scores: np.ndarray, structure: str, density: float) -> np.ndarray
     if numel == 0 or density == 0.0:
         return mask
     k = int(round(density * numel))
-    if structure == "unstructured":
+    if structure.family is Family.UNSTRUCTURED:
         mask.reshape(-1)[_top(scores.reshape(-1), k)] = True
         return mask
-    if structure == "row":
+    if structure.family is Family.ROW:
         rows = scores.reshape(scores.shape[0], -1)
         per_row = int(round(density * rows.shape[1]))
         if per_row > 0:
             idx = np.argsort(-rows, axis=1, kind="stable")[:, :per_row]
             np.put_along_axis(mask.reshape(rows.shape), idx, True, axis=1)
         return mask
-    nm = parse_nm(structure)
-    if nm is not None:
-        n, m = nm
+    if structure.family is Family.NM:
+        n, m = structure.nm
         groups = _lane_groups(scores, m, -np.inf)
         # rank inside each group; only the N best of a group may be chosen
         rank = np.argsort(np.argsort(-groups, axis=2, kind="stable"), axis=2, kind="stable")
@@ -128,7 +121,7 @@ def build_mask(scores: np.ndarray, structure: str, density: float) -> np.ndarray
         chosen = np.zeros(cand.shape, dtype=bool)
         chosen[_top(cand, min(k, int(eligible.sum())))] = True
         return _ungroup(chosen.reshape(groups.shape), scores.shape)
-    # block1x4
+    # Family.BLOCK
     groups = _lane_groups(scores, BLOCK, 0.0)
     sizes = _lane_groups(np.ones(scores.shape), BLOCK, 0.0).sum(axis=2).reshape(-1)
     order = np.argsort(-groups.sum(axis=2).reshape(-1), kind="stable")

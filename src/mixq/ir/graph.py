@@ -19,6 +19,7 @@ import numpy as np
 
 from mixq.quant.integer import AddRequant, qrange
 from mixq.quant.kinds import LayerKind
+from mixq.quant.sparsity import SPARSE_STRUCTURES, SparseStructure, parse_nm  # noqa: F401
 
 
 @dataclass(frozen=True)
@@ -92,20 +93,7 @@ class Requant:
         object.__setattr__(self, "shift", _frozen_array(self.shift, np.int32))
 
 
-SPARSE_STRUCTURES = ("unstructured", "row", "1:16", "1:8", "2:8", "block1x4")
-
-
-def parse_nm(structure: str) -> tuple[int, int] | None:
-    """(N, M) of an 'N:M' structure, else None.
-
-    Example:
-        >>> parse_nm("2:8"), parse_nm("row")
-        ((2, 8), None)
-    """
-    if ":" not in structure:
-        return None
-    n, m = structure.split(":")
-    return int(n), int(m)
+# SPARSE_STRUCTURES and parse_nm are re-exported from mixq.quant.sparsity.
 
 
 @dataclass(frozen=True, eq=False)
@@ -124,7 +112,9 @@ class SparseOutliers:
         mask: bool, the same shape: the selected outlier positions (a selected code may be 0);
             T is 0 wherever ``mask`` is set. Defaults to ``values != 0``.
         dense_scale: int32 (C_out,) k_c >= 0.
-        structure: one of :data:`SPARSE_STRUCTURES`: 'unstructured' (any positions),
+        structure: a :class:`~mixq.quant.sparsity.SparseStructure` (a known name is parsed;
+            an unknown one is kept for :func:`mixq.ir.verify.verify` to reject):
+            'unstructured' (any positions),
             'row' (the same count in every output channel), 'N:M' (at most N non-zeros in every
             M consecutive input channels of one (c_out, ky, kx) row, groups aligned at 0),
             'block1x4' (the mask is a union of aligned blocks of 4 consecutive input channels;
@@ -133,10 +123,12 @@ class SparseOutliers:
 
     values: np.ndarray
     dense_scale: np.ndarray
-    structure: str = "unstructured"
+    structure: SparseStructure = SparseStructure("unstructured")
     mask: np.ndarray | None = None
 
     def __post_init__(self):
+        if self.structure in SPARSE_STRUCTURES:
+            object.__setattr__(self, "structure", SparseStructure(self.structure))
         object.__setattr__(self, "values", _frozen_array(self.values, np.int8))
         object.__setattr__(self, "dense_scale", _frozen_array(self.dense_scale, np.int32))
         mask = self.values != 0 if self.mask is None else self.mask

@@ -13,9 +13,9 @@ from mixq.ir.graph import (
     FullyConnected,
     Graph,
     Requant,
-    parse_nm,
 )
 from mixq.quant.integer import INT32_MAX, MAX_SHIFT, MIN_SHIFT, qrange
+from mixq.quant.sparsity import SparseStructure
 
 INT64_LIMIT = 1 << 63
 
@@ -71,12 +71,6 @@ def _check_weights(node, w: np.ndarray) -> None:
         raise IRError(f"node '{node.name}': weight codes outside [{lo}, {hi}]")
 
 
-def _groups(mask_rows: np.ndarray, m: int) -> np.ndarray:
-    """(rows, L) -> (rows, ceil(L / m), m), zero padded: aligned groups along the last axis."""
-    pad = (-mask_rows.shape[1]) % m
-    return np.pad(mask_rows, ((0, 0), (0, pad))).reshape(mask_rows.shape[0], -1, m)
-
-
 def _check_sparse(node, fan_in: int, x_max: int) -> int:
     """Check a dense+sparse layer's outliers; returns its accumulator bound."""
     sp = node.sparse
@@ -85,7 +79,7 @@ def _check_sparse(node, fan_in: int, x_max: int) -> int:
         raise IRError(f"node '{node.name}': sparse outliers need a ternary dense weight")
     if v.shape != w.shape or mask.shape != w.shape:
         raise IRError(f"node '{node.name}': outliers {v.shape} do not match weight {w.shape}")
-    if sp.structure not in SPARSE_STRUCTURES:
+    if not isinstance(sp.structure, SparseStructure):
         raise IRError(f"node '{node.name}': structure '{sp.structure}' is not one of "
                       f"{SPARSE_STRUCTURES}")
     if np.any(mask & (w != 0)) or np.any(~mask & (v != 0)):
@@ -94,17 +88,9 @@ def _check_sparse(node, fan_in: int, x_max: int) -> int:
     if sp.dense_scale.shape != (c_out,) or sp.dense_scale.min(initial=0) < 0:
         raise IRError(f"node '{node.name}': dense_scale must be (C_out,) non-negative integers")
     per_row = mask.reshape(c_out, -1).sum(axis=1)
-    if sp.structure == "row" and per_row.size and per_row.min() != per_row.max():
-        raise IRError(f"node '{node.name}': 'row' structure needs the same count per channel")
-    lanes = mask.reshape(-1, mask.shape[-1])  # one row of input channels per (c_out, ky, kx)
-    nm = parse_nm(sp.structure)
-    if nm is not None and _groups(lanes, nm[1]).sum(axis=2).max(initial=0) > nm[0]:
-        raise IRError(f"node '{node.name}': more than {nm[0]} outliers in a group of {nm[1]}")
-    if sp.structure == "block1x4":
-        blocks = _groups(lanes, 4)
-        full = _groups(np.ones_like(lanes), 4)  # lanes that exist (the last block may be short)
-        if np.any(blocks.any(axis=2, keepdims=True) & full & ~blocks):
-            raise IRError(f"node '{node.name}': 'block1x4' mask is not a union of 1x4 blocks")
+    problem = sp.structure.violation(mask)
+    if problem:
+        raise IRError(f"node '{node.name}': {problem}")
     k_max = int(sp.dense_scale.max(initial=0))
     return fan_in * x_max * k_max + int(per_row.max(initial=0)) * x_max * 128
 
