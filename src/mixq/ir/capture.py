@@ -10,12 +10,13 @@ import numpy as np
 import torch
 
 from mixq.errors import MixqError
-from mixq.ir.graph import (Add, AvgPool, Conv2d, FullyConnected, Graph, Requant, SparseOutliers,
+from mixq.ir.graph import (Add, AvgPool, Conv2d, FullyConnected, Graph, SparseOutliers,
                            TensorType)
 from mixq.ir.verify import verify
 from mixq.nn.intralayer import dense_sparse_parts
 from mixq.nn.modes import eval_mode
-from mixq.nn.modules import Codes, QuantAdd, QuantAvgPool, QuantConv, QuantFlatten, QuantLinear
+from mixq.nn.modules import (Codes, IntegerLayer, QuantAdd, QuantAvgPool, QuantConv, QuantFlatten,
+                             QuantLinear)
 from mixq.nn.prepare import QuantModel
 
 
@@ -28,17 +29,12 @@ def _tensor_type(c: Codes) -> TensorType:
     return TensorType(_per_sample_shape(c), c.bits, c.signed, float(c.scale))
 
 
-def _requant(p: dict) -> Requant:
-    return Requant(p["bias"], p["multiplier"], p["shift"], p["activation_min"],
-                   p["activation_max"])
-
-
-def _weight_and_sparse(m, p: dict, layout) -> tuple[np.ndarray, SparseOutliers | None]:
+def _weight_and_sparse(m, p: IntegerLayer, layout) -> tuple[np.ndarray, SparseOutliers | None]:
     """The node's weight (IR layout) and, for a dense+sparse layer, its outliers (intra-layer
     mixed precision: the layer's integer weight k*T + S is split into T and S)."""
     parts = dense_sparse_parts(m)
     if parts is None:
-        return layout(p["weight"]), None
+        return layout(p.weight), None
     return layout(parts.ternary), SparseOutliers(layout(parts.values), parts.dense_scale,
                                                  parts.structure, layout(parts.mask))
 
@@ -99,9 +95,8 @@ def integerize(model: QuantModel, input_shape: tuple[int, int, int] | None = Non
             x = step.input_codes[0]
             p = m.integer_params(x.scale, tuple(x.codes.shape[-2:]))
             w, sparse = _weight_and_sparse(m, p, lambda a: a.transpose(0, 2, 3, 1))
-            nodes.append(Conv2d(step.name, ins[0], out_name, w, _requant(p), tuple(p["stride"]),
-                                tuple(p["pads"]), p["groups"], p["weight_bits"], p["ternary"],
-                                sparse))
+            nodes.append(Conv2d(step.name, ins[0], out_name, w, p.requant, p.stride, p.pads,
+                                p.groups, p.weight_bits, p.ternary, sparse))
         elif isinstance(m, QuantLinear):
             p = m.integer_params(step.input_codes[0].scale)
             src = tensors[ins[0]]
@@ -114,8 +109,8 @@ def integerize(model: QuantModel, input_shape: tuple[int, int, int] | None = Non
                 return w
 
             w, sparse = _weight_and_sparse(m, p, fc_layout)
-            nodes.append(FullyConnected(step.name, ins[0], out_name, w, _requant(p),
-                                        p["weight_bits"], p["ternary"], sparse))
+            nodes.append(FullyConnected(step.name, ins[0], out_name, w, p.requant,
+                                        p.weight_bits, p.ternary, sparse))
         elif isinstance(m, QuantAvgPool):
             nodes.append(AvgPool(step.name, ins[0], out_name))
         elif isinstance(m, QuantAdd):

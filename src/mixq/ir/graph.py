@@ -17,7 +17,7 @@ from typing import Union
 
 import numpy as np
 
-from mixq.quant.integer import AddRequant, qrange
+from mixq.quant.integer import AddRequant, Requant, frozen_array, qrange
 from mixq.quant.kinds import LayerKind
 from mixq.quant.sparsity import SPARSE_STRUCTURES, SparseStructure, parse_nm  # noqa: F401
 
@@ -63,36 +63,6 @@ class TensorType:
         return int(np.prod(self.shape[:-1], dtype=np.int64)) * per_pixel
 
 
-def _frozen_array(a: np.ndarray, dtype) -> np.ndarray:
-    a = np.ascontiguousarray(a, dtype=dtype)
-    a.setflags(write=False)
-    return a
-
-
-@dataclass(frozen=True, eq=False)
-class Requant:
-    """Per-output-channel ICN parameters (see :func:`mixq.quant.integer.requantize`):
-    ``y = clamp((acc * multiplier + bias) >> shift, activation_min, activation_max)``.
-
-    Attributes:
-        bias: int64 (C,) in product units, rounding half 2^(shift-1) included.
-        multiplier: int32 (C,) Q31 multiplier.
-        shift: (C,) total right shift in [1, 62].
-        activation_min, activation_max: output code range (clamp).
-    """
-
-    bias: np.ndarray
-    multiplier: np.ndarray
-    shift: np.ndarray
-    activation_min: int
-    activation_max: int
-
-    def __post_init__(self):
-        object.__setattr__(self, "bias", _frozen_array(self.bias, np.int64))
-        object.__setattr__(self, "multiplier", _frozen_array(self.multiplier, np.int32))
-        object.__setattr__(self, "shift", _frozen_array(self.shift, np.int32))
-
-
 # SPARSE_STRUCTURES and parse_nm are re-exported from mixq.quant.sparsity.
 
 
@@ -129,10 +99,10 @@ class SparseOutliers:
     def __post_init__(self):
         if self.structure in SPARSE_STRUCTURES:
             object.__setattr__(self, "structure", SparseStructure(self.structure))
-        object.__setattr__(self, "values", _frozen_array(self.values, np.int8))
-        object.__setattr__(self, "dense_scale", _frozen_array(self.dense_scale, np.int32))
+        object.__setattr__(self, "values", frozen_array(self.values, np.int8))
+        object.__setattr__(self, "dense_scale", frozen_array(self.dense_scale, np.int32))
         mask = self.values != 0 if self.mask is None else self.mask
-        object.__setattr__(self, "mask", _frozen_array(mask, np.bool_))
+        object.__setattr__(self, "mask", frozen_array(mask, np.bool_))
 
     @property
     def nnz(self) -> int:
@@ -171,7 +141,7 @@ class Conv2d:
     sparse: SparseOutliers | None = None
 
     def __post_init__(self):
-        object.__setattr__(self, "weight", _frozen_array(self.weight, np.int8))
+        object.__setattr__(self, "weight", frozen_array(self.weight, np.int8))
 
     @property
     def kind(self) -> LayerKind:
@@ -205,7 +175,7 @@ class FullyConnected:
     sparse: SparseOutliers | None = None
 
     def __post_init__(self):
-        object.__setattr__(self, "weight", _frozen_array(self.weight, np.int8))
+        object.__setattr__(self, "weight", frozen_array(self.weight, np.int8))
 
     kind = LayerKind.FC
 

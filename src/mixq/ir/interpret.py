@@ -9,14 +9,12 @@ from __future__ import annotations
 import numpy as np
 
 from mixq.ir.graph import Add, AvgPool, Conv2d, FullyConnected, Graph, Requant
-from mixq.quant.integer import avgpool_divide, requantize
+from mixq.quant.integer import avgpool_divide
 
 
 def apply_requant(acc: np.ndarray, rq: Requant) -> np.ndarray:
     """ICN requantization of an int64 accumulator (..., C) with a node's :class:`Requant`."""
-    return requantize(acc.astype(np.int64), rq.bias.astype(np.int64),
-                      rq.multiplier.astype(np.int64), rq.shift.astype(np.int64),
-                      rq.activation_min, rq.activation_max)
+    return rq.apply(acc)
 
 
 def conv2d_acc(x: np.ndarray, weight: np.ndarray, stride, padding, groups: int) -> np.ndarray:

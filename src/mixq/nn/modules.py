@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import math
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
@@ -24,6 +25,7 @@ from mixq.quant.fake import ste
 from mixq.quant.integer import (
     AddRequant,
     avgpool_divide,
+    Requant,
     icn_bias,
     quantize_multipliers,
     requantize,
@@ -46,21 +48,43 @@ def _act_quantizer(bits: int, relu: bool, clip_max: float | None = None) -> ActQ
     return SignedQuantizer(bits)
 
 
-def _requant_arrays(real_scale: np.ndarray, bias_real: np.ndarray, act: ActQuantizer) -> dict:
+@dataclass(frozen=True, eq=False)
+class IntegerLayer:
+    """Integer constants of one QAT weight layer: the single source of the integer-exact path
+    (``integer_forward``) and of :func:`mixq.ir.capture.integerize`.
+
+    Attributes:
+        weight: int64 codes, torch layout: OIHW (conv) or (C_out, C_in) in torch flatten order.
+        requant: the ICN parameters (:class:`mixq.quant.integer.Requant`).
+        out_scale, out_bits, out_signed: the output tensor's quantization.
+        weight_bits, ternary: the weight format.
+        pads: (top, bottom, left, right) zero padding (conv only).
+        stride, groups: conv only.
+    """
+
+    weight: np.ndarray
+    requant: Requant
+    out_scale: float
+    out_bits: int
+    out_signed: bool
+    weight_bits: int
+    ternary: bool
+    pads: tuple[int, int, int, int] = (0, 0, 0, 0)
+    stride: tuple[int, int] = (1, 1)
+    groups: int = 1
+
+
+def _icn(real_scale: np.ndarray, bias_real: np.ndarray, act: ActQuantizer) -> Requant:
     mult, shift = quantize_multipliers(real_scale)
-    return dict(bias=icn_bias(bias_real, mult, shift), multiplier=mult, shift=shift,
-                activation_min=act.qmin, activation_max=act.qmax, out_scale=act.scale,
-                out_bits=act.bits, out_signed=act.signed)
+    return Requant(icn_bias(bias_real, mult, shift), mult, shift, act.qmin, act.qmax)
 
 
-def _apply_requant_channels_first(acc: torch.Tensor, p: dict) -> torch.Tensor:
+def _apply_requant_channels_first(acc: torch.Tensor, rq: Requant) -> torch.Tensor:
     """Requantize an int64 (N, C, ...) accumulator with per-channel params (C,)."""
     moved = acc.movedim(1, -1)  # (N, C, H, W) -> (N, H, W, C)
-    t = {k: torch.from_numpy(np.asarray(p[k], dtype=np.int64))
-         for k in ("bias", "multiplier", "shift")}
-    y = requantize(moved, t["bias"], t["multiplier"], t["shift"], p["activation_min"],
-                   p["activation_max"])
-    return y.movedim(-1, 1)
+    b, m, s = (torch.from_numpy(np.array(a, dtype=np.int64))
+               for a in (rq.bias, rq.multiplier, rq.shift))
+    return requantize(moved, b, m, s, rq.activation_min, rq.activation_max).movedim(-1, 1)
 
 
 def _exact_int(t: torch.Tensor) -> torch.Tensor:
@@ -110,12 +134,8 @@ class QuantConv(nn.Module):
         return self.act(self.pre_activation(x))
 
     @torch.no_grad()
-    def integer_params(self, in_scale: float, in_hw: tuple[int, int]) -> dict:
-        """Integer constants of this layer for an input of scale ``in_scale`` and size ``in_hw``.
-
-        Returns a dict: weight (int64 OIHW codes), ICN arrays (bias, multiplier, shift: int64 (C_out,)), activation_min/max, out_scale/bits/signed, pads (t, b, l, r), stride,
-        groups, weight_bits, ternary.
-        """
+    def integer_params(self, in_scale: float, in_hw: tuple[int, int]) -> IntegerLayer:
+        """Integer constants of this layer for an input of scale ``in_scale`` and size ``in_hw``."""
         codes, w_scale = self.wq.codes_and_scale(self.effective_weight())
         acc_scale = in_scale * w_scale.numpy()  # real value of one accumulator unit, (C,)
         if self.bits.fold_bn:
@@ -131,18 +151,17 @@ class QuantConv(nn.Module):
             beta, mu = bn.bias.double().numpy(), bn.running_mean.double().numpy()
             bias_real = (beta * sigma / gamma - mu) / acc_scale
             real = gamma * acc_scale / (sigma * self.act.scale)
-        p = _requant_arrays(real, bias_real, self.act)
-        p.update(weight=codes.numpy(), pads=self.pads(*in_hw), stride=self.stride,
-                 groups=self.groups, weight_bits=self.bits.w_bits, ternary=self.bits.ternary)
-        return p
+        return IntegerLayer(codes.numpy(), _icn(real, bias_real, self.act), self.act.scale,
+                            self.act.bits, self.act.signed, self.bits.w_bits, self.bits.ternary,
+                            tuple(self.pads(*in_hw)), tuple(self.stride), self.groups)
 
     def integer_forward(self, x: Codes) -> Codes:
         p = self.integer_params(x.scale, tuple(x.codes.shape[-2:]))
-        t, b, l, r = p["pads"]
-        acc = F.conv2d(F.pad(x.codes, (l, r, t, b)), torch.from_numpy(p["weight"]).double(),
+        t, b, l, r = p.pads
+        acc = F.conv2d(F.pad(x.codes, (l, r, t, b)), torch.from_numpy(p.weight).double(),
                        None, self.stride, 0, 1, self.groups)
-        y = _apply_requant_channels_first(_exact_int(acc), p)
-        return Codes(y.double(), p["out_scale"], p["out_bits"], p["out_signed"])
+        y = _apply_requant_channels_first(_exact_int(acc), p.requant)
+        return Codes(y.double(), p.out_scale, p.out_bits, p.out_signed)
 
 
 class QuantLinear(nn.Module):
@@ -167,20 +186,19 @@ class QuantLinear(nn.Module):
         return self.act(F.linear(x, self.wq(self.weight), self.bias))
 
     @torch.no_grad()
-    def integer_params(self, in_scale: float) -> dict:
+    def integer_params(self, in_scale: float) -> IntegerLayer:
         """Integer constants: weight (int64 (C_out, C_in) codes, torch flatten order) + ICN."""
         codes, w_scale = self.wq.codes_and_scale(self.weight)
         acc_scale = in_scale * w_scale.numpy()
-        p = _requant_arrays(acc_scale / self.act.scale, self.bias.double().numpy() / acc_scale,
-                            self.act)
-        p.update(weight=codes.numpy(), weight_bits=self.bits.w_bits, ternary=self.bits.ternary)
-        return p
+        rq = _icn(acc_scale / self.act.scale, self.bias.double().numpy() / acc_scale, self.act)
+        return IntegerLayer(codes.numpy(), rq, self.act.scale, self.act.bits, self.act.signed,
+                            self.bits.w_bits, self.bits.ternary)
 
     def integer_forward(self, x: Codes) -> Codes:
         p = self.integer_params(x.scale)
-        acc = x.codes.reshape(x.codes.shape[0], -1) @ torch.from_numpy(p["weight"]).double().T
-        y = _apply_requant_channels_first(_exact_int(acc), p)
-        return Codes(y.double(), p["out_scale"], p["out_bits"], p["out_signed"])
+        acc = x.codes.reshape(x.codes.shape[0], -1) @ torch.from_numpy(p.weight).double().T
+        y = _apply_requant_channels_first(_exact_int(acc), p.requant)
+        return Codes(y.double(), p.out_scale, p.out_bits, p.out_signed)
 
 
 class _ScaleFollower(nn.Module):

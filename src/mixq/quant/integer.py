@@ -165,6 +165,44 @@ def requantize(acc, bias, multiplier, shift, activation_min: int, activation_max
     return ((acc * multiplier + bias) >> shift).clip(activation_min, activation_max)
 
 
+def frozen_array(a: np.ndarray, dtype) -> np.ndarray:
+    """A read-only contiguous copy (or view) of ``a`` as ``dtype`` (for frozen records)."""
+    a = np.ascontiguousarray(a, dtype=dtype)
+    a.setflags(write=False)
+    return a
+
+
+@dataclass(frozen=True, eq=False)
+class Requant:
+    """Per-output-channel ICN parameters (:func:`requantize`):
+    ``y = clamp((acc * multiplier + bias) >> shift, activation_min, activation_max)``.
+
+    Attributes:
+        bias: int64 (C,) in product units, rounding half 2^(shift-1) included.
+        multiplier: int32 (C,) Q31 multiplier.
+        shift: (C,) total right shift in [1, 62].
+        activation_min, activation_max: output code range (clamp).
+    """
+
+    bias: np.ndarray
+    multiplier: np.ndarray
+    shift: np.ndarray
+    activation_min: int
+    activation_max: int
+
+    def __post_init__(self):
+        object.__setattr__(self, "bias", frozen_array(self.bias, np.int64))
+        object.__setattr__(self, "multiplier", frozen_array(self.multiplier, np.int32))
+        object.__setattr__(self, "shift", frozen_array(self.shift, np.int32))
+
+    def apply(self, acc: np.ndarray) -> np.ndarray:
+        """Output codes of an int64 accumulator (..., C) (numpy; the QAT integer-exact path
+        passes the same arrays as torch tensors to :func:`requantize`)."""
+        return requantize(acc.astype(np.int64), self.bias.astype(np.int64),
+                          self.multiplier.astype(np.int64), self.shift.astype(np.int64),
+                          self.activation_min, self.activation_max)
+
+
 def avgpool_divide(total, count: int):
     """Integer average: ``floor((total + count // 2) / count)`` (round half up).
 
