@@ -107,3 +107,20 @@ def random_graph(draw, *, max_layers: int = 4, max_hw: int = 8, max_channels: in
         if "fc" in kind:
             x = b.fc(x, draw(st.integers(1, 10)), weight=draw(weight_dtypes()), out="s8")
     return b.build(x)
+
+
+@st.composite
+def layer_chains(draw, max_layers: int = 6):
+    """A chain of random weight-layer shapes (conv/dw/pw, then fc) for the memory model."""
+    from mixq.search.memory import LayerShape
+
+    n = draw(st.integers(1, max_layers))
+    hwc = [(draw(st.integers(1, 8)), draw(st.integers(1, 8)), draw(st.integers(1, 32)))
+           for _ in range(n + 1)]
+    shapes = []
+    for i in range(n):
+        kind = "fc" if i == n - 1 else draw(st.sampled_from(["conv", "dw", "pw"]))
+        weights = draw(st.integers(1, 5000))
+        shapes.append(LayerShape(f"l{i}", kind, hwc[i], hwc[i + 1], weights, hwc[i + 1][2],
+                                 weights))
+    return tuple(shapes)

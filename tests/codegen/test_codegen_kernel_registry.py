@@ -115,10 +115,9 @@ def test_reference_kernels_cover_every_op_and_dtype():
 
 def test_python_scratch_sizes_mirror_the_c_companions(tmp_path):
     """Kernel.scratch_bytes == the C *_scratch_bytes() companion on the emitted parameters."""
-    import subprocess
+    from chost import printed_scratch_bytes
 
     from mixq.codegen.emit import select_kernels
-    from mixq.deploy.host import CFLAGS
 
     b = GraphBuilder((9, 7, 5), seed=0)
     y = b.pw(b.input, 6)
@@ -129,18 +128,8 @@ def test_python_scratch_sizes_mirror_the_c_companions(tmp_path):
     kernels, plan = select_kernels(g, inplace="always")
     checks = [(i, k) for i, k in enumerate(kernels) if k.function == "mixq_dwconv_inplace_any"]
     assert len(checks) == 2
-    call = "mixq_dwconv_inplace_any_scratch_bytes"
-    lines = [f"    printf(\"%ld\\n\", (long){call}(&mixq_l{i}_params));" for i, _ in checks]
-    main = "\n".join(['#include <stdio.h>', '#include "mixq_kernels.h"',
-                      '#include "mixq_weights.h"', "int main(void)", "{", *lines,
-                      "    return 0;", "}", ""])
-    (tmp_path / "main.c").write_text(main)
-    sources = [str(result.out_dir / f) for f in result.files if f.endswith(".c")]
-    exe = tmp_path / "scratch"
-    subprocess.run(["gcc", *CFLAGS, "-I", str(result.out_dir), *sources, str(tmp_path / "main.c"),
-                    "-o", str(exe)], check=True)
-    printed = [int(v) for v in subprocess.run([str(exe)], capture_output=True, text=True,
-                                               check=True).stdout.split()]
+    printed = printed_scratch_bytes(result, tmp_path, ["mixq_kernels.h"],
+                                    [("mixq_dwconv_inplace_any", i) for i, _ in checks])
     assert printed == [k.scratch_for(g.nodes[i], g) for i, k in checks]
     assert printed == [result.metadata["layers"][i]["scratch_bytes"] for i, _ in checks]
 

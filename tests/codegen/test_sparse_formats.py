@@ -10,7 +10,6 @@ from hypothesis import strategies as st
 
 from mixq.codegen.kernels import select_kernel
 from mixq.codegen.kernels_sparse import dsp_geometry, dsp_lanes, pack_dsp_blob
-from mixq.codegen.packing import unpack_codes
 from mixq.codegen.sparse_formats import encode_sparse, index_bits, pack_portable_blob, sparse_rows
 from mixq.codegen.sparse_synth import SparseGraphBuilder, random_mask
 from mixq.codegen.synth import GraphBuilder

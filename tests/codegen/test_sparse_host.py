@@ -121,9 +121,7 @@ def test_outliers_change_the_output(tmp_path):
 
 def test_python_scratch_sizes_mirror_the_c_companions(tmp_path):
     """Kernel.scratch_bytes == the C *_scratch_bytes() companion on the emitted parameters."""
-    import subprocess
-
-    from mixq.deploy.host import CFLAGS
+    from chost import printed_scratch_bytes
 
     b = SparseGraphBuilder((7, 5, 6), seed=1)
     y = b.conv_sparse(b.input, 9, kernel=3, stride=2, density=0.1)     # 4 x 3 px: 4 columns
@@ -134,17 +132,7 @@ def test_python_scratch_sizes_mirror_the_c_companions(tmp_path):
     assert result.kernels == ("mixq_conv2d_sparse_dsp", "mixq_dwconv_sparse_u8", "mixq_add_any",
                               "mixq_conv2d_sparse_dsp", "mixq_conv2d_sparse_dsp")
     checks = [(i, f) for i, f in enumerate(result.kernels) if "sparse" in f]
-    lines = [f'    printf("%ld\\n", (long){f}_scratch_bytes(&mixq_l{i}_params));'
-             for i, f in checks]
-    main = "\n".join(['#include <stdio.h>', '#include "mixq_sparse.h"',
-                      '#include "mixq_sparse_dsp.h"', '#include "mixq_weights.h"',
-                      "int main(void)", "{", *lines, "    return 0;", "}", ""])
-    (tmp_path / "main.c").write_text(main)
-    sources = [str(result.out_dir / f) for f in result.files if f.endswith(".c")]
-    exe = tmp_path / "scratch"
-    subprocess.run(["gcc", *CFLAGS, "-I", str(result.out_dir), *sources, str(tmp_path / "main.c"),
-                    "-o", str(exe)], check=True)
-    printed = [int(v) for v in subprocess.run([str(exe)], capture_output=True, text=True,
-                                               check=True).stdout.split()]
+    printed = printed_scratch_bytes(result, tmp_path, ["mixq_sparse.h", "mixq_sparse_dsp.h"],
+                                    [(f, i) for i, f in checks])
     assert printed == [result.metadata["layers"][i]["scratch_bytes"] for i, _ in checks]
     assert all(v > 0 for v in printed)

@@ -4,22 +4,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mixq.quant.spec import BitAllocation, scheme_for
-from mixq.search.memory import LayerShape, MemoryBudget, flash_bytes, ram_peak_bytes
+from mixq.search.memory import MemoryBudget, flash_bytes, ram_peak_bytes
 from mixq.search.memory_driven import BudgetError, allocate_bits
-
-
-@st.composite
-def chains(draw):
-    n = draw(st.integers(1, 6))
-    hwc = [(draw(st.integers(1, 8)), draw(st.integers(1, 8)), draw(st.integers(1, 32)))
-           for _ in range(n + 1)]
-    shapes = []
-    for i in range(n):
-        kind = "fc" if i == n - 1 else draw(st.sampled_from(["conv", "dw", "pw"]))
-        weights = draw(st.integers(1, 5000))
-        shapes.append(LayerShape(f"l{i}", kind, hwc[i], hwc[i + 1], weights, hwc[i + 1][2],
-                                 weights))
-    return tuple(shapes)
+from strategies import layer_chains
 
 
 def _footprint_8bit(shapes, granularity):
@@ -28,7 +15,7 @@ def _footprint_8bit(shapes, granularity):
 
 
 @settings(max_examples=300, deadline=None)
-@given(shapes=chains(), flash_frac=st.floats(0.1, 1.2), ram_frac=st.floats(0.1, 1.2),
+@given(shapes=layer_chains(), flash_frac=st.floats(0.1, 1.2), ram_frac=st.floats(0.1, 1.2),
        granularity=st.sampled_from(["per-channel", "per-layer"]),
        delta=st.floats(0, 0.5))
 def test_allocation_meets_the_budget_it_reports(shapes, flash_frac, ram_frac, granularity, delta):
@@ -50,7 +37,7 @@ def test_allocation_meets_the_budget_it_reports(shapes, flash_frac, ram_frac, gr
 
 
 @settings(max_examples=100, deadline=None)
-@given(shapes=chains(), granularity=st.sampled_from(["per-channel", "per-layer"]))
+@given(shapes=layer_chains(), granularity=st.sampled_from(["per-channel", "per-layer"]))
 def test_no_cut_when_8_bits_fit(shapes, granularity):
     budget = MemoryBudget(*_footprint_8bit(shapes, granularity))
     uniform = BitAllocation.uniform([(s.name, s.kind) for s in shapes], 8, granularity)

@@ -8,25 +8,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mixq.quant.spec import BitAllocation, LayerBits, scheme_for
-from mixq.search.memory import LayerShape, MemoryBudget, flash_bytes, ram_peak_bytes
+from mixq.search.memory import MemoryBudget, flash_bytes, ram_peak_bytes
 from mixq.search.memory_driven import BudgetError
 from mixq.search.sensitivity_allocation import allocate_sensitivity, allocation_latency
+from strategies import layer_chains
 
 BITS = (8, 4, 2)
-
-
-@st.composite
-def chains(draw, max_layers=4):
-    n = draw(st.integers(1, max_layers))
-    hwc = [(draw(st.integers(1, 8)), draw(st.integers(1, 8)), draw(st.integers(1, 32)))
-           for _ in range(n + 1)]
-    shapes = []
-    for i in range(n):
-        kind = "fc" if i == n - 1 else draw(st.sampled_from(["conv", "dw", "pw"]))
-        weights = draw(st.integers(1, 5000))
-        shapes.append(LayerShape(f"l{i}", kind, hwc[i], hwc[i + 1], weights, hwc[i + 1][2],
-                                 weights))
-    return tuple(shapes)
 
 
 @st.composite
@@ -84,7 +71,7 @@ def proxy(sens, alloc):
        lat_frac=st.one_of(st.none(), st.floats(0.2, 1.2)),
        granularity=st.sampled_from(["per-channel", "per-layer"]))
 def test_optimal_and_never_over_any_budget(data, flash_frac, ram_frac, lat_frac, granularity):
-    shapes = data.draw(chains())
+    shapes = data.draw(layer_chains(max_layers=4))
     sens = data.draw(sensitivities(shapes))
     uniform = BitAllocation.uniform([(s.name, s.kind) for s in shapes], 8, granularity)
     budget = MemoryBudget(max(1, int(flash_frac * flash_bytes(shapes, uniform))),

@@ -82,16 +82,6 @@ def scales_blob(dense_scale) -> bytes:
     return _le(dense_scale, "u1" if scale_bytes(dense_scale) == 1 else "i4")
 
 
-def structure_code(structure: str) -> int:
-    """Header code of a structure (every 'N:M' is 2).
-
-    Example:
-        >>> structure_code("row"), structure_code("1:16")
-        (1, 2)
-    """
-    return SparseStructure(structure).family.code
-
-
 def index_bits(structure: str, mask_shape, nnz: int, mask: np.ndarray | None = None) -> int:
     """Bits of a layer's sparse part beyond 8 per selected value (see the module table and
     :meth:`mixq.quant.sparsity.SparseStructure.index_bits`).

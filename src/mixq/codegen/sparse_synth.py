@@ -11,7 +11,7 @@ from typing import Optional
 
 import numpy as np
 
-from mixq.codegen.synth import GraphBuilder, IntPair, _pair, parse_dtype, same_padding
+from mixq.codegen.synth import GraphBuilder, IntPair, parse_dtype
 from mixq.ir.graph import Conv2d, FullyConnected, Requant, SparseOutliers
 from mixq.ir.interpret import conv2d_acc
 from mixq.quant.sparsity import Family, SparseStructure
@@ -106,18 +106,10 @@ class SparseGraphBuilder(GraphBuilder):
         """Dense+sparse Conv2d (regular, or depthwise with ``groups != 1``); see
         :meth:`GraphBuilder.conv` for the geometry arguments (``requant``: fixed ICN
         parameters instead of calibrated ones)."""
-        h, w, c_in = self.tensor(x).shape
-        kh, kw = _pair(kernel)
-        sh, sw = _pair(stride)
-        if padding == "same":
-            padding = same_padding(h, kh, sh) + same_padding(w, kw, sw)
-        elif padding == "valid":
-            padding = (0, 0, 0, 0)
-        padding = tuple(int(p) for p in padding)
-        if groups != 1:
-            groups, c_out = c_in, c_in
-        t, sp = random_outliers(self._weights("t2", (c_out, kh, kw, c_in // groups)), structure,
-                                density, self.rng, dense_scale)
+        wshape, (sh, sw), padding, groups = self._conv_geometry(x, c_out, kernel, stride,
+                                                                padding, groups)
+        t, sp = random_outliers(self._weights("t2", wshape), structure, density, self.rng,
+                                dense_scale)
         k = sp.dense_scale.astype(np.int64)
         acc = (conv2d_acc(self.sample(x), t, (sh, sw), padding, groups) * k
                + conv2d_acc(self.sample(x), sp.values, (sh, sw), padding, groups))

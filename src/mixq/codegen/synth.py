@@ -94,13 +94,10 @@ class GraphBuilder:
 
     # -- layers -------------------------------------------------------------------------------
 
-    def conv(self, x: str, c_out: int, kernel: IntPair = 3, stride: IntPair = 1,
-             padding="same", weight: str = "s8", out: str = "u8", groups: int = 1,
-             requant: Optional[Requant] = None, name: Optional[str] = None) -> str:
-        """Conv2d (regular, or depthwise with ``groups = C_in``) + ICN; returns the output name.
-
-        ``padding``: 'same' (TF), 'valid' or (top, bottom, left, right).
-        """
+    def _conv_geometry(self, x: str, c_out: int, kernel: IntPair, stride: IntPair, padding,
+                       groups: int):
+        """(weight shape, stride, padding, groups) of a conv on ``x``; ``groups != 1`` means
+        depthwise (groups = C_out = C_in); ``padding`` 'same' (TF), 'valid' or 4 numbers."""
         h, w, c_in = self._tensors[x].shape
         kh, kw = _pair(kernel)
         sh, sw = _pair(stride)
@@ -111,7 +108,18 @@ class GraphBuilder:
         padding = tuple(int(p) for p in padding)
         if groups != 1:
             groups, c_out = c_in, c_in
-        w_codes = self._weights(weight, (c_out, kh, kw, c_in // groups))
+        return (c_out, kh, kw, c_in // groups), (sh, sw), padding, groups
+
+    def conv(self, x: str, c_out: int, kernel: IntPair = 3, stride: IntPair = 1,
+             padding="same", weight: str = "s8", out: str = "u8", groups: int = 1,
+             requant: Optional[Requant] = None, name: Optional[str] = None) -> str:
+        """Conv2d (regular, or depthwise with ``groups = C_in``) + ICN; returns the output name.
+
+        ``padding``: 'same' (TF), 'valid' or (top, bottom, left, right).
+        """
+        wshape, (sh, sw), padding, groups = self._conv_geometry(x, c_out, kernel, stride,
+                                                                padding, groups)
+        w_codes = self._weights(weight, wshape)
         acc = conv2d_acc(self._env[x], w_codes, (sh, sw), padding, groups)
         w_bits, _ = parse_dtype(weight)
         node = Conv2d(

@@ -29,8 +29,6 @@ from mixq.ir.interpret import interpret
 from mixq.quant.kinds import LayerKind
 from mixq.quant.sparsity import BLOCK, Family, SparseStructure
 
-NM_STRUCTURES = ("1:16", "1:8", "2:8")
-
 
 class HwMismatchError(MixqError):
     """The RTL disagreed with the integer reference or with the cycle model."""

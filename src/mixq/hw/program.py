@@ -209,7 +209,7 @@ def _lower_conv(node: Conv2d, graph: Graph, x: np.ndarray,
     act = (node.requant.activation_min, node.requant.activation_max)
     t, s, mask, k = _split(node, cfg)
     rq, c_out = node.requant, t.shape[0]
-    _, kh, kw, cin_g = t.shape
+    _, kh, kw, _ = t.shape
     win = im2col(x, (kh, kw), node.stride, node.padding)  # (n_pix, KH, KW, C_in)
     n_pix = win.shape[0]
     if node.groups == 1:

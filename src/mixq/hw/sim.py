@@ -17,6 +17,7 @@ from amaranth.hdl import Elaboratable, Module, Signal
 from amaranth.lib.memory import Memory
 from amaranth.sim import Simulator
 
+from mixq.hw.cyclemodel import CycleStats
 from mixq.hw.program import LayerProgram
 from mixq.hw.rtl_engine import Engine
 from mixq.hw.streams import pack_dense, pack_requant, pack_rows, pack_sparse
@@ -158,32 +159,13 @@ def run_program_rtl(prog: LayerProgram, record: bool = False,
     return RtlRun(outs.reshape(shape), result["cycles"], result["beats"], result["words"], trace)
 
 
-@dataclass
-class LayerRun:
-    """An IR layer run on the RTL: outputs in the IR's layout and the timing.
-
-    Attributes:
-        outputs: int64 output codes of one sample, the node's output shape.
-        cycles, dense_beats, sparse_words: summed over the layer's programs.
-        macs: useful MACs; peak_macs: lanes * channels per cycle.
-    """
+@dataclass(frozen=True, eq=False)
+class LayerRun(CycleStats):
+    """An IR layer run on the RTL: the timing (:class:`~mixq.hw.cyclemodel.CycleStats`, summed
+    over the layer's programs) and ``outputs``, int64 output codes of one sample in the node's
+    output shape."""
 
     outputs: np.ndarray
-    cycles: int
-    dense_beats: int
-    sparse_words: int
-    macs: int
-    peak_macs: int
-
-    @property
-    def utilization(self) -> float:
-        """Useful MACs over ``cycles * peak_macs``."""
-        return self.macs / max(1, self.cycles * self.peak_macs)
-
-    @property
-    def stall_cycles(self) -> int:
-        """Cycles without a dense beat (row loading, pipeline fill, sparse/requant stalls)."""
-        return self.cycles - self.dense_beats
 
 
 def run_layer_rtl(graph, node, x: np.ndarray, cfg) -> LayerRun:
@@ -212,7 +194,8 @@ def run_layer_rtl(graph, node, x: np.ndarray, cfg) -> LayerRun:
     progs = lower_node(node, graph, x, cfg)
     runs = [run_program_rtl(p) for p in progs]
     out = scatter_outputs(progs, [r.outputs for r in runs])
-    return LayerRun(out.reshape(graph.tensor(node.output).shape),
-                    sum(r.cycles for r in runs), sum(r.dense_beats for r in runs),
-                    sum(r.sparse_words for r in runs), sum(p.macs for p in progs),
-                    cfg.mac_lanes)
+    return LayerRun(cycles=sum(r.cycles for r in runs),
+                    dense_beats=sum(r.dense_beats for r in runs),
+                    sparse_words=sum(r.sparse_words for r in runs),
+                    macs=sum(p.macs for p in progs), peak_macs=cfg.mac_lanes,
+                    outputs=out.reshape(graph.tensor(node.output).shape))

@@ -142,9 +142,9 @@ def _fc(weight, sparse, ternary=True):
 _RAW = Requant(np.zeros(1), np.full(1, 2), np.ones(1), -(2**31), 2**31 - 1)
 
 
-def random_layer(structure: str, seed: int = 0, kind: LayerKind | str = LayerKind.CONV, density: float = 0.06,
-                 batch: int = 2, signed_input: bool = False, c_in: int = 12, c_out: int = 5,
-                 size: int = 4):
+def random_layer(structure: str, seed: int = 0, kind: LayerKind | str = LayerKind.CONV,
+                 density: float = 0.06, batch: int = 2, signed_input: bool = False, c_in: int = 12,
+                 c_out: int = 5, size: int = 4):
     """A graph whose last node is a random dense-ternary + sparse-int8 layer.
 
     Args:

@@ -145,13 +145,7 @@ def to_ir_layout(a: np.ndarray, in_chw: tuple[int, int, int] | None = None) -> n
         >>> to_ir_layout(np.arange(6).reshape(1, 6), in_chw=(3, 1, 2)).tolist()
         [[0, 2, 4, 1, 3, 5]]
     """
-    a = np.asarray(a)
-    if a.ndim == 4:
-        return a.transpose(0, 2, 3, 1)  # (O, I, H, W) -> (O, H, W, I)
-    if in_chw is not None:
-        c, h, w = in_chw
-        return a.reshape(a.shape[0], c, h, w).transpose(0, 2, 3, 1).reshape(a.shape[0], -1)
-    return a
+    return _relayout(a, in_chw, to_ir=True)
 
 
 def from_ir_layout(a: np.ndarray, in_chw: tuple[int, int, int] | None = None) -> np.ndarray:
@@ -162,10 +156,18 @@ def from_ir_layout(a: np.ndarray, in_chw: tuple[int, int, int] | None = None) ->
         >>> bool((from_ir_layout(to_ir_layout(x)) == x).all())
         True
     """
+    return _relayout(a, in_chw, to_ir=False)
+
+
+def _relayout(a: np.ndarray, in_chw, to_ir: bool) -> np.ndarray:
+    """Move the input-channel axis last (``to_ir``) or back to second, for a conv weight
+    (O, I, H, W) <-> (O, H, W, I) or an FC weight whose columns are a flattened (C, H, W) map."""
     a = np.asarray(a)
+    order = (0, 2, 3, 1) if to_ir else (0, 3, 1, 2)
     if a.ndim == 4:
-        return a.transpose(0, 3, 1, 2)  # (O, H, W, I) -> (O, I, H, W)
+        return a.transpose(order)
     if in_chw is not None:
         c, h, w = in_chw
-        return a.reshape(a.shape[0], h, w, c).transpose(0, 3, 1, 2).reshape(a.shape[0], -1)
+        src = (c, h, w) if to_ir else (h, w, c)
+        return a.reshape(a.shape[0], *src).transpose(order).reshape(a.shape[0], -1)
     return a

@@ -17,13 +17,13 @@ from typing import Union
 
 import numpy as np
 
-from mixq.quant.integer import AddRequant, Requant, frozen_array, qrange
+from mixq.quant.integer import AddRequant, CodeRange, Requant, frozen_array
 from mixq.quant.kinds import LayerKind
 from mixq.quant.sparsity import SPARSE_STRUCTURES, SparseStructure, parse_nm  # noqa: F401
 
 
 @dataclass(frozen=True)
-class TensorType:
+class TensorType(CodeRange):
     """An activation tensor.
 
     Attributes:
@@ -37,14 +37,6 @@ class TensorType:
     bits: int
     signed: bool
     scale: float
-
-    @property
-    def qmin(self) -> int:
-        return qrange(self.bits, self.signed)[0]
-
-    @property
-    def qmax(self) -> int:
-        return qrange(self.bits, self.signed)[1]
 
     @property
     def numel(self) -> int:
@@ -111,7 +103,25 @@ class SparseOutliers:
 
 
 @dataclass(frozen=True, eq=False)
-class Conv2d:
+class _WeightOp:
+    """The fields every weight op starts with (see :class:`Conv2d`, :class:`FullyConnected`)."""
+
+    name: str
+    input: str
+    output: str
+    weight: np.ndarray
+    requant: Requant
+
+    def __post_init__(self):
+        object.__setattr__(self, "weight", frozen_array(self.weight, np.int8))
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        return (self.input,)
+
+
+@dataclass(frozen=True, eq=False)
+class Conv2d(_WeightOp):
     """2-D convolution (regular, depthwise or pointwise) + ICN requantization.
 
     Attributes:
@@ -128,20 +138,12 @@ class Conv2d:
             precision), or None.
     """
 
-    name: str
-    input: str
-    output: str
-    weight: np.ndarray
-    requant: Requant
     stride: tuple[int, int] = (1, 1)
     padding: tuple[int, int, int, int] = (0, 0, 0, 0)
     groups: int = 1
     weight_bits: int = 8
     ternary: bool = False
     sparse: SparseOutliers | None = None
-
-    def __post_init__(self):
-        object.__setattr__(self, "weight", frozen_array(self.weight, np.int8))
 
     @property
     def kind(self) -> LayerKind:
@@ -151,13 +153,9 @@ class Conv2d:
             return LayerKind.DW
         return LayerKind.PW if (kh, kw) == (1, 1) else LayerKind.CONV
 
-    @property
-    def inputs(self) -> tuple[str, ...]:
-        return (self.input,)
-
 
 @dataclass(frozen=True, eq=False)
-class FullyConnected:
+class FullyConnected(_WeightOp):
     """Fully connected layer over the flattened (HWC order) input + ICN requantization.
 
     Attributes:
@@ -165,23 +163,10 @@ class FullyConnected:
         sparse: high-precision outliers (see :class:`SparseOutliers`), or None.
     """
 
-    name: str
-    input: str
-    output: str
-    weight: np.ndarray
-    requant: Requant
     weight_bits: int = 8
     ternary: bool = False
     sparse: SparseOutliers | None = None
-
-    def __post_init__(self):
-        object.__setattr__(self, "weight", frozen_array(self.weight, np.int8))
-
     kind = LayerKind.FC
-
-    @property
-    def inputs(self) -> tuple[str, ...]:
-        return (self.input,)
 
 
 @dataclass(frozen=True)

@@ -5,15 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from mixq.errors import MixqError
-from mixq.ir.graph import (
-    SPARSE_STRUCTURES,
-    Add,
-    AvgPool,
-    Conv2d,
-    FullyConnected,
-    Graph,
-    Requant,
-)
+from mixq.ir.graph import SPARSE_STRUCTURES, Add, AvgPool, Conv2d, FullyConnected, Graph, Requant
 from mixq.quant.integer import INT32_MAX, MAX_SHIFT, MIN_SHIFT, qrange
 from mixq.quant.sparsity import SparseStructure
 

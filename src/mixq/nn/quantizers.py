@@ -18,24 +18,16 @@ from mixq.quant.fake import (
     ternary_quantize,
     weight_codes,
 )
-from mixq.quant.integer import qrange
+from mixq.quant.integer import CodeRange, qrange
 
 MIN_ALPHA = 1e-3
 
 
-class ActQuantizer(nn.Module):
+class ActQuantizer(CodeRange, nn.Module):
     """Common interface of activation quantizers."""
 
     bits: int
     signed: bool
-
-    @property
-    def qmin(self) -> int:
-        return qrange(self.bits, self.signed)[0]
-
-    @property
-    def qmax(self) -> int:
-        return qrange(self.bits, self.signed)[1]
 
     @property
     def scale(self) -> float:

@@ -53,6 +53,22 @@ def qrange(bits: int, signed: bool) -> tuple[int, int]:
     return 0, (1 << bits) - 1
 
 
+class CodeRange:
+    """Mixin: ``qmin``/``qmax`` of anything with ``bits`` and ``signed`` (tensor types,
+    activation quantizers)."""
+
+    bits: int
+    signed: bool
+
+    @property
+    def qmin(self) -> int:
+        return qrange(self.bits, self.signed)[0]
+
+    @property
+    def qmax(self) -> int:
+        return qrange(self.bits, self.signed)[1]
+
+
 def quantize_multiplier(real: float) -> tuple[int, int]:
     """Fixed-point form ``(multiplier, shift)`` of a real scale: real ≈ multiplier * 2^-shift.
 

@@ -46,14 +46,6 @@ class LayerShape:
     def __post_init__(self):
         object.__setattr__(self, "kind", LayerKind.parse(self.kind))
 
-    @property
-    def in_elements(self) -> int:
-        return math.prod(self.in_shape)
-
-    @property
-    def out_elements(self) -> int:
-        return math.prod(self.out_shape)
-
 
 @dataclass(frozen=True)
 class MemoryBudget:
