@@ -1,6 +1,7 @@
 """Equivalence ladder, rung 1: QAT integer-exact mode == ir.interpret(integerize(model))."""
 
 import numpy as np
+import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
