@@ -42,3 +42,10 @@ def test_deploy_emulate_must_be_positive(tmp_path, capsys, value):
     err = capsys.readouterr().err
     assert e.value.code == 2 and "argument --emulate" in err and "Traceback" not in err
     assert ("must be positive" if value != "x" else "is not an integer") in err
+
+
+def test_demo_emulate_refuses_negative_before_training(tmp_path, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["demo", "--out", str(tmp_path / "run"), "--quick", "--emulate", "-3"])
+    assert e.value.code == 2 and "must be >= 0, got -3" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()

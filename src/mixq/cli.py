@@ -9,7 +9,7 @@ import argparse
 import importlib
 import sys
 
-from mixq.args import positive_int
+from mixq.args import non_negative_int, positive_int
 from mixq.errors import MixqError
 from mixq.engine.device import add_device_argument
 
@@ -85,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="JSON bit allocation for the mixed model (default: memory-driven)")
     d.add_argument("--target", default="stm32h7",
                    help=f"deployment target: {targets} (default stm32h7)")
-    d.add_argument("--emulate", type=int, default=100,
+    d.add_argument("--emulate", type=non_negative_int, default=100,
                    help="test inputs run on the emulated Cortex-M7 (0: no deployment)")
     add_device_argument(d)
     d.set_defaults(func=_cmd_demo)
