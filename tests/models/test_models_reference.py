@@ -101,7 +101,10 @@ def _assert_only_known_blocks(model):
     walk(model)
 
 
-@pytest.mark.parametrize("name", sorted(MODELS))
+BLOCK_MODELS = ("demo_net", "ds_cnn", "mobilenet_v1", "resnet8")  # the others are plain PyTorch
+
+
+@pytest.mark.parametrize("name", BLOCK_MODELS)
 def test_models_use_only_quantizable_blocks_and_record_input_shape(name):
     model = get_model(name)
     _assert_only_known_blocks(model)

@@ -144,3 +144,25 @@ def test_integer_mode_equals_interpret_uniform_and_mixed(name):
         graph = mixq.integerize(qat)
         np.testing.assert_array_equal(interpret(graph, input_codes(qat, x)),
                                       integer_codes(qat, x))
+
+
+def test_windowed_pools_and_concat_reported_together():
+    """Not yet integer ops (issue 10, step 4): the PoolCat model is refused in one error."""
+    model, x = build_user_model("poolcat", 1)
+    with pytest.raises(CaptureError) as e:
+        capture(model, x)
+    msg = str(e.value)
+    assert "3 unsupported operations" in msg
+    for what in ("stem.2: nn.MaxPool2d", "torch.cat", "pool: nn.AvgPool2d"):
+        assert what in msg
+
+
+def test_zero_pad_and_batchnorm1d_are_folded():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.ZeroPad2d((0, 1, 0, 1)), nn.Conv2d(2, 4, 3, 2), nn.ReLU(),
+                          nn.Flatten(), nn.Linear(4 * 4 * 4, 6), nn.BatchNorm1d(6), nn.ReLU(),
+                          nn.Linear(6, 2))
+    model[5].running_mean.uniform_(-1, 1)
+    gm = capture(model, torch.rand(3, 2, 8, 8))  # capture() asserts gm == model (eval mode)
+    assert gm.get_submodule("1").pads(8, 8) == (0, 1, 0, 1)
+    assert isinstance(gm.get_submodule("4"), LinearReLU)

@@ -134,6 +134,9 @@ def integer_codes(model: QuantModel, x: torch.Tensor) -> np.ndarray:
 
 
 def input_codes(model: QuantModel, x: torch.Tensor) -> np.ndarray:
-    """u8 NHWC network-input codes of float input ``x`` (N, C, H, W) in [0, 1]."""
+    """u8 NHWC network-input codes of float input ``x`` (N, C, H, W) or (N, F) in [0, 1]."""
     _check_prepared(model, "input_codes")
-    return model.input_quant.codes(x).permute(0, 2, 3, 1).numpy().astype(np.uint8)
+    codes = model.input_quant.codes(x)
+    if codes.dim() == 4:
+        codes = codes.permute(0, 2, 3, 1)  # (N, C, H, W) -> (N, H, W, C)
+    return codes.numpy().astype(np.uint8)

@@ -9,12 +9,20 @@ from torch import nn
 from mixq.errors import MixqError
 from mixq.models.mobilenet import mobilenet_v1
 from mixq.models.tiny import demo_net, ds_cnn, resnet8
+from mixq.models.zoo_mlperf import DSCNNKWS, FCAutoencoder, MobileNetV1VWW, ResNet8IC
+from mixq.models.zoo_mobilenetv2 import MobileNetV2
 
 MODELS = {
     "mobilenet_v1": mobilenet_v1,
     "demo_net": demo_net,
     "ds_cnn": ds_cnn,
     "resnet8": resnet8,
+    # plain PyTorch (captured by mixq.nn.capture)
+    "mobilenet_v2": MobileNetV2,
+    "mlperf_kws_dscnn": DSCNNKWS,
+    "mlperf_vww_mobilenet_v1": MobileNetV1VWW,
+    "mlperf_ic_resnet8": ResNet8IC,
+    "mlperf_ad_autoencoder": FCAutoencoder,
 }
 
 
@@ -34,7 +42,7 @@ def get_model(name: str, **kwargs) -> nn.Module:
         >>> get_model("lenet")
         Traceback (most recent call last):
         ...
-        mixq.errors.MixqError: unknown model 'lenet'; known models: demo_net, ds_cnn, mobilenet_v1, resnet8
+        mixq.errors.MixqError: unknown model 'lenet'; known models: demo_net, ds_cnn, mlperf_ad_autoencoder, mlperf_ic_resnet8, mlperf_kws_dscnn, mlperf_vww_mobilenet_v1, mobilenet_v1, mobilenet_v2, resnet8
     """
     if name not in MODELS:
         raise MixqError(f"unknown model '{name}'; known models: {', '.join(sorted(MODELS))}")

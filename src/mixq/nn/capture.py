@@ -10,7 +10,9 @@ it for shapes, and rewrites the standard layers into the blocks :func:`mixq.nn.p
   :class:`~mixq.nn.layers.GlobalAvgPool` (+ ``nn.Flatten`` when the axes are dropped);
 * ``flatten`` / ``view`` / ``reshape`` to (N, features) -> ``nn.Flatten`` (the NCHW -> NHWC
   permutation of the next ``nn.Linear``'s weight is done by integerization);
-* ``nn.Linear`` [+ ReLU] -> ``nn.Linear`` / :class:`~mixq.nn.layers.LinearReLU`;
+* ``nn.ZeroPad2d`` / ``F.pad`` with zeros before a conv -> that conv's (asymmetric) padding;
+* ``nn.Linear`` [+ ``nn.BatchNorm1d``, folded with its running statistics] [+ ReLU] ->
+  ``nn.Linear`` / :class:`~mixq.nn.layers.LinearReLU`;
 * ``nn.Dropout``, ``nn.Identity``, ``contiguous`` are removed; mixq's own blocks pass through.
 
 Anything else is collected, and one :class:`CaptureError` lists every unsupported node with its
@@ -134,6 +136,7 @@ class _Rewriter:
         self.absorbed: set[fx.Node] = set()
         self.problems: list[Unsupported] = []
         self.taken = {name for name, _ in gm.named_modules()}
+        self.pads: dict[fx.Node, tuple[int, int, int, int]] = {}  # a ZeroPad2d before a conv
 
     def _sole_user(self, node: fx.Node) -> fx.Node | None:
         return next(iter(node.users)) if len(node.users) == 1 else None
@@ -188,6 +191,13 @@ class _Rewriter:
             self._linear(node, m)
         elif isinstance(m, nn.Conv2d):
             self._conv(node, m)
+        elif R.zero_pad_of(gm, node) is not None:
+            user = self._sole_user(node)
+            if user is None or not isinstance(R.module_of(gm, user), nn.Conv2d):
+                self.problem(node, "zero padding must feed one nn.Conv2d (it becomes its padding)")
+                return
+            self.pads[user] = R.zero_pad_of(gm, node)
+            self.env[node] = self.env[node.args[0]]
         elif R.is_dropped(gm, node):
             self.env[node] = self.env[node.args[0]]
         elif R.is_add(node):
@@ -224,16 +234,22 @@ class _Rewriter:
             bn, last = R.module_of(self.gm, user), user
             self.absorbed.add(user)
         act, last = self._absorb_activation(last)
-        in_hw = R.shape_of(node.args[0])[2:]
-        self._emit(self._name(node), R.conv_block(conv, bn, act, in_hw), node.args[:1], last)
+        block = R.conv_block(conv, bn, act, self.pads.get(node, (0, 0, 0, 0)))
+        self._emit(self._name(node), block, node.args[:1], last)
 
     def _linear(self, node: fx.Node, linear: nn.Linear) -> None:
         src = R.shape_of(node.args[0])
         if src is not None and len(src) != 2:
             self.problem(node, f"input of shape {src}: flatten to (N, features) first")
             return
-        act, last = (None, node) if hasattr(linear, "relu") else self._absorb_activation(node)
-        self._emit(self._name(node), R.linear_block(linear, act), node.args[:1], last)
+        bn, last = None, node
+        user = self._sole_user(node)
+        if not hasattr(linear, "relu") and user is not None and R.bn1d_matches(
+                R.module_of(self.gm, user), linear):
+            bn, last = R.module_of(self.gm, user), user
+            self.absorbed.add(user)
+        act, last = (None, last) if hasattr(linear, "relu") else self._absorb_activation(last)
+        self._emit(self._name(node), R.linear_block(linear, act, bn), node.args[:1], last)
 
 
 def _is_shape_arithmetic(node: fx.Node) -> bool:

@@ -150,7 +150,24 @@ def conv_problem(conv: nn.Conv2d) -> str | None:
     return None
 
 
-def explicit_padding(conv: nn.Conv2d, in_hw: tuple[int, int]) -> tuple[int, int, int, int]:
+def zero_pad_of(gm: fx.GraphModule, node: fx.Node) -> tuple[int, int, int, int] | None:
+    """(top, bottom, left, right) of a zero padding (``nn.ZeroPad2d``, ``nn.ConstantPad2d(p, 0)``,
+    ``F.pad(x, (l, r, t, b))``), else None."""
+    m = module_of(gm, node)
+    if isinstance(m, (nn.ZeroPad2d, nn.ConstantPad2d)) and m.value == 0:
+        l, r, t, b = m.padding
+    elif node.op == "call_function" and node.target is F.pad and _arg(node, 2, "mode",
+                                                                     "constant") == "constant":
+        pad = _arg(node, 1, "pad")
+        if not _is_zero(_arg(node, 3, "value", 0) or 0) or len(pad) != 4:
+            return None
+        l, r, t, b = pad
+    else:
+        return None
+    return (t, b, l, r) if min(t, b, l, r) >= 0 else None
+
+
+def explicit_padding(conv: nn.Conv2d) -> tuple[int, int, int, int]:
     """(top, bottom, left, right) zero padding of ``conv`` (PyTorch's 'same' puts the odd pixel
     after, like TensorFlow)."""
     if conv.padding == "valid":
@@ -162,15 +179,16 @@ def explicit_padding(conv: nn.Conv2d, in_hw: tuple[int, int]) -> tuple[int, int,
     return ph, ph, pw, pw
 
 
-def conv_block(conv: nn.Conv2d, bn: nn.BatchNorm2d | None, act, in_hw) -> ConvBNReLU:
-    """A :class:`ConvBNReLU` computing ``act(bn(conv(x)))`` (eval mode) with copied parameters.
+def conv_block(conv: nn.Conv2d, bn: nn.BatchNorm2d | None, act, extra_pad) -> ConvBNReLU:
+    """A :class:`ConvBNReLU` computing ``act(bn(conv(pad(x))))`` (eval mode) with copied
+    parameters; ``extra_pad`` (top, bottom, left, right) comes from a zero padding before it.
 
     The conv bias is folded into the BatchNorm's running mean (exact: BN(conv + b) subtracts the
     mean); without a BatchNorm it becomes a :class:`FixedAffine`.
     """
     block = ConvBNReLU(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride,
                        conv.groups, relu=act is not None,
-                       padding=explicit_padding(conv, in_hw),
+                       padding=tuple(a + b for a, b in zip(explicit_padding(conv), extra_pad)),
                        clip_max=None if act in (None, RELU) else act)
     with torch.no_grad():
         block.conv.weight.copy_(conv.weight)
@@ -185,14 +203,32 @@ def conv_block(conv: nn.Conv2d, bn: nn.BatchNorm2d | None, act, in_hw) -> ConvBN
     return block
 
 
-def linear_block(linear: nn.Linear, act) -> nn.Linear:
-    """``linear`` itself (no activation), or a :class:`LinearReLU` copy of it."""
-    if act is None:
+def linear_block(linear: nn.Linear, act, bn: nn.BatchNorm1d | None = None) -> nn.Linear:
+    """``linear`` itself (no activation, no BatchNorm), or a copy (:class:`LinearReLU` after an
+    activation) with ``bn`` folded in from its running statistics (the MLPerf Tiny autoencoder's
+    Dense + BatchNorm: ``W' = W g / sigma``, ``b' = (b - mu) g / sigma + beta``)."""
+    if act is None and bn is None:
         return linear
-    block = LinearReLU(linear.in_features, linear.out_features, linear.bias is not None,
-                       clip_max=None if act == RELU else act)
-    block.load_state_dict(linear.state_dict())
+    if act is None:
+        block = nn.Linear(linear.in_features, linear.out_features)
+    else:
+        block = LinearReLU(linear.in_features, linear.out_features,
+                           clip_max=None if act == RELU else act)
+    with torch.no_grad():
+        w = linear.weight.detach().clone()
+        b = linear.bias.detach().clone() if linear.bias is not None else torch.zeros(len(w))
+        if bn is not None:
+            gain = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+            w, b = w * gain[:, None], (b - bn.running_mean) * gain + bn.bias
+        block.weight.copy_(w)
+        block.bias.copy_(b)
     return block
+
+
+def bn1d_matches(bn: nn.Module, linear: nn.Linear) -> bool:
+    """A BatchNorm1d that can fold into ``linear`` (affine, running statistics, same features)."""
+    return (type(bn) is nn.BatchNorm1d and bn.num_features == linear.out_features and bn.affine
+            and bn.track_running_stats)
 
 
 def bn_matches(bn: nn.Module, conv: nn.Conv2d) -> bool:

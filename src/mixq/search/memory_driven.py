@@ -236,5 +236,13 @@ def allocate_for_model(model_name: str, width=None, resolution=None, num_classes
 
     budget = MemoryBudget(flash_bytes, ram_bytes)
     model = get_model(model_name, width=width, resolution=resolution, num_classes=num_classes)
+    import torch
+
+    from mixq.nn.capture import capture
+    from mixq.search.graph_bits import match_graph_bits
+
     shapes = layer_shapes(model)
-    return allocation_summary(shapes, allocate_bits(shapes, budget, granularity, delta))
+    # in_bits from each layer's real producer (residual adds, branches), not the chain order
+    gm = capture(model, torch.zeros((1, *model.input_shape)), check=False)
+    return allocation_summary(shapes, match_graph_bits(
+        gm, allocate_bits(shapes, budget, granularity, delta)))
