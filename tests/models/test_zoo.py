@@ -40,7 +40,10 @@ def test_zoo_model_captured_whole_and_allocated_under_budget(name, opts, budget)
     assert flash_bytes(shapes, alloc) <= budget[0] and ram_peak_bytes(shapes, alloc) <= budget[1]
 
 
-SMALL = [(n, o) for n, o, b in ZOO if b == REFERENCE_BOARD]
+# MobileNetV2 deploys at 48x48: at 96x96 its ~10^8 emulated instructions exceed the emulator's
+# 120 s limit on a loaded 2-core machine (it is captured and allocated at 96x96 above)
+SMALL = [(n, o) for n, o, b in ZOO[:4]] + [
+    ("mobilenet_v2", {"width": 0.35, "resolution": 48, "num_classes": 2})]
 
 
 @pytest.mark.slow
