@@ -7,6 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from torch import nn
 
+from mixq.errors import MixqError
 from mixq.ir.capture import input_codes, integer_codes, integerize
 from mixq.ir.interpret import interpret
 from mixq.ir.serialize import graph_hash, load_graph, save_graph
