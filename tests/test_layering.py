@@ -36,9 +36,6 @@ ALLOWED_CYCLES: dict[str, str] = {
     # The kernel-set table in codegen.kernels imports the kernel modules (lazily), which import
     # codegen.kernels for the Kernel type: Kernel in a module of its own breaks it (h9-deploy).
     "mixq.codegen.kernels": "h9-deploy: Kernel type apart from the kernel-set table",
-    # qonnx_import lazily imports qonnx_layers' LOWERINGS, which import qonnx_import's helpers
-    # (the QONNX importer's owner: the shared helpers in a module of their own breaks it).
-    "mixq.interop.qonnx_import": "interop: helpers apart from the importer",
 }
 
 

@@ -19,28 +19,19 @@ code may differ by one.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import numpy as np
 
 from mixq.errors import MixqError
+from mixq.interop.qonnx_icn import ir_bits, safe_name
+from mixq.interop.qonnx_layers import LOWERINGS
 from mixq.interop.qonnx_model import QonnxModel, QuantParams, load_qonnx, qonnx_from_proto
-from mixq.ir.graph import Add, Graph, Requant, TensorType
+from mixq.ir.graph import Graph, TensorType
 from mixq.ir.verify import verify
-from mixq.quant.integer import add_multipliers, quantize_multipliers, rounding_term
 
 PASS_THROUGH = ("Identity", "Dropout")
 POOL_OPS = ("GlobalAveragePool", "ReduceMean", "AveragePool")
-
-
-def _ir_bits(bits: int) -> int:
-    """IR container width for a declared bit width (2, 4 or 8; codes keep their range)."""
-    return 2 if bits <= 2 else 4 if bits <= 4 else 8
-
-
-def _safe(name: str) -> str:
-    return re.sub(r"\W", "_", name)
 
 
 class _Importer:
@@ -83,9 +74,9 @@ class _Importer:
     def out_type(self, onnx_name: str, q: QuantParams) -> tuple[TensorType, str]:
         shape = self.m.shapes.get(onnx_name, ())
         if len(shape) == 4:
-            return TensorType((shape[2], shape[3], shape[1]), _ir_bits(q.bits), q.signed,
+            return TensorType((shape[2], shape[3], shape[1]), ir_bits(q.bits), q.signed,
                               float(q.scale)), "nchw"
-        return TensorType(tuple(shape[1:]), _ir_bits(q.bits), q.signed, float(q.scale)), "flat"
+        return TensorType(tuple(shape[1:]), ir_bits(q.bits), q.signed, float(q.scale)), "flat"
 
     def weight(self, name: str, user) -> tuple[np.ndarray, QuantParams] | None:
         name = self.skip_pass_through(name)
@@ -201,8 +192,6 @@ class _Importer:
         return p, bn, relu
 
     def visit_layer(self, node, q: QuantParams, src: str) -> None:
-        from mixq.interop.qonnx_layers import LOWERINGS
-
         core, bn, relu = self.chain(src)
         if core is None or core.op_type not in LOWERINGS:
             what = f"'{core.name}' ({core.op_type})" if core is not None else f"'{src}'"
@@ -221,27 +210,6 @@ class _Importer:
         self.nodes.append(ir_node[0](out))
 
 
-def requant_params(eff_scale: np.ndarray, eff_bias: np.ndarray, out_scale: float,
-                   clamp: tuple[int, int]) -> Requant:
-    """ICN constants for ``y = round((acc * eff_scale + eff_bias) / out_scale)`` clamped.
-
-    Example:
-        >>> rq = requant_params(np.array([0.5]), np.array([1.0]), 1.0, (0, 255))
-        >>> int((np.int64(5) * rq.multiplier[0] + rq.bias[0]) >> rq.shift[0])  # round(3.5)
-        4
-    """
-    mult, shift = quantize_multipliers(np.asarray(eff_scale, np.float64) / out_scale)
-    bias = np.clip(np.round(np.asarray(eff_bias, np.float64) / out_scale * np.exp2(shift)),
-                   -2.0**61, 2.0**61).astype(np.int64) + rounding_term(shift)
-    return Requant(bias, mult, shift, clamp[0], clamp[1])
-
-
-def add_node(name: str, a: str, b: str, ra: float, rb: float, clamp):
-    """Builder of an IR :class:`Add` (output name filled in later)."""
-    ma, mb, shift = add_multipliers(ra, rb)
-    return lambda out: Add(name, a, b, out, ma, mb, shift, clamp[0], clamp[1])
-
-
 def import_qonnx(path, name: str | None = None) -> Graph:
     """Read a QONNX file (e.g. exported by Brevitas) as a verified integer graph.
 
@@ -255,7 +223,7 @@ def import_qonnx(path, name: str | None = None) -> Graph:
     Raises:
         MixqError: one line listing every unsupported node or non-quantized tensor.
     """
-    return _Importer(load_qonnx(path)).run(name or _safe(Path(path).stem))
+    return _Importer(load_qonnx(path)).run(name or safe_name(Path(path).stem))
 
 
 def import_qonnx_proto(proto, name: str = "model") -> tuple[Graph, dict[str, str]]:

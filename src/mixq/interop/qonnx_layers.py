@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mixq.interop.qonnx_import import _ir_bits, _safe, add_node, requant_params
+from mixq.interop.qonnx_icn import add_node, ir_bits, requant_params, safe_name
 from mixq.ir.graph import AvgPool, Conv2d, FullyConnected, TensorType
 
 
@@ -31,7 +31,7 @@ def _bias(imp, node, index: int, channels: int) -> np.ndarray:
 
 def _weight_fields(w, q) -> dict:
     ternary = q.bipolar or (q.bits == 2 and q.narrow)
-    return {"weight_bits": 2 if ternary else _ir_bits(q.bits), "ternary": bool(ternary)}
+    return {"weight_bits": 2 if ternary else ir_bits(q.bits), "ternary": bool(ternary)}
 
 
 def _icn(imp, x_t: TensorType, q_w, bias, bn, t: TensorType, clamp, channels: int):
@@ -63,7 +63,7 @@ def lower_conv(imp, node, bn, t: TensorType, clamp, onnx_out: str):
     fields = _weight_fields(codes, q_w)
 
     def make(out):
-        return Conv2d(_safe(node.name), x_name, out, weight, rq, stride,
+        return Conv2d(safe_name(node.name), x_name, out, weight, rq, stride,
                       (top, bottom, left, right), groups, **fields)
 
     return make, t
@@ -79,7 +79,7 @@ def _fc(imp, node, bn, t, clamp, weight_kn: np.ndarray, q_w, x, bias):
     c_out = w.shape[0]
     rq = _icn(imp, x_t, q_w, bias, bn, t, clamp, c_out)
     fields = _weight_fields(w, q_w)
-    return (lambda out: FullyConnected(_safe(node.name), x_name, out, w, rq, **fields)), t
+    return (lambda out: FullyConnected(safe_name(node.name), x_name, out, w, rq, **fields)), t
 
 
 def lower_gemm(imp, node, bn, t, clamp, onnx_out: str):
@@ -115,7 +115,7 @@ def lower_add(imp, node, bn, t, clamp, onnx_out: str):
         imp.problems.append(f"node '{node.name}': Add needs two same-shape quantized inputs "
                             "and no batch norm after it")
         return None
-    return add_node(_safe(node.name), a[0], b[0], a[1].scale / t.scale, b[1].scale / t.scale,
+    return add_node(safe_name(node.name), a[0], b[0], a[1].scale / t.scale, b[1].scale / t.scale,
                     clamp), t
 
 
@@ -141,7 +141,7 @@ def lower_pool(imp, node, bn, t, clamp, onnx_out: str):
                             "its input's quantizer is supported (Brevitas: share the act_quant)")
         return None
     out_t = TensorType((1, 1, x_t.shape[-1]), x_t.bits, x_t.signed, x_t.scale)
-    return (lambda out: AvgPool(_safe(node.name), x_name, out)), out_t
+    return (lambda out: AvgPool(safe_name(node.name), x_name, out)), out_t
 
 
 # One lowering per QONNX core op type (the importer's dispatch table).
