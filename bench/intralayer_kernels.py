@@ -15,7 +15,6 @@ as the kernel stores them; "index bits" the compact format's cost (mixq.codegen.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 from mixq.deploy.intralayer_bench import (
@@ -24,12 +23,13 @@ from mixq.deploy.intralayer_bench import (
     format_intralayer_table,
     measure_intralayer,
 )
+from mixq.deploy.kernel_bench import add_kernels_argument, print_rows
 from mixq.ir.graph import SPARSE_STRUCTURES
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--kernels", default="armv7em", help="code generation target (armv7em, ref)")
+    add_kernels_argument(ap)
     ap.add_argument("--layers", default=",".join(LAYERS), help="comma-separated, of "
                     f"{','.join(LAYERS)},dw3x3")
     ap.add_argument("--structures", default=",".join(SPARSE_STRUCTURES))
@@ -38,12 +38,9 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     rows = measure_intralayer(args.layers.split(","), args.structures.split(","),
                               [float(d) for d in args.densities.split(",")], kernels=args.kernels)
-    if args.json:
-        print(json.dumps(rows))
-    else:
-        print(f"instructions per MAC, emulated Cortex-M7, arm-none-eabi-gcc -O3, kernels "
-              f"'{args.kernels}', 8-bit activations (instruction counts, not cycles)")
-        print(format_intralayer_table(rows))
+    print_rows(rows, args.json, f"instructions per MAC, emulated Cortex-M7, arm-none-eabi-gcc "
+               f"-O3, kernels '{args.kernels.value}', 8-bit activations (instruction counts, "
+               "not cycles)", "" if args.json else format_intralayer_table(rows))
     return 0
 
 

@@ -15,15 +15,15 @@ per-layer and 2.4-2.7 with per-channel requantization.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
-from mixq.deploy.kernel_bench import CASES, PRECISIONS, format_table, measure_case
+from mixq.deploy.kernel_bench import (CASES, PRECISIONS, add_kernels_argument, format_table,
+                                      measure_case, print_rows)
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--kernels", default="armv7em", help="code generation target (armv7em, ref)")
+    add_kernels_argument(ap)
     ap.add_argument("--layers", default=",".join(CASES), help="comma-separated subset of "
                     f"{','.join(CASES)}")
     ap.add_argument("--json", action="store_true", help="print one JSON list instead of a table")
@@ -35,13 +35,11 @@ def main(argv=None) -> int:
             rows.append(row)
             if not args.json:
                 print(f"  measured {name} w{w_bits}a{a_bits}", file=sys.stderr, flush=True)
-    if args.json:
-        keys = ("layer", "w_bits", "a_bits", "macs", "instructions")
-        print(json.dumps([{k: r[k] for k in keys} for r in rows]))
-    else:
-        print(f"instructions per MAC, emulated Cortex-M7, arm-none-eabi-gcc -O3, "
-              f"kernels '{args.kernels}' (instruction counts, not cycles)")
-        print(format_table(rows))
+    keys = ("layer", "w_bits", "a_bits", "macs", "instructions")
+    print_rows([{k: r[k] for k in keys} for r in rows] if args.json else rows, args.json,
+               f"instructions per MAC, emulated Cortex-M7, arm-none-eabi-gcc -O3, "
+               f"kernels '{args.kernels.value}' (instruction counts, not cycles)",
+               "" if args.json else format_table(rows))
     return 0
 
 

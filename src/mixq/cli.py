@@ -48,14 +48,15 @@ def _cmd_demo(args) -> int:
 
 def _cmd_deploy(args) -> int:
     from mixq.deploy.rundir import deploy_run_dir
+    from mixq.platform import get_platform
 
-    results = deploy_run_dir(args.run_dir, target=args.target, out=args.out, emulate=args.emulate,
-                             models=args.model)
+    results = deploy_run_dir(args.run_dir, get_platform(args.target), out=args.out,
+                             emulate=args.emulate, models=args.model)
     for name, d in results.items():
-        print(f"{name}: bitexact={d['bitexact']} ({d['samples']} samples, {d['mismatches']} "
-              f"mismatches), flash {d['flash_bytes']} B, arena {d['arena_bytes']} B, "
-              f"{d['instructions']} instructions, ~{d['est_cycles']} cycles (estimate)")
-    return 0 if all(d["bitexact"] for d in results.values()) else 1
+        print(f"{name}: bitexact={d.bitexact} ({d.samples} samples, {d.mismatches} "
+              f"mismatches), flash {d.flash_bytes} B, arena {d.arena_bytes} B, "
+              f"{d.instructions} instructions, ~{d.est_cycles} cycles (estimate)")
+    return 0 if all(d.bitexact for d in results.values()) else 1
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -155,9 +155,9 @@ def _alloc_hash(alloc: BitAllocation) -> str:
 
 def _check_target(cfg: DemoConfig) -> None:
     if cfg.emulate > 0:
-        from mixq.deploy.deploy import get_target
+        from mixq.platform import get_platform
 
-        get_target(cfg.target)
+        get_platform(cfg.target)
 
 
 class _Demo:
@@ -277,6 +277,9 @@ DEPLOYED = ("int8", "mixed", "int8-fit")
 def _deploy_rows(out: Path, rows: list[ModelRow], cfg: DemoConfig) -> list[ModelRow]:
     """The rows with the deployment figures of each deployed model added."""
     from mixq.deploy.rundir import deploy_row_fields, deploy_with_progress, load_test_inputs
+    from mixq.platform import get_platform
+
+    platform = get_platform(cfg.target)
 
     inputs, _ = load_test_inputs(out)
     done = []
@@ -285,10 +288,10 @@ def _deploy_rows(out: Path, rows: list[ModelRow], cfg: DemoConfig) -> list[Model
             done.append(row)
             continue
         result = deploy_with_progress(row.name, row.graph, out / "deploy" / row.name,
-                                      target=cfg.target, emulate=cfg.emulate, inputs=inputs)
-        fields = {**deploy_row_fields(result), "target": result["target"], "cpu": result["cpu"]}
-        if "cluster" in result:  # PULP targets: the multi-core cluster's estimated latency
-            c = result["cluster"]
+                                      platform, emulate=cfg.emulate, inputs=inputs)
+        fields = {**deploy_row_fields(result), "target": result.target, "cpu": result.cpu}
+        if result.cluster is not None:  # PULP targets: the multi-core cluster's latency
+            c = result.cluster
             fields.update({"est_cluster_cycles": c["est_cycles"],
                            "est_cluster_latency_ms": c["est_latency_ms"],
                            "cluster_clock_hz": c["clock_hz"], "cluster_cores": c["cores"]})

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from mixq.codegen.emit import emit_c
 from mixq.codegen.sparse_synth import SparseGraphBuilder
-from mixq.deploy.deploy import random_inputs
+from mixq.deploy.run import random_inputs
 from mixq.deploy.host import run_host
 from mixq.ir.graph import SPARSE_STRUCTURES, Graph, parse_nm
 from mixq.ir.interpret import interpret

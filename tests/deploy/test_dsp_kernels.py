@@ -4,14 +4,16 @@ against ir.interpret: random graphs, channel/lane remainders, pixel tails, requa
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
+from deploy_graphs import deploy_json
 from strategies import random_graph
 
 from mixq.codegen.emit import emit_c
 from mixq.codegen.synth import GraphBuilder
-from mixq.deploy.deploy import deploy_graph, random_inputs
+from mixq.deploy.run import random_inputs
 from mixq.ir.graph import Requant
 from mixq.ir.interpret import interpret
 from mixq.quant.integer import icn_bias, quantize_multipliers
+
 
 pytestmark = pytest.mark.cross
 
@@ -21,7 +23,7 @@ def _dsp_layers(result):
 
 
 def _check(graph, path, n=16):
-    r = deploy_graph(graph, path, emulate=n, host_check=False)
+    r = deploy_json(graph, path, emulate=n, host_check=False)
     assert r["bitexact"], (r["mismatches"], [layer["kernel"] for layer in r["layers"]])
     return r
 
@@ -136,8 +138,8 @@ def test_mobilenet_like_mixed_net_both_kernel_sets(tmp_path):
         x = b.dw(x, kernel=3, stride=stride, weight=w_dw, out=act)
         x = b.pw(x, c_out, weight=w_pw, out=act)
     g = b.build(b.fc(b.avgpool(x), 10, weight="s8"))
-    dsp = deploy_graph(g, tmp_path / "dsp", emulate=12, host_check=False)
-    ref = deploy_graph(g, tmp_path / "ref", target="stm32h7-ref", emulate=12, host_check=False)
+    dsp = deploy_json(g, tmp_path / "dsp", emulate=12, host_check=False)
+    ref = deploy_json(g, tmp_path / "ref", target="stm32h7-ref", emulate=12, host_check=False)
     assert dsp["bitexact"] and ref["bitexact"]
     assert len(_dsp_layers(dsp)) == 10  # every layer but the pooling
     assert dsp["instructions"] * 5 < ref["instructions"]

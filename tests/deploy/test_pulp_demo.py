@@ -12,7 +12,6 @@ import pytest
 import torch
 
 from mixq.data import load_dataset
-from mixq.deploy.deploy import deploy_graph
 from mixq.ir.capture import input_codes, integerize
 from mixq.models import get_model
 from mixq.nn import prepare
@@ -21,6 +20,8 @@ from mixq.pipeline import DemoConfig, default_budget
 from mixq.report.render import render_markdown, render_plot
 from mixq.search.memory import layer_shapes
 from mixq.search.memory_driven import allocate_bits
+
+from deploy_graphs import deploy_json
 
 pytestmark = pytest.mark.cross
 
@@ -54,7 +55,7 @@ def test_demo_models_bitexact_on_rv32_with_cluster_estimate(tmp_path, demo_graph
     target = "gap8"
     rows = []
     for name, graph in graphs.items():
-        r = deploy_graph(graph, tmp_path / name, target=target, emulate=len(codes),
+        r = deploy_json(graph, tmp_path / name, target=target, emulate=len(codes),
                          inputs=codes, host_check=False)
         assert r["bitexact"] and r["samples"] == len(codes), name
         assert all(layer["instructions"] > 0 for layer in r["layers"] if layer["macs"])
@@ -103,8 +104,8 @@ def test_demo_models_bitexact_on_the_xpulp_core(tmp_path, demo_graphs, target, m
     graphs, codes = demo_graphs
     for name in models:
         graph = graphs[name]
-        r = deploy_graph(graph, tmp_path / name, target=target, emulate=2, inputs=codes[:2],
-                         host_check=name == "mixed")
+        r = deploy_json(graph, tmp_path / name, target=target, emulate=2, inputs=codes[:2],
+                        host_check=name == "mixed")
         assert r["bitexact"] and r["samples"] == 2, name
         assert r["host"] is None or r["host"]["bitexact"]
         assert r["cpu"].startswith("ri5cy") and "model" in r["model_cycles_note"]

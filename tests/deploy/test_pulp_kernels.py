@@ -8,9 +8,11 @@ from hypothesis import strategies as st
 
 from mixq.codegen.emit import emit_c
 from mixq.codegen.synth import GraphBuilder
-from mixq.deploy import deploy as dep
-from mixq.deploy.emulator_xpulp import XpulpCore
-from mixq.deploy.riscv import Rv32ModelRunner, build_rv32_elf
+from mixq.deploy.build import build_model_elf
+from mixq.deploy.deploy import _host_check
+from mixq.deploy.riscv import RV32IMC
+from mixq.deploy.run import ModelRunner, decode_logits, input_bytes, random_inputs
+from mixq.deploy.xpulp_runner import XPULPNN, XPULPV2
 from mixq.ir.interpret import interpret
 
 from strategies import random_graph
@@ -18,19 +20,14 @@ from strategies import random_graph
 pytestmark = pytest.mark.cross
 
 
-class XpulpRunner(Rv32ModelRunner):
-    where = "the emulated Xpulp core"
-    machine_class = XpulpCore
-
-
 def run_on_xpulp(graph, out_dir, target, n=3, seed=0):
     project = out_dir / "c"
     meta = emit_c(graph, project, kernels=target).metadata
-    elf = build_rv32_elf(sorted(project.glob("*.c")), out_dir / "m.elf", include_dirs=(project,))
-    runner = XpulpRunner(elf, graph.tensor(graph.inputs[0]).numel,
+    elf = build_model_elf(RV32IMC, project, out_dir / "m.elf")
+    runner = ModelRunner(XPULPNN, elf, graph.tensor(graph.inputs[0]).numel,
                          graph.tensor(graph.outputs[0]).numel, meta["arena_bytes"])
-    inputs = dep.random_inputs(graph, n, seed)
-    got = dep.decode_logits(graph, runner.run(dep.input_bytes(graph, inputs)))
+    inputs = random_inputs(graph, n, seed)
+    got = decode_logits(graph, runner.run(input_bytes(graph, inputs)))
     expected = interpret(graph, inputs)
     return got.reshape(n, -1), expected.reshape(n, -1), meta, runner.machine
 
@@ -60,30 +57,25 @@ def test_xpulpnn_uses_nibble_and_crumb_dot_products(tmp_path):
     g = b.build(b.pw(y, 8, weight="s2", out="u8"))
     got, expected, meta, core = run_on_xpulp(g, tmp_path, "pulpnn")
     np.testing.assert_array_equal(got, expected)
-    inputs = dep.random_inputs(g, 3, 0)  # the portable C path of the same kernels, ASan/UBSan
-    host = dep._host_check(tmp_path / "c", tmp_path, dep.input_bytes(g, inputs),
-                           interpret(g, inputs), g)
-    assert host is None or host["bitexact"]
+    inputs = random_inputs(g, 3, 0)  # the portable C path of the same kernels, ASan/UBSan
+    host = _host_check(tmp_path / "c", tmp_path, input_bytes(g, inputs), interpret(g, inputs), g)
+    assert host is None or host.bitexact
     assert [layer["function"] for layer in meta["layers"]] == ["mixq_pulp_conv_l4_w4",
                                                                "mixq_pulp_conv_l2_w2"]
     assert core.xpulp_counts["pv.sdotusp.n"] > 0 and core.xpulp_counts["pv.sdotusp.c"] > 0
 
 
 def test_xpulpv2_core_refuses_xpulpnn_kernels(tmp_path):
-    from mixq.deploy.emulator_xpulp import XpulpV2Core
     from mixq.errors import MixqError
-
-    class V2Runner(Rv32ModelRunner):
-        machine_class = XpulpV2Core
 
     b = GraphBuilder((2, 2, 16), "u4", seed=1)
     g = b.build(b.pw(b.input, 4, weight="s4", out="u8"))
     project = tmp_path / "c"
     meta = emit_c(g, project, kernels="pulpnn").metadata
-    elf = build_rv32_elf(sorted(project.glob("*.c")), tmp_path / "m.elf", include_dirs=(project,))
-    runner = V2Runner(elf, 64, 16, meta["arena_bytes"])
+    elf = build_model_elf(RV32IMC, project, tmp_path / "m.elf")
+    runner = ModelRunner(XPULPV2, elf, 64, 16, meta["arena_bytes"])
     with pytest.raises(MixqError, match="pv.sdotusp.n at pc 0x[0-9a-f]+ is XpulpNN"):
-        runner.run(dep.input_bytes(g, dep.random_inputs(g, 1, 0)))
+        runner.run(input_bytes(g, random_inputs(g, 1, 0)))
 
 
 @settings(max_examples=8, deadline=None, suppress_health_check=list(HealthCheck))
@@ -103,7 +95,7 @@ def test_traced_layer_timing(tmp_path):
     b = GraphBuilder((2, 2, 16), "u8", seed=3)
     g = b.build(b.pw(b.input, 8, weight="s8", out="u8"))
     layers, segments, table, core = run_traced(g, KernelSet.PULP, tmp_path,
-                                               dep.random_inputs(g, 2, 0))
+                                               random_inputs(g, 2, 0))
     t = time_blocks(segments[0], table)
     # 2 pixel pairs x 2 channel blocks x 4 hardware-loop iterations x 8 dot products
     assert core.xpulp_counts["pv.sdotusp.b"] == 2 * 2 * 2 * 4 * 8

@@ -3,8 +3,7 @@
 import pytest
 
 from mixq.cli import main
-from mixq.deploy.deploy import TARGETS, get_target
-from mixq.platform.spec import get_platform, known_platforms, load_platform_file
+from mixq.platform.spec import KernelSet, get_platform, known_platforms, load_platform_file
 from mixq.errors import MixqError
 
 SHIPPED = ("gap8", "pulp-open", "pulp-open-nn", "pulp-xpulpnn", "stm32f746", "stm32h7",
@@ -36,7 +35,7 @@ l3_bytes_per_cycle = 0.25
 
 
 def test_shipped_specs_and_issue_figures():
-    assert known_platforms() == SHIPPED and set(TARGETS) == set(SHIPPED)
+    assert known_platforms() == SHIPPED
     h7, f7, gap8, nn = (get_platform(n) for n in ("stm32h7", "stm32f746", "gap8",
                                                   "pulp-xpulpnn"))
     assert (h7.flash_bytes, h7.ram_bytes, h7.cpu) == (2_048_000, 512_000, "cortex-m7")
@@ -45,14 +44,15 @@ def test_shipped_specs_and_issue_figures():
     assert (c.cores, c.l1_bytes, c.l2_bytes, c.l3_bytes, c.simd) == \
         (8, 65_536, 524_288, 8_388_608, "xpulpv2")
     assert nn.cluster.simd == "xpulpnn" and gap8.isa == "rv32imc" and h7.isa == "armv7e-m"
-    assert get_target("stm32h7").kernels == "armv7em" and get_target("stm32h7-ref").kernels == "ref"
+    assert get_platform("stm32h7").kernels is KernelSet.ARMV7EM
+    assert get_platform("stm32h7-ref").kernels is KernelSet.REF
 
 
 def test_user_file_is_accepted(tmp_path):
     p = tmp_path / "board.toml"
     p.write_text(GOOD)
-    t = get_target(str(p))
-    assert t.name == "my-board" and t.cpu == "rv32imc" and t.platform.cluster.cores == 4
+    t = get_platform(str(p))
+    assert t.name == "my-board" and t.cpu == "rv32imc" and t.cluster.cores == 4
 
 
 @pytest.mark.parametrize("edit, message", [
@@ -62,6 +62,8 @@ def test_user_file_is_accepted(tmp_path):
     (lambda s: s.replace('simd = "xpulpnn"', 'simd = "neon"'), "simd"),
     (lambda s: s.replace('[memory]', '[memory\n'), "not valid TOML"),
     (lambda s: s.replace('isa = "rv32imc"', 'isa = "x86"'), "isa"),
+    (lambda s: s.replace('kernels = "ref"', 'kernels = "neon"'),
+     "kernels 'neon' is not one of ref, armv7em"),
     (lambda s: s.split('[core]')[0], "missing table"),
 ])
 def test_malformed_files_give_one_line_listing_targets(tmp_path, edit, message):
@@ -76,9 +78,9 @@ def test_malformed_files_give_one_line_listing_targets(tmp_path, edit, message):
 
 def test_unknown_target_everywhere(tmp_path, capsys):
     with pytest.raises(MixqError, match="known targets: gap8, pulp-open, pulp-open-nn, pulp-xpulpnn"):
-        get_target("esp32")
+        get_platform("esp32")
     with pytest.raises(MixqError, match="no such platform file"):
-        get_target(str(tmp_path / "missing.toml"))
+        get_platform(str(tmp_path / "missing.toml"))
     rc = main(["demo", "--quick", "--target", "esp32", "--out", str(tmp_path / "d")])
     err = capsys.readouterr().err.strip()
     assert rc == 2 and err.count("\n") == 0 and "stm32h7" in err and "gap8" in err

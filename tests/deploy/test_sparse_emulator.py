@@ -9,18 +9,19 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mixq.codegen.sparse_synth import SparseGraphBuilder
-from mixq.deploy.deploy import deploy_graph
 from mixq.deploy.intralayer_bench import format_intralayer_table, measure_intralayer
 from mixq.deploy.kernel_bench import LayerCase
 from mixq.ir.graph import SPARSE_STRUCTURES, Requant, parse_nm
 from mixq.ir.verify import verify
 from mixq.quant.integer import icn_bias, quantize_multipliers
 
+from deploy_graphs import deploy_json
+
 pytestmark = pytest.mark.cross
 
 
 def _check(graph, path, n=6, target="stm32h7"):
-    r = deploy_graph(graph, path, target=target, emulate=n, host_check=False)
+    r = deploy_json(graph, path, target=target, emulate=n, host_check=False)
     assert r["bitexact"], (r["mismatches"], [layer["kernel"] for layer in r["layers"]])
     return [layer["kernel"] for layer in r["layers"]]
 
@@ -147,7 +148,7 @@ def test_captured_intralayer_model_deploys_bitexact(structure, tmp_path):
     select_outliers(qat, 0.05, "magnitude")
     graph = integerize(qat.eval())
     assert sum(n.sparse is not None for n in graph.weight_nodes) >= 2
-    r = deploy_graph(graph, tmp_path, inputs=input_codes(qat, x), emulate=8)
+    r = deploy_json(graph, tmp_path, inputs=input_codes(qat, x), emulate=8)
     assert r["bitexact"] and r["host"]["bitexact"], r
     kernels = {layer["kernel"] for layer in r["layers"]}
     assert "mixq_conv2d_sparse_dsp" in kernels

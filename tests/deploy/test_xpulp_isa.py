@@ -7,8 +7,8 @@ import random
 import pytest
 
 from mixq.deploy.emulator_xpulp import XpulpCore
-from mixq.deploy.emulator_rv32 import load_rv32_image
-from mixq.deploy.riscv import build_rv32_elf
+from mixq.deploy.build import build_elf
+from mixq.deploy.riscv import RV32IMC
 from mixq.errors import MixqError
 
 pytestmark = pytest.mark.cross
@@ -208,7 +208,7 @@ def core(tmp_path_factory):
     (d / "x.S").write_text("".join(src))
     entries = tuple(names) + ("t_loads", "t_stores", "t_loops", "t_loop_xpulp_end",
                               "t_branch", "t_illegal")
-    image = load_rv32_image(build_rv32_elf([d / "x.S"], d / "x.elf", entries=entries))
+    image = RV32IMC.load(build_elf(RV32IMC, [d / "x.S"], d / "x.elf", entries=entries))
     return XpulpCore(image, {"io": 64, "mem": 64})
 
 
@@ -367,8 +367,8 @@ def test_ri5cy_timing_model(tmp_path):
     from mixq.deploy.xpulp_timing import instruction_table, time_blocks
 
     (tmp_path / "t.S").write_text(TIMED)
-    elf = build_rv32_elf([tmp_path / "t.S"], tmp_path / "t.elf", entries=("t_timed",))
-    core = XpulpCore(load_rv32_image(elf), {"io": 16})
+    elf = build_elf(RV32IMC, [tmp_path / "t.S"], tmp_path / "t.elf", entries=("t_timed",))
+    core = XpulpCore(XpulpCore.load(elf), {"io": 16})
     blocks = core.trace("t_timed", ("io",))[-1]
     t = time_blocks(blocks, instruction_table(elf))
     # 6 straight + 1 li + 3 x 2 loop + 1 li + 1 lp.setup + 4 x 3 body + ret = 28 instructions

@@ -1,21 +1,25 @@
-"""mixq.deploy: build generated C projects for the Cortex-M7 and run them on an emulated core.
+"""mixq.deploy: build generated C projects for a platform's core and run them on an emulator.
 
-- :func:`deploy_graph` (``mixq.deploy.deploy``): C project + ELF + bit-exact check against
+- :func:`deploy` (``mixq.deploy.deploy``): C project + ELF + bit-exact check against
   :func:`mixq.ir.interpret.interpret` + per-layer instruction counts + an *estimated* cycle count,
-  written to ``deploy.json``;
-- :mod:`mixq.deploy.arm` (arm-none-eabi-gcc build), :mod:`mixq.deploy.emulator` (Unicorn
-  Cortex-M7), :mod:`mixq.deploy.profile` (instruction counts), :mod:`mixq.deploy.cycles` (the
-  cycle estimate), :mod:`mixq.deploy.kernel_bench` (instructions per MAC of single layers),
-  :mod:`mixq.deploy.host` (host gcc build with sanitizers).
+  a :class:`DeployResult` written to ``deploy.json``; one flow for every ISA;
+- :mod:`mixq.deploy.isa` (one :class:`~mixq.deploy.isa.IsaRecord` per instruction set, and how
+  to add one), :mod:`mixq.deploy.arm` (Cortex-M7), :mod:`mixq.deploy.riscv` (RV32IMC),
+  :mod:`mixq.deploy.emulator` (the Unicorn machinery they share), :mod:`mixq.deploy.build`
+  (cross build), :mod:`mixq.deploy.profile` (instruction counts), :mod:`mixq.deploy.run` (the
+  emit -> build -> run -> compare -> profile sequence), :mod:`mixq.deploy.kernel_bench`
+  (instructions per MAC of single layers), :mod:`mixq.deploy.host` (host gcc build with
+  sanitizers), :mod:`mixq.deploy.cluster` (a graph's PULP cluster estimate).
+
+Platforms, cycle tables and the cluster model are pure data in :mod:`mixq.platform`.
 """
 
 import sys
 import types
 
-from mixq.deploy.deploy import TARGETS, deploy_graph, deploy_summary, get_target
-from mixq.deploy.result import DeployResult
+from mixq.deploy.deploy import DeployResult, deploy, deploy_summary
 
-__all__ = ["TARGETS", "DeployResult", "deploy_graph", "deploy_summary", "get_target"]
+__all__ = ["DeployResult", "deploy", "deploy_summary"]
 
 
 class _CallablePackage(types.ModuleType):
@@ -24,9 +28,12 @@ class _CallablePackage(types.ModuleType):
 
     def __call__(self, graph, out_dir, target: str = "stm32h7", emulate: int = 100,
                  **kwargs) -> DeployResult:
-        """Build ``graph`` for ``target``, check ``emulate`` inputs bit for bit on the emulated
-        core (and on the host), and measure it; see :func:`deploy_graph` for ``kwargs``."""
-        return DeployResult.from_dict(deploy_graph(graph, out_dir, target, emulate, **kwargs))
+        """Build ``graph`` for the platform named ``target`` (or a ``.toml`` spec), check
+        ``emulate`` inputs bit for bit on the emulated core (and on the host), and measure it;
+        see :func:`mixq.deploy.deploy.deploy` for ``kwargs``."""
+        from mixq.platform import get_platform
+
+        return deploy(graph, out_dir, get_platform(target), emulate, **kwargs)
 
 
 sys.modules[__name__].__class__ = _CallablePackage

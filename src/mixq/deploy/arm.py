@@ -1,167 +1,90 @@
-"""Cross build for the Cortex-M7: C sources -> a bare-metal ELF (arm-none-eabi-gcc).
+"""The Cortex-M7 (ARMv7E-M) back-end: its simulator adapter and its :class:`IsaRecord`.
 
-The ELF has no vector table and no start-up code: the emulator (:mod:`mixq.deploy.emulator`)
-calls its entry functions directly. Flags follow the measured facts in TOOLCHAIN-NOTES: no
-``-ffreestanding`` (it implies ``-fno-builtin``, which turns the 4-byte ``memcpy`` of unaligned
-loads into real calls).
+arm-none-eabi-gcc builds for ``-mcpu=cortex-m7 -mthumb`` against newlib's nosys specs with
+``cortex_m7.ld`` (flash at 0x08000000, RAM at 0x20000000); Unicorn's Cortex-M7 runs the ELF,
+arguments in r0-r3, LR at an odd trap address, caller buffers in the STM32H7's AXI SRAM.
 """
 
 from __future__ import annotations
 
-import os
-import subprocess
-from dataclasses import dataclass
-from importlib import resources
-from pathlib import Path
+from unicorn import UC_ARCH_ARM, UC_MODE_THUMB
+from unicorn.arm_const import (
+    UC_ARM_REG_LR,
+    UC_ARM_REG_PC,
+    UC_ARM_REG_R0,
+    UC_ARM_REG_R1,
+    UC_ARM_REG_R2,
+    UC_ARM_REG_R3,
+    UC_ARM_REG_SP,
+    UC_CPU_ARM_CORTEX_M7,
+)
 
-from elftools.elf.constants import SH_FLAGS
-from elftools.elf.elffile import ELFFile
-
-from mixq.deploy.toolchain import find_arm_toolchain
-from mixq.errors import ToolchainError
-from mixq.fileio import write_text_atomic
-
-CPU_FLAGS = ("-mcpu=cortex-m7", "-mthumb", "-mfloat-abi=soft")
-WARN_FLAGS = ("-Wall", "-Wextra", "-Werror")
-LINK_FLAGS = ("-nostartfiles", "-specs=nosys.specs", "-Wl,--gc-sections")
-SECTION_FLAGS = ("-ffunction-sections", "-fdata-sections")
-LINKER_SCRIPT = "cortex_m7.ld"
-
-
-def linker_script() -> Path:
-    """Path of the packaged linker script (flash at 0x08000000, RAM at 0x20000000)."""
-    return Path(str(resources.files("mixq.deploy").joinpath(LINKER_SCRIPT)))
+from mixq.deploy.emulator import Emulator
+from mixq.deploy.isa import IsaRecord
+from mixq.platform.cycles import CORTEX_M7 as CORTEX_M7_CYCLES
+from mixq.platform.cycles import classify
+from mixq.platform.spec import Isa
 
 
-def arm_cflags(opt: str = "-O3") -> list[str]:
-    """Compiler flags of a target build (without sources, includes, or link options).
+def thumb_lengths(code: bytes) -> list[int]:
+    """Byte lengths of the consecutive Thumb-2 instructions in ``code`` (2 or 4 each).
+
+    A first halfword whose top five bits are 0b11101, 0b11110 or 0b11111 starts a 32-bit
+    instruction (Armv7-M ARM, A5.1).
 
     Example:
-        >>> arm_cflags()[:2]
-        ['-mcpu=cortex-m7', '-mthumb']
+        >>> thumb_lengths(bytes.fromhex("002a" "13f901ef" "7047"))
+        [2, 4, 2]
     """
-    return [*CPU_FLAGS, opt, *SECTION_FLAGS, *WARN_FLAGS, "-std=c99"]
+    lengths, i = [], 0
+    while i + 1 < len(code):
+        hw = code[i] | (code[i + 1] << 8)
+        n = 4 if (hw >> 11) in (0b11101, 0b11110, 0b11111) else 2
+        lengths.append(n)
+        i += n
+    return lengths
 
 
-def build_elf(
-    sources: list[str | os.PathLike],
-    out: str | os.PathLike,
-    entries: tuple[str, ...] = ("mixq_model_run",),
-    include_dirs: tuple[str | os.PathLike, ...] = (),
-    opt: str = "-O3",
-    defines: tuple[str, ...] = (),
-) -> Path:
-    """Compile and link C sources into a Cortex-M7 ELF.
+class CortexM7(Emulator):
+    """An emulated Cortex-M7 holding one ELF image and named caller buffers (see
+    :class:`~mixq.deploy.emulator.Emulator`)."""
 
-    Sources are passed relative to the folder of the first one when they live under it, so the
-    ELF's symbol table holds no absolute paths (deterministic bytes).
+    ISA = Isa.ARMV7EM
+    NAME = "Cortex-M7"
+    ELF_MACHINE = "EM_ARM"
+    LINKER_SCRIPT = "cortex_m7.ld"
+    CODE_ADDRESS_MASK = ~1
+    # UC_MODE_MCLASS alone would select a Cortex-M33: the CPU model is set explicitly.
+    UC_ARCH, UC_MODE, UC_CPU = UC_ARCH_ARM, UC_MODE_THUMB, UC_CPU_ARM_CORTEX_M7
+    ARG_REGS = (UC_ARM_REG_R0, UC_ARM_REG_R1, UC_ARM_REG_R2, UC_ARM_REG_R3)
+    SP_REG, PC_REG = UC_ARM_REG_SP, UC_ARM_REG_PC
+    TRAP_ADDR = 0x1000_0000      # a mapped page holding only `bkpt`; LR = TRAP_ADDR | 1
+    TRAP_FILL = b"\x00\xbe"      # bkpt #0
+    BUFFER_BASE = 0x2400_0000    # STM32H7 AXI SRAM
+    TIMEOUT_S = 120.0
 
-    Args:
-        sources: C files.
-        out: ELF path to write (a ``.log`` next to it receives the compiler output on failure).
-        entries: functions the emulator calls; kept by the linker (``-u``); the first is the ELF
-            entry point.
-        include_dirs: extra ``-I`` folders.
-        opt: optimization flag.
-        defines: ``-D`` macro definitions, e.g. ``("MIXQ_FOO=1",)``.
+    instruction_lengths = staticmethod(thumb_lengths)
 
-    Returns:
-        The ELF path.
-
-    Raises:
-        ToolchainError: if the toolchain is missing or the build fails (first error in the
-            message, full output in ``<out>.log``).
-    """
-    tc = find_arm_toolchain()
-    return compile_elf(str(tc.gcc), "arm-none-eabi-gcc", arm_cflags(opt),
-                       [*LINK_FLAGS, f"-T{linker_script()}"], sources, out, entries,
-                       include_dirs, defines)
+    def _enter(self, func: str) -> int:
+        self.uc.reg_write(UC_ARM_REG_LR, self.TRAP_ADDR | 1)
+        return self.image.address(func) | 1  # Thumb state
 
 
-def compile_elf(gcc: str, tool: str, cflags: list[str], link_flags: list[str], sources, out,
-                entries: tuple[str, ...] = (), include_dirs=(), defines: tuple[str, ...] = ()
-                ) -> Path:
-    """One cross compile-and-link: ``gcc cflags -I.. -D.. link_flags entries sources -o out``.
+CORTEX_M7 = IsaRecord(
+    isa=Isa.ARMV7EM,
+    label="Cortex-M7",
+    emulator=CortexM7,
+    gcc="arm-none-eabi-gcc",
+    objdump="arm-none-eabi-objdump",
+    install_hint=("install it with `apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi` "
+                  "or run `make test`"),
+    cpu_flags=("-mcpu=cortex-m7", "-mthumb", "-mfloat-abi=soft"),
+    link_flags=("-nostartfiles", "-specs=nosys.specs", "-Wl,--gc-sections"),
+    linker_script="cortex_m7.ld",
+    classify=classify,
+    cycle_model=CORTEX_M7_CYCLES,
+    cycle_note=("estimate: executed instructions (Unicorn) weighted per instruction class by "
+                "mixq.deploy.cycles.CycleModel; not a cycle-accurate measurement"),
+)
 
-    Shared by the Cortex-M (:func:`build_elf`) and RV32 builds. Sources are passed relative to the
-    first one's folder (no absolute paths in the ELF); the ELF is written atomically; on failure
-    the full output goes to ``<out>.log`` and a one-line :class:`ToolchainError` names ``tool``.
-    """
-    out = Path(out).resolve()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    srcs = [Path(s).resolve() for s in sources]
-    cwd = srcs[0].parent if srcs else out.parent
-
-    def rel(p: Path) -> str:
-        try:
-            return str(p.relative_to(cwd))
-        except ValueError:
-            return str(p)
-
-    cmd = [gcc, *cflags]
-    cmd += [f"-I{rel(Path(d).resolve())}" for d in include_dirs]
-    cmd += [f"-D{d}" for d in defines]
-    cmd += list(link_flags)
-    if entries:
-        cmd.append(f"-Wl,--entry={entries[0]}")
-    cmd += [f"-Wl,-u,{e}" for e in entries]
-    cmd += [rel(s) for s in srcs]
-    tmp = out.with_name(f".{out.name}.tmp")
-    cmd += ["-o", str(tmp)]
-    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
-    log = out.with_suffix(".log")
-    if proc.returncode != 0:
-        write_text_atomic(log, " ".join(cmd) + "\n" + proc.stdout + proc.stderr)
-        errors = [ln for ln in proc.stderr.splitlines() if "error" in ln] or ["no message"]
-        raise ToolchainError(f"{tool} failed: {errors[0].strip()}; fix the source, full log in {log}")
-    if log.exists():
-        log.unlink()
-    os.replace(tmp, out)
-    return out
-
-
-@dataclass(frozen=True)
-class ElfSizes:
-    """Section sizes of a linked ELF, in bytes.
-
-    Attributes:
-        text_bytes: code (``.text`` and other executable sections).
-        rodata_bytes: read-only constants (weights, ``.rodata``, exception tables).
-        data_bytes: initialized RAM data (its initial image is stored in flash too).
-        bss_bytes: zero-initialized RAM.
-    """
-
-    text_bytes: int
-    rodata_bytes: int
-    data_bytes: int
-    bss_bytes: int
-
-    @property
-    def flash_bytes(self) -> int:
-        """Code and constants in flash: text + rodata (+ the ``.data`` initial image)."""
-        return self.text_bytes + self.rodata_bytes + self.data_bytes
-
-    @property
-    def static_ram_bytes(self) -> int:
-        """RAM taken by globals (data + bss), outside the caller-owned arena."""
-        return self.data_bytes + self.bss_bytes
-
-
-def elf_sizes(elf: str | os.PathLike) -> ElfSizes:
-    """Sizes of the allocated sections of an ELF, grouped like ``size -A`` would."""
-    text = rodata = data = bss = 0
-    with open(elf, "rb") as f:
-        for sec in ELFFile(f).iter_sections():
-            flags = sec["sh_flags"]
-            if not flags & SH_FLAGS.SHF_ALLOC:
-                continue
-            size = sec["sh_size"]
-            if sec["sh_type"] == "SHT_NOBITS":
-                bss += size
-            elif flags & SH_FLAGS.SHF_EXECINSTR:
-                text += size
-            elif flags & SH_FLAGS.SHF_WRITE:
-                data += size
-            else:
-                rodata += size
-    return ElfSizes(text, rodata, data, bss)
+__all__ = ["CORTEX_M7", "CortexM7", "thumb_lengths"]

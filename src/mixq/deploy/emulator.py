@@ -1,13 +1,19 @@
-"""Run Cortex-M7 ELF functions on an emulated core (Unicorn), no vendor start-up code.
+"""Run ELF functions on an emulated core (Unicorn), no vendor start-up code: the part every ISA
+shares.
 
 The ELF's PT_LOAD segments are written at their addresses (the rest of ``.bss`` zeroed), caller
-buffers live in their own mapped regions, and a function is called directly: arguments in r0-r3,
-SP at the linker's ``__stack_top``, LR at an odd trap address; the run stops when the function
-returns to the trap. Each buffer ends exactly at a page boundary followed by an unmapped page, so
-a write or read past its end faults instead of passing silently.
+buffers live in their own mapped regions, and a function is called directly: arguments in the
+ISA's argument registers, SP at the linker's ``__stack_top``, the return address at a trap page;
+the run stops when the function returns there. Each buffer ends exactly at a page boundary
+followed by an unmapped page, so a write or read past its end faults instead of passing
+silently.
+
+:class:`Emulator` is that machinery; an ISA adapter (:class:`mixq.deploy.arm.CortexM7`,
+:class:`mixq.deploy.riscv.Rv32Core`) subclasses it with its Unicorn CPU, registers and memory
+map (trap page, buffer base) and its instruction lengths (for :mod:`mixq.deploy.profile`).
 
 Without hooks Unicorn runs at JIT speed (hundreds of M instructions/s): bit-exact checks use plain
-:meth:`CortexM7.call`. Instruction counts (:mod:`mixq.deploy.profile`) add a block hook.
+:meth:`Emulator.call`. Instruction counts (:mod:`mixq.deploy.profile`) add a block hook.
 """
 
 from __future__ import annotations
@@ -19,24 +25,12 @@ from pathlib import Path
 import numpy as np
 from elftools.elf.elffile import ELFFile
 from elftools.elf.sections import SymbolTableSection
-from unicorn import UC_ARCH_ARM, UC_HOOK_MEM_INVALID, UC_MODE_THUMB, Uc, UcError
-from unicorn.arm_const import (
-    UC_ARM_REG_LR,
-    UC_ARM_REG_PC,
-    UC_ARM_REG_R0,
-    UC_ARM_REG_R1,
-    UC_ARM_REG_R2,
-    UC_ARM_REG_R3,
-    UC_ARM_REG_SP,
-    UC_CPU_ARM_CORTEX_M7,
-)
+from unicorn import UC_HOOK_MEM_INVALID, Uc, UcError
 
 from mixq.errors import MixqError
+from mixq.platform.spec import Isa
 
 PAGE = 0x1000
-TRAP_ADDR = 0x1000_0000  # a mapped page holding only `bkpt`; LR = TRAP_ADDR | 1
-BUFFER_BASE = 0x2400_0000  # STM32H7 AXI SRAM; buffers follow each other with unmapped guards
-ARG_REGS = (UC_ARM_REG_R0, UC_ARM_REG_R1, UC_ARM_REG_R2, UC_ARM_REG_R3)
 
 
 def _page_up(n: int) -> int:
@@ -53,16 +47,17 @@ class Segment:
 
 
 @dataclass(frozen=True, eq=False)
-class ArmImage:
-    """A linked Cortex-M ELF, read once.
+class Image:
+    """A linked ELF, read once.
 
     Attributes:
         path: the ELF file.
         segments: loadable segments.
-        symbols: function/object name -> address (Thumb bit cleared).
+        symbols: function/object name -> address (the Thumb bit cleared on ARM).
         stack_top: initial SP (``__stack_top`` of the linker script).
         ram_start: start of the RAM region (``__ram_start``); data, bss and stack lie in
             ``[ram_start, stack_top)``.
+        global_pointer: ``__global_pointer$`` (RISC-V small data; 0 when the ELF has none).
     """
 
     path: Path
@@ -70,6 +65,7 @@ class ArmImage:
     symbols: dict
     stack_top: int
     ram_start: int
+    global_pointer: int = 0
 
     def address(self, name: str) -> int:
         """Address of symbol ``name``.
@@ -86,41 +82,14 @@ class ArmImage:
 
     def symbol_at(self, addr: int) -> str:
         """Name of the function containing ``addr`` (best effort, for error messages)."""
-        best = max(
-            ((a, n) for n, a in self.symbols.items() if a <= addr), default=(0, "?")
-        )
-        return best[1]
+        return max(((a, n) for n, a in self.symbols.items() if a <= addr), default=(0, "?"))[1]
 
 
-def load_image(elf: str | os.PathLike) -> ArmImage:
-    """Read an ELF's loadable segments and symbols (pyelftools)."""
-    path = Path(elf)
-    with open(path, "rb") as f:
-        ef = ELFFile(f)
-        if ef["e_machine"] != "EM_ARM":
-            raise MixqError(f"{path.name} is not an ARM ELF; build it with mixq.deploy.arm")
-        segments = tuple(
-            Segment(seg["p_paddr"] if seg["p_vaddr"] == 0 else seg["p_vaddr"],
-                    seg.data(), seg["p_memsz"])
-            for seg in ef.iter_segments()
-            if seg["p_type"] == "PT_LOAD" and seg["p_memsz"] > 0
-        )
-        symbols = {}
-        for sec in ef.iter_sections():
-            if isinstance(sec, SymbolTableSection):
-                for sym in sec.iter_symbols():
-                    kind = sym["st_info"]["type"]
-                    # $a / $t / $d are ARM mapping symbols (code/data markers), not names
-                    if sym.name and not sym.name.startswith("$") and kind in (
-                            "STT_FUNC", "STT_OBJECT", "STT_NOTYPE"):
-                        symbols.setdefault(sym.name, sym["st_value"] & ~1)
-    if "__stack_top" not in symbols or "__ram_start" not in symbols:
-        raise MixqError(f"{path.name} has no __stack_top; link it with mixq's cortex_m7.ld")
-    return ArmImage(path, segments, symbols, symbols["__stack_top"], symbols["__ram_start"])
+class Emulator:
+    """An emulated core holding one ELF image and named caller buffers (ISA-independent).
 
-
-class CortexM7:
-    """An emulated Cortex-M7 holding one ELF image and named caller buffers.
+    A subclass sets the class attributes below and :meth:`_enter` (registers beyond the
+    arguments and SP; returns the start address) and :meth:`instruction_lengths`.
 
     Args:
         image: the loaded ELF.
@@ -131,27 +100,82 @@ class CortexM7:
         See ``tests/deploy/test_emulator_basic.py``.
     """
 
-    def __init__(self, image: ArmImage, buffers: dict[str, int] | None = None):
+    ISA: Isa
+    NAME = ""                # in fault messages: 'emulated <NAME> fault in ...'
+    ELF_MACHINE = ""         # e_machine of the ELFs it runs ('EM_ARM')
+    LINKER_SCRIPT = ""       # the packaged script those ELFs are linked with
+    CODE_ADDRESS_MASK = ~0   # clears the Thumb bit of ARM function symbols
+    UC_ARCH = UC_MODE = UC_CPU = 0
+    ARG_REGS: tuple[int, ...] = ()
+    SP_REG = PC_REG = 0
+    TRAP_ADDR = 0            # a mapped page of breakpoints; the return address points here
+    TRAP_FILL = b""          # the breakpoint instruction filling it
+    BUFFER_BASE = 0          # caller buffers, each followed by an unmapped guard page
+    TIMEOUT_S = 120.0
+
+    def __init__(self, image: Image, buffers: dict[str, int] | None = None):
         self.image = image
-        self.uc = Uc(UC_ARCH_ARM, UC_MODE_THUMB)
-        # Before the first mem_map: UC_MODE_MCLASS alone would select a Cortex-M33.
-        self.uc.ctl_set_cpu_model(UC_CPU_ARM_CORTEX_M7)
+        self.uc = Uc(self.UC_ARCH, self.UC_MODE)
+        self.uc.ctl_set_cpu_model(self.UC_CPU)  # before the first mem_map
         self._map_image()
-        self.uc.mem_map(TRAP_ADDR, PAGE)
-        self.uc.mem_write(TRAP_ADDR, b"\x00\xbe" * (PAGE // 2))  # bkpt #0
+        self.uc.mem_map(self.TRAP_ADDR, PAGE)
+        self.uc.mem_write(self.TRAP_ADDR, self.TRAP_FILL * (PAGE // len(self.TRAP_FILL)))
         self._bad_access: list[int] = []
         # Fires only on a fault: records the address for the error message (no cost otherwise).
         self.uc.hook_add(UC_HOOK_MEM_INVALID,
                          lambda uc, access, addr, size, value, user: self._bad_access.append(addr)
                          or False)
         self.buffers: dict[str, tuple[int, int]] = {}
-        base = BUFFER_BASE
+        base = self.BUFFER_BASE
         for name, size in (buffers or {}).items():
             region = _page_up(max(int(size), 1))
             self.uc.mem_map(base, region)
             self.buffers[name] = (base + region - int(size), int(size))
             base += region + PAGE  # guard page stays unmapped
         self.reset_data()
+
+    @classmethod
+    def load(cls, elf: str | os.PathLike) -> Image:
+        """Read an ELF for this core (its loadable segments and symbols, with pyelftools).
+
+        Raises:
+            MixqError: not a 32-bit ELF of this ISA, or not linked with mixq's linker script.
+        """
+        path = Path(elf)
+        with open(path, "rb") as f:
+            ef = ELFFile(f)
+            if ef["e_machine"] != cls.ELF_MACHINE or ef.elfclass != 32:
+                raise MixqError(f"{path.name} is not a 32-bit {cls.ELF_MACHINE} ELF; build it "
+                                f"with mixq.deploy.build.build_elf for {cls.ISA.value}")
+            segments = tuple(
+                Segment(seg["p_paddr"] if seg["p_vaddr"] == 0 else seg["p_vaddr"],
+                        seg.data(), seg["p_memsz"])
+                for seg in ef.iter_segments()
+                if seg["p_type"] == "PT_LOAD" and seg["p_memsz"] > 0
+            )
+            symbols = {}
+            for sec in ef.iter_sections():
+                if isinstance(sec, SymbolTableSection):
+                    for sym in sec.iter_symbols():
+                        kind = sym["st_info"]["type"]
+                        # $a / $t / $d / $x are mapping symbols (code/data markers), not names
+                        if sym.name and not sym.name.startswith("$") and kind in (
+                                "STT_FUNC", "STT_OBJECT", "STT_NOTYPE"):
+                            symbols.setdefault(sym.name, sym["st_value"] & cls.CODE_ADDRESS_MASK)
+        if "__stack_top" not in symbols or "__ram_start" not in symbols:
+            raise MixqError(f"{path.name} has no __stack_top; link it with mixq's "
+                            f"{cls.LINKER_SCRIPT}")
+        return Image(path, segments, symbols, symbols["__stack_top"], symbols["__ram_start"],
+                     symbols.get("__global_pointer$", 0))
+
+    @staticmethod
+    def instruction_lengths(code: bytes) -> list[int]:
+        """Byte lengths of the consecutive instructions in ``code`` (the ISA's encoding)."""
+        raise NotImplementedError
+
+    def _enter(self, func: str) -> int:
+        """Set the registers a call needs besides arguments and SP; return the start address."""
+        raise NotImplementedError
 
     def _map_image(self) -> None:
         # RAM (data, bss, stack) is one region [__ram_start, __stack_top); flash segments are
@@ -197,48 +221,51 @@ class CortexM7:
         return bytes(self.uc.mem_read(addr, size if n is None else n))
 
     def _describe(self, addr: int) -> str:
-        """' (N bytes past buffer X)' when addr lies just after a caller buffer."""
+        """', N bytes past the end of X' when addr lies just after a caller buffer."""
         for name, (base, size) in self.buffers.items():
             if base + size <= addr < base + size + PAGE:
                 return f", {addr - base - size} bytes past the end of '{name}'"
         return ""
 
-    def call(self, func: str, args: tuple = (), timeout_s: float = 120.0) -> int:
-        """Call ``func`` with up to four integer/buffer-name arguments; returns r0 (as int32).
+    def call(self, func: str, args: tuple = (), timeout_s: float | None = None) -> int:
+        """Call ``func`` with up to four integer/buffer-name arguments; returns the int32 result.
 
         Args:
             func: function symbol.
             args: each an int or the name of a buffer (passed as its address).
-            timeout_s: wall-clock limit of the emulation.
+            timeout_s: wall-clock limit of the emulation (default ``TIMEOUT_S``).
 
         Raises:
             MixqError: on an emulator fault (e.g. an out-of-bounds access) or if the function
                 does not return in time; the message names the faulting function.
         """
-        if len(args) > len(ARG_REGS):
-            raise ValueError("at most four arguments (r0-r3)")
-        for reg, arg in zip(ARG_REGS, args):
+        timeout_s = self.TIMEOUT_S if timeout_s is None else timeout_s
+        if len(args) > len(self.ARG_REGS):
+            raise ValueError(f"at most {len(self.ARG_REGS)} arguments")
+        for reg, arg in zip(self.ARG_REGS, args):
             value = self.buffer_address(arg) if isinstance(arg, str) else int(arg)
             self.uc.reg_write(reg, value & 0xFFFF_FFFF)
-        self.uc.reg_write(UC_ARM_REG_SP, self.image.stack_top)
-        self.uc.reg_write(UC_ARM_REG_LR, TRAP_ADDR | 1)
-        start = self.image.address(func) | 1
+        self.uc.reg_write(self.SP_REG, self.image.stack_top)
+        start = self._enter(func)
         self._bad_access.clear()
         try:
-            self.uc.emu_start(start, TRAP_ADDR, timeout=int(timeout_s * 1e6))
+            self.uc.emu_start(start, self.TRAP_ADDR, timeout=int(timeout_s * 1e6))
         except UcError as e:
-            pc = self.uc.reg_read(UC_ARM_REG_PC)
+            pc = self.uc.reg_read(self.PC_REG)
             where = f" of 0x{self._bad_access[-1]:08x}{self._describe(self._bad_access[-1])}" \
                 if self._bad_access else ""
             raise MixqError(
-                f"emulated Cortex-M7 fault in {func} ({e}{where}) at pc 0x{pc:08x} in "
+                f"emulated {self.NAME} fault in {func} ({e}{where}) at pc 0x{pc:08x} in "
                 f"{self.image.symbol_at(pc)}; check the kernel's buffer bounds"
             ) from None
-        pc = self.uc.reg_read(UC_ARM_REG_PC)
-        if pc & ~1 != TRAP_ADDR:
+        pc = self.uc.reg_read(self.PC_REG)
+        if pc & ~1 != self.TRAP_ADDR:
             raise MixqError(
                 f"{func} did not return within {timeout_s:.0f} s (pc 0x{pc:08x} in "
                 f"{self.image.symbol_at(pc)}); raise timeout_s or check for an endless loop"
             )
-        r0 = self.uc.reg_read(UC_ARM_REG_R0)
-        return r0 - (1 << 32) if r0 & 0x8000_0000 else r0
+        result = self.uc.reg_read(self.ARG_REGS[0])
+        return result - (1 << 32) if result & 0x8000_0000 else result
+
+
+__all__ = ["Emulator", "Image", "PAGE", "Segment"]

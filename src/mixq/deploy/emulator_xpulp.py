@@ -25,7 +25,8 @@ from elftools.elf.elffile import ELFFile
 from unicorn import UC_HOOK_BLOCK, UC_HOOK_CODE, UC_HOOK_INTR, UcError
 from unicorn.riscv_const import UC_RISCV_REG_A0, UC_RISCV_REG_PC, UC_RISCV_REG_X0
 
-from mixq.deploy.emulator_rv32 import Rv32Core, Rv32Image
+from mixq.deploy.emulator import Image
+from mixq.deploy.riscv import Rv32Core
 from mixq.deploy.xpulp import Hart, decode, is_xpulpnn
 from mixq.deploy.xpulp_exec import execute, loop_end_target
 from mixq.errors import MixqError
@@ -54,7 +55,7 @@ class UnicornHart(Hart):
         self.uc.mem_write(addr, (value & ((1 << (8 * size)) - 1)).to_bytes(size, "little"))
 
 
-def loop_end_addresses(image: Rv32Image) -> list[int]:
+def loop_end_addresses(image: Image) -> list[int]:
     """End addresses of every hardware loop the executable sections of ``image`` can set up.
 
     Scans each 2-byte-aligned 32-bit word of the ``SHF_EXECINSTR`` sections for ``lp.setup``,
@@ -83,7 +84,7 @@ def loop_end_addresses(image: Rv32Image) -> list[int]:
 class XpulpCore(Rv32Core):
     """An emulated RI5CY-class core: RV32IMC on Unicorn plus XpulpV2/XpulpNN in Python.
 
-    Same interface as :class:`mixq.deploy.emulator_rv32.Rv32Core`. :attr:`xpulpnn` False (the
+    Same interface as :class:`mixq.deploy.riscv.Rv32Core`. :attr:`xpulpnn` False (the
     :class:`XpulpV2Core` of GAP8 / ``pulp-open``) makes a nibble or crumb instruction an error.
 
     Args:
@@ -92,7 +93,7 @@ class XpulpCore(Rv32Core):
 
     xpulpnn = True
 
-    def __init__(self, image: Rv32Image, buffers: dict[str, int] | None = None):
+    def __init__(self, image: Image, buffers: dict[str, int] | None = None):
         super().__init__(image, buffers)
         self.hart = UnicornHart(self.uc)
         self.xpulp_counts: Counter = Counter()

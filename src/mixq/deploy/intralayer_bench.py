@@ -11,20 +11,14 @@ ternary (a8) kernels on the same shapes. Counts are instructions, not cycles.
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
 from typing import Iterable, Optional
 
-import numpy as np
-
-from mixq.codegen.emit import emit_c
 from mixq.codegen.sparse_formats import index_bits
 from mixq.codegen.sparse_synth import SparseGraphBuilder
-from mixq.deploy.deploy import ModelRunner, build_model_elf, decode_logits, input_bytes
-from mixq.deploy.kernel_bench import CASES, LayerCase, case_graph
+from mixq.deploy.kernel_bench import CASES, LayerCase, case_graph, measure_graph
 from mixq.errors import MixqError
 from mixq.ir.graph import SPARSE_STRUCTURES, Graph
-from mixq.ir.interpret import interpret
+from mixq.platform.spec import KernelSet
 
 DENSITIES = (0.01, 0.05)
 LAYERS = ("pw1x1", "conv3x3")
@@ -56,38 +50,10 @@ def sparse_case_graph(case: LayerCase, structure: str, density: float, seed: int
     return b.build(b.avgpool(y))
 
 
-def measure_graph(graph: Graph, kernels: str = "armv7em", check_inputs: int = 3,
-                  work_dir=None) -> dict:
-    """Instructions of layer 1 of a benchmark graph (bit-exactness checked first).
-
-    Returns:
-        ``{"macs", "instructions", "kernel", "flash_bytes"}`` (flash: the layer's packed
-        weights and requantization arrays).
-
-    Raises:
-        MixqError: the kernel is not bit-exact on the emulator.
-    """
-    with tempfile.TemporaryDirectory(prefix="mixq-intralayer-") as tmp:
-        base = Path(work_dir) if work_dir is not None else Path(tmp)
-        emitted = emit_c(graph, base / "c", kernels=kernels)
-        elf = build_model_elf(base / "c", base / "bench.elf")
-        t_in = graph.tensor(graph.inputs[0])
-        runner = ModelRunner(elf, t_in.numel, graph.tensor(graph.outputs[0]).numel,
-                             emitted.metadata["arena_bytes"])
-        x = np.random.default_rng(1).integers(0, 256, size=(check_inputs + 1, *t_in.shape))
-        got = decode_logits(graph, runner.run(input_bytes(graph, x[:check_inputs])))
-        if not np.array_equal(got, interpret(graph, x[:check_inputs])):
-            raise MixqError(f"{graph.name} ({emitted.kernels[1]}) is not bit-exact on the "
-                            "emulator; fix the kernel before benchmarking")
-        prof = runner.profile(input_bytes(graph, x[-1:])[0])
-    layer = emitted.metadata["layers"][1]
-    return {"macs": int(layer["macs"]), "instructions": prof.layer_instructions(1),
-            "kernel": layer["function"], "flash_bytes": int(layer["weight_flash_bytes"])}
-
-
 def measure_intralayer(layers: Iterable["str | LayerCase"] = LAYERS,
                        structures: Iterable[str] = SPARSE_STRUCTURES,
-                       densities: Iterable[float] = DENSITIES, kernels: str = "armv7em",
+                       densities: Iterable[float] = DENSITIES,
+                       kernels: KernelSet = KernelSet.ARMV7EM,
                        references: bool = True, seed: int = 0,
                        work_dir: Optional[str] = None) -> list[dict]:
     """Instructions per MAC of dense+sparse kernels vs w8a8 and pure ternary, 8-bit activations.
@@ -99,7 +65,7 @@ def measure_intralayer(layers: Iterable["str | LayerCase"] = LAYERS,
         structures: outlier structures.
         densities: outlier fractions (of all weights; capped by the structure, 'row' rounds
             per output channel: the row reports the actual ``density``).
-        kernels: code generation target ('armv7em' or 'ref').
+        kernels: the kernel set.
         references: also measure the w8a8 and the ternary kernels of each layer.
         seed: seed of the weights and masks.
         work_dir: build folder (temporary if None).
@@ -162,5 +128,5 @@ def format_intralayer_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["measure_intralayer", "measure_graph", "sparse_case_graph",
+__all__ = ["measure_intralayer", "sparse_case_graph",
            "format_intralayer_table", "DENSITIES", "LAYERS"]

@@ -12,6 +12,7 @@ Cases of issue 3: pointwise 1x1 16x16x64->64, depthwise 3x3 16x16x64 (pad 1), co
 
 from __future__ import annotations
 
+import json
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,12 +20,12 @@ from typing import Union
 
 import numpy as np
 
-from mixq.codegen.emit import emit_c
 from mixq.codegen.synth import GraphBuilder
-from mixq.deploy.deploy import ModelRunner, build_model_elf, decode_logits, input_bytes
+from mixq.deploy.arm import CORTEX_M7
+from mixq.deploy.run import emulate_graph
 from mixq.errors import MixqError
 from mixq.ir.graph import Graph
-from mixq.ir.interpret import interpret
+from mixq.platform.spec import KernelSet
 
 WBits = Union[int, str]  # 8, 4, 2 or "ternary"
 
@@ -81,15 +82,42 @@ def case_graph(case: LayerCase, w_bits: WBits, a_bits: int, seed: int = 0) -> Gr
     return b.build(b.avgpool(y))
 
 
-def measure_case(case: LayerCase, w_bits: WBits, a_bits: int, kernels: str = "armv7em",
-                 check_inputs: int = 3, work_dir=None) -> dict:
+def measure_graph(graph: Graph, kernels: KernelSet = KernelSet.ARMV7EM, check_inputs: int = 3,
+                  work_dir=None) -> dict:
+    """Instructions of layer 1 of a benchmark graph on the emulated Cortex-M7 (bit-exactness
+    checked first, :func:`mixq.deploy.run.emulate_graph`).
+
+    Returns:
+        ``{"macs", "instructions", "kernel", "flash_bytes"}`` (flash: the layer's packed
+        weights and requantization arrays).
+
+    Raises:
+        MixqError: the kernel is not bit-exact on the emulator.
+    """
+    t_in = graph.tensor(graph.inputs[0])
+    x = np.random.default_rng(1).integers(0, 256, size=(check_inputs + 1, *t_in.shape))
+    with tempfile.TemporaryDirectory(prefix="mixq-bench-") as tmp:
+        base = Path(work_dir) if work_dir is not None else Path(tmp)
+        run = emulate_graph(graph, base, CORTEX_M7, kernels, x[:check_inputs], x[-1],
+                            elf_name="bench.elf")
+    layer = run.emitted.metadata["layers"][1]
+    if run.mismatches:
+        raise MixqError(f"{graph.name} ({layer['function']}) is not bit-exact on the emulator; "
+                        "fix the kernel before benchmarking")
+    return {"macs": int(layer["macs"]), "instructions": run.profile.layer_instructions(1),
+            "kernel": layer["function"], "flash_bytes": int(layer["weight_flash_bytes"])}
+
+
+def measure_case(case: LayerCase, w_bits: WBits, a_bits: int,
+                 kernels: KernelSet = KernelSet.ARMV7EM, check_inputs: int = 3,
+                 work_dir=None) -> dict:
     """Instructions of one benchmark layer (bit-exactness checked first).
 
     Args:
         case: the layer.
         w_bits: 8, 4, 2 or 'ternary'.
         a_bits: 8, 4 or 2 (input and output activations).
-        kernels: code generation target ('armv7em' or 'ref').
+        kernels: the kernel set.
         check_inputs: random inputs compared with the interpreter before counting.
         work_dir: build folder (a temporary one if None).
 
@@ -99,30 +127,24 @@ def measure_case(case: LayerCase, w_bits: WBits, a_bits: int, kernels: str = "ar
     Raises:
         MixqError: the kernel is not bit-exact on the emulator.
     """
-    graph = case_graph(case, w_bits, a_bits)
-    with tempfile.TemporaryDirectory(prefix="mixq-bench-") as tmp:
-        base = Path(work_dir) if work_dir is not None else Path(tmp)
-        emitted = emit_c(graph, base / "c", kernels=kernels)
-        elf = build_model_elf(base / "c", base / "bench.elf")
-        t_in = graph.tensor(graph.inputs[0])
-        runner = ModelRunner(elf, t_in.numel, graph.tensor(graph.outputs[0]).numel,
-                             emitted.metadata["arena_bytes"])
-        rng = np.random.default_rng(1)
-        x = rng.integers(0, 256, size=(check_inputs + 1, *t_in.shape))
-        got = decode_logits(graph, runner.run(input_bytes(graph, x[:check_inputs])))
-        if not np.array_equal(got, interpret(graph, x[:check_inputs])):
-            raise MixqError(f"{case.layer} w{w_bits}a{a_bits} ({emitted.kernels[1]}) is not "
-                            "bit-exact on the emulator; fix the kernel before benchmarking")
-        prof = runner.profile(input_bytes(graph, x[-1:])[0])
-    layer = emitted.metadata["layers"][1]
-    return {
-        "layer": case.layer,
-        "w_bits": w_bits,
-        "a_bits": a_bits,
-        "macs": int(layer["macs"]),
-        "instructions": prof.layer_instructions(1),
-        "kernel": layer["function"],
-    }
+    r = measure_graph(case_graph(case, w_bits, a_bits), kernels, check_inputs, work_dir)
+    return {"layer": case.layer, "w_bits": w_bits, "a_bits": a_bits, "macs": r["macs"],
+            "instructions": r["instructions"], "kernel": r["kernel"]}
+
+
+def add_kernels_argument(parser) -> None:
+    """The ``--kernels`` option of the benchmark scripts (a :class:`KernelSet`)."""
+    parser.add_argument("--kernels", type=KernelSet, default=KernelSet.ARMV7EM,
+                        help="kernel set (armv7em, ref)")
+
+
+def print_rows(rows: list, as_json: bool, title: str, table: str) -> None:
+    """A benchmark script's output: one JSON list, or a title line and the table."""
+    if as_json:
+        print(json.dumps(rows))
+    else:
+        print(title)
+        print(table)
 
 
 def format_table(rows: list[dict]) -> str:

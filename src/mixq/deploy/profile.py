@@ -1,11 +1,12 @@
-"""Executed-instruction counts on the emulated Cortex-M7, split per layer by marker calls.
+"""Executed-instruction counts on an emulated core, split per layer by marker calls (any ISA).
 
 A ``UC_HOOK_BLOCK`` callback records how often each translated block runs; the instruction count
-and the instruction classes of a block are decoded once (Thumb-2 lengths from the code bytes,
-classes from ``arm-none-eabi-objdump``), so the hook costs one dictionary update per block instead
-of a Python call per instruction. The generated model calls ``mixq_layer_mark(i)`` before layer
-``i`` and ``mixq_layer_mark(N)`` after the last one; a block starting at that function switches
-the current layer to its r0 argument. Instructions before the first mark go to segment -1.
+and the instruction classes of a block are decoded once (instruction lengths from the code bytes
+by the emulator adapter, classes from the ISA's objdump through its record's ``classify``), so
+the hook costs one dictionary update per block instead of a Python call per instruction. The
+generated model calls ``mixq_layer_mark(i)`` before layer ``i`` and ``mixq_layer_mark(N)`` after
+the last one; a block starting at that function switches the current layer to its first
+argument. Instructions before the first mark go to segment -1.
 """
 
 from __future__ import annotations
@@ -14,63 +15,54 @@ import os
 import subprocess
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from typing import Optional
 
 from unicorn import UC_HOOK_BLOCK
-from unicorn.arm_const import UC_ARM_REG_R0
 
-from mixq.platform.cycles import CLASSES, CORTEX_M7, CycleModel, classify
-from mixq.deploy.emulator import CortexM7
-from mixq.deploy.toolchain import find_arm_toolchain
+from mixq.deploy.emulator import Emulator
+from mixq.deploy.isa import isa_record
+from mixq.deploy.toolchain import find_toolchain
 from mixq.errors import MixqError
+from mixq.platform.cycles import CycleModel
 
 MARK_FUNCTION = "mixq_layer_mark"
 
 
-def disassemble(elf: str | os.PathLike) -> dict[int, tuple[str, int]]:
-    """Instruction classes of an ELF's code: address -> (class, registers moved).
-
-    Uses ``arm-none-eabi-objdump -d``; data words in literal pools are skipped.
+def objdump(elf: str | os.PathLike, record):
+    """``(address, instruction hex, mnemonic, operands)`` of every instruction the objdump of
+    ``record`` lists in an ELF (data words such as ``.word`` / ``.4byte`` included).
 
     Raises:
         ToolchainError: if objdump is missing.
     """
-    tc = find_arm_toolchain()
+    tc = find_toolchain(record)
     out = subprocess.run([str(tc.objdump), "-d", str(elf)], capture_output=True, text=True,
                          check=True).stdout
-    table: dict[int, tuple[str, int]] = {}
     for line in out.splitlines():
         # " 800000e:\tf913 ef01 \tldrsb.w\tlr, [r3, #1]!"
         parts = line.split("\t")
         if len(parts) < 3 or not parts[0].strip().endswith(":"):
             continue
-        mnemonic = parts[2].strip()
-        if not mnemonic or mnemonic.startswith("."):
-            continue
         try:
             addr = int(parts[0].strip()[:-1], 16)
         except ValueError:
             continue
-        table[addr] = classify(mnemonic, parts[3] if len(parts) > 3 else "")
-    return table
+        yield (addr, parts[1].strip().replace(" ", ""), parts[2].strip(),
+               parts[3] if len(parts) > 3 else "")
 
 
-def thumb_lengths(code: bytes) -> list[int]:
-    """Byte lengths of the consecutive Thumb-2 instructions in ``code`` (2 or 4 each).
+def disassemble(elf: str | os.PathLike, record) -> dict[int, tuple[str, int]]:
+    """Instruction classes of an ELF's code: address -> (class, registers moved).
 
-    A first halfword whose top five bits are 0b11101, 0b11110 or 0b11111 starts a 32-bit
-    instruction (Armv7-M ARM, A5.1).
+    Uses :func:`objdump` and the ``classify`` of ``record`` (an
+    :class:`~mixq.deploy.isa.IsaRecord`); data words in literal pools are skipped.
 
-    Example:
-        >>> thumb_lengths(bytes.fromhex("002a" "13f901ef" "7047"))
-        [2, 4, 2]
+    Raises:
+        ToolchainError: if objdump is missing.
     """
-    lengths, i = [], 0
-    while i + 1 < len(code):
-        hw = code[i] | (code[i + 1] << 8)
-        n = 4 if (hw >> 11) in (0b11101, 0b11110, 0b11111) else 2
-        lengths.append(n)
-        i += n
-    return lengths
+    return {addr: record.classify(mnemonic, operands)
+            for addr, _, mnemonic, operands in objdump(elf, record)
+            if mnemonic and not mnemonic.startswith(".")}
 
 
 @dataclass
@@ -79,16 +71,16 @@ class SegmentCount:
 
     Attributes:
         instructions: executed instructions.
-        classes: class -> count (see :data:`mixq.platform.cycles.CLASSES`), plus
-            ``multi_registers``.
+        classes: class -> count (the classes of the ISA's cycle model), plus
+            ``multi_registers`` on ARM.
     """
 
     instructions: int = 0
     classes: Counter = field(default_factory=Counter)
 
-    def est_cycles(self, model: CycleModel | None = None) -> int:
+    def est_cycles(self, model: CycleModel) -> int:
         """Estimated cycles of this segment (an estimate: see :mod:`mixq.platform.cycles`)."""
-        return (model or CORTEX_M7).estimate(self.classes)
+        return model.estimate(self.classes)
 
 
 @dataclass
@@ -99,10 +91,14 @@ class InstructionProfile:
         total: all executed instructions of the call.
         segments: mark index -> counts; -1 is the code before the first mark, N (the last mark
             index) the code after the last layer.
+        cycles: mark index -> cycles of a pipeline model (the Xpulp records' profiler), or None.
+        cycles_note: what those cycles are.
     """
 
     total: SegmentCount
     segments: dict[int, SegmentCount]
+    cycles: Optional[dict[int, int]] = None
+    cycles_note: Optional[str] = None
 
     @property
     def instructions(self) -> int:
@@ -115,7 +111,7 @@ class InstructionProfile:
 
 
 def profile_call(
-    machine: CortexM7,
+    machine: Emulator,
     func: str,
     args: tuple = (),
     classes: dict[int, tuple[str, int]] | None = None,
@@ -125,8 +121,9 @@ def profile_call(
 
     Args:
         machine: the emulated core (buffers already written).
-        func, args: as :meth:`CortexM7.call`.
-        classes: :func:`disassemble` table of the image (default: computed from the ELF).
+        func, args: as :meth:`Emulator.call`.
+        classes: :func:`disassemble` table of the image (default: computed from the ELF with
+            the record of the machine's ISA).
         mark: marker function splitting the count per layer, or None (one segment, -1); ignored
             when the image does not define it.
 
@@ -135,7 +132,7 @@ def profile_call(
     """
     uc = machine.uc
     if classes is None:
-        classes = disassemble(machine.image.path)
+        classes = disassemble(machine.image.path, isa_record(machine.ISA))
     mark_addr = machine.image.symbols.get(mark, -1) if mark else -1
     if mark and any(name.startswith(mark + ".") for name in machine.image.symbols):
         # GCC's IPA clones (mark.constprop.N) take no index argument: counts would be wrong.
@@ -144,12 +141,13 @@ def profile_call(
             f"__attribute__((noipa)) so each call passes its layer index"
         )
     blocks: dict[int, tuple[int, Counter]] = {}
+    first_arg = machine.ARG_REGS[0]
     runs: dict[int, Counter] = defaultdict(Counter)  # segment -> block key -> executions
     state = {"seg": runs[-1]}
 
     def on_block(uc_, address, size, _user):
         if address == mark_addr:
-            state["seg"] = runs[uc_.reg_read(UC_ARM_REG_R0)]
+            state["seg"] = runs[uc_.reg_read(first_arg)]
         state["seg"][(address << 16) | size] += 1
 
     handle = uc.hook_add(UC_HOOK_BLOCK, on_block)
@@ -165,7 +163,7 @@ def profile_call(
             address, size = key >> 16, key & 0xFFFF
             cls: Counter = Counter()
             addr, n = address, 0
-            for length in thumb_lengths(bytes(uc.mem_read(address, size))):
+            for length in machine.instruction_lengths(bytes(uc.mem_read(address, size))):
                 kind, regs = classes.get(addr, ("alu", 0))
                 cls[kind] += 1
                 cls["multi_registers"] += regs
@@ -186,6 +184,9 @@ def profile_call(
         segments[seg_id] = seg
         total.instructions += seg.instructions
         total.classes.update(seg.classes)
-    for kind in CLASSES:
+    for kind in isa_record(machine.ISA).cycle_model.classes:
         total.classes.setdefault(kind, 0)
     return InstructionProfile(total, segments)
+
+
+__all__ = ["InstructionProfile", "MARK_FUNCTION", "SegmentCount", "disassemble", "profile_call"]

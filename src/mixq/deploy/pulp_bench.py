@@ -16,10 +16,10 @@ import numpy as np
 
 from mixq.codegen.emit import emit_c
 from mixq.codegen.synth import GraphBuilder
-from mixq.deploy import deploy as dep
-from mixq.deploy.emulator_rv32 import load_rv32_image
+from mixq.deploy.build import build_model_elf
 from mixq.deploy.emulator_xpulp import XpulpCore
-from mixq.deploy.riscv import build_rv32_elf
+from mixq.deploy.riscv import RV32IMC
+from mixq.deploy.run import decode_logits, input_bytes, random_inputs
 from mixq.deploy.xpulp_timing import instruction_table, time_blocks
 from mixq.errors import MixqError
 from mixq.ir.interpret import interpret
@@ -61,15 +61,14 @@ def run_traced(graph, kernel_set: KernelSet, out_dir: Path, inputs: np.ndarray):
     """
     project = out_dir / "c"
     meta = emit_c(graph, project, kernels=kernel_set).metadata
-    elf = build_rv32_elf(sorted(project.glob("*.c")), out_dir / "model.elf",
-                         include_dirs=(project,))
-    core = XpulpCore(load_rv32_image(elf), {
+    elf = build_model_elf(RV32IMC, project, out_dir / "model.elf")
+    core = XpulpCore(XpulpCore.load(elf), {
         "input": graph.tensor(graph.inputs[0]).numel,
         "logits": graph.tensor(graph.outputs[0]).numel,
         "arena": max(int(meta["arena_bytes"]), 1)})
     expected = interpret(graph, inputs).reshape(len(inputs), -1)
     segments = None
-    for i, sample in enumerate(dep.input_bytes(graph, inputs)):
+    for i, sample in enumerate(input_bytes(graph, inputs)):
         core.reset_data()
         core.write("input", sample)
         core.fill("arena", 0x5A)
@@ -79,7 +78,7 @@ def run_traced(graph, kernel_set: KernelSet, out_dir: Path, inputs: np.ndarray):
         else:
             core.call("mixq_model_run", args)
         raw = np.frombuffer(core.read("logits"), dtype=np.uint8)[None]
-        got = dep.decode_logits(graph, raw).reshape(-1)
+        got = decode_logits(graph, raw).reshape(-1)
         if not np.array_equal(got, expected[i]):
             raise MixqError(f"{kernel_set.value} kernels differ from the interpreter on input {i}")
     return meta["layers"], segments, instruction_table(elf), core
@@ -90,7 +89,7 @@ def measure_layer(layer: str, w_bits: int, a_bits: int, kernel_set: KernelSet,
     """One benchmark row (single core): ``layer w_bits a_bits macs cores cycles mac_per_cycle
     isa``, plus ``instructions``, ``function`` and the model's ``load_use`` stalls."""
     graph = layer_graph(layer, w_bits, a_bits)
-    inputs = dep.random_inputs(graph, samples, seed=1)
+    inputs = random_inputs(graph, samples, seed=1)
     with tempfile.TemporaryDirectory(prefix="mixq-pulp-") as tmp:
         layers, segments, table, _ = run_traced(graph, kernel_set, Path(tmp), inputs)
     timing = time_blocks(segments.get(0, []), table)

@@ -1,248 +1,90 @@
-"""RISC-V targets: the portable kernels built for RV32IMC, run bit-exact on an emulated core.
+"""The RV32IMC back-end: its simulator adapter and its :class:`IsaRecord`.
 
-:func:`deploy_graph_rv32` is what :func:`mixq.deploy.deploy.deploy_graph` runs for a platform
-whose ISA is ``rv32imc`` (``gap8``, ``pulp-xpulpnn``):
-
-1. :func:`mixq.codegen.emit_c` writes the C project with the portable C99 kernels;
-2. ``riscv64-unknown-elf-gcc -march=rv32imc -mabi=ilp32`` builds it against picolibc (no
-   start-up code, linker script ``rv32.ld``);
-3. the ELF runs on Unicorn's RV32 core (:mod:`mixq.deploy.emulator_rv32`) for ``emulate``
-   inputs and every output is compared with :func:`mixq.ir.interpret.interpret`, bit for bit;
-4. one more run counts executed instructions per layer; :class:`Rv32CycleModel` turns them into
-   an estimated single-core cycle count: the no-SIMD lower line of a PULP core;
-5. for a platform with a ``[cluster]``, :func:`mixq.deploy.cluster.estimate_graph` adds the
-   estimated latency of the 8-core cluster with PULP-NN/XpulpNN kernels (``cluster`` entry);
-6. ``deploy.json`` as for the Cortex-M targets, with the same keys.
+``riscv64-unknown-elf-gcc -march=rv32imc -mabi=ilp32`` builds against picolibc (no start-up
+code, linker script ``rv32.ld``: code at 0x1C000000, data and stack at 0x10000000); Unicorn's
+RV32 core runs the ELF: arguments in a0-a3, ``sp`` at ``__stack_top``, ``gp`` at
+``__global_pointer$`` (linker relaxation makes small-data accesses gp-relative), ``ra`` at a
+trap page of ``ebreak``s. Unicorn's RISC-V CPUs implement a superset of RV32IMC; the ELF is
+compiled for rv32imc, so only RV32IMC instructions execute. The single-core cycle estimate is
+the no-SIMD lower line of a PULP core (:data:`mixq.platform.cycles.RV32_CORE`).
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-from collections import Counter
-from dataclasses import dataclass
-from importlib import resources
-from pathlib import Path
+from unicorn import UC_ARCH_RISCV, UC_MODE_RISCV32
+from unicorn.riscv_const import (
+    UC_CPU_RISCV32_SIFIVE_E31,
+    UC_RISCV_REG_A0,
+    UC_RISCV_REG_A1,
+    UC_RISCV_REG_A2,
+    UC_RISCV_REG_A3,
+    UC_RISCV_REG_GP,
+    UC_RISCV_REG_PC,
+    UC_RISCV_REG_RA,
+    UC_RISCV_REG_SP,
+)
 
-import numpy as np
-
-from mixq.codegen.emit import emit_c
-from mixq.deploy import deploy as _dep
-from mixq.deploy.arm import compile_elf, elf_sizes
-from mixq.deploy.emulator_rv32 import Rv32Core, load_rv32_image, profile_rv32_call
-from mixq.errors import MixqError, ToolchainError
-from mixq.fileio import write_json_atomic
-from mixq.platform.cycles import RV32_CORE, CycleModel, classify_rv
-from mixq.ir.graph import Graph
-from mixq.ir.interpret import interpret
-
-RV_GCC = "riscv64-unknown-elf-gcc"
-RV_FLAGS = ("-march=rv32imc", "-mabi=ilp32")
-WARN_FLAGS = ("-Wall", "-Wextra", "-Werror")
-LINK_FLAGS = ("-nostartfiles", "--specs=picolibc.specs", "-Wl,--gc-sections")
-INSTALL_HINT = ("install it with `apt-get install gcc-riscv64-unknown-elf "
-                "picolibc-riscv64-unknown-elf` or run `make test`")
-CYCLE_NOTE = ("estimate: executed RV32IMC instructions (Unicorn) weighted per class by "
-              "mixq.deploy.riscv.Rv32CycleModel (single core, no SIMD); not a measurement")
+from mixq.deploy.emulator import Emulator
+from mixq.deploy.isa import IsaRecord
+from mixq.platform.cycles import RV32_CORE, classify_rv
+from mixq.platform.spec import Isa
 
 
-@dataclass(frozen=True)
-class RiscvToolchain:
-    """Paths of the RISC-V tools: the C compiler driver and objdump."""
-
-    gcc: Path
-    objdump: Path
-
-
-def find_riscv_toolchain(path: str | None = None) -> RiscvToolchain:
-    """Find riscv64-unknown-elf-gcc and -objdump on ``PATH`` (or on ``path``).
-
-    Raises:
-        ToolchainError: a tool is missing (one line with the fix).
+def rv_lengths(code: bytes) -> list[int]:
+    """Byte lengths of consecutive RV32IMC instructions: 2 when the low two bits are not 0b11.
 
     Example:
-        >>> try:
-        ...     find_riscv_toolchain(path=os.devnull)
-        ... except ToolchainError as e:
-        ...     print(str(e).split(";")[0])
-        riscv64-unknown-elf-gcc not found
+        >>> rv_lengths(bytes.fromhex("8280" "93070000" "0145"))
+        [2, 4, 2]
     """
-    gcc = shutil.which(RV_GCC, path=path)
-    if gcc is None:
-        raise ToolchainError(f"{RV_GCC} not found; {INSTALL_HINT}")
-    objdump = shutil.which("riscv64-unknown-elf-objdump", path=path)
-    if objdump is None:
-        raise ToolchainError(f"riscv64-unknown-elf-objdump not found; {INSTALL_HINT}")
-    return RiscvToolchain(Path(gcc), Path(objdump))
+    out, i = [], 0
+    while i + 1 < len(code):
+        n = 4 if code[i] & 0b11 == 0b11 else 2
+        out.append(n)
+        i += n
+    return out
 
 
-def has_riscv_toolchain() -> bool:
-    """True if :func:`find_riscv_toolchain` succeeds (test skips)."""
-    try:
-        find_riscv_toolchain()
-    except ToolchainError:
-        return False
-    return True
+class Rv32Core(Emulator):
+    """An emulated RV32IMC core holding one ELF image and named caller buffers (see
+    :class:`~mixq.deploy.emulator.Emulator`)."""
+
+    ISA = Isa.RV32IMC
+    NAME = "RV32"
+    ELF_MACHINE = "EM_RISCV"
+    LINKER_SCRIPT = "rv32.ld"
+    UC_ARCH, UC_MODE, UC_CPU = UC_ARCH_RISCV, UC_MODE_RISCV32, UC_CPU_RISCV32_SIFIVE_E31
+    ARG_REGS = (UC_RISCV_REG_A0, UC_RISCV_REG_A1, UC_RISCV_REG_A2, UC_RISCV_REG_A3)
+    SP_REG, PC_REG = UC_RISCV_REG_SP, UC_RISCV_REG_PC
+    TRAP_ADDR = 0x0F00_0000      # a mapped page of `ebreak`s; ra points here
+    TRAP_FILL = (0x0010_0073).to_bytes(4, "little")  # ebreak
+    BUFFER_BASE = 0x3000_0000
+    TIMEOUT_S = 300.0
+
+    instruction_lengths = staticmethod(rv_lengths)
+
+    def _enter(self, func: str) -> int:
+        self.uc.reg_write(UC_RISCV_REG_GP, self.image.global_pointer)
+        self.uc.reg_write(UC_RISCV_REG_RA, self.TRAP_ADDR)
+        return self.image.address(func)
 
 
-def rv32_linker_script() -> Path:
-    """The packaged ``rv32.ld`` (code at 0x1C000000, data and stack at 0x10000000)."""
-    return Path(str(resources.files("mixq.deploy").joinpath("rv32.ld")))
+RV32IMC = IsaRecord(
+    isa=Isa.RV32IMC,
+    label="RV32IMC core",
+    emulator=Rv32Core,
+    gcc="riscv64-unknown-elf-gcc",
+    objdump="riscv64-unknown-elf-objdump",
+    install_hint=("install it with `apt-get install gcc-riscv64-unknown-elf "
+                  "picolibc-riscv64-unknown-elf` or run `make test`"),
+    cpu_flags=("-march=rv32imc", "-mabi=ilp32"),
+    link_flags=("-nostartfiles", "--specs=picolibc.specs", "-Wl,--gc-sections"),
+    linker_script="rv32.ld",
+    classify=classify_rv,
+    cycle_model=RV32_CORE,
+    cycle_note=("estimate: executed RV32IMC instructions (Unicorn) weighted per class by "
+                "mixq.deploy.riscv.Rv32CycleModel (single core, no SIMD); not a measurement"),
+    reports_isa=True,
+)
 
-
-def build_rv32_elf(sources, out, entries: tuple[str, ...] = ("mixq_model_run",),
-                   include_dirs=(), opt: str = "-O3", defines: tuple[str, ...] = ()) -> Path:
-    """Compile and link C sources into an RV32IMC ELF (see :func:`mixq.deploy.arm.build_elf`).
-
-    Raises:
-        ToolchainError: missing toolchain or a failed build (first error, full log in
-            ``<out>.log``).
-    """
-    tc = find_riscv_toolchain()
-    return compile_elf(str(tc.gcc), RV_GCC,
-                       [*RV_FLAGS, opt, "-ffunction-sections", "-fdata-sections", *WARN_FLAGS,
-                        "-std=c99"],
-                       [*LINK_FLAGS, f"-T{rv32_linker_script()}"], sources, out, entries,
-                       include_dirs, defines)
-
-
-def objdump_rv(elf):
-    """``(address, instruction hex, mnemonic, operands)`` of every instruction objdump lists
-    in an RV32 ELF (riscv64-unknown-elf-objdump -d; ``.4byte`` words included)."""
-    tc = find_riscv_toolchain()
-    out = subprocess.run([str(tc.objdump), "-d", str(elf)], capture_output=True, text=True,
-                         check=True).stdout
-    for line in out.splitlines():
-        parts = line.split("\t")  # " 1c000010:\t4518                \tlw\ta4,8(a0)"
-        if len(parts) < 3 or not parts[0].strip().endswith(":"):
-            continue
-        try:
-            addr = int(parts[0].strip()[:-1], 16)
-        except ValueError:
-            continue
-        yield (addr, parts[1].strip().replace(" ", ""), parts[2].strip(),
-               parts[3].strip() if len(parts) > 3 else "")
-
-
-def disassemble_rv(elf) -> dict[int, str]:
-    """Instruction class of every code address of an RV32 ELF (riscv64-unknown-elf-objdump)."""
-    return {addr: classify_rv(mnemonic)[0] for addr, _, mnemonic, _ in objdump_rv(elf)
-            if mnemonic and not mnemonic.startswith(".")}
-
-
-class Rv32ModelRunner(_dep.ModelRunner):
-    """A generated model's RV32 ELF on the emulated core, with its caller buffers
-    (the RISC-V twin of :class:`mixq.deploy.deploy.ModelRunner`: only the image loader, the
-    machine and the profiler differ)."""
-
-    where = "the emulated RV32 core"
-    machine_class = Rv32Core
-
-    @staticmethod
-    def load(elf):
-        return load_rv32_image(elf)
-
-    @property
-    def core(self) -> Rv32Core:
-        return self.machine
-
-    def profile(self, sample: np.ndarray):
-        """Executed instructions of one inference, per layer (:class:`Rv32Profile`)."""
-        self._prepare(sample, 0x5A)
-        return profile_rv32_call(self.machine, "mixq_model_run", ("input", "logits", "arena"),
-                                 disassemble_rv(self.image.path))
-
-
-def deploy_graph_rv32(graph: Graph, out_dir, platform, emulate: int = 100, inputs=None, *,
-                      host_check: bool = True, cycle_model: CycleModel | None = None,
-                      seed: int = 0) -> dict:
-    """Generate, build for RV32IMC, emulate bit-exact and measure ``graph``; writes
-    ``<out_dir>/deploy.json`` (keys as :func:`mixq.deploy.deploy.deploy_graph`, plus ``isa``
-    and, for a platform with a cluster, ``cluster``: its estimated latency).
-
-    Args:
-        graph: the integer graph.
-        out_dir: output folder (``c/``, ``mixq_model.elf``, ``deploy.json``).
-        platform: a :class:`mixq.deploy.platform_spec.Platform` with ``isa == 'rv32imc'``.
-        emulate, inputs, host_check, seed: as :func:`mixq.deploy.deploy.deploy_graph`.
-        cycle_model: per-class costs of the single-core estimate.
-
-    Raises:
-        ToolchainError: riscv64-unknown-elf-gcc missing or the build failed.
-        MixqError: bad inputs or an emulator fault.
-    """
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    if inputs is None:
-        inputs = _dep.random_inputs(graph, max(emulate, 1), seed)
-    inputs = np.asarray(inputs)
-    in_t = graph.tensor(graph.inputs[0])
-    if inputs.ndim != len(in_t.shape) + 1 or tuple(inputs.shape[1:]) != tuple(in_t.shape):
-        raise MixqError(f"inputs of shape {tuple(inputs.shape)} do not match the model input "
-                        f"(N, {', '.join(map(str, in_t.shape))}); pass codes in NHWC")
-    if len(inputs) == 0:
-        raise MixqError("no inputs to deploy with; pass at least one input or emulate >= 1")
-    checked = inputs[:emulate]
-    project = out / _dep.PROJECT_DIR
-    meta = emit_c(graph, project, kernels=platform.kernels).metadata
-    elf = build_rv32_elf(sorted(project.glob("*.c")), out / _dep.ELF_NAME,
-                         include_dirs=(project,))
-    from mixq.deploy.xpulp_runner import runner_for  # the Xpulp runners subclass this module's
-
-    runner = runner_for(platform.cpu)(elf, in_t.numel, graph.tensor(graph.outputs[0]).numel,
-                                      meta["arena_bytes"])
-    samples = _dep.input_bytes(graph, checked)
-    expected = interpret(graph, checked) if len(checked) else np.zeros((0,))
-    mismatches = 0
-    if len(checked):
-        got = _dep.decode_logits(graph, runner.run(samples))
-        mismatches = int((got.reshape(len(got), -1) != expected.reshape(len(expected), -1))
-                         .any(axis=1).sum())
-    prof = runner.profile(_dep.input_bytes(graph, inputs[:1])[0])
-    model = cycle_model or RV32_CORE
-    est_cycles = model.estimate(prof.total)
-    layers = []
-    for i, layer in enumerate(meta["layers"]):
-        seg = prof.segments.get(i, Counter())
-        layers.append({"name": layer["name"], "kernel": layer["function"],
-                       "macs": int(layer["macs"]), "instructions": int(seg["instructions"]),
-                       "est_cycles": model.estimate(seg)})
-        if hasattr(prof, "cycles"):  # the Xpulp core: RI5CY pipeline model over the trace
-            layers[-1]["model_cycles"] = int(prof.cycles.get(i, 0))
-            layers[-1]["mac_per_cycle"] = round(layer["macs"] / max(prof.cycles.get(i, 0), 1), 4)
-    host = None
-    if host_check and len(checked):
-        try:
-            host = _dep._host_check(project, out, samples, expected, graph)
-        except (ToolchainError, RuntimeError) as e:
-            host = {"bitexact": False, "error": str(e).splitlines()[0][:300]}
-    sizes = elf_sizes(elf)
-    result = {
-        "bitexact": bool(len(checked) > 0 and mismatches == 0),
-        "samples": int(len(checked)), "mismatches": mismatches,
-        "flash_bytes": sizes.flash_bytes, "text_bytes": sizes.text_bytes,
-        "rodata_bytes": sizes.rodata_bytes, "static_ram_bytes": sizes.static_ram_bytes,
-        "arena_bytes": int(meta["arena_bytes"]),
-        "arena_lower_bound_bytes": int(meta["arena_lower_bound_bytes"]),
-        "arena_greedy_bytes": int(meta["arena_greedy_bytes"]),
-        "macs": int(meta["macs"]), "instructions": prof.instructions, "est_cycles": est_cycles,
-        "est_latency_ms": round(est_cycles / platform.clock_hz * 1e3, 6),
-        "clock_hz": int(platform.clock_hz), "cycle_model": CYCLE_NOTE,
-        "target": platform.name, "cpu": platform.cpu, "isa": platform.isa,
-        "kernels": platform.kernels, "model_hash": meta["model_hash"], "host": host,
-        "layers": layers,
-    }
-    if hasattr(prof, "cycles"):
-        result["model_cycles"] = int(sum(prof.cycles.values()))
-        result["model_cycles_note"] = prof.note
-    if platform.cluster is not None:
-        from mixq.deploy.cluster import estimate_graph
-
-        result["cluster"] = estimate_graph(graph, platform.cluster)
-    write_json_atomic(out / "deploy.json", result)
-    return result
-
-
-__all__ = ["CYCLE_NOTE", "Rv32ModelRunner", "build_rv32_elf", "deploy_graph_rv32", "disassemble_rv", "find_riscv_toolchain",
-           "has_riscv_toolchain", "rv32_linker_script"]
+__all__ = ["RV32IMC", "Rv32Core", "rv_lengths"]

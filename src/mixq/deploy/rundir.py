@@ -12,8 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
+from mixq.deploy.deploy import DeployResult, deploy, deploy_summary
 from mixq.errors import MixqError
 from mixq.ir.serialize import load_graph
+from mixq.platform.spec import Platform
 
 
 def load_test_inputs(run_dir) -> tuple[np.ndarray, np.ndarray]:
@@ -37,45 +39,40 @@ def model_graph_dirs(run_dir) -> dict[str, Path]:
     return found
 
 
-def deploy_row_fields(result: dict) -> dict:
+def deploy_row_fields(result: DeployResult) -> dict:
     """The deployment figures that go into a report row (see issue 3)."""
-    return {"bitexact": result["bitexact"], "emulated_samples": result["samples"],
-            "emulator_mismatches": result["mismatches"],
-            "deployed_flash_bytes": result["flash_bytes"], "arena_bytes": result["arena_bytes"],
-            "arena_lower_bound_bytes": result["arena_lower_bound_bytes"],
-            "instructions": result["instructions"], "est_cycles": result["est_cycles"],
-            "est_latency_ms": result["est_latency_ms"], "clock_hz": result["clock_hz"]}
+    return {"bitexact": result.bitexact, "emulated_samples": result.samples,
+            "emulator_mismatches": result.mismatches,
+            "deployed_flash_bytes": result.flash_bytes, "arena_bytes": result.arena_bytes,
+            "arena_lower_bound_bytes": result.arena_lower_bound_bytes,
+            "instructions": result.instructions, "est_cycles": result.est_cycles,
+            "est_latency_ms": result.est_latency_ms, "clock_hz": result.clock_hz}
 
 
-def deploy_with_progress(name: str, graph, out_dir, *, target: str, emulate: int,
-                         inputs: np.ndarray | None = None, stream=None) -> dict:
-    """:func:`mixq.deploy.deploy.deploy_graph` with a line on ``stream`` (stderr) before and after.
+def deploy_with_progress(name: str, graph, out_dir, platform: Platform, *, emulate: int,
+                         inputs: np.ndarray | None = None, stream=None) -> DeployResult:
+    """:func:`mixq.deploy.deploy.deploy` with a line on ``stream`` (stderr) before and after.
 
     One model's deployment (C, cross build, bit-exact emulation, profile) takes ~20 s; the lines
     say what runs and, after, how long it took and the verdict.
-
-    Returns:
-        deploy_graph's result.
     """
-    from mixq.deploy.deploy import deploy_graph, deploy_summary
-
     stream = sys.stderr if stream is None else stream
-    print(f"mixq: deploying {name} to {target}: C project, build, {emulate} input(s) checked on "
-          "the emulator, profile ...", file=stream, flush=True)
+    print(f"mixq: deploying {name} to {platform.name}: C project, build, {emulate} input(s) "
+          "checked on the emulator, profile ...", file=stream, flush=True)
     start = time.monotonic()
-    result = deploy_graph(graph, out_dir, target=target, emulate=emulate, inputs=inputs)
+    result = deploy(graph, out_dir, platform, emulate=emulate, inputs=inputs)
     print(f"mixq: {name} deployed in {time.monotonic() - start:.1f} s: {deploy_summary(result)}",
           file=stream, flush=True)
     return result
 
 
-def deploy_run_dir(run_dir, target: str = "stm32h7", out=None, emulate: int = 100,
-                   models: list[str] | None = None) -> dict[str, dict]:
-    """Deploy every (or the named) model of a demo run; returns name -> deploy.json content.
+def deploy_run_dir(run_dir, platform: Platform, out=None, emulate: int = 100,
+                   models: list[str] | None = None) -> dict[str, DeployResult]:
+    """Deploy every (or the named) model of a demo run; returns name -> its result.
 
     Args:
         run_dir: folder written by ``mixq demo``.
-        target: deployment target.
+        platform: the deployment target (:func:`mixq.platform.get_platform`).
         out: output folder (``<out>/<model>/`` gets the C project, ELF and deploy.json).
         emulate: number of test inputs checked on the emulator.
         models: model names to deploy (default: all).
@@ -90,5 +87,5 @@ def deploy_run_dir(run_dir, target: str = "stm32h7", out=None, emulate: int = 10
         raise MixqError(f"run '{run_dir}' has no model(s) {unknown}; it has {list(dirs)}")
     inputs, _ = load_test_inputs(run_dir)
     out = Path(out) if out else Path(run_dir) / "deploy"
-    return {name: deploy_with_progress(name, load_graph(dirs[name]), out / name, target=target,
+    return {name: deploy_with_progress(name, load_graph(dirs[name]), out / name, platform,
                                        emulate=emulate, inputs=inputs) for name in names}

@@ -1,4 +1,4 @@
-"""Locate the external tools of a deployment (the arm-none-eabi cross toolchain).
+"""Locate the external tools of a deployment (the cross toolchain of an ISA record).
 
 A missing tool raises :class:`mixq.errors.ToolchainError` with a one-line message that names the
 problem and how to fix it, so the CLI can print it as is.
@@ -14,15 +14,10 @@ from pathlib import Path
 
 from mixq.errors import ToolchainError
 
-ARM_GCC = "arm-none-eabi-gcc"
-INSTALL_HINT = (
-    "install it with `apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi` or run `make test`"
-)
-
 
 @dataclass(frozen=True)
-class ArmToolchain:
-    """Paths of the arm-none-eabi tools that a build and an instruction count need.
+class Toolchain:
+    """Paths of the cross tools that a build and an instruction count need.
 
     Attributes:
         gcc: the C compiler driver (also links).
@@ -43,40 +38,41 @@ def _which(name: str, path: str | None) -> Path | None:
     return Path(found) if found else None
 
 
-def find_arm_toolchain(path: str | None = None) -> ArmToolchain:
-    """Find arm-none-eabi-gcc and arm-none-eabi-objdump on ``PATH``.
+def find_toolchain(record, path: str | None = None) -> Toolchain:
+    """Find the compiler and objdump of an :class:`~mixq.deploy.isa.IsaRecord` on ``PATH``.
 
     Args:
+        record: the ISA record (its ``gcc``, ``objdump`` and ``install_hint``).
         path: search path to use instead of the ``PATH`` environment variable (tests).
-
-    Returns:
-        The tool paths.
 
     Raises:
         ToolchainError: if either tool is missing.
 
     Example:
+        >>> from mixq.deploy.isa import isa_record
         >>> try:
-        ...     find_arm_toolchain(path=os.devnull)
+        ...     find_toolchain(isa_record("armv7e-m"), path=os.devnull)
         ... except ToolchainError as e:
         ...     print(str(e).split(";")[0])
         arm-none-eabi-gcc not found
     """
-    gcc = _which(ARM_GCC, path)
+    gcc = _which(record.gcc, path)
     if gcc is None:
-        raise ToolchainError(f"{ARM_GCC} not found; {INSTALL_HINT}")
-    objdump = _which("arm-none-eabi-objdump", path) or _which(
-        "arm-none-eabi-objdump", str(gcc.parent)
-    )
+        raise ToolchainError(f"{record.gcc} not found; {record.install_hint}")
+    objdump = _which(record.objdump, path) or _which(record.objdump, str(gcc.parent))
     if objdump is None:
-        raise ToolchainError(f"arm-none-eabi-objdump not found next to {gcc.name}; {INSTALL_HINT}")
-    return ArmToolchain(gcc=gcc, objdump=objdump)
+        raise ToolchainError(f"{record.objdump} not found next to {gcc.name}; "
+                             f"{record.install_hint}")
+    return Toolchain(gcc=gcc, objdump=objdump)
 
 
-def has_arm_toolchain() -> bool:
-    """True if :func:`find_arm_toolchain` succeeds (for test skips and optional steps)."""
+def has_toolchain(record) -> bool:
+    """True if :func:`find_toolchain` succeeds (for test skips and optional steps)."""
     try:
-        find_arm_toolchain()
+        find_toolchain(record)
     except ToolchainError:
         return False
     return True
+
+
+__all__ = ["Toolchain", "find_toolchain", "has_toolchain"]

@@ -112,10 +112,11 @@ def classify_xpulp(word: int) -> InsnInfo | None:
 
 def instruction_table(elf) -> dict[int, InsnInfo]:
     """Address -> :class:`InsnInfo` of every instruction of an RV32 ELF (Xpulp words decoded)."""
-    from mixq.deploy.riscv import objdump_rv
+    from mixq.deploy.profile import objdump
+    from mixq.deploy.riscv import RV32IMC
 
     table = {}
-    for addr, hexword, mnemonic, operands in objdump_rv(elf):
+    for addr, hexword, mnemonic, operands in objdump(elf, RV32IMC):
         try:
             word = int(hexword, 16)
         except ValueError:
