@@ -24,24 +24,103 @@
 int32_t mixq_requantize_s32(int32_t acc, int64_t bias, int32_t multiplier, int32_t shift,
                             int32_t act_min, int32_t act_max);
 
+/* Window dot product shared by the reference conv and depthwise kernels: the sum over the
+ * k_h x k_w window whose top-left input pixel is (iy0, ix0) (zero padding outside the input)
+ * of input codes times weight codes. Tap t = ky * k_w + kx reads its weight row at
+ * w + t * mixq_row_bytes(in_c, w_bits) (signed w_bits codes). channel < 0: all in_c channels
+ * (regular convolution); channel >= 0: that channel only (depthwise). */
+static inline int32_t mixq_window_dot(const mixq_conv_params_t *p, const uint8_t *input,
+                                      const uint8_t *w, int32_t w_bits, int32_t iy0, int32_t ix0,
+                                      int32_t channel)
+{
+    const int32_t in_pixel_bytes = mixq_row_bytes(p->in_c, p->in_bits);
+    const int32_t w_row_bytes = mixq_row_bytes(p->in_c, w_bits);
+    const int32_t c0 = channel < 0 ? 0 : channel, c1 = channel < 0 ? p->in_c : channel + 1;
+    int32_t acc = 0;
+    for (int32_t ky = 0; ky < p->k_h; ++ky) {
+        const int32_t iy = iy0 + ky;
+        if (iy < 0 || iy >= p->in_h) {
+            continue; /* zero padding: code 0 adds nothing */
+        }
+        for (int32_t kx = 0; kx < p->k_w; ++kx) {
+            const int32_t ix = ix0 + kx;
+            if (ix < 0 || ix >= p->in_w) {
+                continue;
+            }
+            const uint8_t *x = input + (iy * p->in_w + ix) * in_pixel_bytes;
+            const uint8_t *wt = w + (ky * p->k_w + kx) * w_row_bytes;
+            for (int32_t c = c0; c < c1; ++c) {
+                acc += mixq_load_code(x, c, p->in_bits, p->in_signed) *
+                       mixq_load_code(wt, c, w_bits, 1);
+            }
+        }
+    }
+    return acc;
+}
+
+/* Dot product over `pixels` consecutive input pixels starting at x (all in_c channels, codes of
+ * in_bits) and their weight rows at w + i * mixq_row_bytes(in_c, w_bits) (signed w_bits codes):
+ * the pointwise (pixels = 1) and fully connected reference kernels. */
+static inline int32_t mixq_pixels_dot(const mixq_conv_params_t *p, const uint8_t *x,
+                                      const uint8_t *w, int32_t w_bits, int32_t pixels)
+{
+    const int32_t in_pixel_bytes = mixq_row_bytes(p->in_c, p->in_bits);
+    const int32_t w_row_bytes = mixq_row_bytes(p->in_c, w_bits);
+    int32_t acc = 0;
+    for (int32_t px = 0; px < pixels; ++px, x += in_pixel_bytes, w += w_row_bytes) {
+        for (int32_t ic = 0; ic < p->in_c; ++ic) {
+            acc += mixq_load_code(x, ic, p->in_bits, p->in_signed) *
+                   mixq_load_code(w, ic, w_bits, 1);
+        }
+    }
+    return acc;
+}
+
+/* Requantize acc with channel c's ICN constants and store it as code c of `out_pixel`. */
+static inline void mixq_store_requantized(const mixq_conv_params_t *p, uint8_t *out_pixel,
+                                          int32_t c, int32_t acc)
+{
+    mixq_store_code(out_pixel, c, p->out_bits,
+                    mixq_requantize_s32(acc, p->bias[c], p->multiplier[c], p->shift[c],
+                                        p->act_min, p->act_max));
+}
+
+/* The reference convolution walk, regular (depthwise = 0: filter oc is (k_h, k_w) rows of in_c
+ * codes) or depthwise (depthwise = 1: one (k_h, k_w) set of rows, channel c reads code c). */
+static inline void mixq_conv_walk_any(const mixq_conv_params_t *p, const uint8_t *input,
+                                      uint8_t *output, int32_t depthwise)
+{
+    const int32_t out_pixel_bytes = mixq_row_bytes(p->out_c, p->out_bits);
+    const int32_t filter_bytes =
+        depthwise ? 0 : p->k_h * p->k_w * mixq_row_bytes(p->in_c, p->w_bits);
+    for (int32_t oy = 0; oy < p->out_h; ++oy) {
+        for (int32_t ox = 0; ox < p->out_w; ++ox) {
+            uint8_t *out_pixel = output + (oy * p->out_w + ox) * out_pixel_bytes;
+            const int32_t iy0 = oy * p->stride_h - p->pad_top, ix0 = ox * p->stride_w - p->pad_left;
+            for (int32_t oc = 0; oc < p->out_c; ++oc) {
+                const int32_t acc = mixq_window_dot(p, input, p->weight + oc * filter_bytes,
+                                                    p->w_bits, iy0, ix0, depthwise ? oc : -1);
+                mixq_store_requantized(p, out_pixel, oc, acc);
+            }
+        }
+    }
+}
+
 /* Regular convolution, any KxK, stride, asymmetric zero padding, any in_c (incl. 3).
  *  p->weight: (out_c, k_h, k_w) rows of in_c codes, each row packed with p->w_bits and padded to
  *             whole bytes (row = mixq_row_bytes(in_c, w_bits) bytes), signed.
  *  input:  (in_h, in_w, in_c) packed with in_bits/in_signed.
  *  output: (out_h, out_w, out_c) packed with out_bits/out_signed. No scratch. */
-void mixq_conv2d_any(const mixq_conv_params_t *p, const uint8_t *input, uint8_t *output,
-                     uint8_t *scratch);
+MIXQ_CONV_KERNEL(mixq_conv2d_any);
 
 /* Pointwise 1x1 convolution, stride 1, no padding (out_h == in_h, out_w == in_w).
  *  p->weight: out_c rows of in_c codes (as mixq_conv2d_any with k_h = k_w = 1). No scratch. */
-void mixq_conv2d_1x1_any(const mixq_conv_params_t *p, const uint8_t *input, uint8_t *output,
-                         uint8_t *scratch);
+MIXQ_CONV_KERNEL(mixq_conv2d_1x1_any);
 
 /* Depthwise convolution (out_c == in_c, one filter per channel), any KxK, stride, padding.
  *  p->weight: (k_h, k_w) rows of in_c codes, each row packed with w_bits, padded to bytes.
  *  No scratch. */
-void mixq_dwconv_any(const mixq_conv_params_t *p, const uint8_t *input, uint8_t *output,
-                     uint8_t *scratch);
+MIXQ_CONV_KERNEL(mixq_dwconv_any);
 
 /* Depthwise convolution that may run in place (output == input), same arguments and weight
  * layout as mixq_dwconv_any. Input rows are copied to a ring of min(k_h, in_h) rows in `scratch`
@@ -49,14 +128,12 @@ void mixq_dwconv_any(const mixq_conv_params_t *p, const uint8_t *input, uint8_t 
  * input row newly copied at oy starts at or after byte oy * (out row bytes) (checked by the code
  * generator: mixq.codegen.kernels_ref.dwconv_inplace_safe); distinct buffers are always safe. */
 int32_t mixq_dwconv_inplace_any_scratch_bytes(const mixq_conv_params_t *p);
-void mixq_dwconv_inplace_any(const mixq_conv_params_t *p, const uint8_t *input, uint8_t *output,
-                             uint8_t *scratch);
+MIXQ_CONV_KERNEL(mixq_dwconv_inplace_any);
 
 /* Fully connected over the HWC-flattened input (in_h * in_w pixels of in_c codes).
  *  p->weight: (out_c, in_h * in_w) rows of in_c codes, each row packed with w_bits and padded to
  *             whole bytes. output: one pixel of out_c codes. No scratch. */
-void mixq_fully_connected_any(const mixq_conv_params_t *p, const uint8_t *input, uint8_t *output,
-                              uint8_t *scratch);
+MIXQ_CONV_KERNEL(mixq_fully_connected_any);
 
 /* Global average pooling (in_h, in_w, c) -> (1, 1, c):
  * y = floor((sum + n / 2) / n), n = in_h * in_w (round half up, also for negative sums).

@@ -43,23 +43,19 @@ enum {
 
 /* Convolution (any k_h x k_w incl. 1x1, stride, padding), dense ternary + sparse int8, any
  * input / output code width. No scratch. */
-void mixq_conv2d_sparse_any(const mixq_conv_params_t *p, const uint8_t *input, uint8_t *output,
-                            uint8_t *scratch);
+MIXQ_CONV_KERNEL(mixq_conv2d_sparse_any);
 
 /* Depthwise convolution, dense ternary + sparse int8. No scratch. */
-void mixq_dwconv_sparse_any(const mixq_conv_params_t *p, const uint8_t *input, uint8_t *output,
-                            uint8_t *scratch);
+MIXQ_CONV_KERNEL(mixq_dwconv_sparse_any);
 
 /* Depthwise convolution with u8 input codes (any output): expands the effective weights
  * k_c * T + S into scratch once per call (int32 (k_h * k_w, in_c)), then one multiply per
  * tap. Scratch: mixq_dwconv_sparse_u8_scratch_bytes(p) bytes, 4-byte aligned. */
 int32_t mixq_dwconv_sparse_u8_scratch_bytes(const mixq_conv_params_t *p);
-void mixq_dwconv_sparse_u8(const mixq_conv_params_t *p, const uint8_t *input, uint8_t *output,
-                           uint8_t *scratch);
+MIXQ_CONV_KERNEL(mixq_dwconv_sparse_u8);
 
 /* Fully connected over the HWC-flattened input, dense ternary + sparse int8. No scratch. */
-void mixq_fully_connected_sparse_any(const mixq_conv_params_t *p, const uint8_t *input,
-                                     uint8_t *output, uint8_t *scratch);
+MIXQ_CONV_KERNEL(mixq_fully_connected_sparse_any);
 
 /* ---- blob reader, shared by the three kernels ---- */
 
@@ -204,6 +200,55 @@ static inline int32_t mixq_sparse_row_dot(const mixq_sparse_blob_t *s, mixq_spar
                                           int32_t row, const mixq_sparse_window_t *w)
 {
     return mixq_sparse_row_apply(s, cur, row, w, NULL, 0);
+}
+
+/* The input window of layer p over `input`, at (0, 0), k_w pixels wide, c_px channels per
+ * window pixel (in_c for conv / fully connected, 1 for depthwise), reading from channel 0. */
+static inline mixq_sparse_window_t mixq_sparse_window(const mixq_conv_params_t *p,
+                                                      const uint8_t *input, int32_t k_w,
+                                                      int32_t c_px)
+{
+    mixq_sparse_window_t win = {input, p->in_h, p->in_w, mixq_row_bytes(p->in_c, p->in_bits),
+                                p->in_bits, p->in_signed, 0, 0, k_w, c_px, 0};
+    return win;
+}
+
+/* Output code c of a dense + sparse row: acc = k_c * dense + sum(x * S[c]) (advancing the
+ * cursor past row c), requantized with channel c's constants into `out_pixel`. */
+static inline void mixq_sparse_store_row(const mixq_conv_params_t *p, const mixq_sparse_blob_t *s,
+                                         mixq_sparse_cursor_t *cur,
+                                         const mixq_sparse_window_t *win, uint8_t *out_pixel,
+                                         int32_t c, int32_t dense)
+{
+    mixq_store_requantized(p, out_pixel, c,
+                           mixq_sparse_scale(s, c) * dense + mixq_sparse_row_dot(s, cur, c, win));
+}
+
+/* The dense-ternary + sparse-int8 convolution walk, regular (depthwise = 0) or depthwise
+ * (depthwise = 1), any kernel size, stride and padding; dense ternary taps laid out as in
+ * mixq_conv_walk_any with 2-bit codes. */
+static inline void mixq_sparse_conv_walk(const mixq_conv_params_t *p, const uint8_t *input,
+                                         uint8_t *output, int32_t depthwise)
+{
+    mixq_sparse_blob_t s;
+    mixq_sparse_window_t win = mixq_sparse_window(p, input, p->k_w, depthwise ? 1 : p->in_c);
+    const int32_t out_pixel_bytes = mixq_row_bytes(p->out_c, p->out_bits);
+    const int32_t filter_bytes = depthwise ? 0 : p->k_h * p->k_w * mixq_row_bytes(p->in_c, 2);
+    mixq_sparse_open(p->weight, &s);
+    for (int32_t oy = 0; oy < p->out_h; ++oy) {
+        for (int32_t ox = 0; ox < p->out_w; ++ox) {
+            uint8_t *out_pixel = output + (oy * p->out_w + ox) * out_pixel_bytes;
+            mixq_sparse_cursor_t cur = {0, 0, 0};
+            win.iy0 = oy * p->stride_h - p->pad_top;
+            win.ix0 = ox * p->stride_w - p->pad_left;
+            for (int32_t oc = 0; oc < p->out_c; ++oc) {
+                const int32_t dense = mixq_window_dot(p, input, s.dense + oc * filter_bytes, 2,
+                                                      win.iy0, win.ix0, depthwise ? oc : -1);
+                win.channel0 = depthwise ? oc : 0; /* a depthwise row reads its channel only */
+                mixq_sparse_store_row(p, &s, &cur, &win, out_pixel, oc, dense);
+            }
+        }
+    }
 }
 
 #endif /* MIXQ_SPARSE_H */

@@ -43,6 +43,14 @@ typedef struct {
     const int32_t *shift;          /* [out_c] total right shift in [1, 62] */
 } mixq_conv_params_t;
 
+/* Declares a convolution-family kernel (conv, pointwise, depthwise, fully connected, every
+ * kernel set): one signature, so the generated code calls any of them the same way.
+ *   void name(const mixq_conv_params_t *p, const uint8_t *input, uint8_t *output,
+ *             uint8_t *scratch); */
+#define MIXQ_CONV_KERNEL(name)                                                                  \
+    void name(const mixq_conv_params_t *p, const uint8_t *input, uint8_t *output,               \
+              uint8_t *scratch)
+
 /* Global average pooling (in_h, in_w, c) -> (1, 1, c). */
 typedef struct {
     int32_t in_h, in_w, c;

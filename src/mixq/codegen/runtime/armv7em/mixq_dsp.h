@@ -34,19 +34,15 @@
  * mixq.codegen.kernels_armv7em.reorder_conv_weights; scratch: mixq_conv2d_dsp_scratch_bytes(p)
  * bytes, 4-byte aligned. One variant per weight width (s2 also runs ternary weights). */
 int32_t mixq_conv2d_dsp_scratch_bytes(const mixq_conv_params_t *p);
-void mixq_conv2d_dsp_s8(const mixq_conv_params_t *p, const uint8_t *input, uint8_t *output,
-                        uint8_t *scratch);
-void mixq_conv2d_dsp_s4(const mixq_conv_params_t *p, const uint8_t *input, uint8_t *output,
-                        uint8_t *scratch);
-void mixq_conv2d_dsp_s2(const mixq_conv_params_t *p, const uint8_t *input, uint8_t *output,
-                        uint8_t *scratch);
+MIXQ_CONV_KERNEL(mixq_conv2d_dsp_s8);
+MIXQ_CONV_KERNEL(mixq_conv2d_dsp_s4);
+MIXQ_CONV_KERNEL(mixq_conv2d_dsp_s2);
 
 /* Depthwise 3x3, stride 1 or 2, any zero padding, unsigned input codes; weights in the
  * reference layout ((k_h, k_w) rows of in_c codes); scratch: mixq_dwconv3x3_dsp_scratch_bytes(p)
  * bytes, 4-byte aligned. */
 int32_t mixq_dwconv3x3_dsp_scratch_bytes(const mixq_conv_params_t *p);
-void mixq_dwconv3x3_dsp(const mixq_conv_params_t *p, const uint8_t *input, uint8_t *output,
-                        uint8_t *scratch);
+MIXQ_CONV_KERNEL(mixq_dwconv3x3_dsp);
 
 /* ---- the few DSP instructions used, ACLE on ARM, plain C elsewhere ---- */
 

@@ -35,7 +35,6 @@ int32_t mixq_conv2d_sparse_dsp_scratch_bytes(const mixq_conv_params_t *p);
 
 /* Convolution (any kernel, stride, padding), pointwise and fully connected (a convolution whose
  * kernel covers the input) with u8 input codes, any output codes. */
-void mixq_conv2d_sparse_dsp(const mixq_conv_params_t *p, const uint8_t *input, uint8_t *output,
-                            uint8_t *scratch);
+MIXQ_CONV_KERNEL(mixq_conv2d_sparse_dsp);
 
 #endif /* MIXQ_SPARSE_DSP_H */

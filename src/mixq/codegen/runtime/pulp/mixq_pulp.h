@@ -23,15 +23,10 @@
 
 int32_t mixq_pulp_conv_scratch_bytes(const mixq_conv_params_t *p, int32_t lane_bits);
 
-void mixq_pulp_conv_l8_w8(const mixq_conv_params_t *p, const uint8_t *input, uint8_t *output,
-                          uint8_t *scratch);
-void mixq_pulp_conv_l8_w4(const mixq_conv_params_t *p, const uint8_t *input, uint8_t *output,
-                          uint8_t *scratch);
-void mixq_pulp_conv_l8_w2(const mixq_conv_params_t *p, const uint8_t *input, uint8_t *output,
-                          uint8_t *scratch);
-void mixq_pulp_conv_l4_w4(const mixq_conv_params_t *p, const uint8_t *input, uint8_t *output,
-                          uint8_t *scratch);
-void mixq_pulp_conv_l2_w2(const mixq_conv_params_t *p, const uint8_t *input, uint8_t *output,
-                          uint8_t *scratch);
+MIXQ_CONV_KERNEL(mixq_pulp_conv_l8_w8);
+MIXQ_CONV_KERNEL(mixq_pulp_conv_l8_w4);
+MIXQ_CONV_KERNEL(mixq_pulp_conv_l8_w2);
+MIXQ_CONV_KERNEL(mixq_pulp_conv_l4_w4);
+MIXQ_CONV_KERNEL(mixq_pulp_conv_l2_w2);
 
 #endif /* MIXQ_PULP_H */
