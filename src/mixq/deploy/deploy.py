@@ -38,6 +38,11 @@ from mixq.platform.cycles import CycleModel, estimate_latency_ms
 from mixq.platform.spec import Platform
 
 
+def _known_fields(record) -> dict:
+    """A record as a JSON object without its unknown (None) fields."""
+    return {k: v for k, v in vars(record).items() if v is not None}
+
+
 @dataclass(frozen=True)
 class LayerResult:
     """One layer of a deployment: its kernel, MACs, executed instructions, estimated cycles
@@ -51,9 +56,7 @@ class LayerResult:
     model_cycles: Optional[int] = None
     mac_per_cycle: Optional[float] = None
 
-    def to_json(self) -> dict:
-        """One entry of ``layers`` in ``deploy.json`` (pipeline-model keys only when known)."""
-        return {k: v for k, v in vars(self).items() if v is not None}
+    to_json = _known_fields  # pipeline-model keys only when known
 
 
 @dataclass(frozen=True)
@@ -65,9 +68,7 @@ class HostCheck:
     mismatches: Optional[int] = None
     error: Optional[str] = None
 
-    def to_json(self) -> dict:
-        """``{"bitexact", "samples", "mismatches"}`` or ``{"bitexact": false, "error"}``."""
-        return {k: v for k, v in vars(self).items() if v is not None}
+    to_json = _known_fields  # {"bitexact", "samples", "mismatches"} or {"bitexact": false, "error"}
 
 
 @dataclass(frozen=True)
