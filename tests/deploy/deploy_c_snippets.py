@@ -31,3 +31,27 @@ int32_t marked(int32_t *scratch, int a, int b) {
   return scratch[0];
 }
 """
+
+
+def snippet_image(isa, folder, source, entries):
+    """Build one C snippet for `isa` (an IsaRecord) in `folder` and load its image."""
+    from mixq.deploy.build import build_elf
+
+    (folder / "snippet.c").write_text(source)
+    return isa.load(build_elf(isa, [folder / "snippet.c"], folder / "snippet.elf", entries=entries))
+
+
+def check_dot_and_reset(core):
+    """DOT_C's dot_s8 equals numpy on 0..257 int8 lanes; bump's static counter resets with data."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    for n in (0, 1, 7, 257):
+        a = rng.integers(-128, 128, n, dtype=np.int8)
+        b = rng.integers(-128, 128, n, dtype=np.int8)
+        core.write("a", a)
+        core.write("b", b)
+        assert core.call("dot_s8", ("a", "b", n)) == int(a.astype(np.int64) @ b.astype(np.int64))
+    assert [core.call("bump"), core.call("bump")] == [6, 7]
+    core.reset_data()
+    assert core.call("bump") == 6

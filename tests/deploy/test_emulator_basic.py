@@ -1,6 +1,5 @@
 """Cross build + emulated Cortex-M7 calls + instruction counts on small hand-written C."""
 
-import numpy as np
 import pytest
 from unicorn import UC_HOOK_CODE
 
@@ -9,17 +8,15 @@ from mixq.deploy.build import build_elf, elf_sizes
 from mixq.deploy.profile import profile_call
 from mixq.errors import MixqError
 
-from deploy_c_snippets import DOT_C, MARKED_C
+from deploy_c_snippets import DOT_C, MARKED_C, check_dot_and_reset, snippet_image
 
 pytestmark = pytest.mark.cross
 
 
 @pytest.fixture(scope="module")
 def dot_image(tmp_path_factory):
-    d = tmp_path_factory.mktemp("dot")
-    (d / "dot.c").write_text(DOT_C)
-    return CortexM7.load(build_elf(CORTEX_M7, [d / "dot.c"], d / "dot.elf",
-                                   entries=("dot_s8", "bump", "copy_bytes")))
+    return snippet_image(CORTEX_M7, tmp_path_factory.mktemp("dot"), DOT_C,
+                         ("dot_s8", "bump", "copy_bytes"))
 
 
 def test_build_is_deterministic(tmp_path):
@@ -29,22 +26,11 @@ def test_build_is_deterministic(tmp_path):
     assert e1.read_bytes() == e2.read_bytes()
 
 
-def test_dot_product_matches_numpy(dot_image):
-    rng = np.random.default_rng(0)
-    m = CortexM7(dot_image, {"a": 257, "b": 257})
-    for n in (0, 1, 7, 257):
-        a = rng.integers(-128, 128, n, dtype=np.int8)
-        b = rng.integers(-128, 128, n, dtype=np.int8)
-        m.write("a", a)
-        m.write("b", b)
-        assert m.call("dot_s8", ("a", "b", n)) == int(a.astype(np.int64) @ b.astype(np.int64))
+def test_dot_product_and_data_reset(dot_image):
+    check_dot_and_reset(CortexM7(dot_image, {"a": 257, "b": 257}))
 
 
-def test_data_section_and_reset(dot_image):
-    m = CortexM7(dot_image)
-    assert [m.call("bump"), m.call("bump")] == [6, 7]
-    m.reset_data()
-    assert m.call("bump") == 6
+def test_data_section_size(dot_image):
     assert elf_sizes(dot_image.path).data_bytes == 4
 
 
@@ -67,10 +53,7 @@ def test_block_counts_equal_instruction_hook(dot_image):
 
 
 def test_layer_marks_split_counts(tmp_path):
-    (tmp_path / "m.c").write_text(MARKED_C)
-    image = CortexM7.load(build_elf(CORTEX_M7, [tmp_path / "m.c"], tmp_path / "m.elf",
-                                    entries=("marked",)))
-    m = CortexM7(image, {"scratch": 16})
+    m = CortexM7(snippet_image(CORTEX_M7, tmp_path, MARKED_C, ("marked",)), {"scratch": 16})
     small = profile_call(m, "marked", ("scratch", 10, 100))
     big = profile_call(m, "marked", ("scratch", 10, 1000))
     assert set(small.segments) == {-1, 0, 1, 2}

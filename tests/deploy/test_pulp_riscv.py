@@ -3,11 +3,9 @@
 import json
 from collections import Counter
 
-import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from mixq.deploy.build import build_elf
 from mixq.deploy.deploy import deploy, deploy_summary
 from mixq.deploy.profile import disassemble, profile_call
 from mixq.deploy.riscv import RV32IMC, Rv32Core
@@ -15,7 +13,7 @@ from mixq.errors import MixqError
 from mixq.platform import get_platform
 from mixq.platform.cycles import RV32_CORE
 
-from deploy_c_snippets import DOT_C, MARKED_C
+from deploy_c_snippets import DOT_C, MARKED_C, check_dot_and_reset, snippet_image
 from deploy_graphs import deploy_json, small_graph
 from strategies import random_graph
 
@@ -28,10 +26,8 @@ REQUIRED = {"bitexact": bool, "samples": int, "mismatches": int, "flash_bytes": 
 
 @pytest.fixture(scope="module")
 def dot_image(tmp_path_factory):
-    d = tmp_path_factory.mktemp("rvdot")
-    (d / "dot.c").write_text(DOT_C)
-    return RV32IMC.load(build_elf(RV32IMC, [d / "dot.c"], d / "dot.elf",
-                                  entries=("dot_s8", "bump", "copy_bytes")))
+    return snippet_image(RV32IMC, tmp_path_factory.mktemp("rvdot"), DOT_C,
+                         ("dot_s8", "bump", "copy_bytes"))
 
 
 def test_elf_is_rv32imc_only(dot_image):
@@ -42,17 +38,7 @@ def test_elf_is_rv32imc_only(dot_image):
 
 
 def test_dot_product_and_data_reset(dot_image):
-    rng = np.random.default_rng(0)
-    core = Rv32Core(dot_image, {"a": 257, "b": 257})
-    for n in (0, 1, 7, 257):
-        a = rng.integers(-128, 128, n, dtype=np.int8)
-        b = rng.integers(-128, 128, n, dtype=np.int8)
-        core.write("a", a)
-        core.write("b", b)
-        assert core.call("dot_s8", ("a", "b", n)) == int(a.astype(np.int64) @ b.astype(np.int64))
-    assert [core.call("bump"), core.call("bump")] == [6, 7]
-    core.reset_data()
-    assert core.call("bump") == 6
+    check_dot_and_reset(Rv32Core(dot_image, {"a": 257, "b": 257}))
 
 
 def test_overrun_faults_with_the_buffer_named(dot_image):
@@ -62,10 +48,7 @@ def test_overrun_faults_with_the_buffer_named(dot_image):
 
 
 def test_marks_split_counts(tmp_path):
-    (tmp_path / "m.c").write_text(MARKED_C)
-    image = RV32IMC.load(build_elf(RV32IMC, [tmp_path / "m.c"], tmp_path / "m.elf",
-                                   entries=("marked",)))
-    core = Rv32Core(image, {"scratch": 16})
+    core = Rv32Core(snippet_image(RV32IMC, tmp_path, MARKED_C, ("marked",)), {"scratch": 16})
     prof = profile_call(core, "marked", ("scratch", 10, 1000))
     seg0, seg1 = prof.segments[0].instructions, prof.segments[1].instructions
     assert seg1 > 50 * seg0 > 0  # the second spin runs 100x longer
