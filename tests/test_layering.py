@@ -30,12 +30,6 @@ LINE_BUDGET = 400
 ALLOWED: set[tuple[str, str]] = set()
 # Known import cycles, same rule: a cycle through one of these modules is tolerated.
 ALLOWED_CYCLES: dict[str, str] = {
-    # The ISA table in deploy.isa imports the adapters (lazily: arm, riscv, xpulp_runner), which
-    # import deploy.isa for the IsaRecord type (h9-deploy: IsaRecord apart from the table).
-    "mixq.deploy.isa": "h9-deploy: IsaRecord type apart from the ISA table",
-    # The kernel-set table in codegen.kernels imports the kernel modules (lazily), which import
-    # codegen.kernels for the Kernel type: Kernel in a module of its own breaks it (h9-deploy).
-    "mixq.codegen.kernels": "h9-deploy: Kernel type apart from the kernel-set table",
 }
 
 

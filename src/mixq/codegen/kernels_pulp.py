@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mixq.codegen.kernels import RUNTIME_DIR, Kernel
+from mixq.codegen.kernel import RUNTIME_DIR, Kernel
 from mixq.ir.graph import Conv2d, Graph
 from mixq.platform.spec import KernelSet
 

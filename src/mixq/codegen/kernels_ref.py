@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mixq.codegen.kernels import Kernel
+from mixq.codegen.kernel import Kernel
 from mixq.codegen.packing import pack_codes, row_bytes
 from mixq.ir.graph import Graph
 from mixq.quant.kinds import LayerKind

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mixq.codegen.kernels import RUNTIME_DIR, Kernel
+from mixq.codegen.kernel import RUNTIME_DIR, Kernel
 from mixq.codegen.sparse_formats import (
     assemble_blob,
     encode_sparse,

@@ -20,7 +20,7 @@ from unicorn.arm_const import (
 )
 
 from mixq.deploy.emulator import Emulator
-from mixq.deploy.isa import IsaRecord
+from mixq.deploy.record import IsaRecord
 from mixq.platform.cycles import CORTEX_M7 as CORTEX_M7_CYCLES
 from mixq.platform.cycles import classify
 from mixq.platform.spec import Isa

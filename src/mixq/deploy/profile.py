@@ -20,7 +20,7 @@ from typing import Optional
 from unicorn import UC_HOOK_BLOCK
 
 from mixq.deploy.emulator import Emulator
-from mixq.deploy.isa import isa_record
+from mixq.deploy.base_isas import base_record
 from mixq.deploy.toolchain import find_toolchain
 from mixq.errors import MixqError
 from mixq.platform.cycles import CycleModel
@@ -132,7 +132,7 @@ def profile_call(
     """
     uc = machine.uc
     if classes is None:
-        classes = disassemble(machine.image.path, isa_record(machine.ISA))
+        classes = disassemble(machine.image.path, base_record(machine.ISA))
     mark_addr = machine.image.symbols.get(mark, -1) if mark else -1
     if mark and any(name.startswith(mark + ".") for name in machine.image.symbols):
         # GCC's IPA clones (mark.constprop.N) take no index argument: counts would be wrong.
@@ -184,7 +184,7 @@ def profile_call(
         segments[seg_id] = seg
         total.instructions += seg.instructions
         total.classes.update(seg.classes)
-    for kind in isa_record(machine.ISA).cycle_model.classes:
+    for kind in base_record(machine.ISA).cycle_model.classes:
         total.classes.setdefault(kind, 0)
     return InstructionProfile(total, segments)
 

@@ -25,7 +25,7 @@ from unicorn.riscv_const import (
 )
 
 from mixq.deploy.emulator import Emulator
-from mixq.deploy.isa import IsaRecord
+from mixq.deploy.record import IsaRecord
 from mixq.platform.cycles import RV32_CORE, classify_rv
 from mixq.platform.spec import Isa
 
