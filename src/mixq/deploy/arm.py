@@ -19,7 +19,7 @@ from unicorn.arm_const import (
     UC_CPU_ARM_CORTEX_M7,
 )
 
-from mixq.deploy.emulator import Emulator
+from mixq.deploy.emulator import Emulator, instruction_lengths_of
 from mixq.deploy.record import IsaRecord
 from mixq.platform.cycles import CORTEX_M7 as CORTEX_M7_CYCLES
 from mixq.platform.cycles import classify
@@ -36,13 +36,8 @@ def thumb_lengths(code: bytes) -> list[int]:
         >>> thumb_lengths(bytes.fromhex("002a" "13f901ef" "7047"))
         [2, 4, 2]
     """
-    lengths, i = [], 0
-    while i + 1 < len(code):
-        hw = code[i] | (code[i + 1] << 8)
-        n = 4 if (hw >> 11) in (0b11101, 0b11110, 0b11111) else 2
-        lengths.append(n)
-        i += n
-    return lengths
+    return instruction_lengths_of(
+        code, lambda hw: 4 if (hw >> 11) in (0b11101, 0b11110, 0b11111) else 2)
 
 
 class CortexM7(Emulator):

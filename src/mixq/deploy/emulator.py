@@ -33,6 +33,22 @@ from mixq.platform.spec import Isa
 PAGE = 0x1000
 
 
+def instruction_lengths_of(code: bytes, length_of) -> list[int]:
+    """Byte lengths of the consecutive instructions in ``code`` of a 16/32-bit encoding, where
+    ``length_of(first_halfword)`` (little endian) gives 2 or 4; a trailing odd byte is ignored.
+
+    Example:
+        >>> instruction_lengths_of(bytes(6), lambda halfword: 2)
+        [2, 2, 2]
+    """
+    lengths, i = [], 0
+    while i + 1 < len(code):
+        n = length_of(code[i] | (code[i + 1] << 8))
+        lengths.append(n)
+        i += n
+    return lengths
+
+
 def _page_up(n: int) -> int:
     return -(-n // PAGE) * PAGE
 

@@ -24,7 +24,7 @@ from unicorn.riscv_const import (
     UC_RISCV_REG_SP,
 )
 
-from mixq.deploy.emulator import Emulator
+from mixq.deploy.emulator import Emulator, instruction_lengths_of
 from mixq.deploy.record import IsaRecord
 from mixq.platform.cycles import RV32_CORE, classify_rv
 from mixq.platform.spec import Isa
@@ -37,12 +37,7 @@ def rv_lengths(code: bytes) -> list[int]:
         >>> rv_lengths(bytes.fromhex("8280" "93070000" "0145"))
         [2, 4, 2]
     """
-    out, i = [], 0
-    while i + 1 < len(code):
-        n = 4 if code[i] & 0b11 == 0b11 else 2
-        out.append(n)
-        i += n
-    return out
+    return instruction_lengths_of(code, lambda hw: 4 if hw & 0b11 == 0b11 else 2)
 
 
 class Rv32Core(Emulator):
