@@ -25,13 +25,25 @@ def test_measure_case_counts_only_the_layer(layer):
 
 
 def test_bench_json_output(monkeypatch, capsys):
-    monkeypatch.setattr(kb, "CASES", {"pw1x1": kb.LayerCase("pw1x1", 2, 4, 4)})
-    monkeypatch.setattr(kb, "PRECISIONS", ((8, 8), ("ternary", 8)))
-    monkeypatch.setattr(sys, "argv", ["kernels.py", "--json", "--layers", "pw1x1"])
+    monkeypatch.setattr(sys, "argv", ["kernels.py", "--json", "--shape", "pw:2x2x4:4:1x1:s1",
+                                      "--shape", "add:2x2x4:4:1x1:s1", "--precisions",
+                                      "wta8"])
     with pytest.raises(SystemExit) as e:
         runpy.run_path(str(BENCH), run_name="__main__")
     assert e.value.code == 0
     rows = json.loads(capsys.readouterr().out)
     assert [(r["layer"], r["w_bits"], r["a_bits"]) for r in rows] == \
-        [("pw1x1", 8, 8), ("pw1x1", "ternary", 8)]
-    assert all(set(r) == {"layer", "w_bits", "a_bits", "macs", "instructions"} for r in rows)
+        [("pw", "ternary", 8), ("add", None, 8)]
+    assert all(set(r) == {"layer", "w_bits", "a_bits", "macs", "instructions", "shape"}
+               for r in rows)
+    assert rows[0]["shape"] == "2x2x4:4:1x1:s1" and rows[1]["macs"] == 16
+
+
+@pytest.mark.parametrize("argv", [["--shape", "conv:32x32:16:3x3:s2"],
+                                  ["--shape", "pool:4x4x4:4:2x2:s2"], ["--precisions", "w3a8"]])
+def test_bench_bad_arguments_are_one_line(monkeypatch, capsys, argv):
+    monkeypatch.setattr(sys, "argv", ["kernels.py", *argv])
+    with pytest.raises(SystemExit) as e:
+        runpy.run_path(str(BENCH), run_name="__main__")
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and err.startswith("mixq: error: ") and err.count("\n") == 1
