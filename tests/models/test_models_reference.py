@@ -170,7 +170,7 @@ def test_trace_keeps_training_mode_and_needs_input_shape():
 
 def test_get_model_errors_and_defaults():
     with pytest.raises(MixqError, match="unknown model 'vgg'; known models: demo_net, ds_cnn, "
-                                        "mlperf_ad_autoencoder, .*, resnet8"):
+                                        "mcunet-in0, .*, mlperf_ad_autoencoder, .*, resnet8"):
         get_model("vgg")
     with pytest.raises(MixqError, match="model 'ds_cnn' takes no option width"):
         get_model("ds_cnn", width=0.5)
