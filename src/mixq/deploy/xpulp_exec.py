@@ -1,6 +1,9 @@
 """Execute one decoded Xpulp instruction (:mod:`mixq.deploy.xpulp`) on a :class:`Hart`.
 
-:func:`execute` returns the next ``pc``; hardware-loop *jumps* are not taken here but by
+:func:`compile_insn` turns an :class:`XInsn` into a closure ``f(hart, pc) -> next pc`` once
+(its mnemonic parsed, its lane tables chosen), so an emulator that caches the closure per
+address pays the parsing once per static instruction, not per execution; :func:`execute` is
+``compile_insn(insn)(hart, pc)``. Hardware-loop *jumps* are not taken here but by
 :func:`loop_end_target`, which the emulator calls once the instruction at a loop end has run
 (GVSoC's rule: loop 0 is checked first; a loop whose count is non-zero and whose end is that
 ``pc`` decrements its count and, if still non-zero, jumps to its start).
@@ -16,6 +19,9 @@ Example:
 """
 
 from __future__ import annotations
+
+from functools import lru_cache
+from operator import mul
 
 from mixq.deploy.xpulp import LANE_BITS, LOAD_NAMES, LOAD_SIZES, M32, Hart, XInsn, lanes, pack, \
     sext
@@ -36,40 +42,62 @@ _UNSIGNED_LANES = {"avgu", "minu", "maxu", "srl", "sll"}
 _DOT_SIGNS = {"dotup": (False, False), "dotusp": (False, True), "dotsp": (True, True)}
 
 
-def _simd(insn: XInsn, h: Hart) -> None:
+@lru_cache(maxsize=None)
+def lane_reader(width: int, signed: bool):
+    """A fast ``value -> tuple of lanes`` equal to :func:`mixq.deploy.xpulp.lanes` (per-byte
+    tables for 8/4/2-bit lanes).
+
+    Example:
+        >>> lane_reader(4, True)(0x0000_00F7)
+        (7, -1, 0, 0, 0, 0, 0, 0)
+    """
+    if width == 16:
+        return lambda v: tuple(lanes(v, 16, signed))
+    t = [tuple(lanes(b, width, signed)[:8 // width]) for b in range(256)]
+    return lambda v: t[v & 255] + t[v >> 8 & 255] + t[v >> 16 & 255] + t[v >> 24 & 255]
+
+
+def _simd(insn: XInsn):
     base, _, rest = insn.name[3:].partition(".")  # "sdotusp", "b.sc" / "sc.b"
     parts = rest.split(".")
-    size = next(p for p in parts if p in LANE_BITS)
+    w = LANE_BITS[next(p for p in parts if p in LANE_BITS)]
     mode = next((p for p in parts if p in ("sc", "sci")), "")
-    w = LANE_BITS[size]
-    a_raw, n = h.get(insn.rs1), 32 // w
+    n, rd, rs1, rs2, imm = 32 // w, insn.rd, insn.rs1, insn.rs2, insn.imm
     if base in ("extract", "extractu"):
-        lane = lanes(a_raw, w, base == "extract")[insn.imm % n]
-        h.set(insn.rd, lane)
-        return
+        read = lane_reader(w, base == "extract")
+        return lambda h: h.set(rd, read(h.get(rs1))[imm % n])
+
     if base == "insert":
-        out = lanes(h.get(insn.rd), w, False)
-        out[insn.imm % n] = a_raw & ((1 << w) - 1)
-        h.set(insn.rd, pack(out, w))
-        return
+        def insert(h):
+            out = list(lanes(h.get(rd), w, False))
+            out[imm % n] = h.get(rs1) & ((1 << w) - 1)
+            h.set(rd, pack(out, w))
+        return insert
     dot = base.lstrip("s") if base.startswith("sdot") else base
-    if dot in _DOT_SIGNS:
-        sa, sb = _DOT_SIGNS[dot]
-        a = lanes(a_raw, w, sa)
-    else:
-        sb = base not in _UNSIGNED_LANES
-        a = lanes(a_raw, w, sb)
+    sa, sb = _DOT_SIGNS[dot] if dot in _DOT_SIGNS else (None, base not in _UNSIGNED_LANES)
+    read_a = lane_reader(w, sb if sa is None else sa)
+    read_b = lane_reader(w, sb)
     if mode == "sci":
-        b = [sext(insn.imm, w) if sb else insn.imm & ((1 << w) - 1)] * n
+        const = (sext(imm, w) if sb else imm & ((1 << w) - 1),) * n
+        operand_b = lambda h: const  # noqa: E731
     elif mode == "sc":
-        b = [lanes(h.get(insn.rs2), w, sb)[0]] * n
+        operand_b = lambda h: (read_b(h.get(rs2))[0],) * n  # noqa: E731
     else:
-        b = lanes(h.get(insn.rs2), w, sb)
+        operand_b = lambda h: read_b(h.get(rs2))  # noqa: E731
+    if dot in _DOT_SIGNS and not mode and rd:  # the MatMul inner loop's form: registers direct
+        keep = base.startswith("sdot")
+
+        def dot_product(h):
+            r = h.regs
+            r[rd] = ((r[rd] if keep else 0) + sum(map(mul, read_a(r[rs1]), read_b(r[rs2])))) & M32
+        return dot_product
     if dot in _DOT_SIGNS:
-        acc = h.get(insn.rd) if base.startswith("sdot") else 0
-        h.set(insn.rd, acc + sum(x * y for x, y in zip(a, b)))
-    else:
-        h.set(insn.rd, pack([_LANE_OPS[base](x, y, w) for x, y in zip(a, b)], w))
+        keep = base.startswith("sdot")
+        return lambda h: h.set(rd, (h.get(rd) if keep else 0)
+                               + sum(map(mul, read_a(h.get(rs1)), operand_b(h))))
+    op = _LANE_OPS[base]
+    return lambda h: h.set(rd, pack([op(x, y, w) for x, y in zip(read_a(h.get(rs1)),
+                                                                   operand_b(h))], w))
 
 
 def _bits(value: int, width: int, shift: int, signed: bool) -> int:
@@ -118,71 +146,113 @@ def _scalar(insn: XInsn, h: Hart) -> None:
     h.set(insn.rd, r)
 
 
-def _memory(insn: XInsn, h: Hart) -> None:
-    name = insn.name[2:]
-    base = h.get(insn.rs1)
-    if name.startswith("l"):
-        op = name.rstrip("!r")
-        size, signed = _LOAD_BY_NAME[op]
-        if name.endswith("!"):
-            addr, new = base, base + insn.imm
-        elif name.endswith("!rr"):
-            addr, new = base, base + h.get(insn.rs2)
-        else:
-            addr, new = base + h.get(insn.rs2), None
-        value = h.load(addr & M32, size)
-        h.set(insn.rd, sext(value, 8 * size) if signed else value)
-        if new is not None:
-            h.set(insn.rs1, new)
-        return
+def _memory(insn: XInsn):
+    name, rd, rs1, rs2, imm = insn.name[2:], insn.rd, insn.rs1, insn.rs2, insn.imm
     op = name.rstrip("!r")
+    if name.startswith("l"):
+        size, signed = _LOAD_BY_NAME[op]
+        bits = 8 * size
+        if name.endswith("!") and rd and rd != rs1:  # p.l* rd, imm(rs1!): registers direct
+            def post_increment_load(h):
+                r = h.regs
+                base = r[rs1]
+                value = h.load(base, size)
+                r[rd] = sext(value, bits) & M32 if signed else value
+                r[rs1] = (base + imm) & M32
+            return post_increment_load
+
+        def load(h):
+            base = h.get(rs1)
+            if name.endswith("!"):
+                addr, new = base, base + imm
+            elif name.endswith("!rr"):
+                addr, new = base, base + h.get(rs2)
+            else:
+                addr, new = base + h.get(rs2), None
+            value = h.load(addr & M32, size)
+            h.set(rd, sext(value, bits) if signed else value)
+            if new is not None:
+                h.set(rs1, new)
+        return load
     size = _STORE_SIZE[op]
-    value = h.get(insn.rs2)
-    if name.endswith("!"):
-        h.store(base, size, value)
-        h.set(insn.rs1, base + insn.imm)
-    elif name.endswith("!rr"):
-        h.store(base, size, value)
-        h.set(insn.rs1, base + h.get(insn.rd))
+
+    def store(h):
+        base, value = h.get(rs1), h.get(rs2)
+        if name.endswith("!"):
+            h.store(base, size, value)
+            h.set(rs1, base + imm)
+        elif name.endswith("!rr"):
+            h.store(base, size, value)
+            h.set(rs1, base + h.get(rd))
+        else:
+            h.store((base + h.get(rd)) & M32, size, value)
+    return store
+
+
+def _loop(insn: XInsn):
+    i, name, imm = insn.loop, insn.name, insn.imm
+
+    def setup(h, pc):
+        if name == "lp.starti":
+            h.lp_start[i] = (pc + (imm << 1)) & M32
+        elif name == "lp.endi":
+            h.lp_end[i] = (pc + (imm << 1)) & M32
+        elif name == "lp.count":
+            h.lp_count[i] = h.get(insn.rs1)
+        elif name == "lp.counti":
+            h.lp_count[i] = imm
+        elif name == "lp.setup":
+            h.lp_start[i], h.lp_end[i] = pc + 4, (pc + (imm << 1)) & M32
+            h.lp_count[i] = h.get(insn.rs1)
+        else:  # lp.setupi: count = imm[31:20], end offset = rs1 field
+            h.lp_start[i], h.lp_end[i] = pc + 4, (pc + (insn.imm2 << 1)) & M32
+            h.lp_count[i] = imm
+        return (pc + 4) & M32
+    return setup
+
+
+def _branch(insn: XInsn):
+    rs1, value, offset, on_equal = insn.rs1, insn.imm2, insn.imm, insn.name == "p.beqimm"
+
+    def branch(h, pc):
+        if (sext(h.get(rs1), 32) == value) == on_equal:
+            return (pc + offset) & M32
+        return (pc + 4) & M32
+    return branch
+
+
+def compile_insn(insn: XInsn):
+    """The closure ``f(hart, pc) -> next pc`` running ``insn`` (``pc + 4`` unless a taken
+    ``p.beqimm`` / ``p.bneimm``; hardware-loop jumps are :func:`loop_end_target`'s).
+
+    Example:
+        >>> from mixq.deploy.xpulp import decode
+        >>> h = Hart(regs=[0] * 11 + [7] + [0] * 20)
+        >>> compile_insn(decode(0x0025A563))(h, 0x40)  # p.beqimm a1, 2, +10: not taken
+        68
+    """
+    name = insn.name
+    if name.startswith("lp."):
+        return _loop(insn)
+    if name in ("p.beqimm", "p.bneimm"):
+        return _branch(insn)
+    if name.startswith("pv."):
+        body = _simd(insn)
+    elif name[2] in "ls" and not name.startswith("p.slet"):
+        body = _memory(insn)
     else:
-        h.store((base + h.get(insn.rd)) & M32, size, value)
+        body = lambda h: _scalar(insn, h)  # noqa: E731
 
-
-def _loop(insn: XInsn, h: Hart, pc: int) -> None:
-    i, name = insn.loop, insn.name
-    if name == "lp.starti":
-        h.lp_start[i] = (pc + (insn.imm << 1)) & M32
-    elif name == "lp.endi":
-        h.lp_end[i] = (pc + (insn.imm << 1)) & M32
-    elif name == "lp.count":
-        h.lp_count[i] = h.get(insn.rs1)
-    elif name == "lp.counti":
-        h.lp_count[i] = insn.imm
-    elif name == "lp.setup":
-        h.lp_start[i], h.lp_end[i] = pc + 4, (pc + (insn.imm << 1)) & M32
-        h.lp_count[i] = h.get(insn.rs1)
-    else:  # lp.setupi: count = imm[31:20], end offset = rs1 field
-        h.lp_start[i], h.lp_end[i] = pc + 4, (pc + (insn.imm2 << 1)) & M32
-        h.lp_count[i] = insn.imm
+    def run(h, pc):
+        body(h)
+        return (pc + 4) & M32
+    return run
 
 
 def execute(insn: XInsn, h: Hart, pc: int) -> int:
     """Run ``insn`` (at address ``pc``) on ``h``; returns the next pc (``pc + 4`` unless a
     taken ``p.beqimm`` / ``p.bneimm``). Hardware-loop jumps are :func:`loop_end_target`'s."""
-    name = insn.name
-    if name.startswith("pv."):
-        _simd(insn, h)
-    elif name.startswith("lp."):
-        _loop(insn, h, pc)
-    elif name in ("p.beqimm", "p.bneimm"):
-        equal = sext(h.get(insn.rs1), 32) == insn.imm2
-        if equal == (name == "p.beqimm"):
-            return (pc + insn.imm) & M32
-    elif name[2] in "ls" and not name.startswith("p.slet"):
-        _memory(insn, h)
-    else:
-        _scalar(insn, h)
-    return (pc + 4) & M32
+    return compile_insn(insn)(h, pc)
 
 
 def loop_end_target(h: Hart, pc: int) -> int | None:
