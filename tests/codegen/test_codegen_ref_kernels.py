@@ -174,3 +174,23 @@ def test_requant_extremes():
     )
     y = b.pw(b.input, c, out="s8", requant=rq)
     assert_bitexact(b.build(y), n=16)
+
+
+@pytest.mark.parametrize("out_bits", [8, 4])
+def test_pools_and_concat_all_precisions(out_bits):
+    """Max and average pools (odd, non-square windows, uneven padding, both divisors) on every
+    activation dtype, concatenated at different scales into one tensor: one host build."""
+    b = GraphBuilder((9, 7, 3), seed=out_bits)
+    rng = np.random.default_rng(out_bits)
+    parts = []
+    for dtype in DTYPES:
+        y = b.pool(b.pw(b.input, 3, out=dtype), kernel=3, stride=2, padding=(1, 1, 1, 0))
+        for include_pad in (True, False):
+            z = b.pool(y, kernel=(2, 3), stride=1, padding=(1, 0, 1, 1), maximum=False,
+                       count_include_pad=include_pad)
+            b.set_scale(z, 2.0 ** rng.uniform(-3, 3))
+            parts.append(z)
+    cat = b.concat(parts, out_bits=out_bits)
+    assert b.tensor(cat).signed and b.tensor(cat).shape == (5, 3, 36)
+    g = b.build(b.fc(cat, 7))
+    assert_informative(assert_bitexact(g, n=6))

@@ -33,7 +33,7 @@ def _qat_steps(qat, x, steps=3):
     return qat.eval()
 
 
-@pytest.mark.parametrize("name", ["mobilenetv2", "resnet8", "dscnn"])
+@pytest.mark.parametrize("name", ["mobilenetv2", "resnet8", "dscnn", "poolcat"])
 @pytest.mark.parametrize("mixed", [False, True], ids=["w8a8", "mixed"])
 def test_user_model_deploys_bitexact(tmp_path, name, mixed):
     model, x = build_user_model(name, 16)

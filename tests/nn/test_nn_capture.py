@@ -23,7 +23,7 @@ from mixq.search.memory import layer_shapes
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from user_models import USER_MODELS, build_user_model, mixed_allocation  # noqa: E402
 
-CAPTURED = ["mobilenetv2", "resnet8", "dscnn"]
+CAPTURED = ["mobilenetv2", "resnet8", "dscnn", "poolcat"]
 
 
 def _weights(model):
@@ -146,15 +146,40 @@ def test_integer_mode_equals_interpret_uniform_and_mixed(name):
                                       integer_codes(qat, x))
 
 
-def test_windowed_pools_and_concat_reported_together():
-    """Not yet integer ops (issue 10, step 4): the PoolCat model is refused in one error."""
-    model, x = build_user_model("poolcat", 1)
+def test_pools_and_concat_are_captured():
+    model, x = build_user_model("poolcat", 2)
+    gm = capture(model, x)  # capture() asserts gm == model (eval mode)
+    kinds = [type(gm.get_submodule(n.target)).__name__ for n in gm.graph.nodes
+             if n.op == "call_module"]
+    assert kinds == ["ConvBNReLU", "Pool2d", "ConvBNReLU", "ConvBNReLU", "Concat", "Pool2d",
+                     "Flatten", "Linear"]
+
+
+class _BadPools(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.avg = nn.AvgPool2d(3, 2, ceil_mode=True)
+        self.max = nn.MaxPool2d(2, dilation=2)
+
+    def forward(self, x):
+        return torch.cat([self.avg(x), self.max(x)], dim=2)
+
+
+def test_unsupported_pools_and_concat_reported_together():
     with pytest.raises(CaptureError) as e:
-        capture(model, x)
+        capture(_BadPools(), torch.rand(1, 2, 9, 9))
     msg = str(e.value)
     assert "3 unsupported operations" in msg
-    for what in ("stem.2: nn.MaxPool2d", "torch.cat", "pool: nn.AvgPool2d"):
+    for what in ("avg: nn.AvgPool2d (ceil_mode", "max: nn.MaxPool2d (dilation",
+                 "torch.cat (only a concat along channels"):
         assert what in msg
+
+
+def test_ceil_mode_max_pool_and_uneven_padding():
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.MaxPool2d(3, 2, 1, ceil_mode=True),
+                          nn.AvgPool2d((3, 2), (1, 2), (1, 0), count_include_pad=False))
+    gm = capture(model, torch.rand(2, 3, 10, 9))  # compared with the model inside
+    assert gm.get_submodule("2").padding == (1, 2, 1, 1)
 
 
 def test_zero_pad_and_batchnorm1d_are_folded():

@@ -265,7 +265,8 @@ def _model_c(graph, plan, chosen, layers: list[LayerCode], in_pack, out_pack, so
         if i > 0:
             lines.append(f"    mixq_layer_mark({i});")
         args = [f"&{layer.params_symbol}"]
-        args += [_pointer(graph, plan, t) for t in node.inputs]
+        inputs = [_pointer(graph, plan, t) for t in node.inputs]
+        args += [f"(const uint8_t *const[]){{{', '.join(inputs)}}}"] if layer.input_array else inputs
         args.append(_pointer(graph, plan, node.output))
         scratch = plan.scratch_offset(node.name)
         args.append("NULL" if scratch is None else f"arena + {scratch}")

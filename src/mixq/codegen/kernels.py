@@ -15,13 +15,18 @@ Ops and their C signature (every kernel of an op takes the same arguments; see
   uint8_t *scratch)``
 - ``add``: ``void f(const mixq_add_params_t *p, const uint8_t *input_a, const uint8_t *input_b,
   uint8_t *output, uint8_t *scratch)``
+- ``maxpool``, ``avgpool`` (windowed): ``void f(const mixq_pool2d_params_t *p,
+  const uint8_t *input, uint8_t *output, uint8_t *scratch)``
+- ``concat``: ``void f(const mixq_concat_params_t *p, const uint8_t *const *inputs,
+  uint8_t *output, uint8_t *scratch)`` (``inputs[i]``: input i, in channel order)
 
 ``scratch`` is ``NULL`` when the kernel's scratch size is 0. The op of a node is its ``kind``
 (``Conv2d.kind`` is 'conv', 'pw' or 'dw'; 'fc', 'pool', 'add').
 
 Dtypes are strings: activations ``u8 u4 u2 s8 s4 s2``, weights ``s8 s4 s2`` or ``t2`` (ternary).
 A kernel's ``dtypes`` is a set of tuples ``(input, weight, output)`` for weight ops,
-``(input, output)`` for pool and ``(input_a, input_b, output)`` for add; ``None`` accepts all.
+``(input, output)`` for pools, ``(input_a, input_b, output)`` for add and one entry per input
+then the output for concat; ``None`` accepts all.
 
 Kernel sets (:class:`mixq.platform.KernelSet`, a kernel's ``target``): ``ref`` (portable
 C99, :data:`mixq.codegen.kernels_ref.KERNELS`), ``armv7em`` (ARMv7E-M DSP,

@@ -122,6 +122,12 @@ def _kernels() -> tuple[Kernel, ...]:
                            pack_weights=pack_fc_weights))
     out.append(Kernel(LayerKind.POOL, "mixq_avgpool_any", ("mixq_avgpool_any.c",) + COMMON_SOURCES,
                            variant="any"))
+    out.append(Kernel(LayerKind.MAXPOOL, "mixq_maxpool_any",
+                      ("mixq_maxpool_any.c",) + COMMON_SOURCES, variant="any"))
+    out.append(Kernel(LayerKind.AVGPOOL, "mixq_avgpool2d_any",
+                      ("mixq_avgpool2d_any.c",) + COMMON_SOURCES, variant="any"))
+    out.append(Kernel(LayerKind.CONCAT, "mixq_concat_any",
+                      ("mixq_concat_any.c",) + COMMON_SOURCES, variant="any"))
     add_sources = ("mixq_add_any.c",) + COMMON_SOURCES
     out.append(Kernel(LayerKind.ADD, "mixq_add_any", add_sources, variant="any"))
     # The same function is safe in place over an input with at least the output's code width.

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from mixq.codegen import kernels_ref
-from mixq.codegen.csource import c_array, c_comment_text, c_struct
+from mixq.codegen.csource import c_array, c_comment_text, c_int, c_struct
 from mixq.codegen.kernels import Kernel, node_dtypes
-from mixq.ir.graph import Add, AvgPool, Conv2d, FullyConnected, Graph, TensorType
+from mixq.ir.graph import Add, AvgPool, Concat, Conv2d, FullyConnected, Graph, Pool2d, TensorType
 from mixq.quant.integer import AddRequant
 from mixq.quant.kinds import LayerKind
 
@@ -32,6 +32,8 @@ class LayerCode:
         comment: one-line description (safe inside a C comment).
         macs: multiply-accumulates per inference (0 for pool and add).
         flash_bytes: packed weight + bias/multiplier/shift bytes.
+        input_array: the kernel takes its inputs as one array of pointers (concat), not one
+            argument each.
     """
 
     params_type: str
@@ -40,6 +42,7 @@ class LayerCode:
     comment: str
     macs: int
     flash_bytes: int
+    input_array: bool = False
 
 
 @dataclass(frozen=True)
@@ -101,6 +104,38 @@ def _add(sym: str, node: Add, graph: Graph, kernel: Kernel, comment: str) -> Lay
                      c_struct("mixq_add_params_t", f"{sym}_params", fields), comment, 0, 0)
 
 
+def _pool2d(sym: str, node: Pool2d, graph: Graph, kernel: Kernel, comment: str) -> LayerCode:
+    tin, tout = graph.tensor(node.input), graph.tensor(node.output)
+    h, w, c = _hwc(tin)
+    out_h, out_w, _ = _hwc(tout)
+    fields = {"in_h": h, "in_w": w, "c": c, "out_h": out_h, "out_w": out_w,
+              "k_h": node.kernel[0], "k_w": node.kernel[1],
+              "stride_h": node.stride[0], "stride_w": node.stride[1],
+              "pad_top": node.padding[0], "pad_left": node.padding[2],
+              "count_include_pad": int(node.count_include_pad),
+              **_format("in", tin), **_format("out", tout)}
+    return LayerCode("mixq_pool2d_params_t", f"{sym}_params",
+                     c_struct("mixq_pool2d_params_t", f"{sym}_params", fields), comment, 0, 0)
+
+
+def _concat(sym: str, node: Concat, graph: Graph, kernel: Kernel, comment: str) -> LayerCode:
+    tout = graph.tensor(node.output)
+    h, w, c = _hwc(tout)
+    rows = []
+    for t, r in zip(node.inputs, node.rescales):
+        tin = graph.tensor(t)
+        values = (tin.shape[-1], tin.bits, int(tin.signed), r.multiplier, r.shift)
+        rows.append("    {" + ", ".join(c_int(v) for v in values) + "},")
+    inputs = "\n".join([f"static const mixq_concat_input_t {sym}_inputs[{len(rows)}] = {{",
+                        *rows, "};"])
+    fields = {"pixels": h * w, "n_inputs": len(node.inputs), "out_c": c,
+              **_format("out", tout), "act_min": node.activation_min,
+              "act_max": node.activation_max, "inputs": f"{sym}_inputs"}
+    definitions = "\n".join([inputs, c_struct("mixq_concat_params_t", f"{sym}_params", fields)])
+    return LayerCode("mixq_concat_params_t", f"{sym}_params", definitions, comment, 0, 0,
+                     input_array=True)
+
+
 def _weighted(sym: str, node, graph: Graph, kernel: Kernel, comment: str) -> LayerCode:
     tin, tout = graph.tensor(node.input), graph.tensor(node.output)
     packer = kernel.pack_weights or REFERENCE_PACKERS[node.kind]
@@ -140,7 +175,8 @@ def _weighted(sym: str, node, graph: Graph, kernel: Kernel, comment: str) -> Lay
 
 # Code generation's dispatch table: IR node type -> (symbol, node, graph, kernel, comment) ->
 # LayerCode. (Which kernel runs a node is the registry's matter: mixq.codegen.kernels.)
-LAYER_CODE = {Conv2d: _weighted, FullyConnected: _weighted, AvgPool: _pool, Add: _add}
+LAYER_CODE = {Conv2d: _weighted, FullyConnected: _weighted, AvgPool: _pool, Add: _add,
+              Pool2d: _pool2d, Concat: _concat}
 
 
 def pack_code(symbol: str, t: TensorType) -> PackCode:

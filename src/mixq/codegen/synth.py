@@ -16,9 +16,11 @@ from typing import Optional, Union
 
 import numpy as np
 
-from mixq.ir.graph import Add, AvgPool, Conv2d, FullyConnected, Graph, Requant, TensorType
+from mixq.ir.graph import (Add, AvgPool, Concat, Conv2d, FullyConnected, Graph, Pool2d, Requant,
+                           TensorType)
 from mixq.ir.interpret import conv2d_acc, run_node
-from mixq.quant.integer import INT32_MAX, qrange, icn_bias, quantize_multipliers
+from mixq.quant.integer import (INT32_MAX, Rescale, concat_format, icn_bias, qrange,
+                                quantize_multipliers)
 
 IntPair = Union[int, tuple[int, int]]
 
@@ -182,6 +184,44 @@ class GraphBuilder:
             shift=shift, activation_min=lo, activation_max=hi,
         )
         return self._add_node(node, self._tensors[a].shape, out)
+
+    def pool(self, x: str, kernel: IntPair = 2, stride: Optional[IntPair] = None,
+             padding=(0, 0, 0, 0), maximum: bool = True, count_include_pad: bool = True,
+             name: Optional[str] = None) -> str:
+        """Windowed max (or average) pooling, same dtype; ``stride`` defaults to the kernel."""
+        t = self._tensors[x]
+        kh, kw = _pair(kernel)
+        sh, sw = _pair(stride if stride is not None else (kh, kw))
+        top, bottom, left, right = (int(p) for p in padding)
+        node = Pool2d(name or self._name("maxpool" if maximum else "avgpool"), x,
+                      self._next_tensor(), (kh, kw), (sh, sw), (top, bottom, left, right),
+                      maximum, count_include_pad)
+        h, w, c = t.shape
+        shape = ((h + top + bottom - kh) // sh + 1, (w + left + right - kw) // sw + 1, c)
+        out = self._add_node(node, shape, ("s" if t.signed else "u") + str(t.bits))
+        self._tensors[out] = t.__class__(shape, t.bits, t.signed, t.scale)
+        return out
+
+    def concat(self, xs, out_bits: Optional[int] = None, name: Optional[str] = None) -> str:
+        """Channel concat; the output format follows :func:`mixq.quant.integer.concat_format`
+        (``out_bits`` defaults to the widest input)."""
+        ts = [self._tensors[x] for x in xs]
+        out_bits = out_bits or max(t.bits for t in ts)
+        signed, scale = concat_format([(t.bits, t.signed, t.scale) for t in ts], out_bits)
+        rescales = [Rescale.from_ratio(t.scale / scale) for t in ts]
+        lo, hi = qrange(out_bits, signed)
+        node = Concat(name or self._name("concat"), tuple(xs), self._next_tensor(),
+                      tuple(r.multiplier for r in rescales), tuple(r.shift for r in rescales),
+                      lo, hi)
+        shape = ts[0].shape[:-1] + (sum(t.shape[-1] for t in ts),)
+        y = self._add_node(node, shape, ("s" if signed else "u") + str(out_bits))
+        self._tensors[y] = TensorType(shape, out_bits, signed, scale)
+        return y
+
+    def set_scale(self, x: str, scale: float) -> None:
+        """Give tensor ``x`` another real scale (for concats of differently scaled inputs)."""
+        t = self._tensors[x]
+        self._tensors[x] = TensorType(t.shape, t.bits, t.signed, float(scale))
 
     def build(self, output: str, name: Optional[str] = None) -> Graph:
         """The graph with ``output`` as its (only) output."""

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from mixq.hw.config import EngineConfig, HwConfigError
-from mixq.ir.graph import Add, AvgPool, Conv2d, FullyConnected, Graph
+from mixq.ir.graph import Add, AvgPool, Concat, Conv2d, FullyConnected, Graph, Pool2d
 from mixq.quant.integer import requantize
 
 
@@ -236,7 +236,7 @@ def _lower_conv(node: Conv2d, graph: Graph, x: np.ndarray,
 
 # The engine's dispatch table: IR node type -> lowering (pool and add run on the host).
 LOWERINGS = {Conv2d: _lower_conv, FullyConnected: _lower_fc, AvgPool: _unsupported,
-             Add: _unsupported}
+             Add: _unsupported, Pool2d: _unsupported, Concat: _unsupported}
 
 
 def program_reference(prog: LayerProgram) -> np.ndarray:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from mixq.errors import MixqError
 from mixq.interop.onnx_build import OnnxBuilder, require_onnx
 from mixq.ir.graph import Add, AvgPool, Conv2d, FullyConnected, Graph, Requant, TensorType
 
@@ -165,6 +166,10 @@ def graph_to_onnx(graph: Graph):
     b = OnnxBuilder(graph.name)
     for name, _ in graph.tensors:
         b.reserve(name)
+    missing = sorted({type(n).__name__ for n in graph.nodes if type(n) not in EMITTERS})
+    if missing:
+        raise MixqError(f"the ONNX export does not cover {', '.join(missing)} nodes yet; "
+                        "deploy the graph with mixq deploy instead")
     for node in graph.nodes:
         EMITTERS[type(node)](b, node, graph)
     g = helper.make_graph(b.nodes, graph.name,

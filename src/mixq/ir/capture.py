@@ -10,13 +10,14 @@ import numpy as np
 import torch
 
 from mixq.errors import MixqError
-from mixq.ir.graph import (Add, AvgPool, Conv2d, FullyConnected, Graph, SparseOutliers,
-                           TensorType)
+from mixq.ir.graph import (Add, AvgPool, Concat, Conv2d, FullyConnected, Graph, Pool2d,
+                           SparseOutliers, TensorType)
 from mixq.ir.verify import verify
 from mixq.nn.intralayer import dense_sparse_parts
 from mixq.nn.modes import eval_mode
 from mixq.nn.modules import (Codes, IntegerLayer, QuantAdd, QuantAvgPool, QuantConv, QuantFlatten,
                              QuantLinear)
+from mixq.nn.modules_dataflow import QuantConcat, QuantPool2d
 from mixq.nn.prepare import QuantModel
 
 
@@ -113,6 +114,15 @@ def integerize(model: QuantModel, input_shape: tuple[int, int, int] | None = Non
                                         p.weight_bits, p.ternary, sparse))
         elif isinstance(m, QuantAvgPool):
             nodes.append(AvgPool(step.name, ins[0], out_name))
+        elif isinstance(m, QuantPool2d):
+            nodes.append(Pool2d(step.name, ins[0], out_name, tuple(m.kernel_size), tuple(m.stride),
+                                tuple(m.padding), m.maximum, m.count_include_pad))
+        elif isinstance(m, QuantConcat):
+            rescales, _, _ = m.rescales(step.input_codes)
+            out_t = tensors[out_name]
+            nodes.append(Concat(step.name, tuple(ins), out_name,
+                                tuple(r.multiplier for r in rescales),
+                                tuple(r.shift for r in rescales), out_t.qmin, out_t.qmax))
         elif isinstance(m, QuantAdd):
             rule = m.integer_rule(step.input_codes[0].scale, step.input_codes[1].scale)
             nodes.append(Add.from_rule(step.name, ins[0], ins[1], out_name, rule))

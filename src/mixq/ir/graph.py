@@ -17,7 +17,7 @@ from typing import Union
 
 import numpy as np
 
-from mixq.quant.integer import AddRequant, CodeRange, Requant, frozen_array
+from mixq.quant.integer import AddRequant, CodeRange, Requant, Rescale, frozen_array
 from mixq.quant.kinds import LayerKind
 from mixq.quant.sparsity import SPARSE_STRUCTURES, SparseStructure, parse_nm  # noqa: F401
 
@@ -218,10 +218,65 @@ class Add:
                    rule.shift, rule.activation_min, rule.activation_max)
 
 
-Node = Union[Conv2d, FullyConnected, AvgPool, Add]
+@dataclass(frozen=True)
+class Pool2d:
+    """Windowed max or average pooling, codes and scale unchanged (H, W, C) -> (H_out, W_out, C).
+
+    Max (``maximum``): the largest code among the window's taps inside the input (padding never
+    wins, as PyTorch's -inf padding). Average: ``floor((sum + n // 2) / n)``
+    (:func:`mixq.quant.integer.avgpool_divide`) over the taps inside the input (padding adds 0),
+    with n = KH * KW when ``count_include_pad`` (PyTorch's default) else the count of those taps.
+    Every window holds at least one input tap (padding < kernel on each side).
+
+    Attributes:
+        kernel: (KH, KW); stride: (sh, sw); padding: (top, bottom, left, right).
+    """
+
+    name: str
+    input: str
+    output: str
+    kernel: tuple[int, int]
+    stride: tuple[int, int]
+    padding: tuple[int, int, int, int] = (0, 0, 0, 0)
+    maximum: bool = True
+    count_include_pad: bool = True
+
+    @property
+    def kind(self) -> LayerKind:
+        return LayerKind.MAXPOOL if self.maximum else LayerKind.AVGPOOL
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        return (self.input,)
+
+
+@dataclass(frozen=True)
+class Concat:
+    """Concatenation along channels of same-(H, W) tensors, in ``inputs`` order. Input i's codes
+    are moved to the output's scale by ``Rescale(multipliers[i], shifts[i])``
+    (:class:`mixq.quant.integer.Rescale`) and clamped to [activation_min, activation_max] (the
+    output's code range); (1, 0) is the identity. The common scale rule is
+    :func:`mixq.quant.integer.concat_format`.
+    """
+
+    name: str
+    inputs: tuple[str, ...]
+    output: str
+    multipliers: tuple[int, ...]
+    shifts: tuple[int, ...]
+    activation_min: int
+    activation_max: int
+    kind = LayerKind.CONCAT
+
+    @property
+    def rescales(self) -> tuple[Rescale, ...]:
+        return tuple(Rescale(m, s) for m, s in zip(self.multipliers, self.shifts))
+
+
+Node = Union[Conv2d, FullyConnected, AvgPool, Add, Pool2d, Concat]
 # Every IR node type. Each IR consumer (interpret, codegen, memory plan, hw) has one dispatch
 # table keyed by these types; tests/ir/test_dispatch_tables.py checks that each covers them all.
-NODE_TYPES = (Conv2d, FullyConnected, AvgPool, Add)
+NODE_TYPES = (Conv2d, FullyConnected, AvgPool, Add, Pool2d, Concat)
 WEIGHT_OPS = (Conv2d, FullyConnected)
 
 

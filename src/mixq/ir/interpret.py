@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mixq.ir.graph import Add, AvgPool, Conv2d, FullyConnected, Graph, Requant
+from mixq.ir.graph import Add, AvgPool, Concat, Conv2d, FullyConnected, Graph, Pool2d, Requant
 from mixq.quant.integer import avgpool_divide
 
 
@@ -80,8 +80,44 @@ def _add(node: Add, env) -> np.ndarray:
     return node.rule.apply(env[node.input_a].astype(np.int64), env[node.input_b].astype(np.int64))
 
 
+def pool2d_windows(x: np.ndarray, kernel, stride, padding, fill: int) -> np.ndarray:
+    """Pooling windows of ``x`` (N, H, W, C) padded with ``fill``: (N, H_out, W_out, C, KH, KW).
+
+    Example:
+        >>> x = np.arange(4).reshape(1, 2, 2, 1)
+        >>> pool2d_windows(x, (2, 2), (1, 1), (0, 1, 0, 1), -9)[0, :, :, 0].max(axis=(-2, -1))
+        array([[3, 3],
+               [3, 3]])
+    """
+    top, bottom, left, right = padding
+    x = np.pad(np.asarray(x, np.int64), ((0, 0), (top, bottom), (left, right), (0, 0)),
+               constant_values=fill)
+    win = np.lib.stride_tricks.sliding_window_view(x, tuple(kernel), axis=(1, 2))
+    return win[:, ::stride[0], ::stride[1]]
+
+
+def _pool2d(node: Pool2d, env) -> np.ndarray:
+    x = env[node.input]
+    if node.maximum:  # padding never wins: fill below every code
+        return pool2d_windows(x, node.kernel, node.stride, node.padding,
+                              np.iinfo(np.int64).min).max(axis=(-2, -1))
+    total = pool2d_windows(x, node.kernel, node.stride, node.padding, 0).sum(axis=(-2, -1))
+    if node.count_include_pad:
+        return avgpool_divide(total, node.kernel[0] * node.kernel[1])
+    ones = np.ones((1,) + x.shape[1:3] + (1,), np.int64)
+    count = pool2d_windows(ones, node.kernel, node.stride, node.padding, 0).sum(axis=(-2, -1))
+    return avgpool_divide(total, count)
+
+
+def _concat(node: Concat, env) -> np.ndarray:
+    lo, hi = node.activation_min, node.activation_max
+    return np.concatenate([r.apply(env[t], lo, hi) for t, r in zip(node.inputs, node.rescales)],
+                          axis=-1)
+
+
 # The interpreter's dispatch table: IR node type -> (node, env) -> int64 output.
-INTERPRETERS = {Conv2d: _conv2d, FullyConnected: _fully_connected, AvgPool: _avgpool, Add: _add}
+INTERPRETERS = {Conv2d: _conv2d, FullyConnected: _fully_connected, AvgPool: _avgpool, Add: _add,
+                Pool2d: _pool2d, Concat: _concat}
 
 
 def run_node(node, env: dict[str, np.ndarray]) -> np.ndarray:

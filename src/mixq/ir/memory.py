@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Mapping, Optional
 
-from mixq.ir.graph import Add, AvgPool, Conv2d, FullyConnected, Graph
+from mixq.ir.graph import Add, AvgPool, Concat, Conv2d, FullyConnected, Graph, Pool2d
 
 ALIGN = 4
 
@@ -111,7 +111,7 @@ def _reads_inputs(node) -> tuple[tuple[str, ...], tuple[str, ...]]:
 # step. Every op today reads all its inputs and writes one output; an op that aliases or keeps a
 # tensor alive longer says so here.
 TENSOR_ACCESS = {Conv2d: _reads_inputs, FullyConnected: _reads_inputs, AvgPool: _reads_inputs,
-                 Add: _reads_inputs}
+                 Add: _reads_inputs, Pool2d: _reads_inputs, Concat: _reads_inputs}
 
 
 def tensor_lifetimes(graph: Graph) -> dict[str, tuple[int, int]]:

@@ -18,9 +18,11 @@ from mixq.fileio import write_bytes_atomic, write_text_atomic
 from mixq.ir.graph import (
     Add,
     AvgPool,
+    Concat,
     Conv2d,
     FullyConnected,
     Graph,
+    Pool2d,
     Requant,
     SparseOutliers,
     TensorType,
@@ -28,7 +30,7 @@ from mixq.ir.graph import (
 from mixq.ir.verify import verify
 
 FORMAT_VERSION = 1
-_NODE_TYPES = {c.__name__: c for c in (Conv2d, FullyConnected, AvgPool, Add)}
+_NODE_TYPES = {c.__name__: c for c in (Conv2d, FullyConnected, AvgPool, Add, Pool2d, Concat)}
 _ARRAYS = ("weight",)
 _RQ_ARRAYS = ("bias", "multiplier", "shift")
 _SP_ARRAYS = ("values", "mask", "dense_scale")

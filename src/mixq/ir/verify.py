@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from mixq.errors import MixqError
-from mixq.ir.graph import SPARSE_STRUCTURES, Add, AvgPool, Conv2d, FullyConnected, Graph, Requant
+from mixq.ir.graph import (SPARSE_STRUCTURES, Add, AvgPool, Concat, Conv2d, FullyConnected, Graph,
+                           Pool2d, Requant)
 from mixq.quant.integer import INT32_MAX, MAX_SHIFT, MIN_SHIFT, qrange
 from mixq.quant.sparsity import SparseStructure
 
@@ -87,6 +88,33 @@ def _check_sparse(node, fan_in: int, x_max: int) -> int:
     return fan_in * x_max * k_max + int(per_row.max(initial=0)) * x_max * 128
 
 
+def _check_pool2d(node: Pool2d, x, y) -> None:
+    (kh, kw), (sh, sw), (t, b, l, r) = node.kernel, node.stride, node.padding
+    if min(kh, kw, sh, sw) < 1 or min(t, b, l, r) < 0 or max(t, b) >= kh or max(l, r) >= kw:
+        raise IRError(f"node '{node.name}': pool kernel {node.kernel}, stride {node.stride}, "
+                      f"padding {node.padding}: padding must stay below the kernel size")
+    h, w, c = x.shape
+    expect = (_conv_out(h, kh, sh, t, b), _conv_out(w, kw, sw, l, r), c)
+    if tuple(y.shape) != expect or (y.bits, y.signed) != (x.bits, x.signed):
+        raise IRError(f"node '{node.name}': pool maps {x.shape} to {expect} with the same dtype, "
+                      f"not {y.shape}")
+
+
+def _check_concat(node: Concat, xs, y) -> None:
+    n = len(node.inputs)
+    if n < 1 or len(node.multipliers) != n or len(node.shifts) != n:
+        raise IRError(f"node '{node.name}': concat needs one (multiplier, shift) per input")
+    if any(tuple(x.shape[:-1]) != tuple(y.shape[:-1]) for x in xs) or len(y.shape) != 3 or sum(
+            x.shape[-1] for x in xs) != y.shape[-1]:
+        raise IRError(f"node '{node.name}': concat of {[x.shape for x in xs]} along channels "
+                      f"does not give {y.shape}")
+    if any(not 0 <= s <= MAX_SHIFT or abs(m) > INT32_MAX
+           for m, s in zip(node.multipliers, node.shifts)):
+        raise IRError(f"node '{node.name}': concat multipliers/shifts out of range")
+    if not (y.qmin <= node.activation_min <= node.activation_max <= y.qmax):
+        raise IRError(f"node '{node.name}': clamp range outside the output range")
+
+
 def verify(graph: Graph) -> Graph:
     """Check a graph; returns it unchanged or raises :class:`IRError` naming the node.
 
@@ -149,6 +177,10 @@ def verify(graph: Graph) -> Graph:
                 raise IRError(f"node '{node.name}': add multipliers/shift out of range")
             if not (y.qmin <= node.activation_min <= node.activation_max <= y.qmax):
                 raise IRError(f"node '{node.name}': clamp range outside the output range")
+        elif isinstance(node, Pool2d):
+            _check_pool2d(node, x, y)
+        elif isinstance(node, Concat):
+            _check_concat(node, [graph.tensor(t) for t in node.inputs], y)
         else:
             raise IRError(f"unknown node type {type(node).__name__}")
     for name in graph.outputs:

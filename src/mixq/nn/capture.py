@@ -8,6 +8,9 @@ it for shapes, and rewrites the standard layers into the blocks :func:`mixq.nn.p
 * ``x + y`` / ``torch.add`` / ``operator.add`` [+ ReLU] -> :class:`~mixq.nn.layers.ResidualAdd`;
 * ``nn.AdaptiveAvgPool2d(1)``, a whole-map ``nn.AvgPool2d``, ``x.mean((2, 3))`` ->
   :class:`~mixq.nn.layers.GlobalAvgPool` (+ ``nn.Flatten`` when the axes are dropped);
+* ``nn.MaxPool2d`` / ``nn.AvgPool2d`` / ``F.max_pool2d`` / ``F.avg_pool2d`` (any kernel, stride,
+  padding; ``ceil_mode`` for max pooling) -> :class:`~mixq.nn.layers.Pool2d`;
+* ``torch.cat`` along channels -> :class:`~mixq.nn.layers.Concat`;
 * ``flatten`` / ``view`` / ``reshape`` to (N, features) -> ``nn.Flatten`` (the NCHW -> NHWC
   permutation of the next ``nn.Linear``'s weight is done by integerization);
 * ``nn.ZeroPad2d`` / ``F.pad`` with zeros before a conv -> that conv's (asymmetric) padding;
@@ -33,7 +36,8 @@ from torch.fx.passes.shape_prop import ShapeProp
 from mixq.errors import MixqError
 from mixq.nn import capture_rules as R
 from mixq.nn.capture_norm import fold_input_normalization
-from mixq.nn.layers import LEAF_FLOAT_BLOCKS, ConvBNReLU, GlobalAvgPool, ResidualAdd
+from mixq.nn.layers import (LEAF_FLOAT_BLOCKS, Concat, ConvBNReLU, GlobalAvgPool, Pool2d,
+                            ResidualAdd)
 from mixq.nn.modes import eval_mode
 from mixq.quant.kinds import LayerKind
 
@@ -185,7 +189,7 @@ class _Rewriter:
                 self.problem(node, "parameters used outside a layer")
         elif node in self.absorbed:
             return
-        elif isinstance(m, (ConvBNReLU, GlobalAvgPool, ResidualAdd)):
+        elif isinstance(m, (ConvBNReLU, GlobalAvgPool, ResidualAdd, Pool2d, Concat)):
             self._emit(self._name(node), m, node.args, node)  # mixq's own blocks pass through
         elif isinstance(m, nn.Linear):
             self._linear(node, m)
@@ -210,6 +214,18 @@ class _Rewriter:
             self._emit(self._name(node), GlobalAvgPool(), node.args[:1], node)
             if not keep:  # (N, C, 1, 1) -> (N, C), as mean((2, 3)) returns
                 self._emit(self._name(node, "_flatten"), nn.Flatten(), (node,), node)
+        elif R.pool2d_of(gm, node) is not None:
+            pool = R.pool2d_of(gm, node)
+            if isinstance(pool, str):
+                self.problem(node, pool)
+            else:
+                self._emit(self._name(node), pool, node.args[:1], node)
+        elif R.cat_inputs(node) is not None:
+            parts = R.cat_inputs(node)
+            if isinstance(parts, str):
+                self.problem(node, parts)
+            else:
+                self._emit(self._name(node), Concat(), parts, node)
         elif R.is_flatten(gm, node):
             src = R.shape_of(node.args[0])
             if len(src) == 2:
@@ -267,8 +283,6 @@ def _why_not(m: nn.Module | None) -> str:
         return "an activation mixq cannot quantize; use ReLU, ReLU6, Hardtanh(0, M) or clamp(x, 0, M)"
     if isinstance(m, nn.BatchNorm2d):
         return "a BatchNorm must directly follow a conv (its only user)"
-    if isinstance(m, (nn.MaxPool2d, nn.AvgPool2d)):
-        return "windowed pooling is not an integer op yet; use global average pooling"
     return "not an op mixq can quantize"
 
 

@@ -13,13 +13,14 @@ import torch
 import torch.nn.functional as F
 from torch import fx, nn
 
-from mixq.nn.layers import ConvBNReLU, FixedAffine, LinearReLU
+from mixq.nn.layers import ConvBNReLU, FixedAffine, LinearReLU, Pool2d
 
 ADD_FUNCTIONS = (operator.add, operator.iadd, torch.add)
 DROP_MODULES = (nn.Dropout, nn.Dropout2d, nn.Dropout1d, nn.AlphaDropout, nn.Identity)
 DROP_FUNCTIONS = (F.dropout, F.dropout2d, torch.dropout)
 DROP_METHODS = ("contiguous",)
 RELU = "relu"  # an activation without a ceiling
+CAT_FUNCTIONS = (torch.cat, torch.concat, torch.concatenate)
 
 
 def module_of(gm: fx.GraphModule, node: fx.Node) -> nn.Module | None:
@@ -235,3 +236,71 @@ def bn_matches(bn: nn.Module, conv: nn.Conv2d) -> bool:
     """A BatchNorm2d that can fold into ``conv``: affine, running statistics, same channels."""
     return (type(bn) is nn.BatchNorm2d and bn.num_features == conv.out_channels and bn.affine
             and bn.track_running_stats)
+
+
+def cat_inputs(node: fx.Node):
+    """The input nodes of a ``torch.cat`` along channels (dim 1 of (N, C, H, W) or (N, F)),
+    a string saying why a ``torch.cat`` cannot be captured, or None for other nodes."""
+    if node.op != "call_function" or node.target not in CAT_FUNCTIONS:
+        return None
+    parts, dim = _arg(node, 0, "tensors"), _arg(node, 1, "dim", 0)
+    shape = shape_of(node)
+    if not isinstance(parts, (list, tuple)) or not all(isinstance(p, fx.Node) for p in parts):
+        return "torch.cat of a list of tensors"
+    if shape is None or len(shape) not in (2, 4) or not isinstance(dim, int) or dim % len(
+            shape) != 1:
+        return "only a concat along channels (dim=1) is an integer op"
+    return list(parts)
+
+
+def _pool_args(node: fx.Node, m: nn.Module | None, maximum: bool):
+    """(kernel, stride, padding, ceil_mode, count_include_pad, problem) of a pooling node."""
+    if m is not None:
+        k, s, p, ceil = m.kernel_size, m.stride, m.padding, m.ceil_mode
+        cip = getattr(m, "count_include_pad", True)
+        problem = (maximum and (nn.modules.utils._pair(m.dilation) != (1, 1) or m.return_indices)
+                   or not maximum and m.divisor_override is not None)
+    else:
+        k, s, p = _arg(node, 1, "kernel_size"), _arg(node, 2, "stride"), _arg(node, 3, "padding", 0)
+        if maximum:
+            ceil, cip = _arg(node, 5, "ceil_mode", False), True
+            problem = (nn.modules.utils._pair(_arg(node, 4, "dilation", 1)) != (1, 1)
+                       or _arg(node, 6, "return_indices", False))
+        else:
+            ceil, cip = _arg(node, 4, "ceil_mode", False), _arg(node, 5, "count_include_pad", True)
+            problem = _arg(node, 6, "divisor_override") is not None
+    k = nn.modules.utils._pair(k)
+    s = nn.modules.utils._pair(s) if s not in (None, (), []) else k
+    why = "dilation, return_indices or divisor_override" if problem else None
+    return k, s, nn.modules.utils._pair(p), bool(ceil), bool(cip), why
+
+
+def pool2d_of(gm: fx.GraphModule, node: fx.Node):
+    """A :class:`Pool2d` for a windowed ``nn.MaxPool2d`` / ``nn.AvgPool2d`` / ``F.max_pool2d`` /
+    ``F.avg_pool2d`` node, a string saying why it cannot be captured, or None for other nodes.
+
+    ``ceil_mode`` max pooling becomes extra bottom/right padding (padding never wins there)."""
+    m = module_of(gm, node)
+    if isinstance(m, (nn.MaxPool2d, nn.AvgPool2d)):
+        maximum = isinstance(m, nn.MaxPool2d)
+    elif node.op == "call_function" and node.target in (F.max_pool2d, F.avg_pool2d):
+        maximum, m = node.target is F.max_pool2d, None
+    else:
+        return None
+    in_shape = shape_of(node.args[0]) if node.args and isinstance(node.args[0], fx.Node) else None
+    if in_shape is None or len(in_shape) != 4:
+        return "pooling of a (N, C, H, W) tensor"
+    k, s, p, ceil, cip, why = _pool_args(node, m, maximum)
+    if why:
+        return f"{why} not supported"
+    pads = [p[0], p[0], p[1], p[1]]
+    if ceil:
+        if not maximum:
+            return "ceil_mode average pooling is not an integer op; use ceil_mode=False"
+        out_shape = shape_of(node)
+        for axis in (0, 1):  # the bottom / right padding that gives PyTorch's ceil_mode size
+            size, out = in_shape[2 + axis], out_shape[2 + axis]
+            pads[2 * axis + 1] = max(p[axis], (out - 1) * s[axis] + k[axis] - size - p[axis])
+    if max(pads[:2]) >= k[0] or max(pads[2:]) >= k[1]:
+        return f"padding {tuple(pads)} must stay below the kernel size {k}"
+    return Pool2d(k, s, tuple(pads), maximum, cip)

@@ -153,4 +153,45 @@ class ResidualAdd(nn.Module):
         return relu_clip(y, self.clip_max) if self.relu else y
 
 
-LEAF_FLOAT_BLOCKS = (ConvBNReLU, GlobalAvgPool, ResidualAdd, nn.Linear, nn.Flatten)
+class Pool2d(nn.Module):
+    """Windowed max or average pooling with explicit (top, bottom, left, right) padding: a
+    captured ``nn.MaxPool2d`` / ``nn.AvgPool2d`` / ``F.max_pool2d`` / ``F.avg_pool2d``.
+
+    Max pooling pads with -inf (padding never wins); average pooling pads with zeros and divides
+    by the window size (``count_include_pad``) or by the taps inside the input.
+
+    Example:
+        >>> import torch
+        >>> Pool2d(3, 2, (1, 1, 1, 1))(torch.zeros(1, 4, 7, 7)).shape
+        torch.Size([1, 4, 4, 4])
+    """
+
+    def __init__(self, kernel_size, stride=None, padding=(0, 0, 0, 0), maximum: bool = True,
+                 count_include_pad: bool = True):
+        super().__init__()
+        self.kernel_size = _pair(kernel_size)
+        self.stride = _pair(stride) if stride is not None else self.kernel_size
+        self.padding = tuple(int(p) for p in padding)
+        self.maximum = maximum
+        self.count_include_pad = count_include_pad
+
+    def forward(self, x):
+        t, b, l, r = self.padding
+        if self.maximum:
+            x = F.pad(x, (l, r, t, b), value=float("-inf")) if any(self.padding) else x
+            return F.max_pool2d(x, self.kernel_size, self.stride)
+        if (t, l) != (b, r):
+            raise ValueError("average pooling takes symmetric padding only")
+        return F.avg_pool2d(x, self.kernel_size, self.stride, (t, l),
+                            count_include_pad=self.count_include_pad)
+
+
+class Concat(nn.Module):
+    """``torch.cat`` along channels (dim 1) of its inputs, in argument order."""
+
+    def forward(self, *xs):
+        return torch.cat(xs, 1)
+
+
+LEAF_FLOAT_BLOCKS = (ConvBNReLU, GlobalAvgPool, ResidualAdd, Pool2d, Concat, nn.Linear,
+                     nn.Flatten)

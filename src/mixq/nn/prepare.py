@@ -15,7 +15,7 @@ from torch import fx, nn
 from mixq.errors import MixqError
 from mixq.nn.capture import WEIGHT_BLOCKS, capture, layer_kind, weight_layer_names
 from mixq.nn.capture_norm import check_input_range
-from mixq.nn.layers import ConvBNReLU, GlobalAvgPool, ResidualAdd
+from mixq.nn.layers import Concat, ConvBNReLU, GlobalAvgPool, Pool2d, ResidualAdd
 from mixq.nn.modes import eval_mode
 from mixq.nn.modules import (
     Codes,
@@ -26,6 +26,7 @@ from mixq.nn.modules import (
     QuantLinear,
     _ScaleFollower,
 )
+from mixq.nn.modules_dataflow import QuantConcat, QuantPool2d
 from mixq.nn.quantizers import InputQuantizer
 from mixq.quant.spec import BitAllocation
 
@@ -84,7 +85,7 @@ class QuantModel(nn.Module):
         """The activation quantizer whose codes reach ``node`` (through pools and flattens)."""
         while node.op == "call_module":
             m = self.gm.get_submodule(node.target)
-            if isinstance(m, (QuantConv, QuantLinear, QuantAdd)):
+            if isinstance(m, (QuantConv, QuantLinear, QuantAdd, QuantConcat)):
                 return m.act
             node = node.args[0]
         return self.input_quant
@@ -131,6 +132,10 @@ def _quant_module(m: nn.Module, node: fx.Node, gm, allocation: BitAllocation) ->
         if m.start_dim != 1 or m.end_dim != -1:
             raise MixqError(f"'{node.target}': only nn.Flatten(1, -1) is supported")
         return QuantFlatten()
+    if isinstance(m, Pool2d):
+        return QuantPool2d(m)
+    if isinstance(m, Concat):
+        return QuantConcat(_consumer_in_bits(node, gm, allocation))
     if isinstance(m, ResidualAdd):
         return QuantAdd(_consumer_in_bits(node, gm, allocation), m.relu,
                         getattr(m, "clip_max", None))
@@ -216,6 +221,8 @@ def prepare(model: nn.Module, bits: BitAllocation | int, *, example_input=None,
         m = gm.get_submodule(node.target)
         if isinstance(m, _ScaleFollower):
             m.link(qat.producer_quantizer(node.args[0]))
+        if isinstance(m, QuantConcat):
+            m.link([qat.producer_quantizer(a) for a in node.args])
         if isinstance(m, (QuantConv, QuantLinear)):
             src = qat.producer_quantizer(node.args[0])
             if src.bits != m.bits.in_bits:

@@ -219,16 +219,86 @@ class Requant:
                           self.activation_min, self.activation_max)
 
 
-def avgpool_divide(total, count: int):
-    """Integer average: ``floor((total + count // 2) / count)`` (round half up).
+def avgpool_divide(total, count):
+    """Integer average: ``floor((total + count // 2) / count)`` (round half up), the one rounding
+    rule of every average pool (global and windowed; ir.interpret, the QAT integer-exact mode and
+    the C kernels ``mixq_avgpool_any`` / ``mixq_avgpool2d_any``).
 
-    Works on numpy arrays and torch int64 tensors (``//`` is floor division in both).
+    ``count`` is the window's divisor: H * W for a global pool; for a windowed pool k_h * k_w
+    (``count_include_pad``, PyTorch's default: padded taps count as zeros) or the number of taps
+    inside the input. Works on numpy arrays and torch int64 tensors (``//`` is floor division in
+    both); ``count`` may be an array broadcast against ``total``.
 
     Example:
         >>> avgpool_divide(np.array([0, 7, 8, -7]), 4)
         array([ 0,  2,  2, -2])
+        >>> avgpool_divide(np.array([5, 5]), np.array([2, 4]))
+        array([3, 1])
     """
     return (total + count // 2) // count
+
+
+@dataclass(frozen=True)
+class Rescale:
+    """Codes of one scale moved to another (a concat input to the concat's common scale):
+
+        y = clamp((x * multiplier + r) >> shift, activation_min, activation_max)
+
+    with ``r = 2^(shift-1)`` (round half up) and int64 intermediates; :data:`IDENTITY`
+    ``(multiplier, shift) = (1, 0)`` (``r = 0``) when the two scales are equal.
+
+    Example:
+        >>> Rescale.from_ratio(1.0).identity, Rescale.from_ratio(0.5)
+        (True, Rescale(multiplier=1073741824, shift=31))
+        >>> Rescale.from_ratio(0.5).apply(np.array([3, -3, 255]), -128, 127)
+        array([  2,  -1, 127])
+    """
+
+    multiplier: int
+    shift: int
+
+    @classmethod
+    def from_ratio(cls, ratio: float) -> "Rescale":
+        """The rescale for ``ratio = scale_in / scale_out`` (identity when it is exactly 1)."""
+        if ratio == 1.0:
+            return cls(1, 0)
+        return cls(*quantize_multiplier(ratio))
+
+    @property
+    def identity(self) -> bool:
+        return (self.multiplier, self.shift) == (1, 0)
+
+    def apply(self, x, activation_min: int, activation_max: int):
+        """Rescaled codes of int64 ``x`` (numpy array or torch int64 tensor)."""
+        r = (1 << (self.shift - 1)) if self.shift > 0 else 0
+        return ((x * self.multiplier + r) >> self.shift).clip(activation_min, activation_max)
+
+
+def concat_format(inputs, out_bits: int) -> tuple[bool, float]:
+    """(signed, scale) of a channel concat's output: the common scale every input is rescaled to.
+
+    The rule: when every input has the same (bits, signed, scale) and ``out_bits`` is that
+    width, the output keeps them (each :class:`Rescale` is the identity, so the concat may be
+    zero-copy). Otherwise the output is signed if any input is, and its scale is the largest
+    magnitude any input can hold, ``max_i scale_i * max(|qmin_i|, qmax_i)``, over the output's
+    ``qmax``: no input code is clipped, the finer inputs lose their extra resolution.
+
+    Args:
+        inputs: (bits, signed, scale) of each input, in concat order.
+        out_bits: the output's code width (the consumer's input bits).
+
+    Example:
+        >>> concat_format([(8, False, 0.1), (8, False, 0.1)], 8)
+        (False, 0.1)
+        >>> concat_format([(8, False, 0.1), (4, False, 2.0)], 8)
+        (False, 0.11764705882352941)
+    """
+    inputs = [(int(b), bool(s), float(sc)) for b, s, sc in inputs]
+    signed = any(s for _, s, _ in inputs)
+    if all(i == inputs[0] for i in inputs) and inputs[0][0] == out_bits:
+        return inputs[0][1], inputs[0][2]
+    reach = max(sc * max(abs(v) for v in qrange(b, s)) for b, s, sc in inputs)
+    return signed, reach / qrange(out_bits, signed)[1]
 
 
 def add_multipliers(ratio_a: float, ratio_b: float) -> tuple[int, int, int]:

@@ -28,6 +28,9 @@ class LayerKind(StrEnum):
     FC = "fc"  # fully connected
     POOL = "pool"  # global average pooling
     ADD = "add"  # residual add
+    MAXPOOL = "maxpool"  # windowed max pooling (k x k, stride, padding)
+    AVGPOOL = "avgpool"  # windowed average pooling (k x k, stride, padding)
+    CONCAT = "concat"  # concatenation along channels
 
     @classmethod
     def parse(cls, text) -> "LayerKind":

@@ -4,8 +4,8 @@ The memory-driven rule (Rusci et al. 2020) walks the weight layers as a chain: l
 ``in_bits`` is layer i-1's ``out_bits``. In a graph with residual adds, a layer's real producer
 may be an add or a layer further back. This pass keeps every weight layer's ``w_bits`` and
 ``out_bits`` and sets each ``in_bits`` to the bits of the tensor that actually reaches it; an
-add produces ``min`` of its inputs' bits, so activation bytes only go down and a budget the chain
-allocation met stays met.
+add or a concat produces ``min`` of its inputs' bits, so activation bytes only go down and a
+budget the chain allocation met stays met.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from dataclasses import replace
 from torch import fx
 
 from mixq.nn.capture import WEIGHT_BLOCKS
-from mixq.nn.layers import ResidualAdd
+from mixq.nn.layers import Concat, ResidualAdd
 from mixq.quant.spec import BitAllocation
 
 
@@ -51,7 +51,7 @@ def match_graph_bits(gm: fx.GraphModule, allocation: BitAllocation) -> BitAlloca
                 layer = allocation[node.target]
                 fixed[node.target] = replace(layer, in_bits=srcs[0])
                 bits[node.name] = layer.out_bits
-            elif isinstance(m, ResidualAdd):
+            elif isinstance(m, (ResidualAdd, Concat)):
                 bits[node.name] = min(srcs)
             else:  # pools and flattens keep their input's codes
                 bits[node.name] = srcs[0]

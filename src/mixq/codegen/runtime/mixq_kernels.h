@@ -141,6 +141,69 @@ MIXQ_CONV_KERNEL(mixq_fully_connected_any);
 void mixq_avgpool_any(const mixq_pool_params_t *p, const uint8_t *input, uint8_t *output,
                       uint8_t *scratch);
 
+/* The pooling window walk shared by the reference max and average pool kernels: over the
+ * k_h x k_w window of output pixel (oy, ox), channel c, the largest code (maximum = 1) or the
+ * sum of the codes (maximum = 0) of the taps inside the input (padding is skipped); *taps gets
+ * the number of those taps (>= 1: padding stays below the window size). */
+static inline int32_t mixq_pool_window(const mixq_pool2d_params_t *p, const uint8_t *input,
+                                       int32_t oy, int32_t ox, int32_t c, int32_t maximum,
+                                       int32_t *taps)
+{
+    const int32_t in_pixel_bytes = mixq_row_bytes(p->c, p->in_bits);
+    const int32_t iy0 = oy * p->stride_h - p->pad_top, ix0 = ox * p->stride_w - p->pad_left;
+    int32_t result = 0, count = 0;
+    for (int32_t iy = iy0 < 0 ? 0 : iy0; iy < iy0 + p->k_h && iy < p->in_h; ++iy) {
+        for (int32_t ix = ix0 < 0 ? 0 : ix0; ix < ix0 + p->k_w && ix < p->in_w; ++ix) {
+            const int32_t v = mixq_load_code(input + (iy * p->in_w + ix) * in_pixel_bytes, c,
+                                             p->in_bits, p->in_signed);
+            result = maximum ? (count == 0 || v > result ? v : result) : result + v;
+            ++count;
+        }
+    }
+    *taps = count;
+    return result;
+}
+
+/* The reference pooling walk: every output pixel and channel gets its window's max
+ * (maximum = 1) or average (maximum = 0: floor((sum + n / 2) / n), n = k_h * k_w when
+ * count_include_pad else the taps inside the input). */
+static inline void mixq_pool2d_walk(const mixq_pool2d_params_t *p, const uint8_t *input,
+                                    uint8_t *output, int32_t maximum)
+{
+    const int32_t out_pixel_bytes = mixq_row_bytes(p->c, p->out_bits);
+    int32_t taps;
+    for (int32_t oy = 0; oy < p->out_h; ++oy) {
+        for (int32_t ox = 0; ox < p->out_w; ++ox) {
+            uint8_t *y = output + (oy * p->out_w + ox) * out_pixel_bytes;
+            for (int32_t c = 0; c < p->c; ++c) {
+                int32_t v = mixq_pool_window(p, input, oy, ox, c, maximum, &taps);
+                if (!maximum) {
+                    const int32_t n = p->count_include_pad ? p->k_h * p->k_w : taps;
+                    v = (int32_t)mixq_floor_div(v + n / 2, n);
+                }
+                mixq_store_code(y, c, p->out_bits, v);
+            }
+        }
+    }
+}
+
+/* Windowed max pooling, any k_h x k_w, stride, padding (padding never wins). No scratch. */
+void mixq_maxpool_any(const mixq_pool2d_params_t *p, const uint8_t *input, uint8_t *output,
+                      uint8_t *scratch);
+
+/* Windowed average pooling, any k_h x k_w, stride, padding:
+ * y = floor((sum + n / 2) / n) (round half up, mixq.quant.integer.avgpool_divide), sum over the
+ * taps inside the input, n = k_h * k_w when count_include_pad else the number of those taps.
+ * No scratch. */
+void mixq_avgpool2d_any(const mixq_pool2d_params_t *p, const uint8_t *input, uint8_t *output,
+                        uint8_t *scratch);
+
+/* Concatenation along channels: output pixel px holds input 0's channels (rescaled, see
+ * mixq_concat_input_t), then input 1's, ...; inputs[i] points to input i. The output must not
+ * overlap any input. No scratch. */
+void mixq_concat_any(const mixq_concat_params_t *p, const uint8_t *const *inputs,
+                     uint8_t *output, uint8_t *scratch);
+
 /* Residual add: y = clamp(floor((a * multiplier_a + b * multiplier_b + 2^(shift-1)) / 2^shift),
  * act_min, act_max) in int64, element by element. May run in place (output == input_a or
  * input_b) when that input's code width is >= out_bits and both have p->c channels per pixel.

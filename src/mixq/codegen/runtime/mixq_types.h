@@ -58,6 +58,36 @@ typedef struct {
     int32_t out_bits, out_signed;
 } mixq_pool_params_t;
 
+/* Windowed max / average pooling (in_h, in_w, c) -> (out_h, out_w, c), codes unchanged in
+ * format (in_bits/in_signed == out_bits/out_signed). */
+typedef struct {
+    int32_t in_h, in_w, c;
+    int32_t out_h, out_w;
+    int32_t k_h, k_w;               /* window size (>= 1) */
+    int32_t stride_h, stride_w;     /* >= 1 */
+    int32_t pad_top, pad_left;      /* padding before row 0 / column 0, below the window size */
+    int32_t count_include_pad;      /* average: 1 divides by k_h * k_w, 0 by the taps inside */
+    int32_t in_bits, in_signed;
+    int32_t out_bits, out_signed;
+} mixq_pool2d_params_t;
+
+/* One input of a channel concat: its format and the rescale to the output's scale
+ * y = clamp(floor((x * multiplier + r) / 2^shift), act_min, act_max), r = 2^(shift-1) when
+ * shift > 0, else 0 (multiplier 1, shift 0: the identity). */
+typedef struct {
+    int32_t c;                  /* channels of this input */
+    int32_t bits, is_signed;    /* its codes */
+    int32_t multiplier, shift;  /* int32 (any sign); shift in [0, 62] */
+} mixq_concat_input_t;
+
+/* Concatenation along channels of n_inputs tensors of `pixels` pixels each. */
+typedef struct {
+    int32_t pixels, n_inputs;
+    int32_t out_c, out_bits, out_signed;
+    int32_t act_min, act_max;
+    const mixq_concat_input_t *inputs;  /* [n_inputs], in channel order */
+} mixq_concat_params_t;
+
 /* Residual add of two tensors of `pixels` pixels with c channels each. */
 typedef struct {
     int32_t pixels, c;
