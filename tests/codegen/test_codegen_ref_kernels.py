@@ -184,10 +184,10 @@ def test_pools_and_concat_all_precisions(out_bits):
     rng = np.random.default_rng(out_bits)
     parts = []
     for dtype in DTYPES:
-        y = b.pool(b.pw(b.input, 3, out=dtype), kernel=3, stride=2, padding=(1, 1, 1, 0))
+        y = b.maxpool(b.pw(b.input, 3, out=dtype), kernel=3, stride=2, padding=(1, 1, 1, 0))
         for include_pad in (True, False):
-            z = b.pool(y, kernel=(2, 3), stride=1, padding=(1, 0, 1, 1), maximum=False,
-                       count_include_pad=include_pad)
+            z = b.avgpool(y, kernel=(2, 3), stride=1, padding=(1, 0, 1, 1),
+                          count_include_pad=include_pad)
             b.set_scale(z, 2.0 ** rng.uniform(-3, 3))
             parts.append(z)
     cat = b.concat(parts, out_bits=out_bits)

@@ -156,11 +156,22 @@ class GraphBuilder:
         )
         return self._add_node(node, (c_out,), out)
 
-    def avgpool(self, x: str, name: Optional[str] = None) -> str:
-        """Global average pooling (H, W, C) -> (1, 1, C), same dtype."""
+    def avgpool(self, x: str, kernel: Optional[IntPair] = None, stride: Optional[IntPair] = None,
+                padding=(0, 0, 0, 0), count_include_pad: bool = True,
+                name: Optional[str] = None) -> str:
+        """Average pooling, same dtype: global (H, W, C) -> (1, 1, C) without ``kernel``, else
+        windowed (``stride`` defaults to the kernel)."""
         t = self._tensors[x]
-        node = AvgPool(name=name or self._name("pool"), input=x, output=self._next_tensor())
-        return self._add_node(node, (1, 1, t.shape[-1]), ("s" if t.signed else "u") + str(t.bits))
+        if kernel is None:
+            node = AvgPool(name=name or self._name("pool"), input=x, output=self._next_tensor())
+            return self._add_node(node, (1, 1, t.shape[-1]),
+                                  ("s" if t.signed else "u") + str(t.bits))
+        return self._pool2d(x, kernel, stride, padding, False, count_include_pad, name)
+
+    def maxpool(self, x: str, kernel: IntPair = 2, stride: Optional[IntPair] = None,
+                padding=(0, 0, 0, 0), name: Optional[str] = None) -> str:
+        """Windowed max pooling, same dtype (``stride`` defaults to the kernel)."""
+        return self._pool2d(x, kernel, stride, padding, True, True, name)
 
     def add(self, a: str, b: str, out: str = "u8", name: Optional[str] = None) -> str:
         """Residual add of two same-shape tensors, multipliers calibrated to fill ``out``."""
@@ -185,10 +196,8 @@ class GraphBuilder:
         )
         return self._add_node(node, self._tensors[a].shape, out)
 
-    def pool(self, x: str, kernel: IntPair = 2, stride: Optional[IntPair] = None,
-             padding=(0, 0, 0, 0), maximum: bool = True, count_include_pad: bool = True,
-             name: Optional[str] = None) -> str:
-        """Windowed max (or average) pooling, same dtype; ``stride`` defaults to the kernel."""
+    def _pool2d(self, x: str, kernel: IntPair, stride: Optional[IntPair], padding,
+                maximum: bool, count_include_pad: bool, name: Optional[str]) -> str:
         t = self._tensors[x]
         kh, kw = _pair(kernel)
         sh, sw = _pair(stride if stride is not None else (kh, kw))
@@ -199,7 +208,7 @@ class GraphBuilder:
         h, w, c = t.shape
         shape = ((h + top + bottom - kh) // sh + 1, (w + left + right - kw) // sw + 1, c)
         out = self._add_node(node, shape, ("s" if t.signed else "u") + str(t.bits))
-        self._tensors[out] = t.__class__(shape, t.bits, t.signed, t.scale)
+        self._tensors[out] = TensorType(shape, t.bits, t.signed, t.scale)
         return out
 
     def concat(self, xs, out_bits: Optional[int] = None, name: Optional[str] = None) -> str:
