@@ -30,6 +30,8 @@ def build_elf(
     include_dirs: tuple[str | os.PathLike, ...] = (),
     opt: str = "-O3",
     defines: tuple[str, ...] = (),
+    extra_cflags: tuple[str, ...] = (),
+    extra_link_flags: tuple[str, ...] = (),
 ) -> Path:
     """Compile and link C sources into an ELF for the ISA of ``record``.
 
@@ -45,6 +47,7 @@ def build_elf(
         include_dirs: extra ``-I`` folders.
         opt: optimization flag.
         defines: ``-D`` macro definitions, e.g. ``("MIXQ_FOO=1",)``.
+        extra_cflags, extra_link_flags: appended to the record's compiler and linker flags.
 
     Returns:
         The ELF path.
@@ -54,16 +57,37 @@ def build_elf(
             message, full output in ``<out>.log``).
     """
     tc = find_toolchain(record)
-    return compile_elf(str(tc.gcc), record.gcc, record.cflags(opt),
-                       [*record.link_flags, f"-T{record.linker_script_path()}"], sources, out,
-                       entries, include_dirs, defines)
+    return compile_elf(str(tc.gcc), record.gcc, [*record.cflags(opt), *extra_cflags],
+                       [*record.link_flags, f"-T{record.linker_script_path()}",
+                        *extra_link_flags], sources, out, entries, include_dirs, defines)
 
 
-def build_model_elf(record, project_dir, elf_path) -> Path:
-    """Cross-compile a generated C project (all its ``.c`` files) into an ELF."""
+CALLGRAPH_DIR = "callgraph"
+
+
+def build_model_elf(record, project_dir, elf_path, *, allow_overflow: bool = False) -> Path:
+    """Cross-compile a generated C project (all its ``.c`` files) into an ELF.
+
+    gcc also writes the call graph with frame sizes (``-fcallgraph-info=su``, the same ELF
+    bytes) into ``<elf folder>/callgraph/``, read by :func:`mixq.deploy.stack.stack_bound_bytes`.
+
+    Args:
+        record: the :class:`~mixq.deploy.isa.IsaRecord`.
+        project_dir: the C project of :func:`mixq.codegen.emit_c`.
+        elf_path: the ELF to write.
+        allow_overflow: link even when code and constants overflow the linker script's memory
+            regions (``--noinhibit-exec``), to measure an image that is too large; such an ELF
+            is for its sizes only.
+    """
     project = Path(project_dir)
+    cg = Path(elf_path).resolve().parent / CALLGRAPH_DIR
+    cg.mkdir(parents=True, exist_ok=True)
+    for old in cg.glob("*.ci"):
+        old.unlink()
     return build_elf(record, sorted(project.glob("*.c")), elf_path, entries=("mixq_model_run",),
-                     include_dirs=(project,))
+                     include_dirs=(project,),
+                     extra_cflags=("-fcallgraph-info=su", "-dumpdir", f"{cg}/"),
+                     extra_link_flags=("-Wl,--noinhibit-exec",) if allow_overflow else ())
 
 
 def compile_elf(gcc: str, tool: str, cflags: list[str], link_flags: list[str], sources, out,
@@ -117,17 +141,21 @@ class ElfSizes:
         rodata_bytes: read-only constants (weights, ``.rodata``, exception tables).
         data_bytes: initialized RAM data (its initial image is stored in flash too).
         bss_bytes: zero-initialized RAM.
+        image_bytes: bytes of the load segments (what is programmed into flash: the sections
+            above with the alignment padding between them); 0 when not read from an ELF.
     """
 
     text_bytes: int
     rodata_bytes: int
     data_bytes: int
     bss_bytes: int
+    image_bytes: int = 0
 
     @property
     def flash_bytes(self) -> int:
-        """Code and constants in flash: text + rodata (+ the ``.data`` initial image)."""
-        return self.text_bytes + self.rodata_bytes + self.data_bytes
+        """Code and constants in flash: the load segments' bytes (text + rodata + the ``.data``
+        initial image + alignment padding)."""
+        return max(self.image_bytes, self.text_bytes + self.rodata_bytes + self.data_bytes)
 
     @property
     def static_ram_bytes(self) -> int:
@@ -139,7 +167,9 @@ def elf_sizes(elf: str | os.PathLike) -> ElfSizes:
     """Sizes of the allocated sections of an ELF, grouped like ``size -A`` would."""
     text = rodata = data = bss = 0
     with open(elf, "rb") as f:
-        for sec in ELFFile(f).iter_sections():
+        ef = ELFFile(f)
+        image = sum(seg["p_filesz"] for seg in ef.iter_segments() if seg["p_type"] == "PT_LOAD")
+        for sec in ef.iter_sections():
             flags = sec["sh_flags"]
             if not flags & SH_FLAGS.SHF_ALLOC:
                 continue
@@ -152,7 +182,7 @@ def elf_sizes(elf: str | os.PathLike) -> ElfSizes:
                 data += size
             else:
                 rodata += size
-    return ElfSizes(text, rodata, data, bss)
+    return ElfSizes(text, rodata, data, bss, image)
 
 
-__all__ = ["ElfSizes", "build_elf", "build_model_elf", "compile_elf", "elf_sizes"]
+__all__ = ["CALLGRAPH_DIR", "ElfSizes", "build_elf", "build_model_elf", "compile_elf", "elf_sizes"]

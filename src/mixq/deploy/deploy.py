@@ -27,7 +27,7 @@ from typing import Optional
 
 import numpy as np
 
-from mixq.deploy.build import elf_sizes
+from mixq.deploy.fit import LinkedFit, measure_fit
 from mixq.deploy.isa import isa_record
 from mixq.deploy.run import (PROJECT_DIR, count_mismatches, decode_logits, emulate_graph,
                              random_inputs)
@@ -79,7 +79,14 @@ class DeployResult:
         bitexact: every checked input gave the interpreter's output (and at least one ran).
         samples, mismatches: checked inputs and those that differed.
         flash_bytes, text_bytes, rodata_bytes, static_ram_bytes: ELF sizes
-            (:class:`mixq.deploy.build.ElfSizes`).
+            (:class:`mixq.deploy.build.ElfSizes`); ``flash_bytes`` is the linked image.
+        stack_bytes: static bound of the stack (:mod:`mixq.deploy.stack`);
+            stack_measured_bytes: the stack the first checked input used on the emulator
+            (painted), never above the bound.
+        io_bytes: the caller's input and logits buffers.
+        ram_bytes: arena + static RAM + stack bound + io buffers.
+        fit: all the linked figures (:class:`mixq.deploy.fit.LinkedFit`; ``fit`` in
+            ``deploy.json``).
         arena_bytes, arena_lower_bound_bytes, arena_greedy_bytes, macs, model_hash: from the
             emitted project's metadata.
         instructions, est_cycles: one inference (the cycles an estimate).
@@ -116,6 +123,11 @@ class DeployResult:
     model_hash: str
     host: Optional[HostCheck]
     layers: tuple[LayerResult, ...]
+    fit: LinkedFit
+    stack_bytes: int
+    stack_measured_bytes: Optional[int]
+    io_bytes: int
+    ram_bytes: int
     cluster: Optional[dict] = None
     model_cycles: Optional[int] = None
     model_cycles_note: Optional[str] = None
@@ -136,6 +148,7 @@ class DeployResult:
         out = dict(vars(self))
         out["host"] = self.host.to_json() if self.host is not None else None
         out["layers"] = [layer.to_json() for layer in self.layers]
+        out["fit"] = self.fit.to_json()
         if not isa_record(self.isa).reports_isa:
             del out["isa"]
         for key in ("cluster", "model_cycles", "model_cycles_note"):
@@ -235,20 +248,22 @@ def deploy(
         from mixq.deploy.cluster import estimate_graph
 
         cluster = estimate_graph(graph, platform.cluster)
-    sizes = elf_sizes(run.elf)
+    fit = measure_fit(graph, run.elf, meta)
     result = DeployResult(
         bitexact=bool(len(checked) > 0 and run.mismatches == 0),
         samples=int(len(checked)), mismatches=run.mismatches,
-        flash_bytes=sizes.flash_bytes, text_bytes=sizes.text_bytes,
-        rodata_bytes=sizes.rodata_bytes, static_ram_bytes=sizes.static_ram_bytes,
-        arena_bytes=int(meta["arena_bytes"]),
+        flash_bytes=fit.flash_bytes, text_bytes=fit.text_bytes,
+        rodata_bytes=fit.rodata_bytes, static_ram_bytes=fit.static_ram_bytes,
+        arena_bytes=fit.arena_bytes,
         arena_lower_bound_bytes=int(meta["arena_lower_bound_bytes"]),
         arena_greedy_bytes=int(meta["arena_greedy_bytes"]), macs=int(meta["macs"]),
         instructions=prof.instructions, est_cycles=est_cycles,
         est_latency_ms=round(estimate_latency_ms(est_cycles, platform.clock_hz), 6),
         clock_hz=int(platform.clock_hz), cycle_model=record.cycle_note, target=platform.name,
         cpu=platform.cpu, isa=platform.isa.value, kernels=platform.kernels.value,
-        model_hash=meta["model_hash"], host=host, layers=layers, cluster=cluster,
+        model_hash=meta["model_hash"], host=host, layers=layers,
+        fit=fit, stack_bytes=fit.stack_bytes, stack_measured_bytes=run.stack_used_bytes,
+        io_bytes=fit.io_bytes, ram_bytes=fit.ram_bytes, cluster=cluster,
         model_cycles=int(sum(prof.cycles.values())) if modelled else None,
         model_cycles_note=prof.cycles_note if modelled else None)
     write_json_atomic(out / "deploy.json", result.to_json())
@@ -263,7 +278,8 @@ def deploy_summary(result: DeployResult) -> str:
     extra = (f"; {c['cores']}-core cluster ~{c['est_cycles']:,} cycles (estimate, "
              f"{c['est_latency_ms']:.3f} ms)" if c else "")
     return (f"{verdict} {ok}/{result.samples} on the emulated {isa_record(result.isa).label}, "
-            f"flash {result.flash_bytes:,} B, arena {result.arena_bytes:,} B, "
+            f"linked flash {result.flash_bytes:,} B, arena {result.arena_bytes:,} B, "
+            f"RAM {result.ram_bytes:,} B (arena + static + stack + io), "
             f"{result.instructions:,} instructions, ~{result.est_cycles:,} cycles "
             f"(estimate, {result.est_latency_ms:.3f} ms){extra}")
 

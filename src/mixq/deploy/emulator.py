@@ -214,6 +214,26 @@ class Emulator:
         for seg in self.image.segments:
             self.uc.mem_write(seg.addr, seg.data + bytes(seg.mem_bytes - len(seg.data)))
 
+    STACK_PAINT = 0xA5  # the byte painted below __stack_top before a measured call
+
+    def _stack_region(self) -> tuple[int, int]:
+        """[lowest, top) of the stack: from the end of .bss (``__stack_limit``) to the top."""
+        top = self.image.stack_top
+        return self.image.symbols.get("__stack_limit", self.image.ram_start), top
+
+    def paint_stack(self) -> None:
+        """Fill the free stack with :data:`STACK_PAINT` (stack painting; see :meth:`stack_used`)."""
+        lo, hi = self._stack_region()
+        self.uc.mem_write(lo, bytes([self.STACK_PAINT]) * (hi - lo))
+
+    def stack_used(self) -> int:
+        """Bytes of stack written since :meth:`paint_stack`: from the top down to the lowest
+        byte that lost its paint (a measurement of one run, not a bound)."""
+        lo, hi = self._stack_region()
+        painted = np.frombuffer(bytes(self.uc.mem_read(lo, hi - lo)), dtype=np.uint8)
+        touched = np.flatnonzero(painted != self.STACK_PAINT)
+        return 0 if touched.size == 0 else int(hi - lo - touched[0])
+
     def buffer_address(self, name: str) -> int:
         """Address of a caller buffer."""
         return self.buffers[name][0]

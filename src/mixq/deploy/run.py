@@ -68,6 +68,7 @@ class ModelRunner:
         self.machine = record.emulator(self.image, {"input": input_count,
                                                     "logits": output_count,
                                                     "arena": max(arena_bytes, 1)})
+        self.stack_used_bytes: int | None = None  # measured on the first sample of run()
 
     def prepare(self, sample: np.ndarray, poison: int) -> None:
         """Fresh RAM image, ``sample`` in the input buffer, poisoned output and arena."""
@@ -77,11 +78,17 @@ class ModelRunner:
         self.machine.fill("arena", poison)  # nothing may rely on the arena's previous content
 
     def run(self, samples: np.ndarray) -> np.ndarray:
-        """Run ``samples`` (N, input_count) uint8; returns the raw output bytes (N, count)."""
+        """Run ``samples`` (N, input_count) uint8; returns the raw output bytes (N, count).
+
+        The stack of the first run is measured by painting (:attr:`stack_used_bytes`)."""
         out = np.empty((len(samples), self.output_count), dtype=np.uint8)
         for i, sample in enumerate(samples):
             self.prepare(sample, (0x5A + 37 * i) & 0xFF)
+            if i == 0:
+                self.machine.paint_stack()
             status = self.machine.call("mixq_model_run", ("input", "logits", "arena"))
+            if i == 0:
+                self.stack_used_bytes = self.machine.stack_used()
             if status != 0:
                 raise MixqError(f"mixq_model_run returned {status} on the emulated "
                                 f"{self.record.label}; check the generated project")
@@ -108,6 +115,8 @@ class Emulated:
         expected: :func:`~mixq.ir.interpret.interpret` of the checked inputs.
         mismatches: checked samples whose emulated output differs from ``expected``.
         profile: instruction counts of one inference of the profiled input.
+        stack_used_bytes: stack the first checked input used on the emulator (painted), or
+            None when no input was checked.
     """
 
     emitted: EmitResult
@@ -116,6 +125,7 @@ class Emulated:
     expected: np.ndarray
     mismatches: int
     profile: InstructionProfile
+    stack_used_bytes: int | None = None
 
 
 def emulate_graph(graph: Graph, out_dir, record, kernels, checked: np.ndarray,
@@ -148,7 +158,7 @@ def emulate_graph(graph: Graph, out_dir, record, kernels, checked: np.ndarray,
     if len(checked):
         mismatches = count_mismatches(decode_logits(graph, runner.run(samples)), expected)
     prof = runner.profile(input_bytes(graph, np.asarray(profiled)[None])[0])
-    return Emulated(emitted, elf, samples, expected, mismatches, prof)
+    return Emulated(emitted, elf, samples, expected, mismatches, prof, runner.stack_used_bytes)
 
 
 __all__ = ["ELF_NAME", "Emulated", "ModelRunner", "PROJECT_DIR", "count_mismatches",
