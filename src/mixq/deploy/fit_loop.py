@@ -1,0 +1,162 @@
+"""The allocation loop, closed on the linked build.
+
+The memory model of the allocator (Rusci et al. 2020: packed weights + per-layer overhead;
+peak of one layer's input + output) leaves out what the device also needs: the kernels' code,
+static RAM, the stack, and an arena laid out for every live tensor and kernel scratch. So the
+loop is: allocate under a *model budget* (at first the real one), build the integer graph of that
+allocation for the target (no emulation, :func:`mixq.deploy.fit.link_fit`), and if the linked
+image or the RAM (:class:`mixq.deploy.fit.LinkedFit`) is over the real budget, lower the model
+budget to the allocation's own memory-model figure minus the measured excess and allocate again.
+Each step is recorded (:class:`FitStep`); the loop is bounded (:data:`MAX_STEPS`) and fails with
+one line when the allocator cannot go lower or the steps run out.
+
+The caller brings two functions, so the loop needs no torch: ``allocate(budget) -> (allocation,
+model_flash_bytes, model_ram_bytes)`` and ``build_graph(allocation) -> ir.Graph``
+(:func:`mixq.api.allocate` passes the memory-driven allocator and prepare + integerize).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from mixq.deploy.fit import LinkedFit, link_fit
+from mixq.errors import MixqError
+from mixq.platform.spec import Platform
+from mixq.quant.spec import BitAllocation
+from mixq.search.memory import MemoryBudget
+
+MAX_STEPS = 6
+
+
+class FitError(MixqError):
+    """No allocation's linked build fits the budget."""
+
+
+@dataclass(frozen=True)
+class FitStep:
+    """One round of the loop.
+
+    Attributes:
+        step: 1, 2, ...
+        model_budget: the budget the memory model allocated under.
+        model_flash_bytes, model_ram_bytes: the allocation's memory-model figures.
+        fit: what the linked build takes.
+        flash_excess, ram_excess: bytes over the real budget (0 when within).
+    """
+
+    step: int
+    model_budget: MemoryBudget
+    model_flash_bytes: int
+    model_ram_bytes: int
+    fit: LinkedFit
+    flash_excess: int
+    ram_excess: int
+
+    @property
+    def fits(self) -> bool:
+        return self.flash_excess == 0 and self.ram_excess == 0
+
+    def __str__(self) -> str:
+        def over(excess: int) -> str:
+            return "fits" if excess == 0 else f"{excess:,} B over"
+
+        return (f"step {self.step}: memory model under flash {self.model_budget.flash_bytes:,} B"
+                f" / RAM {self.model_budget.ram_bytes:,} B -> model {self.model_flash_bytes:,} B"
+                f" / {self.model_ram_bytes:,} B; linked image {self.fit.flash_bytes:,} B "
+                f"({over(self.flash_excess)}), RAM {self.fit.ram_bytes:,} B = arena "
+                f"{self.fit.arena_bytes:,} + static {self.fit.static_ram_bytes:,} + stack "
+                f"{self.fit.stack_bytes:,} + io {self.fit.io_bytes:,} ({over(self.ram_excess)})")
+
+    def to_json(self) -> dict:
+        return {"step": self.step, "model_budget": {"flash_bytes": self.model_budget.flash_bytes,
+                                                    "ram_bytes": self.model_budget.ram_bytes},
+                "model_flash_bytes": self.model_flash_bytes,
+                "model_ram_bytes": self.model_ram_bytes, "fit": self.fit.to_json(),
+                "flash_excess": self.flash_excess, "ram_excess": self.ram_excess}
+
+
+@dataclass(frozen=True)
+class ClosedAllocation:
+    """An allocation whose linked build fits, and how the loop got there.
+
+    Attributes:
+        allocation: the bits.
+        budget: the real budget (flash, RAM) the linked figures were held to.
+        target: the platform name.
+        steps: every round, the last one fitting.
+    """
+
+    allocation: BitAllocation
+    budget: MemoryBudget
+    target: str
+    steps: tuple[FitStep, ...]
+
+    @property
+    def fit(self) -> LinkedFit:
+        """The linked figures of :attr:`allocation`."""
+        return self.steps[-1].fit
+
+
+def close_allocation(allocate: Callable[[MemoryBudget], tuple[BitAllocation, int, int]],
+                     build_graph: Callable, platform: Platform, budget: MemoryBudget, *,
+                     out_dir=None, max_steps: int = MAX_STEPS, on_step=None
+                     ) -> ClosedAllocation:
+    """Allocate under the memory model, build, and tighten until the linked build fits.
+
+    Args:
+        allocate: ``budget -> (allocation, model flash bytes, model RAM bytes)``; raises
+            :class:`mixq.search.memory_driven.BudgetError` (a MixqError) when it cannot.
+        build_graph: ``allocation -> ir.Graph`` (the integer graph to build; weights' values do
+            not change the sizes).
+        platform: the target (toolchain, kernel set).
+        budget: the real flash and RAM budget the linked figures must meet.
+        out_dir: build folder (``step<k>/`` per round); default a temporary folder.
+        max_steps: bound on the rounds.
+        on_step: called with each :class:`FitStep` as it is measured (progress).
+
+    Returns:
+        The :class:`ClosedAllocation` of the first allocation whose build fits.
+
+    Raises:
+        FitError: the allocator cannot meet a tightened budget, or ``max_steps`` rounds did not
+            fit; the message gives the last step's figures.
+    """
+    if out_dir is None:
+        with tempfile.TemporaryDirectory(prefix="mixq-fit-") as tmp:
+            return close_allocation(allocate, build_graph, platform, budget, out_dir=tmp,
+                                    max_steps=max_steps, on_step=on_step)
+    model_budget, steps = budget, []
+    for k in range(1, max_steps + 1):
+        try:
+            alloc, model_flash, model_ram = allocate(model_budget)
+        except MixqError as e:
+            last = f"; last: {steps[-1]}" if steps else ""
+            raise FitError(f"no allocation fits {platform.name} under flash "
+                           f"{budget.flash_bytes:,} B / RAM {budget.ram_bytes:,} B once linked: "
+                           f"{e}{last}") from None
+        fit = link_fit(build_graph(alloc), Path(out_dir) / f"step{k}", platform)
+        flash_excess, ram_excess = fit.excess(budget.flash_bytes, budget.ram_bytes)
+        step = FitStep(k, model_budget, model_flash, model_ram, fit, flash_excess, ram_excess)
+        steps.append(step)
+        if on_step is not None:
+            on_step(step)
+        if step.fits:
+            return ClosedAllocation(alloc, budget, platform.name, tuple(steps))
+        # Lower the model budget below the allocation's own figure by what the build measured.
+        flash = min(model_budget.flash_bytes, model_flash - flash_excess) if flash_excess \
+            else model_budget.flash_bytes
+        ram = min(model_budget.ram_bytes, model_ram - ram_excess) if ram_excess \
+            else model_budget.ram_bytes
+        if flash <= 0 or ram <= 0:
+            raise FitError(f"no allocation fits {platform.name} under flash "
+                           f"{budget.flash_bytes:,} B / RAM {budget.ram_bytes:,} B once linked: "
+                           f"the code, stack and buffers alone exceed it; last: {step}")
+        model_budget = MemoryBudget(flash, ram)
+    raise FitError(f"the linked build did not fit {platform.name} after {max_steps} steps; "
+                   f"last: {steps[-1]}")
+
+
+__all__ = ["ClosedAllocation", "FitError", "FitStep", "MAX_STEPS", "close_allocation"]

@@ -1,0 +1,57 @@
+"""The allocation loop closed on the linked build (torch-free: synthetic graphs per 'allocation')."""
+
+import pytest
+
+from mixq.codegen.synth import GraphBuilder
+from mixq.deploy.fit_loop import FitError, close_allocation
+from mixq.platform import get_platform
+from mixq.search.memory import MemoryBudget
+
+pytestmark = pytest.mark.cross
+
+
+def _graph(act: str):
+    b = GraphBuilder((16, 16, 3), seed=0)
+    y = b.conv(b.input, 16, kernel=3, out=act, weight="s8")
+    return b.build(b.fc(b.avgpool(y), 10, out="s8"))
+
+
+def _allocate(budget: MemoryBudget):
+    """A stand-in allocator: 8-bit activations (model RAM 4,864 B) when the budget allows, else
+    4-bit ones (2,816 B); model flash 600 B either way."""
+    if budget.ram_bytes >= 4_864:
+        return "u8", 600, 4_864
+    if budget.ram_bytes >= 2_816:
+        return "u4", 600, 2_816
+    raise FitError(f"RAM budget {budget.ram_bytes} bytes cannot be met")
+
+
+@pytest.fixture(scope="module")
+def u8_fit(tmp_path_factory):
+    from mixq.deploy.fit import link_fit
+
+    return link_fit(_graph("u8"), tmp_path_factory.mktemp("u8"), get_platform("stm32h7"))
+
+
+def test_tightens_by_the_measured_excess_until_the_build_fits(u8_fit, tmp_path):
+    # a RAM budget 1 byte below the 8-bit build's linked RAM: the first step is over by 1 B
+    budget = MemoryBudget(u8_fit.flash_bytes + 1_000, u8_fit.ram_bytes - 1)
+    seen = []
+    closed = close_allocation(_allocate, _graph, get_platform("stm32h7"), budget,
+                              out_dir=tmp_path, on_step=seen.append)
+    first, last = closed.steps
+    assert seen == list(closed.steps) and closed.allocation == "u4"
+    assert first.fit == u8_fit and (first.flash_excess, first.ram_excess) == (0, 1)
+    assert last.model_budget == MemoryBudget(budget.flash_bytes, 4_864 - 1)  # model RAM - excess
+    assert last.fits and closed.fit.fits(budget.flash_bytes, budget.ram_bytes)
+    assert closed.fit.ram_bytes < u8_fit.ram_bytes
+    assert "step 1:" in str(first) and "(1 B over)" in str(first)
+
+
+def test_impossible_budget_is_one_line(u8_fit, tmp_path):
+    budget = MemoryBudget(u8_fit.flash_bytes - 1, u8_fit.ram_bytes)  # the code alone is over
+    with pytest.raises(FitError) as e:
+        close_allocation(_allocate, _graph, get_platform("stm32h7"), budget, out_dir=tmp_path,
+                         max_steps=1)
+    msg = str(e.value)
+    assert "\n" not in msg and "did not fit stm32h7 after 1 steps" in msg and "1 B over" in msg
