@@ -52,7 +52,7 @@ def demo_graphs():
 @pytest.mark.slow
 def test_demo_models_bitexact_on_rv32_with_cluster_estimate(tmp_path, demo_graphs):
     graphs, codes = demo_graphs
-    target = "gap8"
+    target = "pulp-xpulpnn"  # the portable kernels on the plain RV32IMC core
     rows = []
     for name, graph in graphs.items():
         r = deploy_json(graph, tmp_path / name, target=target, emulate=len(codes),
@@ -96,11 +96,11 @@ def test_xpulpnn_cluster_is_faster_on_the_sub_byte_model(demo_graphs):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("target,models", [("pulp-open-nn", ("int8", "int8-fit", "mixed")),
-                                           ("pulp-open", ("mixed",))])
+@pytest.mark.parametrize("target,models", [("pulp-open-nn", ("int8", "mixed")),
+                                           ("pulp-open", ("mixed",)), ("gap8", ("int8-fit",))])
 def test_demo_models_bitexact_on_the_xpulp_core(tmp_path, demo_graphs, target, models):
     # The Xpulp kernels (pulpnn / pulp) on the functional Xpulp core, with modelled cycles
-    # (few inputs: the Xpulp instructions run in Python, ~30 k per second).
+    # (few inputs: the Xpulp instructions run in Python).
     graphs, codes = demo_graphs
     for name in models:
         graph = graphs[name]

@@ -44,6 +44,8 @@ def test_shipped_specs_and_issue_figures():
     assert (c.cores, c.l1_bytes, c.l2_bytes, c.l3_bytes, c.simd) == \
         (8, 65_536, 524_288, 8_388_608, "xpulpv2")
     assert nn.cluster.simd == "xpulpnn" and gap8.isa == "rv32imc" and h7.isa == "armv7e-m"
+    assert (gap8.cpu, gap8.kernels, gap8.clock_hz) == ("ri5cy-xpulpv2", KernelSet.PULP,
+                                                       175_000_000)
     assert get_platform("stm32h7").kernels is KernelSet.ARMV7EM
     assert get_platform("stm32h7-ref").kernels is KernelSet.REF
 

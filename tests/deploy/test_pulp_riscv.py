@@ -60,15 +60,15 @@ def test_cycle_model_counts_classes():
     assert RV32_CORE.estimate(Counter(alu=4, load=2, div=1, jump=1)) == 28
 
 
-def test_deploy_gap8_contract_and_determinism(tmp_path):
+def test_deploy_rv32imc_contract_and_determinism(tmp_path):
     g = small_graph()
-    result = deploy(g, tmp_path / "a", get_platform("gap8"), emulate=20)
+    result = deploy(g, tmp_path / "a", get_platform("pulp-xpulpnn"), emulate=20)
     r = result.to_json()
     assert json.loads((tmp_path / "a" / "deploy.json").read_text()) == r
     for key, typ in REQUIRED.items():
         assert isinstance(r[key], typ), key
     assert r["bitexact"] and r["mismatches"] == 0 and r["samples"] == 20
-    assert r["isa"] == "rv32imc" and r["target"] == "gap8"
+    assert r["isa"] == "rv32imc" and r["target"] == "pulp-xpulpnn"
     assert r["host"] is None or r["host"]["bitexact"]
     assert [layer["name"] for layer in r["layers"]] == [n.name for n in g.nodes]
     per_layer = sum(layer["instructions"] for layer in r["layers"])
@@ -76,7 +76,7 @@ def test_deploy_gap8_contract_and_determinism(tmp_path):
     assert "estimate" in r["cycle_model"] and "estimate" in r["cluster"]["note"]
     assert r["cluster"]["est_cycles"] == sum(x["est_cycles"] for x in r["cluster"]["layers"])
     assert "RV32IMC" in deploy_summary(result) and "cluster" in deploy_summary(result)
-    again = deploy_json(g, tmp_path / "b", "gap8", emulate=20, host_check=False)
+    again = deploy_json(g, tmp_path / "b", "pulp-xpulpnn", emulate=20, host_check=False)
     assert (tmp_path / "a" / "mixq_model.elf").read_bytes() == \
         (tmp_path / "b" / "mixq_model.elf").read_bytes()
     assert {k: v for k, v in again.items() if k != "host"} == \
@@ -87,5 +87,5 @@ def test_deploy_gap8_contract_and_determinism(tmp_path):
 @settings(max_examples=6, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 def test_random_graphs_bitexact_on_rv32(tmp_path, graph):
-    r = deploy_json(graph, tmp_path / "p", "gap8", emulate=8, host_check=False)
+    r = deploy_json(graph, tmp_path / "p", "pulp-xpulpnn", emulate=8, host_check=False)
     assert r["bitexact"], r["mismatches"]

@@ -22,7 +22,7 @@ print(p.cluster.cores, p.isa.value, p.kernels.value, loaded)
 def test_platform_imports_without_unicorn_elftools_or_torch():
     out = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.split() == ["8", "rv32imc", "ref", "[]"]
+    assert out.stdout.split() == ["8", "rv32imc", "pulp", "[]"]
 
 
 def test_blocking_is_effective():
