@@ -9,7 +9,8 @@ an :class:`~mixq.deploy.isa.IsaRecord`, see :mod:`mixq.deploy.isa`):
    output is compared with :func:`mixq.ir.interpret.interpret`, bit for bit
    (:func:`mixq.deploy.run.emulate_graph`);
 4. one more run counts executed instructions per layer (:mod:`mixq.deploy.profile`) and turns
-   them into an *estimated* cycle count (the record's :class:`mixq.platform.cycles.CycleModel`);
+   them into an *estimated* cycle count (the record's :class:`mixq.platform.cycles.CycleModel`,
+   plus, on a platform with ``[memory_timing]``, the simulated L1 line fills it charges);
 5. when a host gcc is present, the same project also runs on the host (sanitizers on) and must
    agree;
 6. for a platform with a ``[cluster]``, the PULP cluster's estimated latency is added
@@ -46,7 +47,8 @@ def _known_fields(record) -> dict:
 @dataclass(frozen=True)
 class LayerResult:
     """One layer of a deployment: its kernel, MACs, executed instructions, estimated cycles
-    (and, on a core with a pipeline model, its modelled cycles and MACs per cycle)."""
+    (and, on a core with a pipeline model, its modelled cycles and MACs per cycle; on a platform
+    with memory timing, the memory stall cycles included in ``est_cycles``)."""
 
     name: str
     kernel: str
@@ -55,8 +57,9 @@ class LayerResult:
     est_cycles: int
     model_cycles: Optional[int] = None
     mac_per_cycle: Optional[float] = None
+    memory_cycles: Optional[int] = None
 
-    to_json = _known_fields  # pipeline-model keys only when known
+    to_json = _known_fields  # pipeline-model and memory keys only when known
 
 
 @dataclass(frozen=True)
@@ -98,6 +101,11 @@ class DeployResult:
         cluster: the PULP cluster estimate (:func:`mixq.deploy.cluster.estimate_graph`) or None.
         model_cycles, model_cycles_note: cycles of the core's pipeline model (the Xpulp cores,
             :mod:`mixq.deploy.xpulp_runner`) and what they are; None elsewhere.
+        memory_model: on a platform with ``[memory_timing]``: where code, weights, activations
+            and stack are assumed to live, what a line fill costs, the simulated line fills and
+            the stall cycles they add to ``est_cycles``
+            (:meth:`mixq.platform.memory_timing.MemoryTiming.describe`); None elsewhere (every
+            access then counts as a hit).
     """
 
     bitexact: bool
@@ -131,6 +139,7 @@ class DeployResult:
     cluster: Optional[dict] = None
     model_cycles: Optional[int] = None
     model_cycles_note: Optional[str] = None
+    memory_model: Optional[dict] = None
 
     @property
     def host_bitexact(self) -> Optional[bool]:
@@ -151,7 +160,7 @@ class DeployResult:
         out["fit"] = self.fit.to_json()
         if not isa_record(self.isa).reports_isa:
             del out["isa"]
-        for key in ("cluster", "model_cycles", "model_cycles_note"):
+        for key in ("cluster", "model_cycles", "model_cycles_note", "memory_model"):
             if out[key] is None:
                 del out[key]
         return out
@@ -227,19 +236,28 @@ def deploy(
     out.mkdir(parents=True, exist_ok=True)
     inputs = _check_inputs(graph, inputs, emulate, seed)
     checked = inputs[:emulate]
-    run = emulate_graph(graph, out, record, platform.kernels, checked, inputs[0])
+    timing = platform.memory_timing
+    run = emulate_graph(graph, out, record, platform.kernels, checked, inputs[0], timing=timing)
     meta, prof = run.emitted.metadata, run.profile
     model = cycle_model or record.cycle_model
-    est_cycles = prof.total.est_cycles(model)
+    est_cycles = prof.total.est_cycles(model, timing)
     modelled = prof.cycles is not None
+    segments = [prof.segments.get(i) for i in range(len(meta["layers"]))]
     layers = tuple(
         LayerResult(layer["name"], layer["function"], int(layer["macs"]),
                     prof.layer_instructions(i),
-                    prof.segments[i].est_cycles(model) if i in prof.segments else 0,
+                    seg.est_cycles(model, timing) if seg else 0,
                     int(prof.cycles.get(i, 0)) if modelled else None,
                     round(layer["macs"] / max(prof.cycles.get(i, 0), 1), 4) if modelled
-                    else None)
-        for i, layer in enumerate(meta["layers"]))
+                    else None,
+                    timing.charge(seg.fills) if timing and seg else None)
+        for i, (layer, seg) in enumerate(zip(meta["layers"], segments)))
+    memory_model = None
+    if timing is not None:
+        memory_model = {**timing.describe(run.buffers_in_tcm),
+                        "line_fills": {k: int(prof.total.fills.get(k, 0))
+                                       for k in ("flash", "sram", "writeback")},
+                        "memory_cycles": timing.charge(prof.total.fills)}
     host = None
     if host_check and len(checked):
         host = _host_check(out / PROJECT_DIR, out, run.samples, run.expected, graph)
@@ -265,7 +283,7 @@ def deploy(
         fit=fit, stack_bytes=fit.stack_bytes, stack_measured_bytes=run.stack_used_bytes,
         io_bytes=fit.io_bytes, ram_bytes=fit.ram_bytes, cluster=cluster,
         model_cycles=int(sum(prof.cycles.values())) if modelled else None,
-        model_cycles_note=prof.cycles_note if modelled else None)
+        model_cycles_note=prof.cycles_note if modelled else None, memory_model=memory_model)
     write_json_atomic(out / "deploy.json", result.to_json())
     return result
 

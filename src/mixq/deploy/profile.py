@@ -24,6 +24,7 @@ from mixq.deploy.base_isas import base_record
 from mixq.deploy.toolchain import find_toolchain
 from mixq.errors import MixqError
 from mixq.platform.cycles import CycleModel
+from mixq.platform.memory_timing import MemoryTiming
 
 MARK_FUNCTION = "mixq_layer_mark"
 
@@ -73,14 +74,18 @@ class SegmentCount:
         instructions: executed instructions.
         classes: class -> count (the classes of the ISA's cycle model), plus
             ``multi_registers`` on ARM.
+        fills: cache line fills ('flash', 'sram', 'writeback') when the profile simulated the
+            platform's caches (:mod:`mixq.deploy.cache_model`), else empty.
     """
 
     instructions: int = 0
     classes: Counter = field(default_factory=Counter)
+    fills: Counter = field(default_factory=Counter)
 
-    def est_cycles(self, model: CycleModel) -> int:
-        """Estimated cycles of this segment (an estimate: see :mod:`mixq.platform.cycles`)."""
-        return model.estimate(self.classes)
+    def est_cycles(self, model: CycleModel, timing: Optional[MemoryTiming] = None) -> int:
+        """Estimated cycles of this segment (an estimate: see :mod:`mixq.platform.cycles`),
+        plus the memory stalls ``timing`` charges for its line fills."""
+        return model.estimate(self.classes) + (timing.charge(self.fills) if timing else 0)
 
 
 @dataclass
@@ -116,6 +121,7 @@ def profile_call(
     args: tuple = (),
     classes: dict[int, tuple[str, int]] | None = None,
     mark: str | None = MARK_FUNCTION,
+    memory=None,
 ) -> InstructionProfile:
     """Call ``func`` on ``machine`` once while counting executed instructions.
 
@@ -126,6 +132,8 @@ def profile_call(
             the record of the machine's ISA).
         mark: marker function splitting the count per layer, or None (one segment, -1); ignored
             when the image does not define it.
+        memory: a :class:`mixq.deploy.cache_model.MemoryCounter` to follow the call's
+            instruction fetches and data accesses (line fills per segment), or None.
 
     Returns:
         The counts; the call's side effects on the buffers are those of a plain call.
@@ -148,14 +156,21 @@ def profile_call(
     def on_block(uc_, address, size, _user):
         if address == mark_addr:
             state["seg"] = runs[uc_.reg_read(first_arg)]
+            if memory is not None:
+                memory.enter(uc_.reg_read(first_arg))
         state["seg"][(address << 16) | size] += 1
+        if memory is not None:
+            memory.fetch(address, size)
 
-    handle = uc.hook_add(UC_HOOK_BLOCK, on_block)
+    handles = [uc.hook_add(UC_HOOK_BLOCK, on_block)]
+    if memory is not None:
+        handles += memory.install(uc)
     uc.ctl_flush_tb()  # blocks translated before the hook existed would not call it
     try:
         machine.call(func, args)
     finally:
-        uc.hook_del(handle)
+        for handle in handles:
+            uc.hook_del(handle)
         uc.ctl_flush_tb()
 
     def block_info(key: int) -> tuple[int, Counter]:
@@ -174,8 +189,11 @@ def profile_call(
 
     total = SegmentCount()
     segments: dict[int, SegmentCount] = {}
+    fills = memory.fills if memory is not None else {}
+    for seg_id in fills:
+        runs.setdefault(seg_id, Counter())
     for seg_id, executed in sorted(runs.items()):
-        seg = SegmentCount()
+        seg = SegmentCount(fills=Counter(fills.get(seg_id, {})))
         for key, times in executed.items():
             n, cls = block_info(key)
             seg.instructions += n * times
@@ -184,6 +202,7 @@ def profile_call(
         segments[seg_id] = seg
         total.instructions += seg.instructions
         total.classes.update(seg.classes)
+        total.fills.update(seg.fills)
     for kind in base_record(machine.ISA).cycle_model.classes:
         total.classes.setdefault(kind, 0)
     return InstructionProfile(total, segments)

@@ -10,15 +10,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 
 from mixq.codegen.emit import EmitResult, emit_c
-from mixq.deploy.build import build_model_elf
+from mixq.deploy.build import build_model_elf, elf_sizes
+from mixq.deploy.cache_model import MemoryCounter, flash_range
 from mixq.deploy.profile import InstructionProfile, disassemble, profile_call
 from mixq.errors import MixqError
 from mixq.ir.graph import Graph
 from mixq.ir.interpret import interpret
+from mixq.platform.memory_timing import MemoryTiming
 
 ELF_NAME = "mixq_model.elf"
 PROJECT_DIR = "c"
@@ -95,13 +98,21 @@ class ModelRunner:
             out[i] = np.frombuffer(self.machine.read("logits"), dtype=np.uint8)
         return out
 
-    def profile(self, sample: np.ndarray) -> InstructionProfile:
-        """Instruction counts of one inference, per layer (the record's profiler if it has one)."""
+    def profile(self, sample: np.ndarray, timing: Optional[MemoryTiming] = None,
+                buffers_in_tcm: bool = True) -> InstructionProfile:
+        """Instruction counts of one inference, per layer (the record's profiler if it has one);
+        with ``timing``, also the L1 line fills of its memory assumptions (the caller buffers in
+        SRAM behind the D-cache unless ``buffers_in_tcm``)."""
         if self.record.profiler is not None:
             return self.record.profiler(self, sample)
         self.prepare(sample, 0x5A)
+        memory = None
+        if timing is not None:
+            sram = () if buffers_in_tcm else tuple(
+                (addr, addr + size) for addr, size in self.machine.buffers.values())
+            memory = MemoryCounter(timing, flash_range(self.image), sram)
         return profile_call(self.machine, "mixq_model_run", ("input", "logits", "arena"),
-                            classes=disassemble(self.image.path, self.record))
+                            classes=disassemble(self.image.path, self.record), memory=memory)
 
 
 @dataclass(frozen=True)
@@ -117,6 +128,8 @@ class Emulated:
         profile: instruction counts of one inference of the profiled input.
         stack_used_bytes: stack the first checked input used on the emulator (painted), or
             None when no input was checked.
+        buffers_in_tcm: with a memory timing, whether the caller buffers (input, output,
+            arena) fit the TCM beside the static RAM and the used stack; None without one.
     """
 
     emitted: EmitResult
@@ -126,10 +139,12 @@ class Emulated:
     mismatches: int
     profile: InstructionProfile
     stack_used_bytes: int | None = None
+    buffers_in_tcm: Optional[bool] = None
 
 
 def emulate_graph(graph: Graph, out_dir, record, kernels, checked: np.ndarray,
-                  profiled: np.ndarray, elf_name: str = ELF_NAME) -> Emulated:
+                  profiled: np.ndarray, elf_name: str = ELF_NAME,
+                  timing: Optional[MemoryTiming] = None) -> Emulated:
     """Emit ``graph`` (``<out_dir>/c``), build it for ``record``, run ``checked`` on the emulator,
     compare bit for bit with the interpreter and profile one inference of ``profiled``.
 
@@ -141,6 +156,7 @@ def emulate_graph(graph: Graph, out_dir, record, kernels, checked: np.ndarray,
         checked: input codes (N, *input shape) compared with the interpreter (N may be 0).
         profiled: one input code tensor (*input shape) whose inference is profiled.
         elf_name: file name of the ELF in ``out_dir``.
+        timing: the platform's memory assumptions, charged in the profile (or None).
 
     Raises:
         ToolchainError: the cross compiler is missing or the build fails.
@@ -157,8 +173,15 @@ def emulate_graph(graph: Graph, out_dir, record, kernels, checked: np.ndarray,
     mismatches = 0
     if len(checked):
         mismatches = count_mismatches(decode_logits(graph, runner.run(samples)), expected)
-    prof = runner.profile(input_bytes(graph, np.asarray(profiled)[None])[0])
-    return Emulated(emitted, elf, samples, expected, mismatches, prof, runner.stack_used_bytes)
+    in_tcm = None
+    if timing is not None:
+        buffers = sum(size for _, size in runner.machine.buffers.values())
+        in_tcm = timing.activations_in_tcm(
+            buffers, elf_sizes(elf).static_ram_bytes + (runner.stack_used_bytes or 0))
+    prof = runner.profile(input_bytes(graph, np.asarray(profiled)[None])[0], timing,
+                          bool(in_tcm))
+    return Emulated(emitted, elf, samples, expected, mismatches, prof, runner.stack_used_bytes,
+                    in_tcm)
 
 
 __all__ = ["ELF_NAME", "Emulated", "ModelRunner", "PROJECT_DIR", "count_mismatches",

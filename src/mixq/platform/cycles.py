@@ -17,8 +17,10 @@ div         sdiv, udiv                                        6 (2-12, data depe
 branch      b, bl, bx, cbz/cbnz, tbb/tbh                      1.5 (mostly predicted; refills cost)
 ==========  ==============================================  =====================================
 
-Memory wait states, cache misses, stalls on load-use and multiply-use dependencies are not
-modelled: treat every figure from here as an estimate and label it so wherever it is shown.
+Memory wait states and cache misses are not modelled here: a platform with a
+``[memory_timing]`` section adds them (:mod:`mixq.platform.memory_timing`, charged by the deploy
+flow). Stalls on load-use and multiply-use dependencies are not modelled at all: treat every
+figure from here as an estimate and label it so wherever it is shown.
 
 The RV32IMC table of a RI5CY-class core (:data:`RV32_CORE`, :func:`classify_rv`) sits beside
 it. Pure data and arithmetic: the disassembly that feeds :func:`classify` lives in

@@ -8,7 +8,7 @@ user ``.toml`` file with the same schema. A spec is checked
 strictly: an unknown key, a missing field or a value of the wrong type is a one-line
 :class:`~mixq.errors.MixqError` that names the file and lists the known targets.
 
-Schema (``[cluster]`` and ``[latency]`` are optional)::
+Schema (``[cluster]``, ``[latency]`` and ``[memory_timing]`` are optional)::
 
     name = "gap8"                 # str; also the CLI name
     description = "..."           # str
@@ -26,6 +26,8 @@ Schema (``[cluster]`` and ``[latency]`` are optional)::
     l3_bytes, dma_bytes_per_cycle, dma_setup_cycles, l3_bytes_per_cycle
     [latency]                     # an MCU: estimated cycles per MAC, keys 'w<bits>a<bits>'
     cycles_per_mac = {...}, dw_cycles_per_mac = {...}
+    [memory_timing]               # memory assumptions of the cycle estimate (flash wait
+                                  # states, L1 caches, TCM; mixq.platform.memory_timing)
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ from importlib import resources
 from pathlib import Path
 
 from mixq.errors import MixqError
+from mixq.platform import memory_timing
+from mixq.platform.memory_timing import MemoryTiming
 
 
 class Isa(str, Enum):
@@ -78,8 +82,9 @@ _SCHEMA = {
                 "dma_bytes_per_cycle": (_NUM, True), "dma_setup_cycles": (_NUM, True),
                 "l3_bytes_per_cycle": (_NUM, True)},
     "latency": {"cycles_per_mac": (dict, True), "dw_cycles_per_mac": (dict, False)},
+    "memory_timing": memory_timing.SCHEMA,
 }
-_OPTIONAL_SECTIONS = ("cluster", "latency")
+_OPTIONAL_SECTIONS = ("cluster", "latency", "memory_timing")
 
 
 @dataclass(frozen=True)
@@ -131,6 +136,8 @@ class Platform:
         cluster: the PULP cluster, or None for a single-core MCU.
         cycles_per_mac: MCU latency model, 'w<bits>a<bits>' -> estimated cycles per MAC.
         dw_cycles_per_mac: the same for depthwise layers (default: ``cycles_per_mac``).
+        memory_timing: the memory assumptions the deploy flow's cycle estimate charges, or
+            None (every access a hit).
         source: where the spec came from (package file name or user path).
     """
 
@@ -146,6 +153,7 @@ class Platform:
     cycles_per_mac: dict = field(default_factory=dict)
     dw_cycles_per_mac: dict = field(default_factory=dict)
     source: str = ""
+    memory_timing: MemoryTiming | None = None
 
 
 def _packaged() -> dict[str, object]:
@@ -254,12 +262,17 @@ def parse_platform(data: dict, where: str = "platform") -> Platform:
         lat = _check_section(where, "latency", top["latency"])
         per_mac = _mac_table(where, "cycles_per_mac", lat["cycles_per_mac"])
         dw_per_mac = _mac_table(where, "dw_cycles_per_mac", lat.get("dw_cycles_per_mac", {}))
+    timing = None
+    if "memory_timing" in top:
+        timing = MemoryTiming.from_table(
+            _check_section(where, "memory_timing", top["memory_timing"]),
+            lambda what: _fail(where, what))
     if core["clock_hz"] <= 0 or mem["flash_bytes"] <= 0 or mem["ram_bytes"] <= 0:
         raise _fail(where, "clock_hz, flash_bytes and ram_bytes must be positive")
     return Platform(top["name"], top["description"], Isa(core["isa"]), core["cpu"],
                     KernelSet(core["kernels"]),
                     float(core["clock_hz"]), mem["flash_bytes"], mem["ram_bytes"], cluster,
-                    per_mac, dw_per_mac, where)
+                    per_mac, dw_per_mac, where, timing)
 
 
 def load_platform_file(path) -> Platform:
