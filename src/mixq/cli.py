@@ -16,7 +16,7 @@ from mixq.engine.device import add_device_argument
 
 # Sub-commands defined next to the code they call: each module has add_commands(subparsers).
 COMMAND_MODULES = ("mixq.search.cli", "mixq.intralayer.cli", "mixq.report.cli", "mixq.hw.cli",
-                   "mixq.interop.cli")
+                   "mixq.interop.cli", "mixq.study.cli")
 
 
 def _cmd_demo(args) -> int:

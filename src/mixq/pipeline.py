@@ -32,6 +32,7 @@ from mixq.ir.interpret import interpret
 from mixq.ir.serialize import save_graph
 from mixq.models import get_model
 from mixq.nn import prepare
+from mixq.platform import get_platform
 from mixq.quant.spec import BitAllocation
 from mixq.report.render import write_report
 from mixq.report.rows import ModelRow
@@ -80,6 +81,8 @@ class DemoConfig:
     flash_fraction: float = 0.55    # default flash budget / 8-bit model flash
     ram_fraction: float = 0.5       # default RAM budget / 8-bit model peak RAM
     calibration_samples: int = 256  # float activations used to initialise PACT ranges
+    check_samples: int | None = None  # test samples on which ir.interpret is compared with the
+                                      # QAT integer-exact mode (None: all)
     device: str = "auto"
     threads: int = 1                # torch threads: the demo net is too small to gain from more,
                                     # and on a busy 2-core machine 2 threads ran 25x slower
@@ -104,7 +107,7 @@ def run_demo(out, cfg: DemoConfig = DemoConfig()) -> dict:
     resolve_device(cfg.device)  # no GPU for --device cuda fails now, not after data loading
     _check_target(cfg)  # an unknown target fails now, not after training
     user_alloc = BitAllocation.load(cfg.allocation) if cfg.allocation else None
-    demo = _Demo(out, cfg)
+    demo = Stages(out, cfg)
 
     # 1. the float model
     float_model, _ = demo.train_float("float", cfg.width)
@@ -113,7 +116,7 @@ def run_demo(out, cfg: DemoConfig = DemoConfig()) -> dict:
 
     # 2. the budget and the allocations
     budget = default_budget(shapes, cfg)
-    float_row = _float_row(float_model, shapes, budget, evaluate(float_model, demo.data.test))
+    first = float_row(float_model, shapes, budget, evaluate(float_model, demo.data.test))
     runs = [("int8", BitAllocation.uniform(layers, 8, cfg.granularity)),
             ("mixed", _mixed_allocation(user_alloc, cfg, shapes, layers, budget))]
     if cfg.reference_bits:
@@ -121,10 +124,10 @@ def run_demo(out, cfg: DemoConfig = DemoConfig()) -> dict:
         runs.append((f"w{b}a{b}", BitAllocation.uniform(layers, b, cfg.granularity)))
 
     # 3. QAT + integer graph of each allocation
-    rows = [float_row]
+    rows = [first]
     for tag, alloc in runs:
         qat = demo.train_qat(tag, float_model, cfg.width, alloc)
-        rows.append(demo.integer_row(tag, qat, shapes, alloc, budget, float_row.top1_float))
+        rows.append(demo.integer_row(tag, qat, shapes, alloc, budget, first.top1_float))
     references = [r for r in rows if r.name not in MODEL_NAMES]
     rows = [r for r in rows if r.name in MODEL_NAMES]
 
@@ -135,9 +138,9 @@ def run_demo(out, cfg: DemoConfig = DemoConfig()) -> dict:
     # 5. deployment on the emulated core (under torchrun the other ranks only helped train)
     writer = is_writer()
     if writer:
-        _save_test_inputs(out, demo)
+        save_test_inputs(out, demo)
         if cfg.emulate > 0:
-            rows = _deploy_rows(out, rows, cfg)
+            rows = deploy_rows(out, rows, get_platform(cfg.target), cfg.emulate, DEPLOYED)
 
     # 6. the report
     report = {"budget": {"flash_bytes": budget.flash_bytes, "ram_bytes": budget.ram_bytes},
@@ -155,31 +158,39 @@ def _alloc_hash(alloc: BitAllocation) -> str:
 
 def _check_target(cfg: DemoConfig) -> None:
     if cfg.emulate > 0:
-        from mixq.platform import get_platform
-
         get_platform(cfg.target)
 
 
-class _Demo:
-    """The dataset and the training steps shared by every model of one demo run."""
+class Stages:
+    """The dataset and the training steps shared by every model of one run.
 
-    def __init__(self, out: Path, cfg: DemoConfig):
-        self.out, self.cfg = out, cfg
-        self.data = load_dataset(cfg.dataset, cfg.data_root)
+    The demo uses it with ``demo_net``; ``mixq study`` with a zoo network (any registered model
+    taking ``width``, ``resolution``, ``in_channels`` and ``num_classes``) and its own data.
+
+    Args:
+        out: run folder (checkpoints under ``out/models/<tag>/``).
+        cfg: seed, epochs, calibration samples, device.
+        model: registered model name (:func:`mixq.models.get_model`).
+        data: the dataset; None = ``load_dataset(cfg.dataset, cfg.data_root)``.
+    """
+
+    def __init__(self, out: Path, cfg: DemoConfig, model: str = "demo_net", data=None):
+        self.out, self.cfg, self.model = out, cfg, model
+        self.data = load_dataset(cfg.dataset, cfg.data_root) if data is None else data
         self.input_shape = tuple(self.data.input_shape)
         self.calib = self.data.train.x[: cfg.calibration_samples]
 
     def float_model(self, width: float) -> torch.nn.Module:
         c, h, _ = self.input_shape
         torch.manual_seed(self.cfg.seed)
-        return get_model("demo_net", num_classes=self.data.num_classes, width=width,
+        return get_model(self.model, num_classes=self.data.num_classes, width=width,
                          resolution=h, in_channels=c)
 
     def train_float(self, tag: str, width: float):
         model = self.float_model(width)
         res = train(model, self.data, self.cfg.float_config, desc=f"{tag} float",
                     checkpoint_path=self.out / "models" / tag / "float.ckpt",
-                    model_id={"model": "demo_net", "width": width, "stage": "float"},
+                    model_id={"model": self.model, "width": width, "stage": "float"},
                     device=self.cfg.device, mixed_precision=True)
         return model.cpu(), res
 
@@ -187,7 +198,8 @@ class _Demo:
         qat = prepare(copy.deepcopy(float_model), alloc, calibration=self.calib)
         train(qat, self.data, self.cfg.qat_config, desc=f"{tag} QAT",
               checkpoint_path=self.out / "models" / tag / "qat.ckpt",
-              model_id={"model": "demo_net", "width": width, "allocation": _alloc_hash(alloc)},
+              model_id={"model": self.model, "width": width,
+                        "allocation": _alloc_hash(alloc)},
               device=self.cfg.device)
         qat.cpu().eval()
         if is_writer():
@@ -196,12 +208,13 @@ class _Demo:
         return qat
 
     def integer_row(self, tag: str, qat, shapes, alloc, budget, top1_float: float) -> ModelRow:
-        graph = integerize(qat, self.input_shape, name=f"demo_net-{tag}")
+        graph = integerize(qat, self.input_shape, name=f"{self.model}-{tag}")
         if is_writer():
             save_graph(graph, self.out / "models" / tag)
         x, y = self.data.test.x, self.data.test.y.numpy()
         codes = interpret(graph, input_codes(qat, x))
-        mismatches = int((codes != integer_codes(qat, x)).reshape(len(x), -1).any(axis=1).sum())
+        n = len(x) if self.cfg.check_samples is None else min(len(x), self.cfg.check_samples)
+        mismatches = int((codes[:n] != integer_codes(qat, x[:n])).reshape(n, -1).any(axis=1).sum())
         flash, ram = flash_bytes(shapes, alloc), ram_peak_bytes(shapes, alloc)
         return ModelRow(tag, top1_float, evaluate(qat, self.data.test),
                         float((codes.argmax(-1) == y).mean()), flash, ram,
@@ -218,7 +231,8 @@ def default_budget(shapes, cfg: DemoConfig) -> MemoryBudget:
     return MemoryBudget(flash, ram)
 
 
-def _float_row(model, shapes, budget: MemoryBudget, top1: float) -> ModelRow:
+def float_row(model, shapes, budget: MemoryBudget, top1: float) -> ModelRow:
+    """The float model's row: fp32 weights (4 B each) and the largest fp32 input + output."""
     params = sum(p.numel() for p in model.parameters())
     ram = max(4 * (int(np.prod(s.in_shape)) + int(np.prod(s.out_shape))) for s in shapes)
     flash = 4 * params
@@ -236,7 +250,7 @@ def _mixed_allocation(user_alloc, cfg: DemoConfig, shapes, layers, budget) -> Bi
     return user_alloc
 
 
-def _fitting_width(demo: _Demo, budget: MemoryBudget, granularity: str) -> float | None:
+def _fitting_width(demo: Stages, budget: MemoryBudget, granularity: str) -> float | None:
     """Widest demo-net width (steps of 1/16) whose uniform 8-bit model fits the budget."""
     for k in range(16, 0, -1):
         width = demo.cfg.width * k / 16
@@ -248,21 +262,31 @@ def _fitting_width(demo: _Demo, budget: MemoryBudget, granularity: str) -> float
     return None
 
 
-def _int8_fit_row(demo: _Demo, budget: MemoryBudget) -> ModelRow:
+def _int8_fit_row(demo: Stages, budget: MemoryBudget) -> ModelRow:
     cfg = demo.cfg
     width = _fitting_width(demo, budget, cfg.granularity)
     if width is None:
         raise MixqError(f"no 8-bit demo_net fits flash {budget.flash_bytes} B / RAM "
                         f"{budget.ram_bytes} B; raise the budget")
-    fit_float, _ = demo.train_float("int8-fit", width)
+    return uniform_row(demo, "int8-fit", width, budget)
+
+
+def uniform_row(demo: Stages, tag: str, width: float, budget: MemoryBudget,
+                bits: int = 8) -> ModelRow:
+    """Train the network at ``width`` in float, then uniform ``bits``-bit QAT; its row.
+
+    Its float model is its own (trained under ``tag``), so its ``top1_float`` is that model's.
+    """
+    fit_float, _ = demo.train_float(tag, width)
     fit_shapes = layer_shapes(fit_float, demo.input_shape)
-    fit_alloc = BitAllocation.uniform([(s.name, s.kind) for s in fit_shapes], 8, cfg.granularity)
-    qat = demo.train_qat("int8-fit", fit_float, width, fit_alloc)
-    return replace(demo.integer_row("int8-fit", qat, fit_shapes, fit_alloc, budget,
+    fit_alloc = BitAllocation.uniform([(s.name, s.kind) for s in fit_shapes], bits,
+                                      demo.cfg.granularity)
+    qat = demo.train_qat(tag, fit_float, width, fit_alloc)
+    return replace(demo.integer_row(tag, qat, fit_shapes, fit_alloc, budget,
                                     evaluate(fit_float, demo.data.test)), width=width)
 
 
-def _save_test_inputs(out: Path, demo: _Demo) -> None:
+def save_test_inputs(out: Path, demo: Stages) -> None:
     """Test-set input codes (u8 NHWC) and labels, for ``mixq deploy RUN_DIR``."""
     x = demo.data.test.x
     codes = torch.clamp(torch.round(x * 255.0), 0, 255).to(torch.uint8).permute(0, 2, 3, 1)
@@ -274,21 +298,30 @@ def _save_test_inputs(out: Path, demo: _Demo) -> None:
 DEPLOYED = ("int8", "mixed", "int8-fit")
 
 
-def _deploy_rows(out: Path, rows: list[ModelRow], cfg: DemoConfig) -> list[ModelRow]:
-    """The rows with the deployment figures of each deployed model added."""
-    from mixq.deploy.rundir import deploy_row_fields, deploy_with_progress, load_test_inputs
-    from mixq.platform import get_platform
+def deploy_rows(out: Path, rows: list[ModelRow], platform, emulate: int, names,
+                host_check: bool = True) -> list[ModelRow]:
+    """The rows with the deployment figures of each model named in ``names`` added.
 
-    platform = get_platform(cfg.target)
+    Args:
+        out: run folder; each model deploys into ``out/deploy/<name>/``.
+        rows: the report rows (rows without a graph or not named are returned unchanged).
+        platform: the :class:`mixq.platform.spec.Platform` to deploy on.
+        emulate: test inputs (``out/test_inputs.npz``) checked bit for bit on the emulator.
+        names: the row names to deploy.
+        host_check: also build and run each on the host with gcc (about 10 of the 13 CPU
+            seconds of a MobileNetV1-0.125 deployment).
+    """
+    from mixq.deploy.rundir import deploy_row_fields, deploy_with_progress, load_test_inputs
 
     inputs, _ = load_test_inputs(out)
     done = []
     for row in rows:
-        if row.graph is None or row.name not in DEPLOYED:
+        if row.graph is None or row.name not in names:
             done.append(row)
             continue
         result = deploy_with_progress(row.name, row.graph, out / "deploy" / row.name,
-                                      platform, emulate=cfg.emulate, inputs=inputs)
+                                      platform, emulate=emulate, inputs=inputs,
+                                      host_check=host_check)
         fields = {**deploy_row_fields(result), "target": result.target, "cpu": result.cpu}
         if result.cluster is not None:  # PULP targets: the multi-core cluster's latency
             c = result.cluster

@@ -50,7 +50,8 @@ def deploy_row_fields(result: DeployResult) -> dict:
 
 
 def deploy_with_progress(name: str, graph, out_dir, platform: Platform, *, emulate: int,
-                         inputs: np.ndarray | None = None, stream=None) -> DeployResult:
+                         inputs: np.ndarray | None = None, stream=None,
+                         host_check: bool = True) -> DeployResult:
     """:func:`mixq.deploy.deploy.deploy` with a line on ``stream`` (stderr) before and after.
 
     One model's deployment (C, cross build, bit-exact emulation, profile) takes ~20 s; the lines
@@ -60,7 +61,8 @@ def deploy_with_progress(name: str, graph, out_dir, platform: Platform, *, emula
     print(f"mixq: deploying {name} to {platform.name}: C project, build, {emulate} input(s) "
           "checked on the emulator, profile ...", file=stream, flush=True)
     start = time.monotonic()
-    result = deploy(graph, out_dir, platform, emulate=emulate, inputs=inputs)
+    result = deploy(graph, out_dir, platform, emulate=emulate, inputs=inputs,
+                    host_check=host_check)
     print(f"mixq: {name} deployed in {time.monotonic() - start:.1f} s: {deploy_summary(result)}",
           file=stream, flush=True)
     return result

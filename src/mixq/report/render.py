@@ -165,21 +165,33 @@ def plot_figure(report: dict):
     return fig
 
 
-def render_plot(report: dict) -> bytes:
-    """PNG: accuracy vs flash (marker area ~ peak RAM, budget lines) and, when deployed,
-    accuracy vs estimated latency (marker area ~ flash)."""
+def figure_png(fig, dpi: int = 110) -> bytes:
+    """The PNG bytes of a matplotlib Figure, without metadata (same figure, same bytes); the
+    figure is closed."""
     import matplotlib.pyplot as plt
 
-    fig = plot_figure(report)
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, metadata={"Software": None})
+    fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
     plt.close(fig)
     return buf.getvalue()
 
 
-def write_report(out, report: dict) -> None:
-    """Write report.json, report.md and tradeoff.png into ``out`` (atomically)."""
+def render_plot(report: dict) -> bytes:
+    """PNG: accuracy vs flash (marker area ~ peak RAM, budget lines) and, when deployed,
+    accuracy vs estimated latency (marker area ~ flash)."""
+    return figure_png(plot_figure(report))
+
+
+def write_report_files(out, report: dict, markdown: str, plots: dict[str, bytes]) -> None:
+    """Write ``report.json``, ``report.md`` and each plot (file name -> PNG) into ``out``,
+    each atomically."""
     out = Path(out)
     write_json_atomic(out / "report.json", report)
-    write_text_atomic(out / "report.md", render_markdown(report))
-    write_bytes_atomic(out / "tradeoff.png", render_plot(report))
+    write_text_atomic(out / "report.md", markdown)
+    for name, png in plots.items():
+        write_bytes_atomic(out / name, png)
+
+
+def write_report(out, report: dict) -> None:
+    """Write report.json, report.md and tradeoff.png into ``out`` (atomically)."""
+    write_report_files(out, report, render_markdown(report), {"tradeoff.png": render_plot(report)})
