@@ -46,3 +46,27 @@ def non_negative_int(text: str) -> int:
     if v < 0:
         raise argparse.ArgumentTypeError(f"must be >= 0, got {v}")
     return v
+
+
+def comma_list(item):
+    """argparse type factory: a comma-separated list, each item parsed by ``item``.
+
+    Example:
+        >>> comma_list(float)("0.01,0.02")
+        (0.01, 0.02)
+        >>> comma_list(int)("8,x")
+        Traceback (most recent call last):
+        argparse.ArgumentTypeError: 'x' is not a valid int
+    """
+    name = getattr(item, "__name__", "value")
+
+    def parse(text: str) -> tuple:
+        out = []
+        for part in (p.strip() for p in text.split(",")):
+            try:
+                out.append(item(part))
+            except ValueError:
+                raise argparse.ArgumentTypeError(f"'{part}' is not a valid {name}") from None
+        return tuple(out)
+
+    return parse

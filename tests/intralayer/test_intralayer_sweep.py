@@ -41,6 +41,10 @@ def test_grid():
     # the grid may grow between runs of one folder; the recipe may not
     assert SweepConfig(densities=(0.0,)).recipe_hash() == full.recipe_hash()
     assert SweepConfig(qat_epochs=3).recipe_hash() != full.recipe_hash()
+    assert SweepConfig(train_samples=100).recipe_hash() != full.recipe_hash()
+    assert SweepConfig(train_samples=100).float_recipe_hash() != full.float_recipe_hash()
+    with pytest.raises(MixqError, match="test_samples=0 must be positive"):
+        SweepConfig(test_samples=0)
     with pytest.raises(MixqError, match="structure"):
         SweepConfig(structures=("3:4",))
 
@@ -108,3 +112,25 @@ def test_killed_sweep_finishes_the_rest_on_restart(tmp_path):
     assert sorted(ids) == sorted(t.id for t in cfg.trials()) and len(set(ids)) == len(ids)
     assert records[: len(first)] == first
     assert json.loads(path.read_text().splitlines()[0]) == first[0]
+
+
+def test_mobilenet_v2_trial_is_bit_exact_and_counts_every_layer():
+    """The benchmark network's dense+sparse model (MobileNetV2 blocks with residual adds,
+    grey 28x28 input) integerizes bit-exactly, with outliers in every middle layer."""
+    from mixq.intralayer.trial import run_trial
+    from mixq.intralayer.sweep import _train_float
+
+    cfg = SweepConfig(dataset="synthetic", dataset_options=(("num_samples", 48),
+                      ("input_shape", (1, 28, 28)), ("num_classes", 10)),
+                      model="mobilenet_v2_small", width=0.25, float_epochs=1, qat_epochs=1,
+                      freeze_last=0, fisher_batches=1, train_samples=32, test_samples=8)
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as tmp:
+        ckpt = _train_float(Path(tmp), cfg, progress=False)
+        rec = run_trial(Trial("dense+sparse", 0.02, "1:16", "magnitude"), cfg, ckpt)
+    assert rec["integer_mismatches"] == 0 and rec["test_samples"] == 8
+    middle = rec["layers"][1:-1]
+    assert rec["sparse_layers"] == len(middle) == 15 and all(m["nnz"] > 0 for m in middle)
+    assert 0.015 < rec["achieved_density"] <= 0.0625

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mixq.args import non_negative_int, positive_int
+from mixq.args import comma_list, non_negative_int, positive_int
 from mixq.engine import EngineKind
 from mixq.engine.device import add_device_argument
 
@@ -15,6 +15,10 @@ def _cmd_sweep(args) -> int:
                    width=args.width, seeds=tuple(range(args.seeds)))
     if args.epochs is not None:
         options["qat_epochs"] = args.epochs
+    for name in ("float_epochs", "train_samples", "test_samples", "densities", "structures", "criteria",
+                 "reference_bits"):
+        if getattr(args, name) is not None:
+            options[name] = getattr(args, name)
     cfg = SweepConfig.quick_preset(**options) if args.quick else SweepConfig(**options)
     engine = make_engine(args.engine, workers=args.workers, address=args.ray_address,
                          max_retries=args.max_retries)
@@ -63,4 +67,20 @@ def add_commands(sub) -> None:
     s.add_argument("--seeds", type=positive_int, default=1, help="QAT seeds per point (1)")
     s.add_argument("--epochs", type=positive_int, default=None,
                    help="QAT epochs per trial (default 10, --quick 3)")
+    s.add_argument("--float-epochs", type=positive_int, default=None,
+                   help="float pre-training epochs (default 20, --quick 6)")
+    s.add_argument("--train-samples", type=positive_int, default=None,
+                   help="train on the first N training samples (default: all)")
+    s.add_argument("--test-samples", type=positive_int, default=None,
+                   help="measure on the first N test samples (default: all)")
+    s.add_argument("--densities", type=comma_list(float), default=None, metavar="D,D,...",
+                   help="outlier densities (default 0,0.0025,0.005,0.01,0.02,0.05,0.1; 0 adds "
+                   "the pure ternary model)")
+    s.add_argument("--structures", type=comma_list(str), default=None, metavar="S,S,...",
+                   help="outlier structures (default: all of unstructured,row,1:16,1:8,2:8,"
+                   "block1x4)")
+    s.add_argument("--criteria", type=comma_list(str), default=None, metavar="C,C,...",
+                   help="outlier criteria (default magnitude,fisher)")
+    s.add_argument("--reference-bits", type=comma_list(int), default=None, metavar="B,B,...",
+                   help="uniform-precision reference models (default 8,4,2)")
     s.set_defaults(func=_cmd_sweep)

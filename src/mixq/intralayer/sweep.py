@@ -100,6 +100,8 @@ class SweepConfig:
     reselect_every: int = 1
     freeze_last: int = 2
     fisher_batches: int = 4
+    train_samples: int | None = None   # train on the first N training samples (None: all)
+    test_samples: int | None = None    # measure on the first N test samples (None: all)
     quick: bool = False                # recorded only: the --quick preset was used
     _grid = ("densities", "structures", "criteria", "reference_bits", "seeds", "quick")
 
@@ -111,6 +113,9 @@ class SweepConfig:
         for d in self.densities:
             if not 0.0 <= d <= 1.0:
                 raise MixqError(f"density {d} must be in [0, 1]")
+        for name in ("train_samples", "test_samples"):
+            if getattr(self, name) is not None and getattr(self, name) < 1:
+                raise MixqError(f"{name}={getattr(self, name)} must be positive (or None)")
 
     @classmethod
     def quick_preset(cls, **changes) -> "SweepConfig":
@@ -133,7 +138,8 @@ class SweepConfig:
     def float_recipe_hash(self) -> str:
         """Hash of what decides the float model (sweeps differing only in QAT share it)."""
         r = self.recipe()
-        keys = ("dataset", "dataset_options", "model", "width", "float_epochs", "float_lr")
+        keys = ("dataset", "dataset_options", "model", "width", "float_epochs", "float_lr",
+                "train_samples", "test_samples")
         return _hash({**{k: r[k] for k in keys}, "seed": self.seeds[0] if self.seeds else 0})
 
     def trials(self) -> list[Trial]:
@@ -174,7 +180,8 @@ def _train_float(out: Path, cfg: SweepConfig, progress: bool, device: str = "cpu
 
     import torch
 
-    data = sweep_dataset(cfg.dataset, cfg.data_root, tuple(cfg.dataset_options))
+    data = sweep_dataset(cfg.dataset, cfg.data_root, tuple(cfg.dataset_options),
+                         cfg.train_samples, cfg.test_samples)
     path = out / "float.ckpt"
     # One thread, like the trials: the float weights then do not depend on the core count (the
     # reduction order does), and a busy machine does not thrash.

@@ -5,6 +5,7 @@ Runs in a sweep worker process (or in-process); everything it needs arrives as p
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import tempfile
 import time
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from mixq.data import load_dataset
+from mixq.data import Split, load_dataset
 from mixq.intralayer.qat import IntraLayerConfig, cost_summary, train_intralayer
 from mixq.ir.capture import input_codes, integer_codes, integerize
 from mixq.ir.interpret import interpret
@@ -21,9 +22,22 @@ from mixq.train import TrainConfig, evaluate, load_checkpoint
 
 
 @functools.lru_cache(maxsize=2)
-def sweep_dataset(name: str, root, options: tuple):
-    """The sweep's dataset, loaded once per process."""
-    return load_dataset(name, root, **dict(options))
+def sweep_dataset(name: str, root, options: tuple, train_samples: int | None = None,
+                  test_samples: int | None = None):
+    """The sweep's dataset, loaded once per process; ``train_samples`` / ``test_samples`` cut
+    its splits to their first that many samples (None: whole).
+
+    Example:
+        >>> d = sweep_dataset("synthetic", None, (("num_samples", 40),), 10, 3)
+        >>> len(d.train), len(d.test)
+        (10, 3)
+    """
+    data = load_dataset(name, root, **dict(options))
+    cut = {}
+    for split, n in (("train", train_samples), ("test", test_samples)):
+        if n is not None and n < len(getattr(data, split)):
+            cut[split] = Split(*getattr(data, split).take(slice(0, n)))
+    return dataclasses.replace(data, **cut) if cut else data
 
 
 def float_model(cfg, data) -> torch.nn.Module:
@@ -67,7 +81,8 @@ def run_trial(trial, cfg, float_ckpt) -> dict:
             sweep sends, so that workers on other machines need no shared file system).
     """
     start = time.perf_counter()
-    data = sweep_dataset(cfg.dataset, cfg.data_root, tuple(cfg.dataset_options))
+    data = sweep_dataset(cfg.dataset, cfg.data_root, tuple(cfg.dataset_options),
+                         cfg.train_samples, cfg.test_samples)
     model = float_model(cfg, data)
     if isinstance(float_ckpt, bytes):
         with tempfile.TemporaryDirectory(prefix="mixq-trial-") as tmp:

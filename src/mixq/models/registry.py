@@ -11,7 +11,7 @@ from mixq.models.mobilenet import mobilenet_v1
 from mixq.models.tiny import demo_net, ds_cnn, resnet8
 from mixq.models.zoo_mlperf import DSCNNKWS, FCAutoencoder, MobileNetV1VWW, ResNet8IC
 from mixq.models.zoo_mcunet import BUILDERS as MCUNET_BUILDERS, UNAVAILABLE as MCUNET_UNAVAILABLE
-from mixq.models.zoo_mobilenetv2 import MobileNetV2
+from mixq.models.zoo_mobilenetv2 import MobileNetV2, mobilenet_v2_small
 
 MODELS = {
     "mobilenet_v1": mobilenet_v1,
@@ -20,6 +20,7 @@ MODELS = {
     "resnet8": resnet8,
     # plain PyTorch (captured by mixq.nn.capture)
     "mobilenet_v2": MobileNetV2,
+    "mobilenet_v2_small": mobilenet_v2_small,
     "mlperf_kws_dscnn": DSCNNKWS,
     "mlperf_vww_mobilenet_v1": MobileNetV1VWW,
     "mlperf_ic_resnet8": ResNet8IC,
@@ -44,7 +45,7 @@ def get_model(name: str, **kwargs) -> nn.Module:
         >>> get_model("lenet")
         Traceback (most recent call last):
         ...
-        mixq.errors.MixqError: unknown model 'lenet'; known models: demo_net, ds_cnn, mcunet-in0, mcunet-in1, mcunet-in2, mcunet-in3, mcunet-in4, mcunet-vww1, mlperf_ad_autoencoder, mlperf_ic_resnet8, mlperf_kws_dscnn, mlperf_vww_mobilenet_v1, mobilenet_v1, mobilenet_v2, resnet8
+        mixq.errors.MixqError: unknown model 'lenet'; known models: demo_net, ds_cnn, mcunet-in0, mcunet-in1, mcunet-in2, mcunet-in3, mcunet-in4, mcunet-vww1, mlperf_ad_autoencoder, mlperf_ic_resnet8, mlperf_kws_dscnn, mlperf_vww_mobilenet_v1, mobilenet_v1, mobilenet_v2, mobilenet_v2_small, resnet8
     """
     if name not in MODELS:
         why = (f" (published, but {MCUNET_UNAVAILABLE[name]})" if name in MCUNET_UNAVAILABLE

@@ -13,6 +13,11 @@ from torch import nn
 
 STAGES = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1),
           (6, 160, 3, 2), (6, 320, 1, 1))
+# A MobileNetV2 for 28x28 grey images (Fashion-MNIST): the same blocks, four stages (28 -> 14 ->
+# 7 -> 4 -> 2), 17 weight layers instead of 53 and a 384-wide last 1x1 conv; its pointwise layers
+# have 16..288 inputs, so per-channel scales cost little per weight.
+SMALL_STAGES = ((1, 16, 1, 1), (6, 24, 1, 2), (6, 48, 2, 2), (6, 96, 1, 2))
+SMALL_LAST_CHANNELS = 384
 
 
 def make_divisible(v: float, divisor: int = 8) -> int:
@@ -49,7 +54,8 @@ class InvertedResidual(nn.Module):
 
 
 class MobileNetV2(nn.Module):
-    """MobileNetV2 with width multiplier ``width`` at ``resolution`` x ``resolution``.
+    """MobileNetV2 with width multiplier ``width`` at ``resolution`` x ``resolution`` with
+    ``in_channels`` input channels (3: RGB; 1: grey images such as Fashion-MNIST's 28x28).
 
     Example:
         >>> import torch
@@ -58,13 +64,14 @@ class MobileNetV2(nn.Module):
         torch.Size([1, 2])
     """
 
-    def __init__(self, width: float = 1.0, resolution: int = 224, num_classes: int = 1000):
+    def __init__(self, width: float = 1.0, resolution: int = 224, num_classes: int = 1000,
+                 in_channels: int = 3, stages=STAGES, last_channels: int = 1280):
         super().__init__()
-        self.input_shape = (3, resolution, resolution)
+        self.input_shape = (in_channels, resolution, resolution)
         c = make_divisible(32 * width)
-        last = make_divisible(1280 * max(1.0, width))
-        layers = [conv_bn_relu6(3, c, 3, 2)]
-        for t, ch, n, s in STAGES:
+        last = make_divisible(last_channels * max(1.0, width))
+        layers = [conv_bn_relu6(in_channels, c, 3, 2)]
+        for t, ch, n, s in stages:
             cout = make_divisible(ch * width)
             for i in range(n):
                 layers.append(InvertedResidual(c, cout, s if i == 0 else 1, t))
@@ -75,3 +82,17 @@ class MobileNetV2(nn.Module):
 
     def forward(self, x):
         return self.classifier(self.features(x).mean((2, 3)))
+
+
+def mobilenet_v2_small(width: float = 1.0, resolution: int = 28, num_classes: int = 10,
+                       in_channels: int = 1) -> MobileNetV2:
+    """MobileNetV2's blocks in :data:`SMALL_STAGES` for 28x28 grey images (Fashion-MNIST).
+
+    Example:
+        >>> import torch
+        >>> m = mobilenet_v2_small()
+        >>> m(torch.zeros(2, 1, 28, 28)).shape, sum(p.numel() for p in m.parameters()) > 100_000
+        (torch.Size([2, 10]), True)
+    """
+    return MobileNetV2(width, resolution, num_classes, in_channels, SMALL_STAGES,
+                       SMALL_LAST_CHANNELS)
