@@ -104,8 +104,8 @@ def _check_concat(node: Concat, xs, y) -> None:
     n = len(node.inputs)
     if n < 1 or len(node.multipliers) != n or len(node.shifts) != n:
         raise IRError(f"node '{node.name}': concat needs one (multiplier, shift) per input")
-    if any(tuple(x.shape[:-1]) != tuple(y.shape[:-1]) for x in xs) or len(y.shape) != 3 or sum(
-            x.shape[-1] for x in xs) != y.shape[-1]:
+    if any(tuple(x.shape[:-1]) != tuple(y.shape[:-1]) for x in xs) or len(y.shape) not in (
+            1, 3) or sum(x.shape[-1] for x in xs) != y.shape[-1]:
         raise IRError(f"node '{node.name}': concat of {[x.shape for x in xs]} along channels "
                       f"does not give {y.shape}")
     if any(not 0 <= s <= MAX_SHIFT or abs(m) > INT32_MAX
