@@ -49,13 +49,37 @@ def paddings(kernel: int, stride: int, size: int):
     return st.one_of(options)
 
 
+def _dtype(t) -> str:
+    return ("s" if t.signed else "u") + str(t.bits)
+
+
+@st.composite
+def pool_or_concat_on(draw, b: GraphBuilder, x: str, *, max_channels: int = 8) -> str:
+    """A windowed max/average pool (odd or non-square window, stride, padding) or a concat of
+    ``x`` with a pointwise branch (same format: a plain copy, or another one: rescaled)."""
+    h, w, c = b.tensor(x).shape
+    if draw(st.booleans()):
+        branch = b.pw(x, draw(st.integers(1, max_channels)),
+                      out=draw(st.sampled_from((_dtype(b.tensor(x)), "u4", "s8"))))
+        return b.concat([x, branch] if draw(st.booleans()) else [branch, x])
+    kh, kw = draw(st.integers(1, min(h, 3))), draw(st.integers(1, min(w, 3)))
+    pads = tuple(draw(st.integers(0, k - 1)) for k in (kh, kh, kw, kw))
+    stride = draw(st.sampled_from((1, 2)))
+    if draw(st.booleans()):
+        return b.maxpool(x, (kh, kw), stride, pads)
+    return b.avgpool(x, (kh, kw), stride, pads, count_include_pad=draw(st.booleans()))
+
+
 @st.composite
 def layer_on(draw, b: GraphBuilder, x: str, *, max_channels: int = 8, residual: bool = True,
-             signed_outputs: bool = True) -> str:
-    """Add one random spatial layer (conv, dw, pw or a residual block) on ``x``; returns the
-    new tensor name."""
+             signed_outputs: bool = True, pools: bool = False) -> str:
+    """Add one random spatial layer (conv, dw, pw or a residual block; with ``pools`` also a
+    windowed pool or a concat) on ``x``; returns the new tensor name."""
     h, w, c = b.tensor(x).shape
-    op = draw(st.sampled_from(("conv", "dw", "pw", "res") if residual else ("conv", "dw", "pw")))
+    ops = ("conv", "dw", "pw", "res") if residual else ("conv", "dw", "pw")
+    op = draw(st.sampled_from(ops + (("pool",) if pools else ())))
+    if op == "pool":
+        return draw(pool_or_concat_on(b, x, max_channels=max_channels))
     weight = draw(weight_dtypes())
     out = draw(act_dtypes(signed=signed_outputs and draw(st.integers(0, 5)) == 0))
     if op == "pw":
@@ -79,7 +103,7 @@ def layer_on(draw, b: GraphBuilder, x: str, *, max_channels: int = 8, residual: 
 @st.composite
 def random_graph(draw, *, max_layers: int = 4, max_hw: int = 8, max_channels: int = 8,
                  input_dtypes=("u8",), head: bool = True, residual: bool = True,
-                 signed_outputs: bool = True):
+                 signed_outputs: bool = True, pools: bool = False):
     """A random valid graph: spatial layers, then optionally avgpool and/or an FC head.
 
     Args:
@@ -90,6 +114,9 @@ def random_graph(draw, *, max_layers: int = 4, max_hw: int = 8, max_channels: in
         head: add a head (avgpool and/or FC with s8 logits, or none) at random.
         residual: allow residual Add blocks (with a signed branch).
         signed_outputs: allow signed intermediate tensors.
+        pools: also windowed pools and concats (:func:`pool_or_concat_on`), and a head that
+            concatenates two globally pooled branches (a zero-copy concat when their formats
+            agree).
     """
     seed = draw(st.integers(0, 2**20))
     h = draw(st.integers(1, max_hw))
@@ -99,10 +126,15 @@ def random_graph(draw, *, max_layers: int = 4, max_hw: int = 8, max_channels: in
     x = b.input
     for _ in range(draw(st.integers(1, max_layers))):
         x = draw(layer_on(b, x, max_channels=max_channels, residual=residual,
-                          signed_outputs=signed_outputs))
+                          signed_outputs=signed_outputs, pools=pools))
     if head:
-        kind = draw(st.sampled_from(("pool+fc", "fc", "pool", "none")))
-        if "pool" in kind:
+        kind = draw(st.sampled_from(("pool+fc", "fc", "pool", "none")
+                                    + (("pool+cat+fc",) if pools else ())))
+        if "cat" in kind:
+            other = b.pw(x, draw(st.integers(1, max_channels)),
+                         out=draw(st.sampled_from((_dtype(b.tensor(x)), "u2"))))
+            x = b.concat([b.avgpool(x), b.avgpool(other)])
+        elif "pool" in kind:
             x = b.avgpool(x)
         if "fc" in kind:
             x = b.fc(x, draw(st.integers(1, 10)), weight=draw(weight_dtypes()), out="s8")

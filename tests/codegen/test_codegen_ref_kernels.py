@@ -194,3 +194,29 @@ def test_pools_and_concat_all_precisions(out_bits):
     assert b.tensor(cat).signed and b.tensor(cat).shape == (5, 3, 36)
     g = b.build(b.fc(cat, 7))
     assert_informative(assert_bitexact(g, n=6))
+
+
+def test_concat_zero_copy(tmp_path):
+    """One-pixel inputs of the output's format are written side by side in the concat's output:
+    no copy runs, the arena shrinks, the codes stay bit-exact; a rescaled input falls back to the
+    copy kernel."""
+    from mixq.codegen.emit import emit_c, select_kernels
+    from mixq.ir.memory import plan_memory
+
+    def graph(rescaled: bool):
+        b = GraphBuilder((5, 4, 3), seed=3)
+        parts = [b.avgpool(b.conv(b.input, c, out="u4")) for c in (6, 4, 5)]
+        if rescaled:
+            b.set_scale(parts[1], 0.5)
+        return b.build(b.fc(b.concat(parts), 6, out="s8"))
+
+    g, copied = graph(False), graph(True)
+    _, plan = select_kernels(g)
+    cat = g.nodes[-2]
+    assert plan.zero_copy == (cat.name,) and select_kernels(copied)[1].zero_copy == ()
+    starts = [plan.offsets[t] for t in cat.inputs]
+    assert starts[0] == plan.offsets[cat.output] and starts == [starts[0] + d for d in (0, 3, 5)]
+    assert plan.arena_bytes < plan_memory(copied).arena_bytes
+    assert "mixq_concat_any(" not in (emit_c(g, tmp_path).out_dir / "mixq_model.c").read_text()
+    assert_bitexact(g)
+    assert_bitexact(copied)

@@ -31,7 +31,7 @@ def check_plan(graph, plan):
                 assert buf.size_bytes >= graph.tensor(t).packed_bytes
 
 
-@given(random_graph(max_layers=6, input_dtypes=("u8", "u4")),
+@given(random_graph(max_layers=6, input_dtypes=("u8", "u4"), pools=True),
        st.dictionaries(st.integers(0, 8), st.integers(1, 300), max_size=4))
 @settings(max_examples=150, deadline=None)
 def test_plan_properties(graph, scratch_by_index):
@@ -39,7 +39,7 @@ def test_plan_properties(graph, scratch_by_index):
     check_plan(graph, plan_memory(graph, scratch))
 
 
-@given(random_graph(max_layers=6))
+@given(random_graph(max_layers=6, pools=True))
 @settings(max_examples=100, deadline=None)
 def test_plan_with_inplace_kernels(graph):
     _, plan = select_kernels(graph)

@@ -271,6 +271,9 @@ def _model_c(graph, plan, chosen, layers: list[LayerCode], in_pack, out_pack, so
         scratch = plan.scratch_offset(node.name)
         args.append("NULL" if scratch is None else f"arena + {scratch}")
         lines.append(f"    /* {layer.comment} */")
+        if node.name in plan.zero_copy:  # its inputs were written side by side in its output
+            lines.append("    /* zero-copy: the inputs already lie side by side in the output */")
+            continue
         lines.append(f"    {kernel.function}({', '.join(args)});")
     if out_pack is not None:
         lines.append(f"    {kernels_ref.UNPACK_FUNCTION}(&{out_pack.symbol}, "
@@ -335,6 +338,7 @@ def _metadata(graph, digest, target, plan, chosen, layers, files) -> dict:
             "scratch_bytes": _scratch_size(plan, node.name),
             "arena_bytes": plan.live_bytes(i),
             "inplace": node.name in plan.inplace,
+            "zero_copy": node.name in plan.zero_copy,
         })
     return {
         "generator": "mixq",

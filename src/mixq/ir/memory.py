@@ -14,7 +14,9 @@ The plan places buffers with several orderings (greedy by size as in TFLM's
 ``GreedyMemoryPlanner``, by lifetime, by start, by size x lifetime; first-fit and best-fit) and
 keeps the smallest, so it never exceeds the greedy-by-size plan. A node may run *in place*
 (its output starts at the address of an input that dies at that node) when its kernel supports it:
-the caller passes those candidates, the planner keeps the ones that shrink the arena.
+the caller passes those candidates, the planner keeps the ones that shrink the arena. A concat
+of one-pixel tensors that moves no code is *zero-copy*: its inputs are placed side by side inside
+its output's buffer (:mod:`mixq.ir.memory_views`) and it runs no kernel.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from types import MappingProxyType
 from typing import Mapping, Optional
 
 from mixq.ir.graph import Add, AvgPool, Concat, Conv2d, FullyConnected, Graph, Pool2d
+from mixq.ir.memory_views import zero_copy_views
 
 ALIGN = 4
 
@@ -74,6 +77,8 @@ class MemoryPlan:
         inplace: names of the nodes that run in place.
         external: tensors kept outside the arena (network input/output in caller buffers).
         strategy: name of the ordering that produced this plan.
+        zero_copy: names of the concat nodes whose inputs were written in place of their output
+            (they run no code).
     """
 
     buffers: tuple[Buffer, ...]
@@ -84,6 +89,7 @@ class MemoryPlan:
     inplace: tuple[str, ...]
     external: tuple[str, ...]
     strategy: str
+    zero_copy: tuple[str, ...] = ()
 
     def scratch_offset(self, node_name: str) -> Optional[int]:
         """Offset of a node's scratch, or None if it has none."""
@@ -178,10 +184,12 @@ def plan_memory(
     scratch = dict(scratch_bytes or {})
     ext = default_external(graph) if external is None else tuple(external)
     life = tensor_lifetimes(graph)
-    candidates = _valid_inplace(graph, inplace or {}, life, set(ext))
+    views = zero_copy_views(graph, ext)
+    in_views = set(views) | {parent for parent, _ in views.values()}
+    candidates = _valid_inplace(graph, inplace or {}, life, set(ext) | in_views)
 
     def build(chosen: tuple[str, ...]) -> list[Buffer]:
-        return _buffers(graph, life, set(ext), scratch, {n: candidates[n] for n in chosen})
+        return _buffers(graph, life, set(ext), scratch, {n: candidates[n] for n in chosen}, views)
 
     if inplace_policy not in ("auto", "always"):
         raise ValueError(f"inplace_policy must be 'auto' or 'always', not '{inplace_policy}'")
@@ -202,7 +210,7 @@ def plan_memory(
             trial = _best_plan(build(every), every)
             best = trial if trial[0] < best[0] else best
     arena, chosen, strategy, placed = best
-    offsets = {m: b.offset for b in placed for m in b.members}
+    offsets = {m: b.offset + views.get(m, ("", 0))[1] for b in placed for m in b.members}
     return MemoryPlan(
         buffers=tuple(placed),
         offsets=MappingProxyType(offsets),
@@ -212,11 +220,14 @@ def plan_memory(
         inplace=chosen,
         external=ext,
         strategy=strategy,
+        zero_copy=tuple(n.name for n in graph.nodes if isinstance(n, Concat)
+                        and n.inputs[0] in views),
     )
 
 
 def _valid_inplace(graph, inplace, life, ext) -> dict[str, tuple[str, int]]:
-    """Candidates whose input dies at their node, in node order."""
+    """Candidates whose input dies at their node, in node order (``ext``: tensors that are
+    external or take part in a zero-copy concat)."""
     valid = {}
     for i, node in enumerate(graph.nodes):
         if node.name not in inplace:
@@ -230,9 +241,9 @@ def _valid_inplace(graph, inplace, life, ext) -> dict[str, tuple[str, int]]:
     return valid
 
 
-def _buffers(graph, life, ext, scratch, chosen) -> list[Buffer]:
-    """Arena buffers (in-place chains merged), deterministic order."""
-    group = {}  # tensor -> representative tensor (in-place chains share a region)
+def _buffers(graph, life, ext, scratch, chosen, views) -> list[Buffer]:
+    """Arena buffers (in-place chains and zero-copy concats merged), deterministic order."""
+    group = {t: parent for t, (parent, _) in views.items()}  # tensor -> its region's tensor
     for node in graph.nodes:
         if node.name in chosen:
             group[node.output] = group.get(chosen[node.name][0], chosen[node.name][0])
