@@ -175,6 +175,31 @@ def test_unsupported_pools_and_concat_reported_together():
         assert what in msg
 
 
+class _LeNet(nn.Module):
+    """PyTorch's MNIST-tutorial style: the ReLU after the max pool."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1, self.conv2 = nn.Conv2d(1, 4, 5), nn.Conv2d(4, 6, 3)
+        self.fc = nn.Linear(6 * 2 * 2, 3)
+
+    def forward(self, x):
+        x = F.relu(F.max_pool2d(self.conv1(x), 2))
+        x = torch.clamp(F.max_pool2d(self.conv2(x), 2), 0, 6)
+        return self.fc(torch.flatten(x, 1))
+
+
+def test_activation_after_max_pool_moves_onto_the_conv():
+    torch.manual_seed(0)
+    x = torch.rand(4, 1, 16, 16)
+    gm = capture(_LeNet(), x)  # compared with the model inside
+    assert [gm.get_submodule(n).relu for n in ("conv1", "conv2")] == [True, True]
+    assert gm.get_submodule("conv2").clip_max == 6.0
+    qat = mixq.prepare(_LeNet(), 8, example_input=x[:1], calibration=x).eval()
+    np.testing.assert_array_equal(interpret(mixq.integerize(qat), input_codes(qat, x)),
+                                  integer_codes(qat, x))
+
+
 def test_ceil_mode_max_pool_and_uneven_padding():
     model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.MaxPool2d(3, 2, 1, ceil_mode=True),
                           nn.AvgPool2d((3, 2), (1, 2), (1, 0), count_include_pad=False))

@@ -4,7 +4,8 @@
 it for shapes, and rewrites the standard layers into the blocks :func:`mixq.nn.prepare` quantizes:
 
 * ``nn.Conv2d`` [+ ``nn.BatchNorm2d``] [+ ReLU / ReLU6 / Hardtanh(0, M) / clamp(0, M)] ->
-  :class:`~mixq.nn.layers.ConvBNReLU` (the conv bias is folded; a clip is the PACT ceiling);
+  :class:`~mixq.nn.layers.ConvBNReLU` (the conv bias is folded; a clip is the PACT ceiling; an
+  activation right after a max pool moves before it, as in ``F.relu(F.max_pool2d(conv(x), 2))``);
 * ``x + y`` / ``torch.add`` / ``operator.add`` [+ ReLU] -> :class:`~mixq.nn.layers.ResidualAdd`;
 * ``nn.AdaptiveAvgPool2d(1)``, a whole-map ``nn.AvgPool2d``, ``x.mean((2, 3))`` ->
   :class:`~mixq.nn.layers.GlobalAvgPool` (+ ``nn.Flatten`` when the axes are dropped);
@@ -138,6 +139,7 @@ class _Rewriter:
         self.modules: dict[str, nn.Module] = {}
         self.env: dict[fx.Node, fx.Node] = {}
         self.absorbed: set[fx.Node] = set()
+        self.commuted: set[fx.Node] = set()  # activations moved before a max pool
         self.problems: list[Unsupported] = []
         self.taken = {name for name, _ in gm.named_modules()}
         self.pads: dict[fx.Node, tuple[int, int, int, int]] = {}  # a ZeroPad2d before a conv
@@ -146,9 +148,19 @@ class _Rewriter:
         return next(iter(node.users)) if len(node.users) == 1 else None
 
     def _absorb_activation(self, node: fx.Node):
-        """(ceiling or None, last node) for an activation that is ``node``'s only user."""
+        """(ceiling or None, last node) for an activation that is ``node``'s only user, or the
+        only user of a max pool that is (``act(maxpool(x)) == maxpool(act(x))``: the activation
+        is monotone, so it moves before the pool, onto the layer)."""
         user = self._sole_user(node)
         act = R.activation_of(self.gm, user) if user is not None else None
+        if act is None and user is not None and isinstance(
+                pool := R.pool2d_of(self.gm, user), Pool2d) and pool.maximum:
+            after = self._sole_user(user)
+            act = R.activation_of(self.gm, after) if after is not None else None
+            if act is not None:
+                self.absorbed.add(after)
+                self.commuted.add(after)
+            return act, node
         if act is None:
             return None, node
         self.absorbed.add(user)
@@ -187,6 +199,8 @@ class _Rewriter:
         elif node.op == "get_attr":
             if node.users:
                 self.problem(node, "parameters used outside a layer")
+        elif node in self.commuted:
+            self.env[node] = self.env[node.args[0]]  # its max pool already sees activated values
         elif node in self.absorbed:
             return
         elif isinstance(m, (ConvBNReLU, GlobalAvgPool, ResidualAdd, Pool2d, Concat)):
