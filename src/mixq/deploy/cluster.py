@@ -38,6 +38,11 @@ def geometries_from_graph(graph) -> list[tuple[str, LayerGeometry]]:
             g = LayerGeometry("pool", hwc(ins[0]), hwc(o), (1, 1), 8, ins[0].bits, o.bits)
         elif op == "Add":
             g = LayerGeometry("add", hwc(ins[0]), hwc(o), (1, 1), 8, ins[0].bits, o.bits)
+        elif op == "Pool2d":  # a windowed pool: the pool cost over the input it reads
+            g = LayerGeometry("pool", hwc(ins[0]), hwc(o), tuple(node.kernel), 8, ins[0].bits,
+                              o.bits)
+        elif op == "Concat":  # an element-wise copy of the output: the add cost
+            g = LayerGeometry("add", hwc(o), hwc(o), (1, 1), 8, max(t.bits for t in ins), o.bits)
         else:
             raise MixqError(f"the cluster latency model has no cost for '{op}' ({node.name})")
         out.append((node.name, g))
