@@ -25,9 +25,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from mixq.errors import MixqError
 from mixq.interop.onnx_build import OnnxBuilder, require_onnx
-from mixq.ir.graph import Add, AvgPool, Conv2d, FullyConnected, Graph, Requant, TensorType
+from mixq.ir.graph import (Add, AvgPool, Concat, Conv2d, FullyConnected, Graph, Pool2d, Requant,
+                           TensorType)
+from mixq.ir.interpret import pool2d_windows
 
 OPSET = 17
 BATCH = "N"
@@ -138,8 +139,50 @@ def _emit_add(b: OnnxBuilder, node: Add, graph: Graph) -> None:
                graph.tensor(node.output), node.name)
 
 
+def _emit_pool2d(b: OnnxBuilder, node: Pool2d, graph: Graph) -> None:
+    """Window max or sum in float (exact for codes and sums below 2^24), then the integer rule."""
+    from onnx import TensorProto
+
+    x = b.op("Cast", [b.op("Transpose", [node.input], perm=[0, 3, 1, 2])], to=TensorProto.FLOAT)
+    top, bottom, left, right = node.padding
+    pads = [top, left, bottom, right]
+    t = graph.tensor(node.output)
+    if node.maximum:  # ONNX MaxPool never picks a padded position
+        y = b.op("MaxPool", [x], kernel_shape=list(node.kernel), strides=list(node.stride),
+                 pads=pads)
+        y = _to_int64(b, b.op("Transpose", [y], perm=[0, 2, 3, 1]))
+        _clip_cast(b, y, t.qmin, t.qmax, node.output, t, node.name)
+        return
+    c = t.shape[-1]
+    ones = b.const(np.ones((c, 1, *node.kernel), np.float32), f"{node.name}_window")
+    total = b.op("Conv", [x, ones], pads=pads, strides=list(node.stride), group=c)
+    total = _to_int64(b, b.op("Transpose", [total], perm=[0, 2, 3, 1]))
+    if node.count_include_pad:
+        count = np.int64(node.kernel[0] * node.kernel[1])
+    else:  # taps inside the input, per output pixel: (H_out, W_out, 1)
+        ones_in = np.ones((1, *graph.tensor(node.input).shape[:2], 1), np.int64)
+        count = pool2d_windows(ones_in, node.kernel, node.stride, node.padding, 0).sum(
+            axis=(-2, -1))[0]
+    half = b.op("Add", [total, b.const(count // 2, f"{node.name}_half")])
+    _clip_cast(b, floor_div(b, half, count, node.name), t.qmin, t.qmax, node.output, t,
+               node.name)
+
+
+def _emit_concat(b: OnnxBuilder, node: Concat, graph: Graph) -> None:
+    parts = []
+    for i, (name, r) in enumerate(zip(node.inputs, node.rescales)):
+        x = b.op("Mul", [_to_int64(b, name), b.const(np.int64(r.multiplier), f"{node.name}_m{i}")])
+        if r.shift > 0:
+            x = b.op("Add", [x, b.const(np.int64(1 << (r.shift - 1)), f"{node.name}_half{i}")])
+        parts.append(floor_div(b, x, np.int64(1 << r.shift), f"{node.name}_{i}"))
+    total = b.op("Concat", parts, axis=-1)
+    _clip_cast(b, total, node.activation_min, node.activation_max, node.output,
+               graph.tensor(node.output), node.name)
+
+
 # One emitter per IR node type (the ONNX exporter's dispatch table).
-EMITTERS = {Conv2d: _emit_conv, FullyConnected: _emit_fc, AvgPool: _emit_avgpool, Add: _emit_add}
+EMITTERS = {Conv2d: _emit_conv, FullyConnected: _emit_fc, AvgPool: _emit_avgpool, Add: _emit_add,
+            Pool2d: _emit_pool2d, Concat: _emit_concat}
 
 
 def _value_info(name: str, t: TensorType):
@@ -166,10 +209,6 @@ def graph_to_onnx(graph: Graph):
     b = OnnxBuilder(graph.name)
     for name, _ in graph.tensors:
         b.reserve(name)
-    missing = sorted({type(n).__name__ for n in graph.nodes if type(n) not in EMITTERS})
-    if missing:
-        raise MixqError(f"the ONNX export does not cover {', '.join(missing)} nodes yet; "
-                        "deploy the graph with mixq deploy instead")
     for node in graph.nodes:
         EMITTERS[type(node)](b, node, graph)
     g = helper.make_graph(b.nodes, graph.name,
