@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 import mixq
 from mixq.ir.capture import input_codes, integer_codes
 from mixq.nn.capture import capture, layer_kind, weight_layer_names
+from mixq.nn.modules import QuantFlatten
 from mixq.quant.spec import BitAllocation, LayerBits, scheme_for
 from mixq.search.graph_bits import match_graph_bits
 
@@ -85,6 +86,14 @@ def test_random_standard_graph_is_bitexact_everywhere(spec, bits, seed):
     codes = input_codes(qat, x)
     expected = mixq.interpret(graph, codes)
     np.testing.assert_array_equal(expected, integer_codes(qat, x))  # QAT == interpret
+    # ... on every tensor: the graph's nodes are the QAT steps without the flattens
+    steps = [s for s in qat.integer_steps(x)[0] if not isinstance(s.module, QuantFlatten)]
+    every = mixq.interpret(graph, codes, return_all=True)
+    assert len(steps) == len(graph.nodes)
+    for step, node in zip(steps, graph.nodes):
+        got = step.output.codes.round().long()
+        got = got.permute(0, 2, 3, 1) if got.dim() == 4 else got  # NCHW -> NHWC
+        np.testing.assert_array_equal(every[node.output], got.numpy(), err_msg=node.name)
     with tempfile.TemporaryDirectory(prefix="mixq-random-graph-") as tmp:
         result = mixq.deploy(graph, tmp, target="stm32h7", emulate=4, inputs=codes[:4])
     assert result.bitexact and result.samples == 4  # emulated Cortex-M7 == interpret
