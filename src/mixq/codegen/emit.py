@@ -27,8 +27,8 @@ from typing import Optional
 from mixq.codegen import kernels_ref
 from mixq.codegen.csource import c_comment_text
 from mixq.codegen.hashing import model_hash
-from mixq.codegen.kernels import (RUNTIME_DIR, Kernel, kernel_set_name, node_dtypes,
-                                  select_kernel)
+from mixq.codegen.kernels import (RUNTIME_DIR, Kernel, kernel_costs, kernel_set_name,
+                                  node_dtypes, select_kernel)
 from mixq.codegen.layers import LayerCode, layer_code, pack_code
 from mixq.fileio import write_text_atomic
 from mixq.ir.graph import Conv2d, FullyConnected, Graph
@@ -328,6 +328,8 @@ def _metadata(graph, digest, target, plan, chosen, layers, files) -> dict:
             "name": node.name,
             "kind": node.kind,
             "function": kernel.function,
+            "variant": kernel.variant,
+            "kernel_costs": kernel_costs(node, graph, target),
             "target": kernel.target,
             "dtypes": list(node_dtypes(node, graph)),
             "weight_bits": node.weight_bits if weighted else None,

@@ -48,6 +48,11 @@ class Kernel:
             ``(node, graph) -> tuple of indices``; () for ordinary kernels.
         source_dir: folder holding ``sources``; None for the package runtime folder.
         priority: higher wins among one target's matching kernels.
+        cost: ``(node, graph) -> float`` estimated instructions of this kernel on ``node`` (a
+            model calibrated with ``bench/kernels.py``), or None. Among one set's matching
+            kernels of the highest priority, the lowest estimate wins (the per-layer choice
+            between variants, e.g. per-tap or window im2col, or a wider weight kernel); kernels
+            without an estimate are then considered only when none has one.
         sparse: runs dense-ternary + sparse-int8 layers (nodes with ``sparse`` set, see
             :mod:`mixq.codegen.kernels_sparse`); a kernel runs either those or the others.
     """
@@ -64,6 +69,7 @@ class Kernel:
     inplace_inputs: "tuple[int, ...] | Callable[..., tuple[int, ...]]" = ()
     source_dir: Optional[Path] = None
     priority: int = 0
+    cost: Optional[Callable[..., float]] = None
     sparse: bool = False
 
     def __post_init__(self):

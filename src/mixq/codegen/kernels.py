@@ -38,7 +38,9 @@ kernel set is a :class:`~mixq.platform.KernelSet` member, a module defining its 
 a row of that table. :func:`register_kernel` adds a kernel at run time (tests, a plug-in set
 under any other name). Selection for kernel set ``T`` considers ``T``'s kernels first, then the
 reference ones, so a set only holds what it speeds up; among one set's matches the highest
-``priority`` wins, then the earliest in the table.
+``priority`` wins, then the lowest ``cost`` estimate (:func:`kernel_costs`: the per-layer choice
+among variants, recorded in the project metadata and ``deploy.json``), then the earliest in the
+table.
 
 A kernel of a set (in ``mixq/codegen/kernels_armv7em.py``, listed in its ``KERNELS``)::
 
@@ -134,6 +136,38 @@ def _load_target(name: str) -> None:
                          f"{', '.join(known)} or register kernels for it")
 
 
+def _cheapest(found: list[Kernel], node, graph: Graph) -> Kernel:
+    """The highest-priority kernel of ``found``; among those, the lowest cost estimate, then
+    the earliest in the table."""
+    top = max(k.priority for k in found)
+    best = [k for k in found if k.priority == top]
+    costed = [k for k in best if k.cost is not None]
+    if costed:
+        return min(costed, key=lambda k: k.cost(node, graph))  # min keeps the first of ties
+    return best[0]
+
+
+def kernel_costs(node, graph: Graph, target: "KernelSet | str") -> dict[str, float]:
+    """Estimated instructions of every costed candidate of ``target`` for ``node`` (the
+    alternatives :func:`select_kernel` weighed), keyed ``function/variant``; empty when the
+    choice was not by cost.
+
+    Example:
+        >>> from mixq.codegen.synth import GraphBuilder
+        >>> b = GraphBuilder((8, 8, 3), seed=0)
+        >>> g = b.build(b.conv(b.input, 8, kernel=3))
+        >>> sorted(kernel_costs(g.nodes[0], g, "armv7em"))[:2]
+        ['mixq_conv2d_dsp_s8/dsp', 'mixq_conv2d_dsp_win_s8/dsp-window']
+    """
+    name = kernel_set_name(target)
+    found = [k for k in registered_kernels(name) if not k.is_inplace and k.matches(node, graph)]
+    if not found:
+        return {}
+    top = max(k.priority for k in found)
+    return {f"{k.function}/{k.variant}": round(float(k.cost(node, graph)), 1)
+            for k in found if k.priority == top and k.cost is not None}
+
+
 def select_kernel(node, graph: Graph, target: "KernelSet | str" = REFERENCE_TARGET, *,
                   inplace: bool = False):
     """The kernel that runs ``node`` for kernel set ``target``.
@@ -159,7 +193,7 @@ def select_kernel(node, graph: Graph, target: "KernelSet | str" = REFERENCE_TARG
             if k.is_inplace == inplace and k.matches(node, graph)
         ]
         if found:
-            return max(enumerate(found), key=lambda ik: (ik[1].priority, -ik[0]))[1]
+            return _cheapest(found, node, graph)
     if inplace:
         return None
     raise ValueError(
@@ -168,6 +202,7 @@ def select_kernel(node, graph: Graph, target: "KernelSet | str" = REFERENCE_TARG
     )
 
 
-__all__ = ["OPS", "REFERENCE_TARGET", "RUNTIME_DIR", "Kernel", "dtype_name", "kernel_set_name",
+__all__ = ["OPS", "REFERENCE_TARGET", "RUNTIME_DIR", "Kernel", "dtype_name", "kernel_costs",
+           "kernel_set_name",
            "kernel_set_table", "node_dtypes", "node_op", "register_kernel", "registered_kernels",
            "select_kernel", "weight_dtype"]

@@ -22,6 +22,8 @@ reference kernels (:func:`mixq.codegen.kernels.select_kernel`).
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 
 from mixq.codegen.kernel import RUNTIME_DIR, Kernel
@@ -73,38 +75,66 @@ def _taps_channels(node, graph: Graph) -> tuple[int, int]:
     return int(np.prod(shape[:-1], dtype=np.int64)), int(shape[-1])
 
 
-def conv_k_lanes(taps: int, channels: int, in_bits: int, w_bits: int) -> int:
-    """int16 lanes of one im2col column (mirror of ``mixq_dsp_conv_k_lanes``).
+def tap_codes(channels: int, in_bits: int, window: bool = False) -> int:
+    """Codes one kernel tap (one input pixel) adds to the im2col stream.
+
+    Per-tap layout (``window=False``): the tap's channels rounded up to a whole 32-bit word of
+    codes, so every tap is widened on its own. Window layout (``window=True``, first layers with
+    few channels): the pixel's packed bytes as they are (codes past ``channels`` included,
+    multiplied by zero weights), the receptive field staged contiguously and widened as one
+    stream, so 3 channels cost 3 lanes at 8 bits instead of 4 (and 4 instead of 16 at 2 bits).
+
+    Example:
+        >>> tap_codes(3, 8), tap_codes(3, 8, window=True), tap_codes(3, 2), tap_codes(3, 2, True)
+        (4, 3, 16, 4)
+    """
+    if window:
+        return -(-channels * in_bits // 8) * (8 // in_bits)
+    per_in = 32 // in_bits
+    return -(-channels // per_in) * per_in
+
+
+def conv_k_lanes(taps: int, channels: int, in_bits: int, w_bits: int,
+                 window: bool = False) -> int:
+    """int16 lanes of one im2col column (mirror of ``mixq_dsp_conv_k_lanes``): the taps' codes
+    (:func:`tap_codes`) rounded up to whole activation words, then to whole weight words.
 
     Example:
         >>> conv_k_lanes(9, 3, 8, 4)  # 9 taps of 3 channels widened to 4 lanes, then 8-lane words
         40
+        >>> conv_k_lanes(9, 3, 8, 8, window=True)  # 27 codes in one stream -> 28 lanes
+        28
     """
     per_in, per_w = 32 // in_bits, 32 // w_bits
-    tap = -(-channels // per_in) * per_in
-    return -(-taps * tap // per_w) * per_w
+    stream = -(-taps * tap_codes(channels, in_bits, window) // per_in) * per_in
+    return -(-stream // per_w) * per_w
 
 
-def column_order(taps: int, channels: int, in_bits: int, w_bits: int) -> np.ndarray:
+def column_order(taps: int, channels: int, in_bits: int, w_bits: int,
+                 window: bool = False) -> np.ndarray:
     """Logical weight index (tap * channels + channel) of each im2col lane, -1 for zero lanes.
 
     Example:
         >>> column_order(1, 3, 8, 8).tolist()
         [0, 2, 1, -1]
+        >>> column_order(2, 3, 8, 8, window=True).tolist()  # one stream across both taps
+        [0, 2, 1, 3, 4, -1, 5, -1]
     """
     per_in = 32 // in_bits
-    tap_lanes = -(-channels // per_in) * per_in
-    within = (np.arange(tap_lanes) // per_in) * per_in + np.tile(act_word_lanes(in_bits),
-                                                                  tap_lanes // per_in)
-    order = [np.where(within < channels, t * channels + within, -1) for t in range(taps)]
-    flat = np.concatenate(order) if order else np.zeros(0, np.int64)
-    k_lanes = conv_k_lanes(taps, channels, in_bits, w_bits)
-    return np.concatenate([flat, -np.ones(k_lanes - flat.size, np.int64)]).astype(np.int64)
+    per_tap = tap_codes(channels, in_bits, window)
+    within = np.arange(per_tap)
+    stream = np.concatenate([np.where(within < channels, t * channels + within, -1)
+                             for t in range(taps)] or [np.zeros(0, np.int64)])
+    stream = np.concatenate([stream, -np.ones(-stream.size % per_in, np.int64)])
+    # lanes of each activation word in widening order (codes (0, 2, 1, 3) at 8 bits)
+    lanes = stream.reshape(-1, per_in)[:, act_word_lanes(in_bits)].ravel()
+    k_lanes = conv_k_lanes(taps, channels, in_bits, w_bits, window)
+    return np.concatenate([lanes, -np.ones(k_lanes - lanes.size, np.int64)]).astype(np.int64)
 
 
 def reorder_conv_weights(weight: np.ndarray, taps: int, channels: int, in_bits: int,
-                         w_bits: int) -> np.ndarray:
-    """Weights of ``mixq_conv2d_dsp_s<w_bits>``: uint8 bytes of little-endian 32-bit words.
+                         w_bits: int, window: bool = False) -> np.ndarray:
+    """Weights of ``mixq_conv2d_dsp[_win]_s<w_bits>``: uint8 bytes of little-endian 32-bit words.
 
     Layout: one row per output channel, ``k_lanes / (32 / w_bits)`` words each; inside a word,
     lane ``l`` of the column holds its code at position ``weight_word_lanes(w_bits)[l]``.
@@ -115,6 +145,7 @@ def reorder_conv_weights(weight: np.ndarray, taps: int, channels: int, in_bits: 
         weight: int codes (C_out, taps * channels), tap-major (OHWI flattened).
         taps, channels: im2col geometry.
         in_bits, w_bits: activation and weight code widths.
+        window: the window layout of :func:`tap_codes`.
 
     Example:
         >>> w = np.array([[1, 2, 3]])  # one output channel, one tap of 3 channels
@@ -125,7 +156,7 @@ def reorder_conv_weights(weight: np.ndarray, taps: int, channels: int, in_bits: 
     """
     weight = np.asarray(weight, dtype=np.int64).reshape(weight.shape[0], -1)
     c_out = weight.shape[0]
-    order = column_order(taps, channels, in_bits, w_bits)
+    order = column_order(taps, channels, in_bits, w_bits, window)
     rows = np.zeros((c_out, order.size), np.int64)  # (C_out, k_lanes)
     valid = order >= 0
     rows[:, valid] = weight[:, order[valid]]
@@ -144,19 +175,35 @@ def _conv_geometry(node, graph: Graph) -> tuple[int, int, int, int]:
     return taps, channels, graph.tensor(node.input).bits, node.weight_bits
 
 
-def pack_conv_weights(node, graph: Graph) -> np.ndarray:
-    """The weight blob of a conv / pw / fc node for the DSP kernels."""
+def pack_conv_weights(node, graph: Graph, window: bool = False) -> np.ndarray:
+    """The weight blob of a conv / pw / fc node for the DSP kernels (``window``: the window
+    layout of ``mixq_conv2d_dsp_win_*``)."""
     taps, channels, in_bits, w_bits = _conv_geometry(node, graph)
     return reorder_conv_weights(node.weight.reshape(node.weight.shape[0], -1), taps, channels,
-                                in_bits, w_bits)
+                                in_bits, w_bits, window)
 
 
-def conv_scratch_bytes(node, graph: Graph) -> int:
+def pack_window_weights(node, graph: Graph) -> np.ndarray:
+    """:func:`pack_conv_weights` in the window layout."""
+    return pack_conv_weights(node, graph, window=True)
+
+
+def conv_scratch_bytes(node, graph: Graph, window: bool = False) -> int:
     """Four interleaved int16 im2col columns (one when the layer has fewer than four output
-    pixels); mirror of ``mixq_conv2d_dsp_scratch_bytes``."""
+    pixels) and, for the window layout, the staged receptive field (whole words); mirror of
+    ``mixq_conv2d_dsp_scratch_bytes`` / ``mixq_conv2d_dsp_win_scratch_bytes``."""
     out = graph.tensor(node.output).shape
     pixels = int(np.prod(out[:-1], dtype=np.int64)) if len(out) > 1 else 1
-    return (4 if pixels >= 4 else 1) * conv_k_lanes(*_conv_geometry(node, graph)) * 2
+    cols = (4 if pixels >= 4 else 1) * conv_k_lanes(*_conv_geometry(node, graph), window) * 2
+    if not window:
+        return cols
+    taps, channels, in_bits, _ = _conv_geometry(node, graph)
+    return cols + -(-taps * -(-channels * in_bits // 8) // 4) * 4
+
+
+def window_scratch_bytes(node, graph: Graph) -> int:
+    """:func:`conv_scratch_bytes` of the window layout."""
+    return conv_scratch_bytes(node, graph, window=True)
 
 
 def conv_fits_int32(node, graph: Graph) -> bool:
@@ -217,16 +264,57 @@ def _dtypes(weights: tuple[str, ...]) -> frozenset:
     return frozenset((i, w, o) for i in INPUT_DTYPES for w in weights for o in OUTPUT_DTYPES)
 
 
+def _conv_cost(node, graph: Graph, w_bits: int, window: bool) -> float:
+    """Estimated instructions of ``mixq_conv2d_dsp[_win]_s<w_bits>`` on a conv / pw / fc node:
+    the MAC loop over blocks of four pixels (:data:`CONV_COSTS` per lane and output channel,
+    plus the per-channel group and requantization work), the one-column loop of the last
+    pixels, and the im2col of every pixel (per tap, or the staged window). The constants are
+    fitted to ``bench/kernels.py`` counts (README, kernel table)."""
+    taps, channels, in_bits, _ = _conv_geometry(node, graph)
+    out = graph.tensor(node.output).shape
+    pixels = int(np.prod(out[:-1], dtype=np.int64)) if len(out) > 1 else 1
+    c_out = int(node.weight.shape[0])
+    k_lanes = conv_k_lanes(taps, channels, in_bits, w_bits, window)
+    c = CONV_COSTS
+    blocks, tail = divmod(pixels, 4)
+    mac = blocks * c_out * (c["lane"] * k_lanes + c["channel"])
+    mac += tail * c_out * (c["lane_1col"] * k_lanes + c["channel_1col"])
+    per_in = 32 // in_bits
+    if window:
+        kh = node.weight.shape[1] if isinstance(node, Conv2d) else 1
+        stage = taps * -(-channels * in_bits // 8)
+        cols = pixels * (c["stage_row"] * kh + c["stage_byte"] * stage
+                         + c["widen_lane"] * k_lanes + c["pixel"])
+    else:
+        tap_lanes = tap_codes(channels, in_bits)
+        partial = channels % per_in != 0
+        cols = pixels * (taps * (c["tap"] + c["widen_lane"] * tap_lanes
+                                 + c["partial_word"] * partial) + c["pixel"])
+    return float(mac + cols)
+
+
+# Instructions of the conv kernels' parts (see _conv_cost), read off their inner loops and
+# fitted to bench/kernels.py counts on the emulated Cortex-M7.
+CONV_COSTS = {"lane": 3.63, "channel": 45.0, "lane_1col": 2.6, "channel_1col": 14.0,
+              "tap": 12.0, "widen_lane": 1.3, "partial_word": 14.0, "pixel": 20.0,
+              "stage_row": 14.0, "stage_byte": 0.9}
+
+
 def _kernels() -> tuple[Kernel, ...]:
     out = []
     for bits, weights in ((8, ("s8",)), (4, ("s4",)), (2, ("s2", "t2"))):
         for op in (LayerKind.CONV, LayerKind.PW, LayerKind.FC):
+            common = dict(op=op, sources=("mixq_conv2d_dsp.c", "mixq_dsp.h"),
+                          source_dir=SOURCE_DIR, target=TARGET, dtypes=_dtypes(weights),
+                          accepts=conv_fits_int32, priority=10)
             out.append(Kernel(
-                op=op, function=f"mixq_conv2d_dsp_s{bits}",
-                sources=("mixq_conv2d_dsp.c", "mixq_dsp.h"), source_dir=SOURCE_DIR,
-                target=TARGET, variant="dsp", dtypes=_dtypes(weights), accepts=conv_fits_int32,
-                scratch_bytes=conv_scratch_bytes, pack_weights=pack_conv_weights, priority=10,
-            ))
+                function=f"mixq_conv2d_dsp_s{bits}", variant="dsp",
+                scratch_bytes=conv_scratch_bytes, pack_weights=pack_conv_weights,
+                cost=partial(_conv_cost, w_bits=bits, window=False), **common))
+            out.append(Kernel(
+                function=f"mixq_conv2d_dsp_win_s{bits}", variant="dsp-window",
+                scratch_bytes=window_scratch_bytes, pack_weights=pack_window_weights,
+                cost=partial(_conv_cost, w_bits=bits, window=True), **common))
     dw = dict(op=LayerKind.DW, function="mixq_dwconv3x3_dsp",
               sources=("mixq_dwconv3x3_dsp.c", "mixq_dsp.h"), source_dir=SOURCE_DIR,
               target=TARGET, dtypes=_dtypes(("s8", "s4", "s2", "t2")),

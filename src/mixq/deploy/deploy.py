@@ -48,7 +48,10 @@ def _known_fields(record) -> dict:
 class LayerResult:
     """One layer of a deployment: its kernel, MACs, executed instructions, estimated cycles
     (and, on a core with a pipeline model, its modelled cycles and MACs per cycle; on a platform
-    with memory timing, the memory stall cycles included in ``est_cycles``)."""
+    with memory timing, the memory stall cycles included in ``est_cycles``), the kernel's
+    variant and, when the code generator chose among variants by estimated cost, each
+    candidate's estimate (``kernel_costs``: ``function/variant`` -> instructions, see
+    :func:`mixq.codegen.kernels.kernel_costs`)."""
 
     name: str
     kernel: str
@@ -58,6 +61,8 @@ class LayerResult:
     model_cycles: Optional[int] = None
     mac_per_cycle: Optional[float] = None
     memory_cycles: Optional[int] = None
+    variant: Optional[str] = None
+    kernel_costs: Optional[dict] = None
 
     to_json = _known_fields  # pipeline-model and memory keys only when known
 
@@ -250,7 +255,8 @@ def deploy(
                     int(prof.cycles.get(i, 0)) if modelled else None,
                     round(layer["macs"] / max(prof.cycles.get(i, 0), 1), 4) if modelled
                     else None,
-                    timing.charge(seg.fills) if timing and seg else None)
+                    timing.charge(seg.fills) if timing and seg else None,
+                    layer.get("variant") or None, layer.get("kernel_costs") or None)
         for i, (layer, seg) in enumerate(zip(meta["layers"], segments)))
     memory_model = None
     if timing is not None:

@@ -11,16 +11,37 @@
  * loop in C. The three weight widths are one always-inline body specialised by the compiler. */
 #include "mixq_dsp.h"
 
-/* int16 lanes of one im2col column: each tap's in_c codes widened to whole words of
- * 32 / in_bits lanes, the total rounded up to whole weight words of 32 / w_bits lanes. */
-static int32_t mixq_dsp_conv_k_lanes(const mixq_conv_params_t *p) {
+/* Codes one kernel tap adds to the im2col stream: the tap's in_c codes rounded up to a whole
+ * word of 32 / in_bits codes (per-tap layout), or the pixel's packed bytes as they are (window
+ * layout: the receptive field is staged contiguously and widened as one stream; the codes past
+ * in_c in a pixel's last byte meet zero weights). */
+static int32_t mixq_dsp_tap_codes(const mixq_conv_params_t *p, int32_t window) {
+  const int32_t per_in = 32 / p->in_bits;
+  return window ? mixq_row_bytes(p->in_c, p->in_bits) * (8 / p->in_bits)
+                : (p->in_c + per_in - 1) / per_in * per_in;
+}
+
+/* int16 lanes of one im2col column: the taps' codes rounded up to whole words of
+ * 32 / in_bits lanes, then to whole weight words of 32 / w_bits lanes. */
+static int32_t mixq_dsp_conv_k_lanes(const mixq_conv_params_t *p, int32_t window) {
   const int32_t per_in = 32 / p->in_bits, per_w = 32 / p->w_bits;
-  const int32_t tap = (p->in_c + per_in - 1) / per_in * per_in;
-  return (p->k_h * p->k_w * tap + per_w - 1) / per_w * per_w;
+  const int32_t codes = p->k_h * p->k_w * mixq_dsp_tap_codes(p, window);
+  const int32_t stream = (codes + per_in - 1) / per_in * per_in;
+  return (stream + per_w - 1) / per_w * per_w;
+}
+
+/* Bytes of the staged receptive field of the window layout (whole words). */
+static int32_t mixq_dsp_stage_bytes(const mixq_conv_params_t *p) {
+  return (p->k_h * p->k_w * mixq_row_bytes(p->in_c, p->in_bits) + 3) / 4 * 4;
 }
 
 int32_t mixq_conv2d_dsp_scratch_bytes(const mixq_conv_params_t *p) {
-  return (p->out_h * p->out_w >= 4 ? 4 : 1) * mixq_dsp_conv_k_lanes(p) * 2;
+  return (p->out_h * p->out_w >= 4 ? 4 : 1) * mixq_dsp_conv_k_lanes(p, 0) * 2;
+}
+
+int32_t mixq_conv2d_dsp_win_scratch_bytes(const mixq_conv_params_t *p) {
+  return (p->out_h * p->out_w >= 4 ? 4 : 1) * mixq_dsp_conv_k_lanes(p, 1) * 2 +
+         mixq_dsp_stage_bytes(p);
 }
 
 /* Widen the receptive field of output pixel `pix` into k_lanes lanes, groups of four lanes
@@ -54,6 +75,54 @@ static int32_t mixq_dsp_im2col(const mixq_conv_params_t *p, const uint8_t *input
       }
     }
   }
+  while (d < end) MIXQ_EMIT2(d, stride, 0u, 0u);
+  return sum;
+}
+
+/* Copy n bytes (a word at a time; small n, so no library call). */
+MIXQ_INLINE void mixq_dsp_copy(uint8_t *d, const uint8_t *s, int32_t n) {
+  for (; n >= 4; n -= 4, s += 4, d += 4) {
+    const uint32_t v = mixq_dsp_load32(s);
+    memcpy(d, &v, 4);
+  }
+  for (; n > 0; n--) *d++ = *s++;
+}
+
+MIXQ_INLINE void mixq_dsp_zero(uint8_t *d, int32_t n) {
+  const uint32_t z = 0;
+  for (; n >= 4; n -= 4, d += 4) memcpy(d, &z, 4);
+  for (; n > 0; n--) *d++ = 0;
+}
+
+/* Window layout: stage the receptive field of output pixel `pix` contiguously (zero bytes for
+ * the padding), then widen it as one stream of k_h * k_w * px_bytes * 8 / in_bits codes. */
+static int32_t mixq_dsp_im2col_win(const mixq_conv_params_t *p, const uint8_t *input,
+                                   int32_t pix, mixq_u32a *d, int32_t k_lanes, int32_t stride,
+                                   int32_t want_sum, uint8_t *stage) {
+  const int32_t bits = p->in_bits, px = mixq_row_bytes(p->in_c, bits);
+  const int32_t oy = pix / p->out_w, ox = pix - oy * p->out_w;
+  const int32_t iy0 = oy * p->stride_h - p->pad_top, ix0 = ox * p->stride_w - p->pad_left;
+  const int32_t kx_lo = ix0 < 0 ? -ix0 : 0;
+  const int32_t kx_hi = p->in_w - ix0 < p->k_w ? p->in_w - ix0 : p->k_w;
+  const int32_t row = p->k_w * px, inside = (kx_hi - kx_lo) * px;
+  uint8_t *s = stage;
+  for (int32_t ky = 0; ky < p->k_h; ky++, s += row) {
+    const int32_t iy = iy0 + ky;
+    if (iy < 0 || iy >= p->in_h || inside <= 0) {
+      mixq_dsp_zero(s, row);
+      continue;
+    }
+    mixq_dsp_zero(s, kx_lo * px);
+    mixq_dsp_copy(s + kx_lo * px, input + (iy * p->in_w + ix0 + kx_lo) * px, inside);
+    mixq_dsp_zero(s + kx_hi * px, (p->k_w - kx_hi) * px);
+  }
+  int32_t sum = 0;
+  int32_t *const sp = want_sum ? &sum : NULL;
+  const int32_t n = p->k_h * row * (8 / bits);
+  mixq_u32a *const end = d + k_lanes / 4 * stride;
+  if (bits == 8) d = mixq_dsp_expand(d, stage, n, 8, stride, sp);
+  else if (bits == 4) d = mixq_dsp_expand(d, stage, n, 4, stride, sp);
+  else d = mixq_dsp_expand(d, stage, n, 2, stride, sp);
   while (d < end) MIXQ_EMIT2(d, stride, 0u, 0u);
   return sum;
 }
@@ -311,20 +380,32 @@ MIXQ_INLINE void mixq_dsp_block4(const mixq_conv_params_t *p, const mixq_u32a *c
   }
 }
 
+/* Widen the receptive field of pixel pix (either layout); see mixq_dsp_im2col(_win). */
+MIXQ_INLINE int32_t mixq_dsp_column(const mixq_conv_params_t *p, const uint8_t *input,
+                                    int32_t pix, mixq_u32a *d, int32_t k_lanes, int32_t stride,
+                                    int32_t want_sum, uint8_t *stage) {
+  return stage ? mixq_dsp_im2col_win(p, input, pix, d, k_lanes, stride, want_sum, stage)
+               : mixq_dsp_im2col(p, input, pix, d, k_lanes, stride, want_sum);
+}
+
 MIXQ_INLINE void mixq_dsp_conv(const mixq_conv_params_t *p, const uint8_t *input,
-                               uint8_t *output, uint8_t *scratch, const int32_t bits) {
-  const int32_t k_lanes = mixq_dsp_conv_k_lanes(p);
+                               uint8_t *output, uint8_t *scratch, const int32_t bits,
+                               const int32_t window) {
+  const int32_t k_lanes = mixq_dsp_conv_k_lanes(p, window);
   const int32_t n_words = k_lanes / (32 / bits);
   const int32_t offset = bits == 8 ? 0 : (bits == 4 ? 8 : 2); /* offset-binary weights */
   const int32_t opb = mixq_row_bytes(p->out_c, p->out_bits);
   const int32_t n_pix = p->out_h * p->out_w;
   const int32_t mode = mixq_dsp_out_mode(p);
   mixq_u32a *cols = (mixq_u32a *)(void *)scratch;
+  /* window layout: the staged receptive field after the columns */
+  uint8_t *stage = window ? scratch + (n_pix >= 4 ? 4 : 1) * k_lanes * 2 : NULL;
   int32_t pix = 0;
   for (; pix + 4 <= n_pix; pix += 4) {
     int32_t sums[4] = {0, 0, 0, 0};
     for (int32_t c = 0; c < 4; c++) {
-      sums[c] = -offset * mixq_dsp_im2col(p, input, pix + c, cols + 2 * c, k_lanes, 8, offset);
+      sums[c] = -offset * mixq_dsp_column(p, input, pix + c, cols + 2 * c, k_lanes, 8, offset,
+                                          stage);
     }
     uint8_t *out = output + pix * opb;
     switch (mode) {
@@ -335,7 +416,7 @@ MIXQ_INLINE void mixq_dsp_conv(const mixq_conv_params_t *p, const uint8_t *input
     }
   }
   for (; pix < n_pix; pix++) {
-    const int32_t sum = offset * mixq_dsp_im2col(p, input, pix, cols, k_lanes, 2, offset);
+    const int32_t sum = offset * mixq_dsp_column(p, input, pix, cols, k_lanes, 2, offset, stage);
     uint8_t *out = output + pix * opb;
     const mixq_u32a *w = (const mixq_u32a *)(const void *)p->weight;
     for (int32_t oc = 0; oc < p->out_c; oc++) {
@@ -350,15 +431,30 @@ MIXQ_INLINE void mixq_dsp_conv(const mixq_conv_params_t *p, const uint8_t *input
 
 void mixq_conv2d_dsp_s8(const mixq_conv_params_t *p, const uint8_t *input, uint8_t *output,
                         uint8_t *scratch) {
-  mixq_dsp_conv(p, input, output, scratch, 8);
+  mixq_dsp_conv(p, input, output, scratch, 8, 0);
 }
 
 void mixq_conv2d_dsp_s4(const mixq_conv_params_t *p, const uint8_t *input, uint8_t *output,
                         uint8_t *scratch) {
-  mixq_dsp_conv(p, input, output, scratch, 4);
+  mixq_dsp_conv(p, input, output, scratch, 4, 0);
 }
 
 void mixq_conv2d_dsp_s2(const mixq_conv_params_t *p, const uint8_t *input, uint8_t *output,
                         uint8_t *scratch) {
-  mixq_dsp_conv(p, input, output, scratch, 2);
+  mixq_dsp_conv(p, input, output, scratch, 2, 0);
+}
+
+void mixq_conv2d_dsp_win_s8(const mixq_conv_params_t *p, const uint8_t *input, uint8_t *output,
+                            uint8_t *scratch) {
+  mixq_dsp_conv(p, input, output, scratch, 8, 1);
+}
+
+void mixq_conv2d_dsp_win_s4(const mixq_conv_params_t *p, const uint8_t *input, uint8_t *output,
+                            uint8_t *scratch) {
+  mixq_dsp_conv(p, input, output, scratch, 4, 1);
+}
+
+void mixq_conv2d_dsp_win_s2(const mixq_conv_params_t *p, const uint8_t *input, uint8_t *output,
+                            uint8_t *scratch) {
+  mixq_dsp_conv(p, input, output, scratch, 2, 1);
 }

@@ -38,6 +38,15 @@ MIXQ_CONV_KERNEL(mixq_conv2d_dsp_s8);
 MIXQ_CONV_KERNEL(mixq_conv2d_dsp_s4);
 MIXQ_CONV_KERNEL(mixq_conv2d_dsp_s2);
 
+/* The same for first layers with few input channels (window layout): each output pixel's
+ * receptive field is staged contiguously and widened as one stream, so a tap of 1-4 channels
+ * adds its own codes only instead of a whole word of lanes. Weights:
+ * reorder_conv_weights(..., window=True); scratch: mixq_conv2d_dsp_win_scratch_bytes(p). */
+int32_t mixq_conv2d_dsp_win_scratch_bytes(const mixq_conv_params_t *p);
+MIXQ_CONV_KERNEL(mixq_conv2d_dsp_win_s8);
+MIXQ_CONV_KERNEL(mixq_conv2d_dsp_win_s4);
+MIXQ_CONV_KERNEL(mixq_conv2d_dsp_win_s2);
+
 /* Depthwise 3x3, stride 1 or 2, any zero padding, unsigned input codes; weights in the
  * reference layout ((k_h, k_w) rows of in_c codes); scratch: mixq_dwconv3x3_dsp_scratch_bytes(p)
  * bytes, 4-byte aligned. */
