@@ -90,6 +90,15 @@ def test_dsp_project_runs_on_host_with_sanitizers(tmp_path):
     inputs = random_inputs(g, 6)
     assert np.array_equal(run_host(tmp_path / "c", inputs, work_dir=tmp_path / "h"),
                           interpret(g, inputs))
+    # the scratch the code generator reserves == the C companions' (per-tap and window im2col)
+    from chost import printed_scratch_bytes
+
+    layers = project.metadata["layers"]
+    calls = [("mixq_conv2d_dsp_win" if "_win_" in lay["function"] else "mixq_conv2d_dsp", i)
+             for i, lay in enumerate(layers)]
+    assert "mixq_conv2d_dsp_win" in {f for f, _ in calls}
+    assert printed_scratch_bytes(project, tmp_path, ["mixq_dsp.h"], calls) == \
+        [lay["scratch_bytes"] for lay in layers]
 
 
 DW_CASES = [  # (h, w, c, stride, padding, act, out, weight)

@@ -161,8 +161,10 @@ def case_graph(case: LayerCase, w_bits: WBits, a_bits: int, seed: int = 0) -> Gr
     """
     weight = "t2" if w_bits == "ternary" else f"s{w_bits}"
     act = f"u{a_bits}"
+    # positive multipliers only: add(x, x) with opposite signs would be a constant tensor whose
+    # requantization scales are far from a real network's (shift < 32, the slow path)
     b = GraphBuilder((case.hw, case.width or case.hw, case.c_in), "u8", seed=seed, batch=4,
-                     name=f"{case.layer}_w{w_bits}a{a_bits}")
+                     name=f"{case.layer}_w{w_bits}a{a_bits}", negative_multipliers=False)
     x = b.add(b.input, b.input, out=act)
     kind, k, s = case.kind, case.kernel_hw, case.stride
     if kind in (BenchKind.CONV, BenchKind.PW):
