@@ -36,6 +36,12 @@ def test_deploy_json_contract(tmp_path, target):
     assert r["arena_lower_bound_bytes"] <= r["arena_bytes"] <= r["arena_greedy_bytes"]
     assert r["flash_bytes"] > 0 and "estimate" in r["cycle_model"]
     assert (tmp_path / "mixq_model.elf").exists() and (tmp_path / "c" / "mixq_model.c").exists()
+    # the per-layer kernel choice: every layer chosen by estimated cost ran its cheapest variant
+    by_cost = [layer for layer in r["layers"] if "kernel_costs" in layer]
+    assert bool(by_cost) == (target == "stm32h7")
+    for layer in by_cost:
+        costs = layer["kernel_costs"]
+        assert min(costs, key=costs.get) == f"{layer['kernel']}/{layer['variant']}"
 
 
 def test_deploy_is_deterministic(tmp_path):
