@@ -429,32 +429,15 @@ MIXQ_INLINE void mixq_dsp_conv(const mixq_conv_params_t *p, const uint8_t *input
   }
 }
 
-void mixq_conv2d_dsp_s8(const mixq_conv_params_t *p, const uint8_t *input, uint8_t *output,
-                        uint8_t *scratch) {
-  mixq_dsp_conv(p, input, output, scratch, 8, 0);
-}
-
-void mixq_conv2d_dsp_s4(const mixq_conv_params_t *p, const uint8_t *input, uint8_t *output,
-                        uint8_t *scratch) {
-  mixq_dsp_conv(p, input, output, scratch, 4, 0);
-}
-
-void mixq_conv2d_dsp_s2(const mixq_conv_params_t *p, const uint8_t *input, uint8_t *output,
-                        uint8_t *scratch) {
-  mixq_dsp_conv(p, input, output, scratch, 2, 0);
-}
-
-void mixq_conv2d_dsp_win_s8(const mixq_conv_params_t *p, const uint8_t *input, uint8_t *output,
-                            uint8_t *scratch) {
-  mixq_dsp_conv(p, input, output, scratch, 8, 1);
-}
-
-void mixq_conv2d_dsp_win_s4(const mixq_conv_params_t *p, const uint8_t *input, uint8_t *output,
-                            uint8_t *scratch) {
-  mixq_dsp_conv(p, input, output, scratch, 4, 1);
-}
-
-void mixq_conv2d_dsp_win_s2(const mixq_conv_params_t *p, const uint8_t *input, uint8_t *output,
-                            uint8_t *scratch) {
-  mixq_dsp_conv(p, input, output, scratch, 2, 1);
-}
+/* The entry points: one per weight width and im2col layout. */
+#define MIXQ_DSP_CONV_ENTRY(name, bits, window)                                            \
+  void name(const mixq_conv_params_t *p, const uint8_t *input, uint8_t *output,            \
+            uint8_t *scratch) {                                                            \
+    mixq_dsp_conv(p, input, output, scratch, bits, window);                                \
+  }
+MIXQ_DSP_CONV_ENTRY(mixq_conv2d_dsp_s8, 8, 0)
+MIXQ_DSP_CONV_ENTRY(mixq_conv2d_dsp_s4, 4, 0)
+MIXQ_DSP_CONV_ENTRY(mixq_conv2d_dsp_s2, 2, 0)
+MIXQ_DSP_CONV_ENTRY(mixq_conv2d_dsp_win_s8, 8, 1)
+MIXQ_DSP_CONV_ENTRY(mixq_conv2d_dsp_win_s4, 4, 1)
+MIXQ_DSP_CONV_ENTRY(mixq_conv2d_dsp_win_s2, 2, 1)
