@@ -18,7 +18,7 @@ WORST = ("flash_bytes", "ram_peak_bytes", "linked_flash_bytes", "deployed_flash_
          "arena_bytes")
 PLOTS = (("linked_flash_bytes", "linked image flash (B)", "flash_bytes"),
          ("arena_bytes", "peak RAM: the deployed arena (B)", "ram_bytes"),
-         ("est_cycles", "latency: estimated cycles on the emulated core", None))
+         ("est_cycles", "latency: estimated cycles on the emulated core", "latency_ms"))
 
 
 def _mean_std(values) -> tuple[float | None, float | None]:
@@ -72,6 +72,14 @@ def _pm(m: dict, key: str, scale: float = 100.0, fmt: str = ".2f") -> str:
     return f"{scale * m[key]:{fmt}} ± {scale * m[f'{key}_std']:{fmt}}"
 
 
+def _ms(c: dict) -> str:
+    """'8-bit / mixed' estimated ms of a candidate ('–' without a latency bound)."""
+    if c.get("int8_latency_ms") is None:
+        return "–"
+    mixed = "–" if c.get("mixed_latency_ms") is None else f"{c['mixed_latency_ms']:.2f}"
+    return f"{c['int8_latency_ms']:.2f} / {mixed}"
+
+
 def _num(v) -> str:
     return "–" if v is None else f"{v:,}"
 
@@ -94,9 +102,10 @@ def headline(report: dict) -> str:
 def render_study_markdown(report: dict) -> str:
     """``report.md`` of a study."""
     b, left, sel = report["budget"], report["model_budget"], report["selection"]
+    bound = f", latency **{b['latency_ms']:g} ms** (estimate)" if "latency_ms" in b else ""
     lines = [f"# mixq study: {report['dataset']} on {report['platform']}", "",
              f"Budget: flash **{b['flash_bytes']:,} B** (linked image), RAM "
-             f"**{b['ram_bytes']:,} B** (arena); for the memory model: flash "
+             f"**{b['ram_bytes']:,} B** (arena){bound}; for the memory model: flash "
              f"{left['flash_bytes']:,} B, RAM {left['ram_bytes']:,} B. Data: "
              f"{report['train_samples']:,} training / {report['test_samples']:,} test images. "
              f"Top-1: {report['accuracy_source']}.", "", headline(report), "",
@@ -114,7 +123,8 @@ def render_study_markdown(report: dict) -> str:
                      f"{bit} |")
     lines += ["", "![trade-off](study.png)", "", "## Network selection", "", sel["rule"] + ".", "",
               "| candidate | MACs | weights | 8-bit flash B | 8-bit RAM B | fits 8-bit | "
-              "mixed mean w bits | fits mixed | role |", "|---|---|---|---|---|---|---|---|---|"]
+              "mixed mean w bits | fits mixed | est. ms 8-bit / mixed | role |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
     for c in sel["candidates"]:
         label = f"{c['family']} w{c['width']:g} {c['resolution']}x{c['resolution']}"
         role = " + ".join(r for r, x in (("chosen", sel["chosen"]), ("baseline", sel["baseline"]))
@@ -122,7 +132,7 @@ def render_study_markdown(report: dict) -> str:
         lines.append(f"| {label} | {c['macs']:,} | {c['weight_count']:,} | "
                      f"{c['int8_flash_bytes']:,} | {c['int8_ram_bytes']:,} | "
                      f"{'yes' if c['fits_int8'] else 'no'} | {c['mean_w_bits']:.2f} | "
-                     f"{'yes' if c['fits_mixed'] else 'no'} | {role} |")
+                     f"{'yes' if c['fits_mixed'] else 'no'} | {_ms(c)} | {role} |")
     lines += ["", "## Every seed", "", "| seed | model | top-1 integer % | linked flash B | "
               "arena B | fits | bit-exact | mismatches (interpret vs QAT integer) |",
               "|---|---|---|---|---|---|---|---|"]
@@ -156,13 +166,17 @@ def plot_study(report: dict) -> bytes:
             ax.errorbar(m[key], 100 * m["top1_integer"], yerr=100 * m["top1_integer_std"],
                         fmt="o", ms=8, capsize=4, color=COLORS.get(m["name"], "k"),
                         label=f"{m['name']} ({m['network']})")
-        if budget_key:
+        if budget_key != "latency_ms":
             ax.axvline(report["budget"][budget_key], ls="--", color="k", lw=1,
                        label=f"budget {report['budget'][budget_key]:,} B")
             ax.xaxis.set_major_formatter(FuncFormatter(byte_label))
         else:
-            clock = models[0]["clock_hz"] / 1e6 if models else 0
-            label += f" (at {clock:.0f} MHz)"
+            clock = models[0]["clock_hz"] if models else 0
+            label += f" (at {clock / 1e6:.0f} MHz)"
+            if "latency_ms" in report["budget"]:
+                bound = report["budget"]["latency_ms"]
+                ax.axvline(bound * clock / 1e3, ls="--", color="k", lw=1,
+                           label=f"latency bound {bound:g} ms")
         ax.set_xlabel(label)
         ax.set_ylabel("top-1 % (integer model, mean ± std)")
         ax.grid(alpha=0.3)

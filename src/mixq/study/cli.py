@@ -13,7 +13,8 @@ def _cmd_study(args) -> int:
 
     given = {k: v for k, v in {
         "platform": args.platform, "dataset": args.dataset, "data_root": args.data_root,
-        "flash_bytes": args.flash, "ram_bytes": args.ram, "seeds": args.seeds,
+        "flash_bytes": args.flash, "ram_bytes": args.ram, "latency_ms": args.latency_ms,
+        "seeds": args.seeds,
         "train_samples": args.train_samples, "test_samples": args.test_samples,
         "float_epochs": args.float_epochs, "qat_epochs": args.qat_epochs,
         "emulate": args.emulate, "device": args.device,
@@ -49,6 +50,8 @@ def add_commands(sub) -> None:
                    help="flash budget in bytes for the linked image (default: the platform's)")
     s.add_argument("--ram", type=positive_int, default=None,
                    help="RAM budget in bytes (default: the platform's)")
+    s.add_argument("--latency-ms", type=float, default=None,
+                   help="latency bound in ms for the selection (estimated on the platform)")
     s.add_argument("--train-samples", type=positive_int, default=None,
                    help="train on a fixed subset of this many images (default all)")
     s.add_argument("--test-samples", type=positive_int, default=None,

@@ -52,6 +52,7 @@ class StudyConfig:
         platform: platform name or .toml file (its core, clock and default budget).
         dataset, data_root: the data (:func:`mixq.data.load_dataset`).
         flash_bytes, ram_bytes: the budget; None = the platform's memory.
+        latency_ms: a latency bound for the selection (estimated on the platform), or None.
         seeds: independent repetitions (seeds 0 .. seeds-1) of every training.
         train_samples, test_samples: a fixed (seed 0) random subset of each split; None = all.
         float_epochs, qat_epochs: training length of the float and of each QAT run.
@@ -71,6 +72,7 @@ class StudyConfig:
     data_root: str | None = None
     flash_bytes: int | None = None
     ram_bytes: int | None = None
+    latency_ms: float | None = None
     seeds: int = 3
     train_samples: int | None = None
     test_samples: int | None = None
@@ -91,6 +93,8 @@ class StudyConfig:
         bad = [m for m in self.methods if m not in METHODS]
         if bad or not self.methods:
             raise MixqError(f"study methods {list(self.methods)}: give one or more of {METHODS}")
+        if self.latency_ms is not None and not self.latency_ms > 0:
+            raise MixqError(f"study latency_ms={self.latency_ms} must be positive")
         for name in ("seeds", "emulate", "sensitivity_samples", "threads"):
             if getattr(self, name) < 1:
                 raise MixqError(f"study {name}={getattr(self, name)} must be >= 1")
@@ -132,7 +136,8 @@ def run_study(out, cfg: StudyConfig = StudyConfig()) -> dict:
                           cfg.ram_bytes or platform.ram_bytes)
     data = study_data(cfg)
     selection = select_networks(cfg.space, data.input_shape, data.num_classes, budget,
-                                cfg.reserve, cfg.granularity, cfg.min_mean_w_bits)
+                                cfg.reserve, cfg.granularity, cfg.min_mean_w_bits, platform,
+                                cfg.latency_ms)
     runs, report = [], {}
     for seed in range(cfg.seeds):  # the report is rewritten after each seed
         rows = _seed_rows(out / f"seed{seed}", cfg, seed, data, selection, budget, platform)
@@ -144,7 +149,8 @@ def run_study(out, cfg: StudyConfig = StudyConfig()) -> dict:
 
 def _report(cfg: StudyConfig, platform, budget: MemoryBudget, data, selection, runs) -> dict:
     return {"kind": "study", "platform": platform.name, "dataset": cfg.dataset,
-            "budget": {"flash_bytes": budget.flash_bytes, "ram_bytes": budget.ram_bytes},
+            "budget": {"flash_bytes": budget.flash_bytes, "ram_bytes": budget.ram_bytes,
+                       **({} if cfg.latency_ms is None else {"latency_ms": cfg.latency_ms})},
             "model_budget": asdict(model_budget(budget, cfg.reserve)),
             "train_samples": len(data.train), "test_samples": len(data.test),
             "accuracy_source": "ir.interpret of the integer graph on the whole test split; "

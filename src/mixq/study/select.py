@@ -10,6 +10,9 @@ one. So:
 * **baseline** ("int8-fit"): among the candidates of the chosen one's family whose uniform 8-bit
   model meets the budget, the one with the most MACs.
 
+With a latency bound (``latency_ms``), "meets" also means an estimated latency within it
+(:func:`mixq.platform.latency.latency_function`: the platform's cycles per MAC at its clock).
+
 Ties go to fewer weights. Footprints are the memory model's (:mod:`mixq.search.memory`) against
 the budget less a :class:`RuntimeReserve` (the code, static data and stack of the generated
 program); the deployed run then checks the linked image and the arena.
@@ -21,6 +24,7 @@ from dataclasses import dataclass, field
 
 from mixq.errors import MixqError
 from mixq.models import get_model
+from mixq.platform.latency import latency_function
 from mixq.quant.spec import BitAllocation
 from mixq.search.memory import MemoryBudget, flash_bytes, layer_shapes, ram_peak_bytes
 from mixq.search.memory_driven import BudgetError, allocate_bits
@@ -86,6 +90,7 @@ class Candidate:
         mixed: the memory-driven allocation under the model budget (None: none exists).
         mean_w_bits: weight-count-weighted mean weight bits of ``mixed`` (0 if None).
         fits_mixed: ``mixed`` exists and ``mean_w_bits`` is at least the rule's minimum.
+        int8_latency_ms, mixed_latency_ms: estimated latencies (None without a latency bound).
     """
 
     family: str
@@ -98,6 +103,8 @@ class Candidate:
     fits_int8: bool
     mean_w_bits: float
     fits_mixed: bool
+    int8_latency_ms: float | None = None
+    mixed_latency_ms: float | None = None
     mixed: BitAllocation | None = field(default=None, compare=False, repr=False)
 
     @property
@@ -110,7 +117,8 @@ class Candidate:
                 "macs": self.macs, "weight_count": self.weight_count,
                 "int8_flash_bytes": self.int8_flash_bytes, "int8_ram_bytes": self.int8_ram_bytes,
                 "fits_int8": self.fits_int8, "mean_w_bits": round(self.mean_w_bits, 3),
-                "fits_mixed": self.fits_mixed}
+                "fits_mixed": self.fits_mixed, "int8_latency_ms": self.int8_latency_ms,
+                "mixed_latency_ms": self.mixed_latency_ms}
 
 
 @dataclass(frozen=True)
@@ -152,8 +160,19 @@ def mean_weight_bits(shapes, allocation: BitAllocation) -> float:
     return sum(s.weight_count * allocation[s.name].w_bits for s in shapes) / total
 
 
+def _latency_ms(platform, shapes, allocation: BitAllocation | None) -> float | None:
+    if allocation is None:
+        return None
+    latency, clock = latency_function(platform, shapes)
+    cycles = sum(latency(s, l.w_bits, l.in_bits, l.out_bits)
+                 for s, l in zip(shapes, allocation.layers))
+    return 1e3 * cycles / clock
+
+
 def _candidate(family: str, width: float, input_shape, num_classes: int,
-               budget: MemoryBudget, granularity: str, min_bits: float) -> Candidate:
+               budget: MemoryBudget, granularity: str, min_bits: float,
+               latency=None) -> Candidate:
+    """One candidate; ``latency`` = (platform, bound in ms) or None."""
     c, h, _ = input_shape
     model = get_model(family, width=width, resolution=h, in_channels=c, num_classes=num_classes)
     shapes = layer_shapes(model, tuple(input_shape))
@@ -164,15 +183,23 @@ def _candidate(family: str, width: float, input_shape, num_classes: int,
     except BudgetError:
         mixed = None
     mean = mean_weight_bits(shapes, mixed) if mixed is not None else 0.0
+    fits8, fits_mixed = (f8 <= budget.flash_bytes and r8 <= budget.ram_bytes,
+                         mixed is not None and mean >= min_bits)
+    ms8 = ms_mixed = None
+    if latency is not None:
+        platform, bound = latency
+        ms8, ms_mixed = _latency_ms(platform, shapes, int8), _latency_ms(platform, shapes, mixed)
+        fits8 = fits8 and ms8 <= bound
+        fits_mixed = fits_mixed and ms_mixed <= bound
     return Candidate(family, width, h, sum(s.macs for s in shapes),
-                     sum(s.weight_count for s in shapes), f8, r8,
-                     f8 <= budget.flash_bytes and r8 <= budget.ram_bytes, mean,
-                     mixed is not None and mean >= min_bits, mixed)
+                     sum(s.weight_count for s in shapes), f8, r8, fits8, mean, fits_mixed,
+                     ms8, ms_mixed, mixed)
 
 
 def select_networks(space: CandidateSpace, input_shape, num_classes: int, budget: MemoryBudget,
                     reserve: RuntimeReserve = RuntimeReserve(), granularity: str = "per-channel",
-                    min_mean_w_bits: float = 4.0) -> Selection:
+                    min_mean_w_bits: float = 4.0, platform=None,
+                    latency_ms: float | None = None) -> Selection:
     """Footprints of every candidate of ``space`` and the rule's chosen network and baseline.
 
     Args:
@@ -183,13 +210,16 @@ def select_networks(space: CandidateSpace, input_shape, num_classes: int, budget
         reserve: what the generated program needs besides the model.
         granularity: 'per-channel' or 'per-layer' (the memory model's overhead).
         min_mean_w_bits: the mixed allocation must keep at least this mean weight precision.
+        platform: the :class:`mixq.platform.spec.Platform` (needed with ``latency_ms``).
+        latency_ms: an upper bound on the estimated latency, or None.
 
     Returns:
         the :class:`Selection`.
 
     Raises:
         MixqError: no candidate fits at mixed precision, or none of its family at 8 bits (the
-            message gives the smallest footprints and the budget).
+            message gives the smallest footprints and the budget); a latency bound without a
+            platform.
 
     Example:
         >>> s = select_networks(CandidateSpace(widths=(0.125, 0.25)), (1, 28, 28), 10,
@@ -198,8 +228,11 @@ def select_networks(space: CandidateSpace, input_shape, num_classes: int, budget
         ('mobilenet_v1 w0.25 28x28', 'mobilenet_v1 w0.125 28x28', False)
     """
     left = model_budget(budget, reserve)
-    cands = [_candidate(f, w, input_shape, num_classes, left, granularity, min_mean_w_bits)
-             for f in space.families for w in space.widths]
+    if latency_ms is not None and platform is None:
+        raise MixqError("a latency bound needs the platform whose latency model estimates it")
+    latency = None if latency_ms is None else (platform, latency_ms)
+    cands = [_candidate(f, w, input_shape, num_classes, left, granularity, min_mean_w_bits,
+                        latency) for f in space.families for w in space.widths]
     cands = tuple(sorted((c for c in cands if c.macs <= space.max_macs),
                          key=lambda c: (c.family, c.macs, -c.weight_count)))
     if not cands:
@@ -214,11 +247,15 @@ def select_networks(space: CandidateSpace, input_shape, num_classes: int, budget
     if chosen is None or baseline is None:
         small = min(cands, key=lambda c: c.int8_flash_bytes)
         what = "at mixed precision" if chosen is None else f"at 8 bits in {chosen.family}"
+        bound = "" if latency_ms is None else f" / {latency_ms:g} ms"
         raise MixqError(f"no candidate fits {what} under flash {budget.flash_bytes:,} B / RAM "
-                        f"{budget.ram_bytes:,} B (less the runtime reserve: flash "
+                        f"{budget.ram_bytes:,} B{bound} (less the runtime reserve: flash "
                         f"{left.flash_bytes:,} B / RAM {left.ram_bytes:,} B for the model); the "
                         f"smallest, {small.label}, needs {small.int8_flash_bytes:,} B / "
-                        f"{small.int8_ram_bytes:,} B at 8 bits; raise --flash / --ram")
+                        f"{small.int8_ram_bytes:,} B at 8 bits; raise --flash / --ram"
+                        + (" / --latency-ms" if bound else ""))
     rule = RULE.format(min_bits=min_mean_w_bits, reserve_flash=reserve.flash_bytes,
                        reserve_ram=reserve.ram_bytes)
+    if latency_ms is not None:
+        rule += f"; and an estimated latency within {latency_ms:g} ms on {platform.name}"
     return Selection(cands, chosen, baseline, rule)
