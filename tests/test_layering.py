@@ -17,7 +17,8 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 
 # Top to bottom: a package imports only from packages above it.
 ORDER = ("engine", "quant", "platform", "nn", "models", "data", "train", "search", "ir",
-         "codegen", "deploy", "intralayer", "hw", "interop", "report", "pipeline", "api", "study", "cli")
+         "codegen", "deploy", "intralayer", "hw", "interop", "report", "pipeline", "api", "study",
+         "zoo_demo", "cli")
 # Modules anyone may import (they import nothing from mixq but each other).
 UTILITIES = ("errors", "fileio", "args")
 # mixq/__init__.py (the lazy top-level name table, __version__; anyone may import it) and

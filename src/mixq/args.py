@@ -70,3 +70,15 @@ def comma_list(item):
         return tuple(out)
 
     return parse
+
+
+# The names `--model` takes, for help texts: :data:`mixq.models.MODELS` and the zoo
+# (:func:`mixq.models.zoo.zoo_names`), written out so that building the parser does not import
+# torch; tests/models/test_zoo_cli.py keeps them equal to the registry.
+MODEL_NAMES = ("demo_net", "ds_cnn", "mcunet-in0", "mcunet-in1", "mcunet-in2", "mcunet-in3",
+               "mcunet-in4", "mcunet-vww1", "mlperf_ad_autoencoder", "mlperf_ic_resnet8",
+               "mlperf_kws_dscnn", "mlperf_vww_mobilenet_v1", "mobilenet_v1", "mobilenet_v2",
+               "resnet8")
+ZOO_MODEL_NAMES = ("mcunet-in0", "mcunet-in1", "mcunet-in2", "mcunet-in3", "mcunet-in4",
+                   "mcunet-vww1", "mlperf_kws_dscnn", "mlperf_vww_mobilenet_v1",
+                   "mlperf_ic_resnet8", "mlperf_ad_autoencoder", "mobilenet_v2")

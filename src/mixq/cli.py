@@ -9,7 +9,7 @@ import argparse
 import importlib
 import sys
 
-from mixq.args import non_negative_int, positive_int
+from mixq.args import ZOO_MODEL_NAMES, non_negative_int, positive_int
 from mixq.errors import MixqError
 from mixq.engine.device import add_device_argument
 
@@ -19,12 +19,26 @@ COMMAND_MODULES = ("mixq.search.cli", "mixq.intralayer.cli", "mixq.report.cli", 
                    "mixq.interop.cli", "mixq.study.cli")
 
 
+def _cmd_zoo_demo(args) -> int:
+    from mixq.zoo_demo import run_zoo_model, zoo_table
+
+    runs = run_zoo_model(args.model, args.out, target=args.target, flash_bytes=args.flash,
+                         ram_bytes=args.ram, emulate=2 if args.emulate is None else args.emulate,
+                         seed=args.seed)
+    print(f"mixq demo: wrote {args.out}/report.md, report.json")
+    print(zoo_table(runs), end="")
+    return 0
+
+
 def _cmd_demo(args) -> int:
     from mixq.pipeline import DemoConfig, run_demo
 
+    if args.model is not None:
+        return _cmd_zoo_demo(args)
     cfg = DemoConfig(dataset=args.dataset, data_root=args.data_root, seed=args.seed,
                      quick=args.quick, flash_bytes=args.flash, ram_bytes=args.ram,
-                     emulate=args.emulate, target=args.target, width=args.width,
+                     emulate=DemoConfig.emulate if args.emulate is None else args.emulate,
+                     target=args.target or DemoConfig.target, width=args.width,
                      granularity=args.granularity, allocation=args.allocation,
                      device=args.device)
     report = run_demo(args.out, cfg)
@@ -84,10 +98,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="MixPC (per-channel, ICN) or MixPL (per-layer)")
     d.add_argument("--allocation", default=None,
                    help="JSON bit allocation for the mixed model (default: memory-driven)")
-    d.add_argument("--target", default="stm32h7",
-                   help=f"deployment target: {targets} (default stm32h7)")
-    d.add_argument("--emulate", type=non_negative_int, default=100,
-                   help="test inputs run on the emulated Cortex-M7 (0: no deployment)")
+    d.add_argument("--target", default=None,
+                   help=f"deployment target: {targets} (default stm32h7; a --model's benchmark "
+                   "target)")
+    d.add_argument("--emulate", type=non_negative_int, default=None,
+                   help="test inputs run on the emulated Cortex-M7 (0: no deployment; default "
+                   "100, 2 with --model)")
+    d.add_argument("--model", default=None,
+                   help=f"a zoo model instead of the trained demo_net: {', '.join(ZOO_MODEL_NAMES)}"
+                   "; random weights, uniform 8-bit and memory-driven mixed bits under its "
+                   "benchmark's budget (or --flash/--ram), deployed bit-exact (no training)")
     add_device_argument(d)
     d.set_defaults(func=_cmd_demo)
 

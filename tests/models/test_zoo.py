@@ -1,5 +1,8 @@
-"""The plain-PyTorch model zoo (issue 10): every model builds, is captured whole, allocates under
-its benchmark's budget and integerizes exactly; the small ones deploy bit-exact."""
+"""The plain-PyTorch model zoo (issue 10): every zoo model builds, is captured whole, allocates
+under its benchmark's budget; every MCUNet integerizes exactly and runs bit-exact on the emulated
+Cortex-M7 (at a reduced input size: same weights and blocks, fewer pixels); the MLPerf Tiny
+models and a small MobileNetV2 go through ``mixq demo --model``'s flow (int8 and mixed, host C and
+emulator bit-exact, profiled). Every zoo model at full size, profiled: ``bench/zoo.py`` (README)."""
 
 from __future__ import annotations
 
@@ -8,21 +11,14 @@ import pytest
 import torch
 
 import mixq
+from mixq.deploy.isa import isa_record
+from mixq.deploy.run import emulate_graph
 from mixq.ir.capture import input_codes, integer_codes
 from mixq.models import get_model
-from mixq.models.zoo_mlperf import REFERENCE_BOARD
+from mixq.models.zoo import ZOO, ZooFamily
+from mixq.platform import get_platform
 from mixq.search.memory import flash_bytes, layer_shapes, ram_peak_bytes
-
-# name, options, (flash, RAM) budget: the MLPerf Tiny reference board for its models, the
-# STM32H7 (2 MB / 512 kB) for MobileNetV2 at ImageNet size
-ZOO = [
-    ("mlperf_kws_dscnn", {}, REFERENCE_BOARD),
-    ("mlperf_vww_mobilenet_v1", {}, REFERENCE_BOARD),
-    ("mlperf_ic_resnet8", {}, REFERENCE_BOARD),
-    ("mlperf_ad_autoencoder", {}, REFERENCE_BOARD),
-    ("mobilenet_v2", {"width": 0.35, "resolution": 96, "num_classes": 2}, REFERENCE_BOARD),
-    ("mobilenet_v2", {}, (2_048_000, 512_000)),
-]
+from mixq.zoo_demo import run_zoo_model, zoo_table
 
 
 def _params(model):
@@ -30,35 +26,52 @@ def _params(model):
                if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear)))
 
 
-@pytest.mark.parametrize("name,opts,budget", ZOO, ids=[f"{n}{o}" for n, o, _ in ZOO])
-def test_zoo_model_captured_whole_and_allocated_under_budget(name, opts, budget):
-    model = get_model(name, **opts)
+@pytest.mark.parametrize("entry", ZOO, ids=[e.name for e in ZOO])
+def test_zoo_model_captured_whole_and_allocated_under_budget(entry):
+    model = entry.build()
     shapes = layer_shapes(model)
     assert sum(s.weight_count for s in shapes) == _params(model)
     x = torch.rand(1, *model.input_shape)
+    budget = (entry.flash_bytes, entry.ram_bytes)
     alloc = mixq.allocate(model, example_input=x, flash_bytes=budget[0], ram_bytes=budget[1])
     assert flash_bytes(shapes, alloc) <= budget[0] and ram_peak_bytes(shapes, alloc) <= budget[1]
 
 
-# MobileNetV2 deploys at 48x48: at 96x96 its ~10^8 emulated instructions exceed the emulator's
-# 120 s limit on a loaded 2-core machine (it is captured and allocated at 96x96 above)
-SMALL = [(n, o) for n, o, b in ZOO[:4]] + [
-    ("mobilenet_v2", {"width": 0.35, "resolution": 48, "num_classes": 2})]
+MCUNETS = [e for e in ZOO if e.family == ZooFamily.MCUNET]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name,opts", SMALL, ids=[n + ("_035" if o else "") for n, o in SMALL])
-def test_zoo_model_integerizes_and_deploys_bitexact(tmp_path, name, opts):
+@pytest.mark.parametrize("entry", MCUNETS, ids=[e.name for e in MCUNETS])
+def test_mcunet_integerizes_exactly_and_runs_bitexact_on_the_m7(tmp_path, entry):
+    # 32x32 inputs: every block, kernel (dw 3/5/7, stride 2 at 2x2 maps included) and weight of
+    # the published network, 1/5 to 1/30 of its pixels; the emulator runs without the profiling
+    # hook (bench/zoo.py profiles the full-size networks)
     torch.manual_seed(0)
-    model = get_model(name, **opts)
-    x = torch.rand(8, *model.input_shape)
-    alloc = mixq.allocate(model, example_input=x[:1], flash_bytes=REFERENCE_BOARD[0],
-                          ram_bytes=REFERENCE_BOARD[1])
+    model = get_model(entry.model, resolution=32)
+    x = torch.rand(2, *model.input_shape)
+    alloc = mixq.allocate(model, example_input=x[:1], flash_bytes=entry.flash_bytes,
+                          ram_bytes=entry.ram_bytes)
     qat = mixq.prepare(model, alloc, example_input=x[:1], calibration=x).eval()
     graph = mixq.integerize(qat)
     codes = input_codes(qat, x)
     np.testing.assert_array_equal(mixq.interpret(graph, codes), integer_codes(qat, x))
-    result = mixq.deploy(graph, tmp_path, emulate=2, inputs=codes)
-    assert result.bitexact and result.host_bitexact in (None, True)
-    print(f"ZOO {name} flash={result.flash_bytes} arena={result.arena_bytes} "
-          f"instructions={result.instructions}")
+    platform = get_platform(entry.target)
+    run = emulate_graph(graph, tmp_path, isa_record(platform.isa, platform.cpu),
+                        platform.kernels, codes[:1], None)
+    assert run.mismatches == 0 and run.profile is None
+
+
+SMALL = [(e.name, None) for e in ZOO if e.family == ZooFamily.MLPERF_TINY] + [
+    # MobileNetV2 at 48x48: at 96x96 its ~10^8 emulated instructions take minutes to profile
+    ("mobilenet_v2", {"width": 0.35, "resolution": 48, "num_classes": 2})]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name,options", SMALL, ids=[n + ("_035" if o else "") for n, o in SMALL])
+def test_zoo_demo_flow_deploys_bitexact_within_budget(tmp_path, name, options):
+    runs = run_zoo_model(name, tmp_path, emulate=2, options=options)
+    assert [r.allocation for r in runs] == ["int8", "mixed"]
+    assert all(r.bitexact and r.host_bitexact in (None, True) for r in runs)
+    assert runs[1].fits and runs[1].flash_bytes > 0 and runs[1].instructions > runs[1].macs
+    assert (tmp_path / "report.md").read_text() == zoo_table(runs)
+    print(zoo_table(runs))

@@ -122,6 +122,7 @@ def profile_call(
     classes: dict[int, tuple[str, int]] | None = None,
     mark: str | None = MARK_FUNCTION,
     memory=None,
+    timeout_s: float | None = None,
 ) -> InstructionProfile:
     """Call ``func`` on ``machine`` once while counting executed instructions.
 
@@ -134,6 +135,7 @@ def profile_call(
             when the image does not define it.
         memory: a :class:`mixq.deploy.cache_model.MemoryCounter` to follow the call's
             instruction fetches and data accesses (line fills per segment), or None.
+        timeout_s: wall-clock limit (default the machine's ``TIMEOUT_S``).
 
     Returns:
         The counts; the call's side effects on the buffers are those of a plain call.
@@ -167,7 +169,7 @@ def profile_call(
         handles += memory.install(uc)
     uc.ctl_flush_tb()  # blocks translated before the hook existed would not call it
     try:
-        machine.call(func, args)
+        machine.call(func, args, timeout_s)
     finally:
         for handle in handles:
             uc.hook_del(handle)

@@ -24,6 +24,10 @@ from mixq.ir.interpret import interpret
 from mixq.platform.memory_timing import MemoryTiming
 
 ELF_NAME = "mixq_model.elf"
+# The profiled inference runs code that has just returned without the hook, so it terminates;
+# the hook makes it ~100x slower (a 126 M-MAC MCUNet with portable 7x7 depthwise kernels takes
+# minutes), so its wall-clock limit is far above the emulator's default.
+PROFILE_TIMEOUT_S = 3600.0
 PROJECT_DIR = "c"
 
 
@@ -112,7 +116,8 @@ class ModelRunner:
                 (addr, addr + size) for addr, size in self.machine.buffers.values())
             memory = MemoryCounter(timing, flash_range(self.image), sram)
         return profile_call(self.machine, "mixq_model_run", ("input", "logits", "arena"),
-                            classes=disassemble(self.image.path, self.record), memory=memory)
+                            classes=disassemble(self.image.path, self.record), memory=memory,
+                            timeout_s=PROFILE_TIMEOUT_S)
 
 
 @dataclass(frozen=True)
@@ -125,7 +130,8 @@ class Emulated:
         samples: the checked inputs as the bytes the C API takes (N, numel).
         expected: :func:`~mixq.ir.interpret.interpret` of the checked inputs.
         mismatches: checked samples whose emulated output differs from ``expected``.
-        profile: instruction counts of one inference of the profiled input.
+        profile: instruction counts of one inference of the profiled input (None: not
+            profiled).
         stack_used_bytes: stack the first checked input used on the emulator (painted), or
             None when no input was checked.
         buffers_in_tcm: with a memory timing, whether the caller buffers (input, output,
@@ -137,13 +143,13 @@ class Emulated:
     samples: np.ndarray
     expected: np.ndarray
     mismatches: int
-    profile: InstructionProfile
+    profile: InstructionProfile | None
     stack_used_bytes: int | None = None
     buffers_in_tcm: Optional[bool] = None
 
 
 def emulate_graph(graph: Graph, out_dir, record, kernels, checked: np.ndarray,
-                  profiled: np.ndarray, elf_name: str = ELF_NAME,
+                  profiled: np.ndarray | None, elf_name: str = ELF_NAME,
                   timing: Optional[MemoryTiming] = None) -> Emulated:
     """Emit ``graph`` (``<out_dir>/c``), build it for ``record``, run ``checked`` on the emulator,
     compare bit for bit with the interpreter and profile one inference of ``profiled``.
@@ -154,7 +160,9 @@ def emulate_graph(graph: Graph, out_dir, record, kernels, checked: np.ndarray,
         record: the :class:`~mixq.deploy.isa.IsaRecord` to build and emulate for.
         kernels: the kernel set (:class:`mixq.platform.KernelSet`).
         checked: input codes (N, *input shape) compared with the interpreter (N may be 0).
-        profiled: one input code tensor (*input shape) whose inference is profiled.
+        profiled: one input code tensor (*input shape) whose inference is profiled; None skips
+            the profile (the instruction hook runs ~100x slower than the plain emulation, so
+            bit-exactness checks of large networks go without it).
         elf_name: file name of the ELF in ``out_dir``.
         timing: the platform's memory assumptions, charged in the profile (or None).
 
@@ -178,8 +186,8 @@ def emulate_graph(graph: Graph, out_dir, record, kernels, checked: np.ndarray,
         buffers = sum(size for _, size in runner.machine.buffers.values())
         in_tcm = timing.activations_in_tcm(
             buffers, elf_sizes(elf).static_ram_bytes + (runner.stack_used_bytes or 0))
-    prof = runner.profile(input_bytes(graph, np.asarray(profiled)[None])[0], timing,
-                          bool(in_tcm))
+    prof = None if profiled is None else runner.profile(
+        input_bytes(graph, np.asarray(profiled)[None])[0], timing, bool(in_tcm))
     return Emulated(emitted, elf, samples, expected, mismatches, prof, runner.stack_used_bytes,
                     in_tcm)
 

@@ -4,21 +4,28 @@ from __future__ import annotations
 
 import json
 
-from mixq.args import positive_int
+from mixq.args import MODEL_NAMES, ZOO_MODEL_NAMES, positive_int
 from mixq.engine.device import add_device_argument
 
 
 def _platform_budget(args):
-    """(platform or None, flash bytes, RAM bytes): --flash/--ram, else the target's spec."""
+    """(platform or None, flash bytes, RAM bytes): --flash/--ram, else the target's spec, else
+    (no --target) a zoo model's benchmark budget and target."""
     from mixq.errors import MixqError
 
     platform = None
-    if args.target is not None:
+    target, flash, ram = args.target, args.flash, args.ram
+    if target is None and args.model in ZOO_MODEL_NAMES:
+        from mixq.models.zoo import zoo_entry
+
+        entry = zoo_entry(args.model)
+        target, flash, ram = entry.target, flash or entry.flash_bytes, ram or entry.ram_bytes
+    if target is not None:
         from mixq.platform.spec import get_platform
 
-        platform = get_platform(args.target)
-    flash = args.flash or (platform.flash_bytes if platform else None)
-    ram = args.ram or (platform.ram_bytes if platform else None)
+        platform = get_platform(target)
+    flash = flash or (platform.flash_bytes if platform else None)
+    ram = ram or (platform.ram_bytes if platform else None)
     if flash is None or ram is None:
         raise MixqError("give the budget with --flash and --ram (bytes), or a --target whose "
                         "platform spec has them")
@@ -86,7 +93,11 @@ def _sensitivity_allocation(args, platform, flash: int, ram: int):
 
 
 def _cmd_allocate(args) -> int:
+    from mixq.models import MODELS, get_model
     from mixq.search.memory_driven import allocate_for_model, allocation_summary
+
+    if args.model not in MODELS:
+        get_model(args.model)  # the one-line error listing the known names
 
     platform, flash, ram = _platform_budget(args)
     if args.method == "sensitivity":
@@ -131,7 +142,9 @@ def add_commands(sub) -> None:
     """Register ``mixq allocate`` on the CLI's sub-parsers."""
     a = sub.add_parser("allocate", help="per-layer bit allocation: memory-driven (Rusci et al. "
                        "2020) or sensitivity-driven with a latency budget (HAWQ-V3-style ILP)")
-    a.add_argument("--model", required=True, help="mobilenet_v1, demo_net, ds_cnn or resnet8")
+    a.add_argument("--model", required=True,
+                   help=f"{', '.join(MODEL_NAMES)}; a zoo model without --target/--flash/--ram "
+                   "takes its benchmark's budget and target (mixq.models.zoo)")
     a.add_argument("--width", type=float, default=None,
                    help="width multiplier (default: the model's)")
     a.add_argument("--resolution", type=positive_int, default=None,
@@ -139,9 +152,9 @@ def add_commands(sub) -> None:
     a.add_argument("--num-classes", type=positive_int, default=None,
                    help="classes (default: the model's)")
     a.add_argument("--flash", type=positive_int, default=None,
-                   help="flash budget in bytes (default: the --target's)")
+                   help="flash budget in bytes (default: the --target's, or the zoo model's)")
     a.add_argument("--ram", type=positive_int, default=None,
-                   help="RAM budget in bytes (default: the --target's)")
+                   help="RAM budget in bytes (default: the --target's, or the zoo model's)")
     a.add_argument("--granularity", choices=["per-channel", "per-layer"], default="per-channel",
                    help="MixPC (per-channel, ICN) or MixPL (per-layer)")
     a.add_argument("--delta", type=float, default=0.05, help="weight-cut tolerance δ (0.05)")
