@@ -78,7 +78,7 @@ def comma_list(item):
 MODEL_NAMES = ("demo_net", "ds_cnn", "mcunet-in0", "mcunet-in1", "mcunet-in2", "mcunet-in3",
                "mcunet-in4", "mcunet-vww1", "mlperf_ad_autoencoder", "mlperf_ic_resnet8",
                "mlperf_kws_dscnn", "mlperf_vww_mobilenet_v1", "mobilenet_v1", "mobilenet_v2",
-               "resnet8")
+               "mobilenet_v2_small", "resnet8")
 ZOO_MODEL_NAMES = ("mcunet-in0", "mcunet-in1", "mcunet-in2", "mcunet-in3", "mcunet-in4",
                    "mcunet-vww1", "mlperf_kws_dscnn", "mlperf_vww_mobilenet_v1",
                    "mlperf_ic_resnet8", "mlperf_ad_autoencoder", "mobilenet_v2")
