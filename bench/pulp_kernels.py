@@ -1,9 +1,10 @@
-"""MACs per modelled cycle of mixq's PULP kernels on the functional Xpulp core (one core).
+"""MACs per modelled cycle of mixq's PULP kernels on the functional Xpulp core, 1 and 8 cores.
 
 Each layer runs bit-exact against the interpreter on the functional Xpulp machine (Unicorn RV32
-plus Python handlers for the Xpulp instructions), then its executed instructions are timed with
-the RI5CY pipeline model of mixq.deploy.xpulp_timing: cycles are a MODEL, not a measurement,
-and the 8-core cluster is not run yet (rows have cores = 1).
+plus a Python interpreter for the Xpulp code), the 8 cores' programs one after the other; its
+executed instructions are timed with the RI5CY pipeline model of mixq.deploy.xpulp_timing: on
+one core (all programs in turn) and on the cluster (the slowest core + fork/join, operands in L1,
+no TCDM bank conflicts, no DMA). Cycles are a MODEL, not a measurement.
 
     .venv/bin/python bench/pulp_kernels.py [--layers conv3x3,pw,fc] [--isa xpulpv2,xpulpnn] [--json]
 """
@@ -37,15 +38,15 @@ def main(argv=None) -> int:
     for layer in args.layers.split(","):
         for isa in wanted:
             for w_bits, a_bits in PRECISIONS:
-                rows.append(measure_layer(layer, w_bits, a_bits, sets[isa]))
+                rows.extend(measure_layer(layer, w_bits, a_bits, sets[isa]))
                 if not args.json:
                     print(f"  measured {layer} {isa} w{w_bits}a{a_bits}", file=sys.stderr,
                           flush=True)
     if args.json:
         print(json.dumps([{k: r[k] for k in KEYS} for r in rows]))
     else:
-        print("MAC per cycle, one RI5CY core, cycles from the RI5CY pipeline MODEL over the "
-              "executed instructions (bit-exact run on the functional Xpulp core)")
+        print("MAC per cycle, 1 RI5CY core and the cluster, cycles from the RI5CY pipeline MODEL "
+              "over the executed instructions (bit-exact run on the functional Xpulp core)")
         print(format_rows(rows))
     return 0
 

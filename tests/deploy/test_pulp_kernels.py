@@ -89,14 +89,21 @@ def test_random_graphs_bit_exact(tmp_path_factory, graph, target):
 
 def test_traced_layer_timing(tmp_path):
     from mixq.deploy.pulp_bench import run_traced
-    from mixq.deploy.xpulp_timing import time_blocks
+    from mixq.deploy.xpulp_timing import FORK_JOIN_CYCLES, time_blocks, time_layers
     from mixq.platform.spec import KernelSet
 
     b = GraphBuilder((2, 2, 16), "u8", seed=3)
     g = b.build(b.pw(b.input, 8, weight="s8", out="u8"))
     layers, segments, table, core = run_traced(g, KernelSet.PULP, tmp_path,
                                                random_inputs(g, 2, 0))
-    t = time_blocks(segments[0], table)
+    t = time_layers(segments, table)[0]
     # 2 pixel pairs x 2 channel blocks x 4 hardware-loop iterations x 8 dot products
     assert core.xpulp_counts["pv.sdotusp.b"] == 2 * 2 * 2 * 4 * 8
     assert t.instructions > 2 * 2 * 4 * 14 and t.cycles >= t.instructions
+    # fewer pixel pairs than cores: the 2 channel blocks go to cores 0 and 1 (alike), the
+    # other 6 cores find no work
+    work = {c: time_blocks(b, table).cycles for (seg, c), b in segments.items() if seg == 0}
+    assert t.cores == 8 and sorted(work) == list(range(-1, 8)) and abs(work[0] - work[1]) <= 2
+    assert max(work[c] for c in range(2, 8)) < work[0] / 10
+    assert t.cluster_cycles == work[-1] + max(work.values()) + FORK_JOIN_CYCLES
+    assert t.cycles == sum(work.values()) and t.cluster_cycles < t.cycles

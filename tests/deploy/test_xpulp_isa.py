@@ -369,7 +369,7 @@ def test_ri5cy_timing_model(tmp_path):
     (tmp_path / "t.S").write_text(TIMED)
     elf = build_elf(RV32IMC, [tmp_path / "t.S"], tmp_path / "t.elf", entries=("t_timed",))
     core = XpulpCore(XpulpCore.load(elf), {"io": 16})
-    blocks = core.trace("t_timed", ("io",))[-1]
+    blocks = core.trace("t_timed", ("io",))[-1, -1]
     t = time_blocks(blocks, instruction_table(elf))
     # 6 straight + 1 li + 3 x 2 loop + 1 li + 1 lp.setup + 4 x 3 body + ret = 28 instructions
     assert t.instructions == 28

@@ -23,6 +23,7 @@ SOURCES = ("mixq_pulp_conv.c", "mixq_pulp.h")
 ACTS = ("u8", "u4", "u2", "s8", "s4", "s2")
 WEIGHTS = {8: ("s8",), 4: ("s4",), 2: ("s2", "t2")}
 INT32_MAX = 2**31 - 1
+CORES = 8  # MIXQ_PULP_CORES of runtime/pulp/mixq_pulp.h: each core has its own im2col columns
 
 
 def column_codes(node, graph: Graph) -> int:
@@ -111,7 +112,7 @@ def pulp_kernels(kernel_set: KernelSet) -> tuple[Kernel, ...]:
                 return pack_pulp_words(weight, bits, lane)
 
             def scratch(node, graph, lane=lane):
-                return 2 * padded_codes(column_codes(node, graph), node.weight_bits) * lane // 8
+                return CORES * 2 * padded_codes(column_codes(node, graph), node.weight_bits) * lane // 8
 
             dtypes = frozenset((i, w, o) for i in ACTS for w in weights for o in ACTS)
             for op in ("conv", "pw", "fc"):

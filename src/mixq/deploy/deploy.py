@@ -63,6 +63,8 @@ class LayerResult:
     memory_cycles: Optional[int] = None
     variant: Optional[str] = None
     kernel_costs: Optional[dict] = None
+    cluster_cycles: Optional[int] = None
+    cluster_mac_per_cycle: Optional[float] = None
 
     to_json = _known_fields  # pipeline-model and memory keys only when known
 
@@ -111,6 +113,8 @@ class DeployResult:
             the stall cycles they add to ``est_cycles``
             (:meth:`mixq.platform.memory_timing.MemoryTiming.describe`); None elsewhere (every
             access then counts as a hit).
+        cluster_model_cycles: the pipeline model on the PULP cluster (each layer's serial code,
+            slowest core and fork/join, :mod:`mixq.deploy.xpulp_timing`); None elsewhere.
     """
 
     bitexact: bool
@@ -145,6 +149,7 @@ class DeployResult:
     model_cycles: Optional[int] = None
     model_cycles_note: Optional[str] = None
     memory_model: Optional[dict] = None
+    cluster_model_cycles: Optional[int] = None
 
     @property
     def host_bitexact(self) -> Optional[bool]:
@@ -165,7 +170,8 @@ class DeployResult:
         out["fit"] = self.fit.to_json()
         if not isa_record(self.isa).reports_isa:
             del out["isa"]
-        for key in ("cluster", "model_cycles", "model_cycles_note", "memory_model"):
+        for key in ("cluster", "model_cycles", "model_cycles_note", "memory_model",
+                    "cluster_model_cycles"):
             if out[key] is None:
                 del out[key]
         return out
@@ -256,7 +262,8 @@ def deploy(
                     round(layer["macs"] / max(prof.cycles.get(i, 0), 1), 4) if modelled
                     else None,
                     timing.charge(seg.fills) if timing and seg else None,
-                    layer.get("variant") or None, layer.get("kernel_costs") or None)
+                    layer.get("variant") or None, layer.get("kernel_costs") or None,
+                    *_cluster_figures(prof.cluster_cycles, i, int(layer["macs"])))
         for i, (layer, seg) in enumerate(zip(meta["layers"], segments)))
     memory_model = None
     if timing is not None:
@@ -289,9 +296,18 @@ def deploy(
         fit=fit, stack_bytes=fit.stack_bytes, stack_measured_bytes=run.stack_used_bytes,
         io_bytes=fit.io_bytes, ram_bytes=fit.ram_bytes, cluster=cluster,
         model_cycles=int(sum(prof.cycles.values())) if modelled else None,
-        model_cycles_note=prof.cycles_note if modelled else None, memory_model=memory_model)
+        model_cycles_note=prof.cycles_note if modelled else None, memory_model=memory_model,
+        cluster_model_cycles=(int(sum(prof.cluster_cycles.values()))
+                              if prof.cluster_cycles is not None else None))
     write_json_atomic(out / "deploy.json", result.to_json())
     return result
+
+
+def _cluster_figures(cycles: Optional[dict], i: int, macs: int) -> tuple:
+    """(cluster cycles, MACs per cluster cycle) of layer ``i``, or (None, None)."""
+    if cycles is None:
+        return None, None
+    return int(cycles.get(i, 0)), round(macs / max(cycles.get(i, 0), 1), 4)
 
 
 def deploy_summary(result: DeployResult) -> str:

@@ -224,20 +224,29 @@ class XpulpCore(Rv32Core):
                     block[1] = address - block[0]
             uc.reg_write(UC_RISCV_REG_PC, target)
 
-    def trace(self, func: str, args: tuple = (), mark: str = "mixq_layer_mark") -> dict:
-        """Call ``func`` once, recording the executed blocks per ``mark(i)`` segment.
+    def trace(self, func: str, args: tuple = (), mark: str = "mixq_layer_mark",
+              fork: str = "mixq_pulp_fork") -> dict:
+        """Call ``func`` once, recording the executed blocks per ``mark(i)`` segment and, inside
+        it, per cluster core (``fork(c)`` starts core ``c``'s program, ``fork(-1)`` the barrier
+        back to serial code; see ``runtime/pulp/mixq_pulp.h``).
 
         Returns:
-            segment (-1 before the first mark) -> list of ``[address, bytes]`` blocks in
-            execution order (a block cut short by a hardware-loop jump is truncated there).
+            ``(segment, core)`` (segment -1 before the first mark, core -1 for serial code) ->
+            list of ``[address, bytes]`` blocks in execution order (a block cut short by a
+            hardware-loop jump is truncated there).
         """
         mark_addr = self.image.symbols.get(mark, -1)
-        segments: dict[int, list] = {-1: []}
-        self._trace = segments[-1]
+        fork_addr = self.image.symbols.get(fork, -1)
+        segments: dict[tuple[int, int], list] = {(-1, -1): []}
+        where = [-1, -1]
+        self._trace = segments[-1, -1]
 
         def on_block(uc, address, size, _user):
-            if address == mark_addr:
-                self._trace = segments.setdefault(uc.reg_read(UC_RISCV_REG_A0), [])
+            if address == mark_addr or address == fork_addr:
+                a0 = uc.reg_read(UC_RISCV_REG_A0)
+                a0 = a0 - (1 << 32) if a0 >> 31 else a0
+                where[:] = [a0, -1] if address == mark_addr else [where[0], a0]
+                self._trace = segments.setdefault(tuple(where), [])
             self._trace.append([address, size])
 
         handle = self.uc.hook_add(UC_HOOK_BLOCK, on_block)

@@ -98,12 +98,15 @@ class InstructionProfile:
             index) the code after the last layer.
         cycles: mark index -> cycles of a pipeline model (the Xpulp records' profiler), or None.
         cycles_note: what those cycles are.
+        cluster_cycles: mark index -> cycles of the same model on the PULP cluster (the Xpulp
+            records: serial code + the slowest core's program + fork/join), or None.
     """
 
     total: SegmentCount
     segments: dict[int, SegmentCount]
     cycles: Optional[dict[int, int]] = None
     cycles_note: Optional[str] = None
+    cluster_cycles: Optional[dict[int, int]] = None
 
     @property
     def instructions(self) -> int:

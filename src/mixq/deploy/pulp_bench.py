@@ -4,7 +4,9 @@
 ``pulpnn`` (XpulpNN) kernel set, cross-compiles it for RV32 (the Xpulp hot loops as ``.insn``),
 runs it on :class:`mixq.deploy.emulator_xpulp.XpulpCore` against :func:`mixq.ir.interpret`, and
 times the layer's executed instructions with the RI5CY pipeline model of
-:mod:`mixq.deploy.xpulp_timing` (one core; cycles are a MODEL, not a measurement).
+:mod:`mixq.deploy.xpulp_timing`, on one core (every core's program in turn) and on the cluster
+(the slowest core's program + fork/join; no TCDM conflicts, operands in L1): cycles are a
+MODEL, not a measurement.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from mixq.deploy.build import build_model_elf
 from mixq.deploy.emulator_xpulp import XpulpCore
 from mixq.deploy.riscv import RV32IMC
 from mixq.deploy.run import decode_logits, input_bytes, random_inputs
-from mixq.deploy.xpulp_timing import instruction_table, time_blocks
+from mixq.deploy.xpulp_timing import instruction_table, time_layers
 from mixq.errors import MixqError
 from mixq.ir.interpret import interpret
 from mixq.platform.spec import KernelSet
@@ -85,19 +87,24 @@ def run_traced(graph, kernel_set: KernelSet, out_dir: Path, inputs: np.ndarray):
 
 
 def measure_layer(layer: str, w_bits: int, a_bits: int, kernel_set: KernelSet,
-                  samples: int = 2) -> dict:
-    """One benchmark row (single core): ``layer w_bits a_bits macs cores cycles mac_per_cycle
-    isa``, plus ``instructions``, ``function`` and the model's ``load_use`` stalls."""
+                  samples: int = 2) -> list[dict]:
+    """Two benchmark rows, on one core and on the cluster: ``layer w_bits a_bits macs cores
+    cycles mac_per_cycle isa``, plus ``instructions``, ``function`` and the model's
+    ``load_use`` stalls (summed over cores)."""
     graph = layer_graph(layer, w_bits, a_bits)
     inputs = random_inputs(graph, samples, seed=1)
     with tempfile.TemporaryDirectory(prefix="mixq-pulp-") as tmp:
-        layers, segments, table, _ = run_traced(graph, kernel_set, Path(tmp), inputs)
-    timing = time_blocks(segments.get(0, []), table)
+        layers, segments, table, core = run_traced(graph, kernel_set, Path(tmp), inputs)
+    # the layer alone: without the packing of a sub-byte network input (mixq_pack_any)
+    segments[0, -1] = [b for b in segments.get((0, -1), [])
+                       if core.image.symbol_at(b[0]) != "mixq_pack_any"]
+    timing = time_layers(segments, table)[0]
     macs = int(layers[0]["macs"])
-    return {"layer": layer, "w_bits": w_bits, "a_bits": a_bits, "macs": macs, "cores": 1,
-            "cycles": timing.cycles, "mac_per_cycle": round(macs / max(timing.cycles, 1), 3),
-            "isa": ISA_OF[kernel_set], "function": layers[0]["function"],
-            "instructions": timing.instructions, "load_use": timing.events["load_use"]}
+    return [{"layer": layer, "w_bits": w_bits, "a_bits": a_bits, "macs": macs, "cores": cores,
+             "cycles": cycles, "mac_per_cycle": round(macs / max(cycles, 1), 3),
+             "isa": ISA_OF[kernel_set], "function": layers[0]["function"],
+             "instructions": timing.instructions, "load_use": timing.events["load_use"]}
+            for cores, cycles in ((1, timing.cycles), (timing.cores, timing.cluster_cycles))]
 
 
 def format_rows(rows) -> str:

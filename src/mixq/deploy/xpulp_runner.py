@@ -6,7 +6,7 @@ isa_record`): ``rv32imc`` (plain Unicorn RV32, portable kernels), ``ri5cy-xpulpv
 ``pulp-open``: :class:`~mixq.deploy.emulator_xpulp.XpulpV2Core`) or ``ri5cy-xpulpnn``
 (``pulp-open-nn``: :class:`~mixq.deploy.emulator_xpulp.XpulpCore`). Their profile also carries,
 per layer, the cycles of the RI5CY pipeline model (:mod:`mixq.deploy.xpulp_timing`) over the
-executed trace.
+executed trace, on one core and on the 8-core cluster (the PULP kernels' per-core programs).
 """
 
 from __future__ import annotations
@@ -19,24 +19,24 @@ import numpy as np
 from mixq.deploy.emulator_xpulp import XpulpCore, XpulpV2Core
 from mixq.deploy.profile import InstructionProfile, SegmentCount
 from mixq.deploy.riscv import RV32IMC
-from mixq.deploy.xpulp_timing import MODEL_NOTE, instruction_table, time_blocks
+from mixq.deploy.xpulp_timing import MODEL_NOTE, instruction_table, time_layers
 
 
 def xpulp_profile(runner, sample: np.ndarray) -> InstructionProfile:
-    """Executed instructions and modelled cycles of one inference, per layer (the profiler of
-    the Xpulp records; ``runner`` a :class:`mixq.deploy.run.ModelRunner`)."""
+    """Executed instructions and modelled cycles of one inference, per layer, on one core and
+    on the cluster (the profiler of the Xpulp records; ``runner`` a
+    :class:`mixq.deploy.run.ModelRunner`)."""
     runner.prepare(sample, 0x5A)
     segments = runner.machine.trace("mixq_model_run", ("input", "logits", "arena"))
-    table = instruction_table(runner.image.path)
+    layers = time_layers(segments, instruction_table(runner.image.path))
     total = SegmentCount()
-    counts, cycles = {}, {}
-    for seg, blocks in segments.items():
-        t = time_blocks(blocks, table)
+    counts, cycles, cluster = {}, {}, {}
+    for seg, t in layers.items():
         counts[seg] = SegmentCount(t.instructions, Counter(t.events))
-        cycles[seg] = t.cycles
+        cycles[seg], cluster[seg] = t.cycles, t.cluster_cycles
         total.instructions += t.instructions
         total.classes.update(t.events)
-    return InstructionProfile(total, counts, cycles, MODEL_NOTE)
+    return InstructionProfile(total, counts, cycles, MODEL_NOTE, cluster)
 
 
 XPULPNN = dataclasses.replace(RV32IMC, emulator=XpulpCore, profiler=xpulp_profile)

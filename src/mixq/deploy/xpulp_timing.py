@@ -46,7 +46,9 @@ TAKEN_BRANCH = 2
 LOAD_USE = 1
 MODEL_NOTE = ("model: RI5CY single-issue pipeline per executed instruction (load-use +1, taken "
               "branch +2, jump +1, mulh +4, div +34, zero-overhead hardware loops; ideal "
-              "instruction fetch, no TCDM conflicts); mixq.deploy.xpulp_timing")
+              "instruction fetch, no TCDM conflicts, no DMA); cluster_cycles: serial code + "
+              "the slowest of the 8 cores' executed programs + 50 fork/join cycles (assumed); "
+              "mixq.deploy.xpulp_timing")
 
 
 @dataclass(frozen=True)
@@ -185,3 +187,49 @@ def time_blocks(blocks, table: dict[int, InsnInfo]) -> Timing:
                 t.events["taken_branch"] += 1
         prev_last, prev_end = last, addr + size
     return t
+
+
+# Cycles to start the cores on a layer and to meet at its closing barrier: an ASSUMPTION (PULP's
+# event unit wakes the cores and releases a barrier in a few cycles; the runtime's fork adds
+# the dispatch), not a measurement; GVSoC would give the real figure.
+FORK_JOIN_CYCLES = 50
+
+
+@dataclass
+class LayerTiming:
+    """One layer of a traced run: all its instructions (summed over cores) and two cycle
+    figures of the pipeline model: ``cycles`` on ONE core (every core's program in turn) and
+    ``cluster_cycles`` on the cluster (serial code + the slowest core + fork/join; no TCDM
+    bank conflicts, no DMA)."""
+
+    instructions: int
+    events: Counter
+    cycles: int
+    cluster_cycles: int
+    cores: int
+
+
+def time_layers(segments: dict, table: dict[int, InsnInfo]) -> dict[int, LayerTiming]:
+    """Per layer, the :class:`LayerTiming` of a trace keyed ``(segment, core)``
+    (:meth:`mixq.deploy.emulator_xpulp.XpulpCore.trace`).
+
+    Example:
+        >>> t = {0x0: InsnInfo("alu", 5, frozenset(), 4)}
+        >>> r = time_layers({(0, -1): [[0, 4]], (0, 0): [[0, 4]] * 3, (0, 1): [[0, 4]]}, t)[0]
+        >>> r.instructions, r.cycles, r.cluster_cycles, r.cores
+        (5, 5, 54, 2)
+    """
+    out: dict[int, LayerTiming] = {}
+    for layer in sorted({seg for seg, _ in segments}):
+        timed = {core: time_blocks(blocks, table) for (seg, core), blocks in segments.items()
+                 if seg == layer}
+        serial = timed.pop(-1, Timing())
+        events = Counter(serial.events)
+        for t in timed.values():
+            events.update(t.events)
+        parallel = max((t.cycles for t in timed.values()), default=0)
+        out[layer] = LayerTiming(
+            serial.instructions + sum(t.instructions for t in timed.values()), events,
+            serial.cycles + sum(t.cycles for t in timed.values()),
+            serial.cycles + parallel + (FORK_JOIN_CYCLES if timed else 0), max(len(timed), 1))
+    return out

@@ -11,7 +11,12 @@
  *    pv.sra.sci.b(pv.sll.sci.b(word, 8 - WB * (j + 1)), 8 - WB): signed bytes.
  * Weight blob (built by mixq.codegen.kernels_pulp.pack_pulp_weights): out_c padded to a
  * multiple of 4; per block of 4 channels, per group g of G codes: the 4 channels' words.
- * Scratch: the columns of the two pixels, one after the other, 2 * Kp * L / 8 bytes.
+ * Cluster: MIXQ_PULP_CORES cores split the layer: pairs of output pixels in contiguous chunks
+ * (or, with fewer pairs than cores, blocks of 4 output channels); core c runs its share with
+ * its own columns. mixq_pulp_fork(c) marks the start of core c's program and
+ * mixq_pulp_fork(-1) the barrier that ends the layer. Emulated, one core runs the cores'
+ * programs one after the other (they share only read-only inputs and write disjoint outputs).
+ * Scratch: per core, the columns of the two pixels, MIXQ_PULP_CORES * 2 * Kp * L / 8 bytes.
  * Requantization: mixq_requantize_s32 per output (the rule of mixq.quant.integer).
  * On RISC-V the inner loop is inline assembly (.insn encodings, a hardware loop, post-increment
  * loads); elsewhere a portable C loop with the same semantics (host checks of the layouts).
@@ -21,7 +26,10 @@
 
 #include "mixq_kernels.h"
 
+#define MIXQ_PULP_CORES 8
+
 int32_t mixq_pulp_conv_scratch_bytes(const mixq_conv_params_t *p, int32_t lane_bits);
+void mixq_pulp_fork(int32_t core);
 
 MIXQ_CONV_KERNEL(mixq_pulp_conv_l8_w8);
 MIXQ_CONV_KERNEL(mixq_pulp_conv_l8_w4);

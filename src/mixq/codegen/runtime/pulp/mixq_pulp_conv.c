@@ -13,7 +13,22 @@ static int32_t pulp_kp(const mixq_conv_params_t *p)
 
 int32_t mixq_pulp_conv_scratch_bytes(const mixq_conv_params_t *p, int32_t lane_bits)
 {
-    return 2 * pulp_kp(p) * lane_bits / 8;
+    return MIXQ_PULP_CORES * 2 * pulp_kp(p) * lane_bits / 8;
+}
+
+/* Start of core `core`'s program (-1: the barrier closing the layer); the emulator's tracer
+ * attributes the instructions after it to that core. Kept out of line for that. */
+__attribute__((noinline)) void mixq_pulp_fork(int32_t core)
+{
+    __asm__ volatile("" : : "r"(core) : "memory");
+}
+
+/* [lo, hi) of `n` items in `cores` contiguous chunks: chunk `core`. */
+static void pulp_chunk(int32_t n, int32_t core, int32_t cores, int32_t *lo, int32_t *hi)
+{
+    const int32_t size = (n + cores - 1) / cores;
+    *lo = core * size < n ? core * size : n;
+    *hi = *lo + size < n ? *lo + size : n;
 }
 
 /* Column of output pixel `pixel`: K codes widened to lane_bits-bit lanes (the caller zeroed
@@ -182,17 +197,28 @@ MIXQ_MM(pulp_mm_l2_w2, 2, 2, MIXQ_MM_R1, "2, 0x5d", "2, 0x55")
 typedef void (*pulp_mm_fn)(const uint32_t *, const uint32_t *, const uint32_t *, int32_t,
                            int32_t, int32_t *);
 
+/* Core `core`'s share of the layer (see mixq_pulp.h, Cluster). */
 static void pulp_conv(const mixq_conv_params_t *p, const uint8_t *input, uint8_t *output,
-                      uint8_t *scratch, int32_t lane_bits, pulp_mm_fn mm)
+                      uint8_t *scratch, int32_t lane_bits, pulp_mm_fn mm, int32_t core)
 {
     const int32_t kp = pulp_kp(p);
     const int32_t groups = kp / (32 / p->w_bits);
     const int32_t col_words = kp * lane_bits / 32;
     const int32_t pixels = p->out_h * p->out_w;
     const int32_t out_row = mixq_row_bytes(p->out_c, p->out_bits);
-    uint32_t *cols = (uint32_t *)(void *)scratch;
+    uint32_t *cols = (uint32_t *)(void *)scratch + core * 2 * col_words;
+    const int32_t pairs = (pixels + 1) / 2, blocks = (p->out_c + 3) / 4;
+    int32_t px_lo = 0, px_hi = pairs, cb_lo = 0, cb_hi = blocks;
+    if (pairs >= MIXQ_PULP_CORES) {
+        pulp_chunk(pairs, core, MIXQ_PULP_CORES, &px_lo, &px_hi);
+    } else {
+        pulp_chunk(blocks, core, MIXQ_PULP_CORES, &cb_lo, &cb_hi);
+    }
+    if (px_lo >= px_hi || cb_lo >= cb_hi) {
+        return;  /* no share for this core */
+    }
     int32_t acc[8];
-    for (int32_t px = 0; px < pixels; px += 2) {
+    for (int32_t px = 2 * px_lo; px < 2 * px_hi; px += 2) {
         const int32_t n_px = pixels - px >= 2 ? 2 : 1;
         const uint32_t *c0 = pulp_direct(p, input, px, lane_bits, kp);
         const uint32_t *c1 = pulp_direct(p, input, px + n_px - 1, lane_bits, kp);
@@ -203,7 +229,7 @@ static void pulp_conv(const mixq_conv_params_t *p, const uint8_t *input, uint8_t
             c0 = cols;
             c1 = cols + col_words;
         }
-        for (int32_t cb = 0; cb < p->out_c; cb += 4) {
+        for (int32_t cb = 4 * cb_lo; cb < 4 * cb_hi; cb += 4) {
             const uint32_t *w = (const uint32_t *)(const void *)p->weight + cb * groups;
             mm(c0, c1, w, groups, p->in_signed, acc);
             for (int32_t i = 0; i < n_px; i++) {
@@ -226,7 +252,14 @@ static void pulp_conv(const mixq_conv_params_t *p, const uint8_t *input, uint8_t
 /* the entry points: one per (lane width, weight width), declared in mixq_pulp.h */
 #define MIXQ_PULP_CONV(name, lane_bits, mm) \
     void name(const mixq_conv_params_t *p, const uint8_t *input, uint8_t *output, \
-              uint8_t *scratch) { pulp_conv(p, input, output, scratch, lane_bits, mm); }
+              uint8_t *scratch) \
+    { \
+        for (int32_t core = 0; core < MIXQ_PULP_CORES; core++) { \
+            mixq_pulp_fork(core); \
+            pulp_conv(p, input, output, scratch, lane_bits, mm, core); \
+        } \
+        mixq_pulp_fork(-1); \
+    }
 MIXQ_PULP_CONV(mixq_pulp_conv_l8_w8, 8, pulp_mm_l8_w8)
 MIXQ_PULP_CONV(mixq_pulp_conv_l8_w4, 8, pulp_mm_l8_w4)
 MIXQ_PULP_CONV(mixq_pulp_conv_l8_w2, 8, pulp_mm_l8_w2)
