@@ -56,12 +56,16 @@ def _dtype(t) -> str:
 @st.composite
 def pool_or_concat_on(draw, b: GraphBuilder, x: str, *, max_channels: int = 8) -> str:
     """A windowed max/average pool (odd or non-square window, stride, padding) or a concat of
-    ``x`` with a pointwise branch (same format: a plain copy, or another one: rescaled)."""
+    ``x`` or a branch on it with another branch (a pointwise conv or a 3x3 max pool): same
+    formats concatenate as they are (zero-copy where the producers allow), others rescaled."""
     h, w, c = b.tensor(x).shape
     if draw(st.booleans()):
-        branch = b.pw(x, draw(st.integers(1, max_channels)),
-                      out=draw(st.sampled_from((_dtype(b.tensor(x)), "u4", "s8"))))
-        return b.concat([x, branch] if draw(st.booleans()) else [branch, x])
+        first = x if draw(st.booleans()) else b.pw(x, draw(st.integers(1, max_channels)),
+                                                   out=_dtype(b.tensor(x)))
+        second = (b.maxpool(x, 3, 1, (1, 1, 1, 1)) if draw(st.booleans()) else
+                  b.pw(x, draw(st.integers(1, max_channels)),
+                       out=draw(st.sampled_from((_dtype(b.tensor(x)), "u4", "s8")))))
+        return b.concat([first, second] if draw(st.booleans()) else [second, first])
     kh, kw = draw(st.integers(1, min(h, 3))), draw(st.integers(1, min(w, 3)))
     pads = tuple(draw(st.integers(0, k - 1)) for k in (kh, kh, kw, kw))
     stride = draw(st.sampled_from((1, 2)))

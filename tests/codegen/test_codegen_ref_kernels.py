@@ -220,3 +220,25 @@ def test_concat_zero_copy(tmp_path):
     assert "mixq_concat_any(" not in (emit_c(g, tmp_path).out_dir / "mixq_model.c").read_text()
     assert_bitexact(g)
     assert_bitexact(copied)
+
+
+def test_concat_zero_copy_feature_maps():
+    """Feature maps whose producers (reference conv, pw, dw, pools) write with the concat's pixel
+    stride are not copied; a tensor with another reader is."""
+    from mixq.codegen.emit import select_kernels
+
+    b = GraphBuilder((6, 5, 4), seed=4)
+    x = b.conv(b.input, 6, out="u4")
+    parts = [b.pw(x, 4, out="u4"), b.dw(x, kernel=3, stride=1, out="u4"),
+             b.maxpool(x, 3, 1, (1, 1, 1, 1)), b.avgpool(x, (2, 3), 1, (1, 0, 1, 1))]
+    shared = b.conv(x, 2, out="u4")  # also read by the final add: copied
+    cat = b.concat(parts)
+    cat2 = b.concat([cat, shared])
+    y = b.add(b.pw(cat2, 2, out="u4"), shared, out="u8")
+    g = b.build(b.fc(y, 5))
+    _, plan = select_kernels(g)
+    assert plan.zero_copy == (g.nodes[6].name,)
+    row = b.tensor(cat).shape[-1] // 2  # u4: two codes a byte
+    assert [plan.pixel_strides[t] for t in parts] == [row] * 4
+    assert [plan.offsets[t] - plan.offsets[cat] for t in parts] == [0, 2, 5, 8]
+    assert_bitexact(g)

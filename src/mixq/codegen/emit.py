@@ -88,8 +88,11 @@ def select_kernels(graph: Graph, target: "KernelSet | str" = KernelSet.REF,
             if life[t][1] == i and t not in ext and t not in graph.outputs:
                 in_place[node.name] = (alt, (t, alt.scratch_for(node, graph)))
                 break
+    strided = tuple(n.output for n, k in zip(graph.nodes, chosen)
+                    if k.function in kernels_ref.STRIDED_OUTPUT_FUNCTIONS)
     plan = plan_memory(graph, scratch, inplace={k: v[1] for k, v in in_place.items()},
-                       inplace_policy="always" if inplace == "always" else "auto")
+                       inplace_policy="always" if inplace == "always" else "auto",
+                       strided=strided)
     chosen = [in_place[n.name][0] if n.name in plan.inplace else k
               for n, k in zip(graph.nodes, chosen)]
     return chosen, plan
@@ -129,7 +132,8 @@ def emit_c(graph: Graph, out_dir, *, kernels: "KernelSet | str" = KernelSet.REF,
     digest = model_hash(graph)
     header = f"{GENERATED_PREFIX} from {digest}; do not edit */\n"
     chosen, plan = select_kernels(graph, target, inplace)
-    layers = [layer_code(i, n, graph, k) for i, (n, k) in enumerate(zip(graph.nodes, chosen))]
+    layers = [layer_code(i, n, graph, k, plan.pixel_strides.get(n.output, 0))
+              for i, (n, k) in enumerate(zip(graph.nodes, chosen))]
     t_in, t_out = graph.inputs[0], graph.outputs[0]
     in_pack = (pack_code("mixq_input_pack", graph.tensor(t_in))
                if t_in not in plan.external else None)

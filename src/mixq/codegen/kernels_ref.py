@@ -25,6 +25,12 @@ PACK_FUNCTION, PACK_SOURCES = "mixq_pack_any", ("mixq_kernels.h", "mixq_pack_any
 UNPACK_FUNCTION, UNPACK_SOURCES = "mixq_unpack_any", ("mixq_kernels.h", "mixq_unpack_any.c")
 
 
+# Reference kernels that honour ``out_pixel_stride`` (write their output pixels that many bytes
+# apart): their outputs may be placed inside a zero-copy concat of feature maps.
+STRIDED_OUTPUT_FUNCTIONS = frozenset({"mixq_conv2d_any", "mixq_conv2d_1x1_any", "mixq_dwconv_any",
+                                      "mixq_maxpool_any", "mixq_avgpool2d_any"})
+
+
 def pack_conv_weights(node, graph: Graph) -> np.ndarray:
     """OHWI rows of C_in codes: uint8 (C_out * KH * KW * row_bytes(C_in, bits),)."""
     return pack_codes(node.weight, node.weight_bits).ravel()

@@ -68,8 +68,10 @@ def _add_fields(rule: AddRequant) -> dict:
             "shift": rule.shift, "act_min": rule.activation_min, "act_max": rule.activation_max}
 
 
-def layer_code(index: int, node, graph: Graph, kernel: Kernel) -> LayerCode:
-    """The :class:`LayerCode` of node ``index`` run by ``kernel``."""
+def layer_code(index: int, node, graph: Graph, kernel: Kernel,
+               out_pixel_stride: int = 0) -> LayerCode:
+    """The :class:`LayerCode` of node ``index`` run by ``kernel``; ``out_pixel_stride`` (bytes
+    between output pixels, 0: dense) for a conv or pool writing into a zero-copy concat."""
     sym = f"mixq_l{index}"
     tin = graph.tensor(node.inputs[0])
     tout = graph.tensor(node.output)
@@ -81,6 +83,8 @@ def layer_code(index: int, node, graph: Graph, kernel: Kernel) -> LayerCode:
         code = LAYER_CODE[type(node)]
     except KeyError:
         raise TypeError(f"unknown IR node type {type(node).__name__}") from None
+    if out_pixel_stride:
+        return code(sym, node, graph, kernel, comment, out_pixel_stride=out_pixel_stride)
     return code(sym, node, graph, kernel, comment)
 
 
@@ -104,7 +108,8 @@ def _add(sym: str, node: Add, graph: Graph, kernel: Kernel, comment: str) -> Lay
                      c_struct("mixq_add_params_t", f"{sym}_params", fields), comment, 0, 0)
 
 
-def _pool2d(sym: str, node: Pool2d, graph: Graph, kernel: Kernel, comment: str) -> LayerCode:
+def _pool2d(sym: str, node: Pool2d, graph: Graph, kernel: Kernel, comment: str,
+            out_pixel_stride: int = 0) -> LayerCode:
     tin, tout = graph.tensor(node.input), graph.tensor(node.output)
     h, w, c = _hwc(tin)
     out_h, out_w, _ = _hwc(tout)
@@ -113,7 +118,7 @@ def _pool2d(sym: str, node: Pool2d, graph: Graph, kernel: Kernel, comment: str) 
               "stride_h": node.stride[0], "stride_w": node.stride[1],
               "pad_top": node.padding[0], "pad_left": node.padding[2],
               "count_include_pad": int(node.count_include_pad),
-              **_format("in", tin), **_format("out", tout)}
+              **_format("in", tin), **_format("out", tout), "out_pixel_stride": out_pixel_stride}
     return LayerCode("mixq_pool2d_params_t", f"{sym}_params",
                      c_struct("mixq_pool2d_params_t", f"{sym}_params", fields), comment, 0, 0)
 
@@ -136,7 +141,8 @@ def _concat(sym: str, node: Concat, graph: Graph, kernel: Kernel, comment: str) 
                      input_array=True)
 
 
-def _weighted(sym: str, node, graph: Graph, kernel: Kernel, comment: str) -> LayerCode:
+def _weighted(sym: str, node, graph: Graph, kernel: Kernel, comment: str,
+              out_pixel_stride: int = 0) -> LayerCode:
     tin, tout = graph.tensor(node.input), graph.tensor(node.output)
     packer = kernel.pack_weights or REFERENCE_PACKERS[node.kind]
     blob = np.asarray(packer(node, graph), dtype=np.uint8).ravel()
@@ -161,6 +167,7 @@ def _weighted(sym: str, node, graph: Graph, kernel: Kernel, comment: str) -> Lay
         "act_min": rq.activation_min, "act_max": rq.activation_max,
         "weight": f"{sym}_weight", "bias": f"{sym}_bias",
         "multiplier": f"{sym}_multiplier", "shift": f"{sym}_shift",
+        "out_pixel_stride": out_pixel_stride,
     }
     definitions = "\n".join([
         c_array("uint8_t", f"{sym}_weight", blob, attributes="MIXQ_ALIGN4"),

@@ -16,17 +16,18 @@ keeps the smallest, so it never exceeds the greedy-by-size plan. A node may run 
 (its output starts at the address of an input that dies at that node) when its kernel supports it:
 the caller passes those candidates, the planner keeps the ones that shrink the arena. A concat
 of one-pixel tensors that moves no code is *zero-copy*: its inputs are placed side by side inside
-its output's buffer (:mod:`mixq.ir.memory_views`) and it runs no kernel.
+its output's buffer (:mod:`mixq.ir.memory_views`; feature maps when their producers write with a
+pixel stride) and it runs no kernel.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Mapping, Optional
 
 from mixq.ir.graph import Add, AvgPool, Concat, Conv2d, FullyConnected, Graph, Pool2d
-from mixq.ir.memory_views import zero_copy_views
+from mixq.ir.memory_views import row_bytes_of, zero_copy_views
 
 ALIGN = 4
 
@@ -79,6 +80,8 @@ class MemoryPlan:
         strategy: name of the ordering that produced this plan.
         zero_copy: names of the concat nodes whose inputs were written in place of their output
             (they run no code).
+        pixel_strides: tensor -> bytes between its pixels, for the feature maps written into a
+            zero-copy concat (their producer's ``out_pixel_stride``).
     """
 
     buffers: tuple[Buffer, ...]
@@ -90,6 +93,7 @@ class MemoryPlan:
     external: tuple[str, ...]
     strategy: str
     zero_copy: tuple[str, ...] = ()
+    pixel_strides: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
 
     def scratch_offset(self, node_name: str) -> Optional[int]:
         """Offset of a node's scratch, or None if it has none."""
@@ -154,6 +158,7 @@ def plan_memory(
     inplace: Optional[Mapping[str, tuple[str, int]]] = None,
     external: Optional[tuple[str, ...]] = None,
     inplace_policy: str = "auto",
+    strided: tuple[str, ...] = (),
 ) -> MemoryPlan:
     """Plan the arena of ``graph``.
 
@@ -166,6 +171,8 @@ def plan_memory(
         external: tensors outside the arena; None for :func:`default_external`.
         inplace_policy: 'auto' (keep candidates that shrink the arena) or 'always' (use every
             valid candidate; for testing in-place kernels).
+        strided: tensors whose producer's kernel can write with a pixel stride (so they may be
+            placed inside a zero-copy concat of feature maps).
 
     Returns:
         A :class:`MemoryPlan` with ``lower_bound_bytes <= arena_bytes <= greedy_bytes`` (the
@@ -184,7 +191,7 @@ def plan_memory(
     scratch = dict(scratch_bytes or {})
     ext = default_external(graph) if external is None else tuple(external)
     life = tensor_lifetimes(graph)
-    views = zero_copy_views(graph, ext)
+    views = zero_copy_views(graph, ext, strided)
     in_views = set(views) | {parent for parent, _ in views.values()}
     candidates = _valid_inplace(graph, inplace or {}, life, set(ext) | in_views)
 
@@ -222,6 +229,9 @@ def plan_memory(
         strategy=strategy,
         zero_copy=tuple(n.name for n in graph.nodes if isinstance(n, Concat)
                         and n.inputs[0] in views),
+        pixel_strides=MappingProxyType({
+            t: row_bytes_of(graph.tensor(parent)) for t, (parent, _) in views.items()
+            if graph.tensor(t).numel != graph.tensor(t).shape[-1]}),
     )
 
 

@@ -1,24 +1,33 @@
 """Zero-copy concat: which tensors the arena plan places inside a concat's output.
 
-A channel concat in NHWC interleaves its inputs pixel by pixel, so its inputs can only be written
-side by side in place of the output when every tensor has one pixel (a vector or a 1x1 map, e.g.
-after global pooling or a fully connected layer). Then, when the concat moves no code (every
+A channel concat in NHWC interleaves its inputs pixel by pixel. When it moves no code (every
 :class:`~mixq.quant.integer.Rescale` is the identity, every input has the output's code format and
-its clamp is the whole code range) and every input but the last ends on a byte boundary, the
-planner places input i at byte ``sum(packed bytes of inputs < i)`` of the output's buffer and the
-concat runs no code. Otherwise the concat copies (``mixq_concat_any``). Feature maps with several
-pixels would need producers that write with a pixel stride; they are copied.
+its clamp is the whole code range) and every input but the last ends on a byte boundary, its
+inputs can be written in place of its output, input i at byte ``sum(row bytes of inputs < i)``
+of every output pixel, and the concat runs no code:
+
+- one-pixel tensors (vectors, 1x1 maps: after global pooling or a fully connected layer) are then
+  simply side by side, and may have other readers;
+- feature maps need every producer's kernel to write with the output's pixel stride
+  (``strided``: the tensors whose kernel honours ``out_pixel_stride``), and the concat must be the
+  only reader of each input (the others would expect a dense tensor).
+
+Otherwise the concat copies (``mixq_concat_any``).
 """
 
 from __future__ import annotations
 
+from collections import Counter
+
 from mixq.ir.graph import Concat, Graph
 
 
-def _zero_copy(node: Concat, graph: Graph, taken: set[str], external: set[str]) -> bool:
+def _zero_copy(node: Concat, graph: Graph, taken: set[str], external: set[str], strided,
+               readers: dict[str, int]) -> bool:
     out = graph.tensor(node.output)
     ins = [graph.tensor(t) for t in node.inputs]
-    return (out.numel == out.shape[-1]
+    one_pixel = out.numel == out.shape[-1]
+    return ((one_pixel or all(t in strided and readers[t] == 1 for t in node.inputs))
             and all(r.identity for r in node.rescales)
             and (node.activation_min, node.activation_max) == (out.qmin, out.qmax)
             and all((t.bits, t.signed) == (out.bits, out.signed) for t in ins)
@@ -28,12 +37,14 @@ def _zero_copy(node: Concat, graph: Graph, taken: set[str], external: set[str]) 
             and not set(node.inputs) & (set(graph.inputs) | set(graph.outputs)))
 
 
-def zero_copy_views(graph: Graph, external=()) -> dict[str, tuple[str, int]]:
-    """Tensor -> (concat output it lives in, byte offset there), for every zero-copy concat.
+def zero_copy_views(graph: Graph, external=(), strided=()) -> dict[str, tuple[str, int]]:
+    """Tensor -> (concat output it lives in, byte offset in each of its pixels), for every
+    zero-copy concat.
 
     Args:
         graph: the integer graph.
         external: tensors outside the arena (never placed inside a concat).
+        strided: tensors whose producer's kernel writes with a given pixel stride.
 
     Example:
         >>> from mixq.codegen.synth import GraphBuilder
@@ -43,13 +54,20 @@ def zero_copy_views(graph: Graph, external=()) -> dict[str, tuple[str, int]]:
         >>> zero_copy_views(g)
         {'t2': ('t5', 0), 't4': ('t5', 3)}
     """
+    readers = Counter(t for node in graph.nodes for t in node.inputs)
     views: dict[str, tuple[str, int]] = {}
     taken: set[str] = set()  # tensors already in a zero-copy concat (as input or output)
     for node in graph.nodes:
-        if isinstance(node, Concat) and _zero_copy(node, graph, taken, set(external)):
+        if isinstance(node, Concat) and _zero_copy(node, graph, taken, set(external),
+                                                   set(strided), readers):
             offset = 0
             for t in node.inputs:
                 views[t] = (node.output, offset)
-                offset += graph.tensor(t).packed_bytes
+                offset += row_bytes_of(graph.tensor(t))
             taken |= {node.output, *node.inputs}
     return views
+
+
+def row_bytes_of(t) -> int:
+    """Bytes of one pixel of tensor type ``t`` (its channels packed, padded to a byte)."""
+    return -(-t.shape[-1] * t.bits // 8)

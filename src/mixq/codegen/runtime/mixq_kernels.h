@@ -90,7 +90,8 @@ static inline void mixq_store_requantized(const mixq_conv_params_t *p, uint8_t *
 static inline void mixq_conv_walk_any(const mixq_conv_params_t *p, const uint8_t *input,
                                       uint8_t *output, int32_t depthwise)
 {
-    const int32_t out_pixel_bytes = mixq_row_bytes(p->out_c, p->out_bits);
+    const int32_t out_pixel_bytes =
+        mixq_out_pixel_bytes(p->out_pixel_stride, p->out_c, p->out_bits);
     const int32_t filter_bytes =
         depthwise ? 0 : p->k_h * p->k_w * mixq_row_bytes(p->in_c, p->w_bits);
     for (int32_t oy = 0; oy < p->out_h; ++oy) {
@@ -170,7 +171,7 @@ static inline int32_t mixq_pool_window(const mixq_pool2d_params_t *p, const uint
 static inline void mixq_pool2d_walk(const mixq_pool2d_params_t *p, const uint8_t *input,
                                     uint8_t *output, int32_t maximum)
 {
-    const int32_t out_pixel_bytes = mixq_row_bytes(p->c, p->out_bits);
+    const int32_t out_pixel_bytes = mixq_out_pixel_bytes(p->out_pixel_stride, p->c, p->out_bits);
     int32_t taps;
     for (int32_t oy = 0; oy < p->out_h; ++oy) {
         for (int32_t ox = 0; ox < p->out_w; ++ox) {

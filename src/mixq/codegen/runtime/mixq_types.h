@@ -41,6 +41,10 @@ typedef struct {
                                       rounding half 2^(shift-1) included */
     const int32_t *multiplier;     /* [out_c] int32 Q31 multiplier (any sign) */
     const int32_t *shift;          /* [out_c] total right shift in [1, 62] */
+    int32_t out_pixel_stride;      /* bytes from one output pixel to the next; 0: dense,
+                                      mixq_row_bytes(out_c, out_bits). Non-zero only for the
+                                      kernels that honour it (mixq_out_pixel_bytes): they write
+                                      into a wider tensor, a zero-copy concat */
 } mixq_conv_params_t;
 
 /* Declares a convolution-family kernel (conv, pointwise, depthwise, fully connected, every
@@ -69,6 +73,7 @@ typedef struct {
     int32_t count_include_pad;      /* average: 1 divides by k_h * k_w, 0 by the taps inside */
     int32_t in_bits, in_signed;
     int32_t out_bits, out_signed;
+    int32_t out_pixel_stride;       /* as in mixq_conv_params_t (0: dense) */
 } mixq_pool2d_params_t;
 
 /* One input of a channel concat: its format and the rescale to the output's scale
@@ -109,6 +114,13 @@ typedef struct {
 static inline int32_t mixq_row_bytes(int32_t count, int32_t bits)
 {
     return (count * bits + 7) / 8;
+}
+
+/* Bytes from one output pixel to the next: `stride` when set (a producer writing its channels
+ * into a zero-copy concat), else the dense mixq_row_bytes(c, bits). */
+static inline int32_t mixq_out_pixel_bytes(int32_t stride, int32_t c, int32_t bits)
+{
+    return stride > 0 ? stride : mixq_row_bytes(c, bits);
 }
 
 /* log2 of the codes per byte: 0 for 8 bits, 1 for 4 bits, 2 for 2 bits. */
