@@ -1,7 +1,8 @@
 """mixq: mixed low-precision quantized networks from PyTorch training to Cortex-M.
 
 Public API: ``mixq.prepare(model, bits, *, example_input, calibration, input_mean, input_std)``,
-``mixq.allocate(model, *, example_input, flash_bytes, ram_bytes)``, ``mixq.integerize(qat)``,
+``mixq.allocate(model, *, example_input, flash_bytes, ram_bytes, target=None)`` (with a target:
+closed on its linked build), ``mixq.integerize(qat)``,
 ``mixq.deploy(graph, out_dir, target="stm32h7", emulate=100)`` (see :mod:`mixq.api`).
 
 The top-level names are imported lazily so that deployment-only use (``mixq.ir``,
@@ -15,6 +16,7 @@ _LAZY = {
     "LayerBits": "mixq.quant.spec",
     "prepare": "mixq.api",
     "allocate": "mixq.api",
+    "allocate_on_target": "mixq.api",
     "integerize": "mixq.api",
     "interpret": "mixq.ir.interpret",
 }
