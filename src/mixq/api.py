@@ -124,7 +124,7 @@ def allocate_on_target(model: nn.Module, *, example_input: torch.Tensor, flash_b
 
     def build_graph(alloc: BitAllocation):
         qat = prepare(model, alloc, example_input=example_input, input_mean=input_mean,
-                      input_std=input_std)
+                      input_std=input_std, sizing_only=True)
         return integerize(qat.eval(), name="allocation")
 
     return close_allocation(allocate_under, build_graph, platform, budget, out_dir=out_dir,

@@ -49,8 +49,12 @@ def _cmd_demo(args) -> int:
     print(f"mixq demo: wrote {args.out}/report.md, report.json, tradeoff.png")
     for m in report["models"]:
         top1 = m["top1_integer"] if m["top1_integer"] is not None else m["top1_float"]
-        line = (f"  {m['name']:<9} top-1 {100 * top1:5.1f}%  flash {m['flash_bytes']:>7,} B  "
-                f"RAM {m['ram_peak_bytes']:>6,} B  fits={'yes' if m['fits'] else 'no'}")
+        linked = "linked_flash_bytes" in m  # built for the target; the float model is not
+        line = (f"  {m['name']:<9} top-1 {100 * top1:5.1f}%  "
+                f"{'linked ' if linked else 'model  '}flash "
+                f"{m['linked_flash_bytes' if linked else 'flash_bytes']:>7,} B  "
+                f"RAM {m['linked_ram_bytes' if linked else 'ram_peak_bytes']:>6,} B  "
+                f"fits={'yes' if m['fits'] else 'no'}")
         if "est_latency_ms" in m:
             line += (f"  bit-exact={'yes' if m['bitexact'] else 'NO'}  "
                      f"~{m['est_latency_ms']:.2f} ms on {m.get('cpu', args.target)} (estimate)")
@@ -71,6 +75,27 @@ def _cmd_deploy(args) -> int:
               f"mismatches), flash {d.flash_bytes} B, arena {d.arena_bytes} B, "
               f"{d.instructions} instructions, ~{d.est_cycles} cycles (estimate)")
     return 0 if all(d.bitexact for d in results.values()) else 1
+
+
+def _close_on_target(args, platform, flash: int, ram: int) -> dict:
+    """``mixq allocate --target``: the memory-driven allocation of the zoo model closed on the
+    target's linked build (:func:`mixq.api.allocate_on_target`); each round on stderr."""
+    import torch
+
+    from mixq.api import allocate_on_target
+    from mixq.models import get_model
+    from mixq.search.memory import layer_shapes
+    from mixq.search.memory_driven import allocation_summary
+
+    model = get_model(args.model, width=args.width, resolution=args.resolution,
+                      num_classes=args.num_classes).eval()
+    closed = allocate_on_target(
+        model, example_input=torch.zeros((1, *model.input_shape)), flash_bytes=flash,
+        ram_bytes=ram, target=platform, granularity=args.granularity,
+        on_step=lambda s: print(f"mixq: {s}", file=sys.stderr, flush=True))
+    return {**allocation_summary(layer_shapes(model), closed.allocation),
+            "basis": f"linked build on {platform.name}", "fit": closed.fit.to_json(),
+            "steps": [s.to_json() for s in closed.steps]}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -124,6 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.set_defaults(func=_cmd_deploy)
     for name in COMMAND_MODULES:
         importlib.import_module(name).add_commands(sub)
+    sub.choices["allocate"].set_defaults(close_on_target=_close_on_target)
     return p
 
 

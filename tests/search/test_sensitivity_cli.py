@@ -8,7 +8,7 @@ from mixq.cli import main
 from mixq.models import get_model
 from mixq.train.checkpoint import save_checkpoint
 
-KEYS = {"layers", "flash_bytes", "ram_peak_bytes"}
+KEYS = {"layers", "flash_bytes", "ram_peak_bytes", "basis"}
 LAYER_KEYS = {"name", "kind", "w_bits", "in_bits", "out_bits"}
 
 
@@ -63,10 +63,13 @@ def test_errors_are_one_line(capsys, args, message):
     assert (message or "needs trained weights") in err
 
 
-def test_target_gives_the_default_budget(capsys):
+def test_target_gives_the_default_budget_and_closes_on_its_linked_build(capsys):
     rc = main(["allocate", "--model", "ds_cnn", "--target", "stm32f746", "--json"])
     out = json.loads(capsys.readouterr().out)
     assert rc == 0 and out["flash_bytes"] <= 1_024_000 and out["ram_peak_bytes"] <= 320_000
+    assert out["basis"] == "linked build on stm32f746" and out["steps"]
+    assert out["fit"]["flash_bytes"] <= 1_024_000 and out["fit"]["ram_bytes"] <= 320_000
+    assert out["fit"] == out["steps"][-1]["fit"]
 
 
 def test_json_stdout_is_only_json(checkpoint):
@@ -100,3 +103,9 @@ def test_plain_state_dict_checkpoint(capsys, checkpoint, tmp_path):
     rc, _, err = run(capsys, *args, "--checkpoint", str(tmp_path / "whole.pt"))
     assert rc == 2 and "torch.save(model.state_dict(), path) instead" in err
     assert "\x1b" not in err and "\n" not in err
+
+
+def test_without_target_the_memory_model_is_named(capsys):
+    rc = main(["allocate", "--model", "ds_cnn", "--flash", "20000", "--ram", "20000"])
+    out = capsys.readouterr().out
+    assert rc == 0 and "memory model (Rusci et al. 2020); not checked against a linked build" in out

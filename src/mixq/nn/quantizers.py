@@ -149,9 +149,11 @@ class WeightQuantizer(nn.Module):
         self.step = nn.Parameter(torch.ones(out_channels if per_channel else ()))
         self.register_buffer("initialized", torch.tensor(False))
 
-    def init_from(self, w: torch.Tensor) -> None:
-        """Set the learned scale to the MSE-optimal one for ``w``."""
-        self.step.data.copy_(mse_weight_scale(w, self.bits, self.per_channel))
+    def init_from(self, w: torch.Tensor, search: bool = True) -> None:
+        """Set the learned scale to the MSE-optimal one for ``w`` (``search=False``: max|w|
+        over the largest code, no search)."""
+        scale = mse_weight_scale(w, self.bits, self.per_channel, steps=40 if search else 1)
+        self.step.data.copy_(scale)
         self.initialized.fill_(True)
 
     def _scale(self) -> torch.Tensor:

@@ -92,6 +92,9 @@ def _sensitivity_allocation(args, platform, flash: int, ram: int):
     return shapes, alloc
 
 
+MEMORY_MODEL_BASIS = "memory model (Rusci et al. 2020); not checked against a linked build"
+
+
 def _cmd_allocate(args) -> int:
     from mixq.models import MODELS, get_model
     from mixq.search.memory_driven import allocate_for_model, allocation_summary
@@ -100,12 +103,16 @@ def _cmd_allocate(args) -> int:
         get_model(args.model)  # the one-line error listing the known names
 
     platform, flash, ram = _platform_budget(args)
+    close = getattr(args, "close_on_target", None)  # set by mixq.cli (it may build)
     if args.method == "sensitivity":
         shapes, alloc = _sensitivity_allocation(args, platform, flash, ram)
-        result = allocation_summary(shapes, alloc)
+        result = {**allocation_summary(shapes, alloc), "basis": MEMORY_MODEL_BASIS}
+    elif platform is not None and close is not None:
+        result = close(args, platform, flash, ram)
     else:
-        result = allocate_for_model(args.model, args.width, args.resolution, args.num_classes,
-                                    flash, ram, args.granularity, args.delta)
+        result = {**allocate_for_model(args.model, args.width, args.resolution,
+                                       args.num_classes, flash, ram, args.granularity,
+                                       args.delta), "basis": MEMORY_MODEL_BASIS}
     args.flash, args.ram = flash, ram
     if args.json:
         print(json.dumps(result))
@@ -115,7 +122,13 @@ def _cmd_allocate(args) -> int:
             print(f"{l['name']:<24} {l['kind']:<5} {l['w_bits']:>2} {l['in_bits']:>3} "
                   f"{l['out_bits']:>3}")
         print(f"flash {result['flash_bytes']} B (budget {args.flash}), "
-              f"peak RAM {result['ram_peak_bytes']} B (budget {args.ram})")
+              f"peak RAM {result['ram_peak_bytes']} B (budget {args.ram}): {result['basis']}")
+        if "fit" in result:
+            f = result["fit"]
+            print(f"linked image {f['flash_bytes']} B, RAM {f['ram_bytes']} B = arena "
+                  f"{f['arena_bytes']} + static {f['static_ram_bytes']} + stack "
+                  f"{f['stack_bytes']} + io {f['io_bytes']} (after {len(result['steps'])} "
+                  "step(s))")
         if platform is not None and (platform.cluster or platform.cycles_per_mac):
             print(_latency_line(args, platform, result))
     return 0
@@ -163,7 +176,10 @@ def add_commands(sub) -> None:
                    help="memory: Rusci et al.'s rule; sensitivity: minimise a Hessian/Fisher x "
                    "quantization-error proxy under flash, RAM and latency budgets (exact ILP)")
     a.add_argument("--target", default=None,
-                   help="platform name or .toml file: default budgets and the latency model")
+                   help="platform name or .toml file: default budgets and the latency model; "
+                   "with --method memory the allocation is closed on its linked build (image "
+                   "within the flash, arena + static RAM + stack + io within the RAM); "
+                   "without it, the paper's memory model alone decides")
     a.add_argument("--latency-ms", type=float, default=None,
                    help="latency budget in ms on --target (an estimate; sensitivity only)")
     a.add_argument("--checkpoint", default=None,
