@@ -4,12 +4,15 @@ The pipeline, in execution order (:func:`run_demo`; each training run checkpoint
 resumes when re-run):
 
 1. train the float model;
-2. set the budget (fractions of the uniform 8-bit model's flash and RAM unless given) and allocate
-   bits under it (Rusci et al. 2020);
+2. set the budget (unless given: the uniform 8-bit model's linked build with its weights' and
+   activations' bytes cut to fractions) and allocate bits under it (Rusci et al. 2020), closed on
+   the target's linked build (:func:`mixq.deploy.fit_loop.close_allocation`);
 3. QAT the 8-bit, the mixed and the reference models; integerize each, check the graph bit for bit
    against the QAT integer-exact mode;
-4. find the widest 8-bit model that fits the same budget ("int8-fit") and train it the same way;
-5. save the test inputs and deploy the quantized models to the emulated core;
+4. find the widest 8-bit model whose linked build fits the same budget ("int8-fit") and train it
+   the same way;
+5. build every integer model for the target (``fits`` from the linked image and RAM), save the
+   test inputs and deploy the quantized models to the emulated core;
 6. write ``report.json``, ``report.md`` and ``tradeoff.png`` (rendering: :mod:`mixq.report`).
 """
 
@@ -18,6 +21,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import io
+import sys
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -25,6 +29,8 @@ import numpy as np
 import torch
 
 from mixq.data import load_dataset
+from mixq.deploy.fit import LinkedFit, link_fit
+from mixq.deploy.fit_loop import close_allocation
 from mixq.errors import MixqError
 from mixq.fileio import write_bytes_atomic
 from mixq.ir.capture import input_codes, integer_codes, integerize
@@ -53,10 +59,12 @@ class DemoConfig:
         data_root: folder with the dataset's standard files (not needed for digits).
         seed: seeds data split, initialisation and training.
         quick: a few epochs only (smoke tests); accuracy is then not meaningful.
-        flash_bytes, ram_bytes: the budget; None = a fraction of the 8-bit model's needs
-            (``flash_fraction``, ``ram_fraction``), so that the 8-bit model does not fit.
+        flash_bytes, ram_bytes: the budget; None = the 8-bit model's linked build with its
+            weights' bytes scaled by ``flash_fraction`` and its activations' peak bytes by
+            ``ram_fraction`` (the code, stack and buffers kept), so that the 8-bit model does
+            not fit.
         emulate: test inputs run on the emulated Cortex-M7 per deployed model (0: no deploy).
-        target: deployment target name.
+        target: target name: every integer model is built for it (``fits``) and deployed on it.
         width: width multiplier of the demo network.
         granularity: 'per-channel' (MixPC) or 'per-layer' (MixPL).
         device: where training runs: 'auto' (CUDA when present), 'cpu' or 'cuda'. Under
@@ -78,8 +86,9 @@ class DemoConfig:
     reference_bits: int | None = 2  # also train a uniform w{b}a{b} model as a reference point
     float_epochs: int = 20          # float pre-training
     qat_epochs: int = 10            # each QAT run, starting from the float weights
-    flash_fraction: float = 0.55    # default flash budget / 8-bit model flash
-    ram_fraction: float = 0.5       # default RAM budget / 8-bit model peak RAM
+    flash_fraction: float = 1.25    # default budget: the 8-bit build with its weights' bytes
+    ram_fraction: float = 0.5       # at 125% (room for the sub-byte kernels' code) and its
+                                    # activations' peak bytes at 50%
     calibration_samples: int = 256  # float activations used to initialise PACT ranges
     check_samples: int | None = None  # test samples on which ir.interpret is compared with the
                                       # QAT integer-exact mode (None: all)
@@ -105,9 +114,9 @@ def run_demo(out, cfg: DemoConfig = DemoConfig()) -> dict:
     out = Path(out)
     torch.set_num_threads(cfg.threads)
     resolve_device(cfg.device)  # no GPU for --device cuda fails now, not after data loading
-    _check_target(cfg)  # an unknown target fails now, not after training
+    platform = get_platform(cfg.target)  # an unknown target fails now, not after training
     user_alloc = BitAllocation.load(cfg.allocation) if cfg.allocation else None
-    demo = Stages(out, cfg)
+    demo = Stages(out, cfg, platform=platform)
 
     # 1. the float model
     float_model, _ = demo.train_float("float", cfg.width)
@@ -115,10 +124,13 @@ def run_demo(out, cfg: DemoConfig = DemoConfig()) -> dict:
     layers = [(s.name, s.kind) for s in shapes]
 
     # 2. the budget and the allocations
-    budget = default_budget(shapes, cfg)
+    int8 = BitAllocation.uniform(layers, 8, cfg.granularity)
+    budget = default_budget(shapes, cfg, None if cfg.flash_bytes and cfg.ram_bytes else
+                            demo.sizing_fit("int8", float_model, int8))
     first = float_row(float_model, shapes, budget, evaluate(float_model, demo.data.test))
-    runs = [("int8", BitAllocation.uniform(layers, 8, cfg.granularity)),
-            ("mixed", _mixed_allocation(user_alloc, cfg, shapes, layers, budget))]
+    steps = []
+    runs = [("int8", int8), ("mixed", _mixed_allocation(user_alloc, demo, float_model, shapes,
+                                                         layers, budget, steps))]
     if cfg.reference_bits:
         b = cfg.reference_bits
         runs.append((f"w{b}a{b}", BitAllocation.uniform(layers, b, cfg.granularity)))
@@ -134,17 +146,20 @@ def run_demo(out, cfg: DemoConfig = DemoConfig()) -> dict:
     # 4. the widest uniform 8-bit model that fits
     rows.append(_int8_fit_row(demo, budget))
     rows.sort(key=lambda r: MODEL_NAMES.index(r.name))
+    rows, references = (linked_rows(out / "fit", r, platform, budget, demo.fits)
+                        for r in (rows, references))
 
     # 5. deployment on the emulated core (under torchrun the other ranks only helped train)
     writer = is_writer()
     if writer:
         save_test_inputs(out, demo)
         if cfg.emulate > 0:
-            rows = deploy_rows(out, rows, get_platform(cfg.target), cfg.emulate, DEPLOYED)
+            rows = deploy_rows(out, rows, platform, cfg.emulate, DEPLOYED)
 
     # 6. the report
     report = {"budget": {"flash_bytes": budget.flash_bytes, "ram_bytes": budget.ram_bytes},
               "dataset": cfg.dataset, "config": asdict(cfg),
+              "fit_steps": [s.to_json() for s in steps],
               "models": [r.to_dict() for r in rows],
               "references": [r.to_dict(with_bits=False) for r in references]}
     if writer:
@@ -154,11 +169,6 @@ def run_demo(out, cfg: DemoConfig = DemoConfig()) -> dict:
 
 def _alloc_hash(alloc: BitAllocation) -> str:
     return hashlib.sha256(alloc.to_json().encode()).hexdigest()[:12]
-
-
-def _check_target(cfg: DemoConfig) -> None:
-    if cfg.emulate > 0:
-        get_platform(cfg.target)
 
 
 class Stages:
@@ -172,10 +182,15 @@ class Stages:
         cfg: seed, epochs, calibration samples, device.
         model: registered model name (:func:`mixq.models.get_model`).
         data: the dataset; None = ``load_dataset(cfg.dataset, cfg.data_root)``.
+        platform: the target the models are built for (:meth:`sizing_fit`); None =
+            ``cfg.target``.
     """
 
-    def __init__(self, out: Path, cfg: DemoConfig, model: str = "demo_net", data=None):
+    def __init__(self, out: Path, cfg: DemoConfig, model: str = "demo_net", data=None,
+                 platform=None):
         self.out, self.cfg, self.model = out, cfg, model
+        self._platform = platform
+        self.fits: dict[str, LinkedFit] = {}  # model tag -> linked figures already measured
         self.data = load_dataset(cfg.dataset, cfg.data_root) if data is None else data
         self.input_shape = tuple(self.data.input_shape)
         self.calib = self.data.train.x[: cfg.calibration_samples]
@@ -207,6 +222,22 @@ class Stages:
                                alloc.to_json().encode())
         return qat
 
+    @property
+    def platform(self):
+        """The target the models are built for (``cfg.target`` unless given)."""
+        self._platform = self._platform or get_platform(self.cfg.target)
+        return self._platform
+
+    def sizing_graph(self, float_model, alloc: BitAllocation):
+        """The integer graph of ``alloc`` without training (its sizes are the trained one's)."""
+        qat = prepare(float_model, alloc, example_input=self.calib[:1], sizing_only=True)
+        return integerize(qat.eval(), self.input_shape, name="sizing")
+
+    def sizing_fit(self, tag: str, float_model, alloc: BitAllocation) -> LinkedFit:
+        """The linked figures of ``alloc`` on the target (built, not trained or emulated)."""
+        fit = link_fit(self.sizing_graph(float_model, alloc), self.out / "fit" / tag, self.platform)
+        return self.fits.setdefault(tag, fit)
+
     def integer_row(self, tag: str, qat, shapes, alloc, budget, top1_float: float) -> ModelRow:
         graph = integerize(qat, self.input_shape, name=f"{self.model}-{tag}")
         if is_writer():
@@ -223,12 +254,17 @@ class Stages:
                         allocation=alloc, graph=graph)
 
 
-def default_budget(shapes, cfg: DemoConfig) -> MemoryBudget:
-    """The configured budget, or fractions of the uniform 8-bit model's flash and peak RAM."""
+def default_budget(shapes, cfg: DemoConfig, int8_fit: LinkedFit | None = None) -> MemoryBudget:
+    """The configured budget, or the uniform 8-bit model's linked build (``int8_fit``) with its
+    weights' bytes (memory model) scaled by ``flash_fraction`` and its activations' peak bytes by
+    ``ram_fraction``: the kernels' code, stack and buffers stay. (Below 1 for flash, the
+    sub-byte kernels' code outweighs what a 6 kB network saves on its weights: measured, the
+    mixed demo_net's image was 712 B larger than the 8-bit one's with half its weight bytes.)"""
     int8 = BitAllocation.uniform([(s.name, s.kind) for s in shapes], 8, cfg.granularity)
-    flash = cfg.flash_bytes or int(flash_bytes(shapes, int8) * cfg.flash_fraction)
-    ram = cfg.ram_bytes or int(ram_peak_bytes(shapes, int8) * cfg.ram_fraction)
-    return MemoryBudget(flash, ram)
+    cut_flash = int(flash_bytes(shapes, int8) * (1 - cfg.flash_fraction))
+    cut_ram = int(ram_peak_bytes(shapes, int8) * (1 - cfg.ram_fraction))
+    return MemoryBudget(cfg.flash_bytes or int8_fit.flash_bytes - cut_flash,
+                        cfg.ram_bytes or int8_fit.ram_bytes - cut_ram)
 
 
 def float_row(model, shapes, budget: MemoryBudget, top1: float) -> ModelRow:
@@ -240,10 +276,23 @@ def float_row(model, shapes, budget: MemoryBudget, top1: float) -> ModelRow:
                     flash <= budget.flash_bytes and ram <= budget.ram_bytes, None)
 
 
-def _mixed_allocation(user_alloc, cfg: DemoConfig, shapes, layers, budget) -> BitAllocation:
-    """The user's allocation (checked against the network's layers) or the memory-driven one."""
+def _mixed_allocation(user_alloc, demo: Stages, float_model, shapes, layers, budget,
+                      steps: list) -> BitAllocation:
+    """The user's allocation (checked against the network's layers) or the memory-driven one,
+    closed on the target's linked build (its rounds appended to ``steps``)."""
+    cfg = demo.cfg
     if user_alloc is None:
-        return allocate_bits(shapes, budget, cfg.granularity)
+        def allocate(model_budget):
+            alloc = allocate_bits(shapes, model_budget, cfg.granularity)
+            return alloc, flash_bytes(shapes, alloc), ram_peak_bytes(shapes, alloc)
+
+        closed = close_allocation(allocate, lambda a: demo.sizing_graph(float_model, a),
+                                  demo.platform, budget, out_dir=demo.out / "fit" / "mixed",
+                                  on_step=lambda s: print(f"mixq: mixed allocation {s}",
+                                                          file=sys.stderr, flush=True))
+        steps.extend(closed.steps)
+        demo.fits["mixed"] = closed.fit
+        return closed.allocation
     if user_alloc.names != tuple(n for n, _ in layers):
         raise MixqError(f"{cfg.allocation}: layers {list(user_alloc.names)} do not match "
                         f"demo_net's {[n for n, _ in layers]}; write one entry per layer")
@@ -251,15 +300,22 @@ def _mixed_allocation(user_alloc, cfg: DemoConfig, shapes, layers, budget) -> Bi
 
 
 def _fitting_width(demo: Stages, budget: MemoryBudget, granularity: str) -> float | None:
-    """Widest demo-net width (steps of 1/16) whose uniform 8-bit model fits the budget."""
-    for k in range(16, 0, -1):
-        width = demo.cfg.width * k / 16
-        shapes = layer_shapes(demo.float_model(width), demo.input_shape)
-        alloc = BitAllocation.uniform([(s.name, s.kind) for s in shapes], 8, granularity)
-        if flash_bytes(shapes, alloc) <= budget.flash_bytes and \
-                ram_peak_bytes(shapes, alloc) <= budget.ram_bytes:
-            return width
-    return None
+    """Widest demo-net width (steps of 1/16) whose uniform 8-bit model's linked build fits the
+    budget (bisection: a narrower network never takes more)."""
+    def fits(k: int) -> bool:
+        model = demo.float_model(demo.cfg.width * k / 16)
+        layers = [(s.name, s.kind) for s in layer_shapes(model, demo.input_shape)]
+        return demo.sizing_fit(f"int8-fit-{k}", model, BitAllocation.uniform(
+            layers, 8, granularity)).fits(budget.flash_bytes, budget.ram_bytes)
+
+    lo, hi = 1, 16  # fits(lo) holds
+    if not fits(1):
+        return None
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        lo, hi = (mid, hi) if fits(mid) else (lo, mid - 1)
+    demo.fits["int8-fit"] = demo.fits[f"int8-fit-{lo}"]
+    return demo.cfg.width * lo / 16
 
 
 def _int8_fit_row(demo: Stages, budget: MemoryBudget) -> ModelRow:
@@ -296,6 +352,17 @@ def save_test_inputs(out: Path, demo: Stages) -> None:
 
 
 DEPLOYED = ("int8", "mixed", "int8-fit")
+
+
+def linked_rows(out: Path, rows: list[ModelRow], platform, budget: MemoryBudget,
+                known: dict | None = None) -> list[ModelRow]:
+    """Each row with a graph given its linked figures and ``fits`` from them
+    (:meth:`ModelRow.with_linked`): from ``known`` (name -> :class:`LinkedFit` of an untrained
+    build of the same allocation: same sizes, checked by the demo test against the deployed
+    ELFs), else built for ``platform`` (``out/<name>/``, no emulation)."""
+    known = known or {}
+    return [r if r.graph is None else r.with_linked(known.get(r.name) or link_fit(
+        r.graph, Path(out) / r.name, platform), budget) for r in rows]
 
 
 def deploy_rows(out: Path, rows: list[ModelRow], platform, emulate: int, names,

@@ -8,7 +8,10 @@ from mixq.cli import main
 from mixq.pipeline import DemoConfig, run_demo
 
 REPORT_FIELDS = {"name", "top1_float", "top1_fakequant", "top1_integer", "flash_bytes",
-                 "ram_peak_bytes", "macs", "fits", "integer_mismatches"}
+                 "ram_peak_bytes", "macs", "fits", "integer_mismatches",
+                 "model_flash_bytes", "model_ram_bytes"}
+LINKED_FIELDS = {"linked_flash_bytes", "arena_bytes", "static_ram_bytes", "stack_bytes",
+                 "io_bytes", "linked_ram_bytes"}
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +42,30 @@ def test_demo_writes_stable_report(quick_run):
     for name in ("int8", "int8-fit", "mixed"):
         assert rows[name]["integer_mismatches"] == 0
         assert rows[name]["bitexact"] is True and rows[name]["emulated_samples"] == 3
+    assert on_disk["fit_steps"] and on_disk["fit_steps"][-1]["flash_excess"] == 0
+
+
+@pytest.mark.slow
+def test_demo_fits_agree_with_the_deployed_builds(quick_run):
+    """Every deployed model's fits is its linked image and RAM (arena + static + stack + io)
+    against the budget, and those figures are the deployed ELF's (deploy.json)."""
+    out, _ = quick_run
+    report = json.loads((out / "report.json").read_text())
+    budget = report["budget"]
+    for m in report["models"] + report["references"]:
+        if m["name"] == "float":
+            assert m["fit_basis"] == "memory model"
+            continue
+        assert LINKED_FIELDS <= set(m) and m["fit_basis"] == "linked build"
+        assert m["fits"] == (m["linked_flash_bytes"] <= budget["flash_bytes"]
+                             and m["linked_ram_bytes"] <= budget["ram_bytes"])
+        if m["name"] in ("int8", "int8-fit", "mixed"):
+            fit = json.loads((out / "deploy" / m["name"] / "deploy.json").read_text())["fit"]
+            assert (fit["flash_bytes"], fit["ram_bytes"], fit["arena_bytes"]) == \
+                (m["linked_flash_bytes"], m["linked_ram_bytes"], m["arena_bytes"])
+            assert m["deployed_flash_bytes"] == m["linked_flash_bytes"]
+    md = (out / "report.md").read_text()
+    assert "| model flash B | linked flash B | model RAM B | linked RAM B |" in md
     assert (out / "tradeoff.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -79,7 +106,8 @@ def test_cli_allocate_json_contract(capsys):
     rc = main(["allocate", "--model", "mobilenet_v1", "--width", "0.75", "--resolution", "224",
                "--num-classes", "1000", "--flash", "2048000", "--ram", "512000", "--json"])
     out = json.loads(capsys.readouterr().out)
-    assert rc == 0 and set(out) == {"layers", "flash_bytes", "ram_peak_bytes"}
+    assert rc == 0 and set(out) == {"layers", "flash_bytes", "ram_peak_bytes", "basis"}
+    assert out["basis"].startswith("memory model (Rusci et al. 2020)")
     assert len(out["layers"]) == 28
     assert out["flash_bytes"] <= 2048000 and out["ram_peak_bytes"] <= 512000
     for l in out["layers"]:
