@@ -107,7 +107,8 @@ def _cmd_allocate(args) -> int:
     if args.method == "sensitivity":
         shapes, alloc = _sensitivity_allocation(args, platform, flash, ram)
         result = {**allocation_summary(shapes, alloc), "basis": MEMORY_MODEL_BASIS}
-    elif platform is not None and close is not None:
+    elif args.target is not None and close is not None:
+        # an explicit --target closes on its build; a zoo model's implicit one does not
         result = close(args, platform, flash, ram)
     else:
         result = {**allocate_for_model(args.model, args.width, args.resolution,
