@@ -103,8 +103,10 @@ def main(argv=None) -> int:
                                         "est_cycles": r.est_cycles} for r in layers]
                 entry["kinds"] = {k.value: v[2] for k, v in kind_summary(layers).items()}
                 out.append(entry)
+                print(f"  measured {network} {bits}: {row.instructions:,} instructions, "
+                      f"~{row.est_cycles:,} cycles, {row.est_ms} ms, ratio {row.ratio}, "
+                      f"bit-exact {row.bitexact}", file=sys.stderr, flush=True)
                 if not args.json:
-                    print(f"  measured {network} {bits}", file=sys.stderr, flush=True)
                     if args.layers:
                         print(f"\n{network} {bits}\n{format_layers(layers)}\n")
     if args.json:
