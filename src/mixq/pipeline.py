@@ -395,5 +395,6 @@ def deploy_rows(out: Path, rows: list[ModelRow], platform, emulate: int, names,
             fields.update({"est_cluster_cycles": c["est_cycles"],
                            "est_cluster_latency_ms": c["est_latency_ms"],
                            "cluster_clock_hz": c["clock_hz"], "cluster_cores": c["cores"]})
-        done.append(replace(row, deployment=fields))
+        # the deployed ELF's figures unless the row has them (the demo's untrained build's)
+        done.append(replace(row, deployment=fields, linked=row.linked or result.fit))
     return done

@@ -15,7 +15,8 @@ COLORS = {"float": "#7f7f7f", "int8": "#1f77b4", "int8-fit": "#2ca02c",
 MEANS = ("top1_float", "top1_fakequant", "top1_integer", "est_cycles", "est_latency_ms",
          "instructions")
 WORST = ("flash_bytes", "ram_peak_bytes", "linked_flash_bytes", "deployed_flash_bytes",
-         "arena_bytes")
+         "arena_bytes", "static_ram_bytes", "stack_bytes", "io_bytes", "linked_ram_bytes",
+         "model_flash_bytes", "model_ram_bytes")
 PLOTS = (("linked_flash_bytes", "linked image flash (B)", "flash_bytes"),
          ("arena_bytes", "peak RAM: the deployed arena (B)", "ram_bytes"),
          ("est_cycles", "latency: estimated cycles on the emulated core", "latency_ms"))
@@ -105,7 +106,7 @@ def render_study_markdown(report: dict) -> str:
     bound = f", latency **{b['latency_ms']:g} ms** (estimate)" if "latency_ms" in b else ""
     lines = [f"# mixq study: {report['dataset']} on {report['platform']}", "",
              f"Budget: flash **{b['flash_bytes']:,} B** (linked image), RAM "
-             f"**{b['ram_bytes']:,} B** (arena){bound}; for the memory model: flash "
+             f"**{b['ram_bytes']:,} B** (arena + static RAM + stack bound + io buffers){bound}; for the memory model: flash "
              f"{left['flash_bytes']:,} B, RAM {left['ram_bytes']:,} B. Data: "
              f"{report['train_samples']:,} training / {report['test_samples']:,} test images. "
              f"Top-1: {report['accuracy_source']}.", "", headline(report), "",

@@ -199,11 +199,12 @@ def _seed_rows(out: Path, cfg: StudyConfig, seed: int, data, selection, budget: 
 
 
 def _linked_fit(row: dict, budget: MemoryBudget, family: str) -> dict:
-    """The row with ``fits`` from the linked image and the arena (memory model's kept as
-    ``model_fits``); rows not deployed (float) keep the memory model's."""
+    """The row with ``fits`` from the linked build (the image within the flash; arena + static
+    RAM + stack bound + io buffers, ``linked_ram_bytes``, within the RAM: the deployed ELF's
+    :class:`mixq.deploy.fit.LinkedFit`); the memory model's kept as ``model_fits``; rows not
+    deployed (float) keep the memory model's."""
     row = {**row, "network": f"{family} w{row['width']:g}", "model_fits": row["fits"]}
-    if "deployed_flash_bytes" in row:
-        row["linked_flash_bytes"] = row["deployed_flash_bytes"]
-        row["fits"] = (row["deployed_flash_bytes"] <= budget.flash_bytes
-                       and row["arena_bytes"] <= budget.ram_bytes)
+    if "linked_flash_bytes" in row:
+        row["fits"] = (row["linked_flash_bytes"] <= budget.flash_bytes
+                       and row["linked_ram_bytes"] <= budget.ram_bytes)
     return row
