@@ -80,7 +80,7 @@ def add_commands(sub) -> None:
                    help="outlier structures (default: all of unstructured,row,1:16,1:8,2:8,"
                    "block1x4)")
     s.add_argument("--criteria", type=comma_list(str), default=None, metavar="C,C,...",
-                   help="outlier criteria (default magnitude,fisher)")
+                   help="outlier criteria: magnitude, fisher, refit (default magnitude,fisher)")
     s.add_argument("--reference-bits", type=comma_list(int), default=None, metavar="B,B,...",
                    help="uniform-precision reference models (default 8,4,2)")
     s.set_defaults(func=_cmd_sweep)

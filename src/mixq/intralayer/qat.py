@@ -43,7 +43,7 @@ class IntraLayerConfig:
 
     density: float = 0.01           # fraction of each dense+sparse layer's weights kept in int8
     structure: str = "unstructured"  # outlier structure (mixq.intralayer.structures)
-    criterion: str = "fisher"       # 'magnitude' or 'fisher' (error^2 x diagonal Fisher)
+    criterion: str = "fisher"       # 'magnitude', 'fisher' (error^2 x Fisher) or 'refit'
     act_bits: int = 8               # activation bits of every layer (input and logits: 8)
     edge_bits: int | None = 8       # weight bits of the first and last layers; None: they are
                                     # dense+sparse too

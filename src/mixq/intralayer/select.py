@@ -9,6 +9,12 @@ TWN ternarization over *all* its weights (so the score does not depend on the cu
   gradient averaged over a few batches: the second-order estimate of the loss increase when w is
   ternarized (LeCun et al. 1990, Optimal Brain Damage; as used for outliers by SqueezeLLM,
   Kim et al. 2023).
+- ``refit``: the magnitude criterion made aware of the ternary scale the layer will really
+  have. Removing the outliers lowers the TWN threshold and alpha of the weights left (alpha is
+  the mean magnitude of the non-outliers above threshold), so the first selection's errors are
+  measured against the wrong scale. ``refit`` selects by magnitude, refits TWN on the weights off
+  the mask, scores every weight against that refitted ternarization and selects again
+  (:data:`REFIT_ROUNDS` times).
 """
 
 from __future__ import annotations
@@ -23,9 +29,10 @@ from mixq.intralayer.structures import build_mask, check_structure, from_ir_layo
 from mixq.nn.intralayer import dense_sparse_layers
 from mixq.nn.modes import eval_mode
 from mixq.nn.modules import QuantFlatten, QuantLinear
-from mixq.quant.fake import ternary_codes_and_scale
+from mixq.quant.fake import TWN_THRESHOLD, ternary_codes_and_scale
 
-CRITERIA = ("magnitude", "fisher")
+CRITERIA = ("magnitude", "fisher", "refit")
+REFIT_ROUNDS = 2
 
 
 def check_criterion(criterion: str) -> str:
@@ -46,6 +53,27 @@ def ternary_error(w: torch.Tensor, per_channel: bool = True) -> torch.Tensor:
     codes, alpha = ternary_codes_and_scale(w, per_channel)
     a = alpha.reshape((-1,) + (1,) * (w.dim() - 1)) if alpha.dim() == 1 else alpha
     return w - codes.to(w.dtype) * a
+
+
+def refit_error(w: torch.Tensor, mask: torch.Tensor, per_channel: bool = True) -> torch.Tensor:
+    """``w - alpha'*T'(w)`` with TWN's threshold and alpha fitted on the weights off ``mask``.
+
+    Example:
+        >>> w = torch.tensor([[4.0, 1.0, -1.0, 0.9, 0.1, 0.0]])
+        >>> [round(v, 2) for v in ternary_error(w)[0].tolist()]  # alpha 1.73: 4 drags it up
+        [2.28, -0.73, 0.73, -0.83, 0.1, 0.0]
+        >>> m = torch.tensor([[True, False, False, False, False, False]])
+        >>> [round(v, 2) for v in refit_error(w, m)[0].tolist()]  # alpha 0.97 off the mask
+        [3.03, 0.03, -0.03, -0.07, 0.1, 0.0]
+    """
+    w = w.detach()
+    flat = w.reshape(w.shape[0], -1) if per_channel else w.reshape(1, -1)
+    keep = ~(mask.reshape(flat.shape))
+    a = flat.abs()
+    delta = TWN_THRESHOLD * (a * keep).sum(1, keepdim=True) / keep.sum(1, keepdim=True).clamp_min(1)
+    above = (a > delta) & keep
+    alpha = ((a * above).sum(1, keepdim=True) / above.sum(1, keepdim=True).clamp_min(1)).clamp_min(1e-8)
+    return (flat - torch.sign(flat) * (a > delta) * alpha).reshape(w.shape)
 
 
 def fisher_diagonal(qat: nn.Module, split: Split, num_batches: int = 4, batch_size: int = 64,
@@ -93,7 +121,7 @@ def outlier_scores(qat: nn.Module, criterion: str, fisher: dict | None = None
     out = {}
     for name, m in dense_sparse_layers(qat).items():
         err = ternary_error(m.effective_weight(), m.wq.per_channel)
-        out[name] = err.abs() if criterion == "magnitude" else err ** 2 * fisher[name]
+        out[name] = err ** 2 * fisher[name] if criterion == "fisher" else err.abs()
     return out
 
 
@@ -125,7 +153,7 @@ def select_outliers(qat: nn.Module, density: float, criterion: str = "magnitude"
     Args:
         qat: QAT model with dense+sparse layers (see :func:`mixq.nn.intralayer.make_dense_sparse`).
         density: fraction of each layer's weights kept as int8 outliers.
-        criterion: 'magnitude' or 'fisher'.
+        criterion: one of :data:`CRITERIA`.
         fisher: :func:`fisher_diagonal` output ('fisher' only).
 
     Returns:
@@ -138,6 +166,12 @@ def select_outliers(qat: nn.Module, density: float, criterion: str = "magnitude"
         wq = m.wq
         ir_scores = to_ir_layout(scores[name].double().numpy(), wq.in_chw)
         mask = build_mask(ir_scores, check_structure(wq.structure), density)
+        for _ in range(REFIT_ROUNDS if criterion == "refit" else 0):
+            torch_mask = torch.as_tensor(np.ascontiguousarray(from_ir_layout(mask, wq.in_chw))
+                                         ).reshape(m.weight.shape)
+            err = refit_error(m.effective_weight(), torch_mask, wq.per_channel).abs()
+            mask = build_mask(to_ir_layout(err.double().numpy(), wq.in_chw),
+                              check_structure(wq.structure), density)
         wq.set_mask(np.ascontiguousarray(from_ir_layout(mask, wq.in_chw)).reshape(m.weight.shape))
         counts[name] = int(mask.sum())
     return counts

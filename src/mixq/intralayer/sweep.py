@@ -25,12 +25,13 @@ from pathlib import Path
 from mixq.engine import Engine, LocalEngine
 from mixq.errors import MixqError
 from mixq.intralayer.results import append_result, read_results, repair_tail
-from mixq.intralayer.select import CRITERIA, check_criterion
+from mixq.intralayer.select import check_criterion
 from mixq.intralayer.structures import STRUCTURES, check_structure, max_density
 
 DENSITIES = (0.0, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.10)
 QUICK_DENSITIES = (0.0, 0.01, 0.05)
 REFERENCE_BITS = (8, 4, 2)
+CRITERIA = ("magnitude", "fisher")  # the default grid; 'refit' on request (--criteria)
 
 
 def _hash(obj) -> str:
