@@ -138,6 +138,17 @@ def test_small_engine_on_sky130_maps_times_simulates_and_prices(tmp_path):
     assert "sparse" in pts[1]["sram_buffers"]
     md = (tmp_path / "hw.md").read_text()
     assert "sky130" in md and "fmax" in md
+    # architecture steps: the first re-prices nothing, weight-stationary cuts SRAM energy,
+    # clock gating cuts flip-flop energy (both engines)
+    steps = on_disk["architecture_steps"]
+    assert [s["step"] for s in steps] == ["as built", "weight-stationary", "one row-buffer copy",
+                                          "clock-gated flip-flops"]
+    assert steps[0]["energy_ratio"] == pytest.approx(
+        pts[1]["energy_pj_per_mac"] / pts[0]["energy_pj_per_mac"])
+    for engine in ("int8", "ternary"):
+        assert steps[1][engine]["sram"] < steps[0][engine]["sram"]
+        assert steps[3][engine]["flip_flops_clock"] < steps[2][engine]["flip_flops_clock"]
+    assert "Architecture steps" in md
 
     # the same netlist, run by iverilog with cell models written from the Liberty functions,
     # agrees with the RTL every cycle on another layer; a corrupted expectation is caught

@@ -11,13 +11,15 @@ engine's fmax: equal clock and equal throughput; leakage is counted at that cloc
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from mixq.hw.asic import asic_folder, map_verilog, nand2_um2, prepare_library
 from mixq.hw.cellmodels import LibraryModels
 from mixq.hw.gatesim import load_netlist
+from mixq.hw.liberty import Library
 from mixq.hw.power import asic_run_energy, net_energy
-from mixq.hw.sram import engine_buffers, find_macros
+from mixq.hw.sram import engine_buffers, find_macros, pick_macro
 from mixq.hw.streams import sparse_words
 from mixq.hw.synth import BLOCKS, engine_verilog
 
@@ -79,8 +81,25 @@ def asic_points(measured: list, liberty: list, out, log=print) -> tuple[list[dic
                                  lib.name))
         libs[lib.name] = {"file": str(path), "nand2_um2": n2, "voltage": lib.voltage,
                           "clock_mhz": round(clock_mhz, 2),
-                          "sram_macros": sorted({m.name for m in macros})}
+                          "sram_macros": sorted({m.name for m in macros}),
+                          **storage_cells(Library(path))}
     return points, libs
+
+
+def storage_cells(lib: Library) -> dict:
+    """Area (um^2) and leakage (nW) of the library's smallest latch and 2:1 mux: the parts of
+    a register file for stationary weights (:mod:`mixq.hw.arch_steps`); {} when it has none."""
+    import re
+
+    latches = [c for c in lib.raw if re.search(r"\blatch\s*\(", lib.raw[c])
+               and "clear" not in lib.raw[c] and "preset" not in lib.raw[c]]
+    muxes = [c for c in lib.raw if re.search(r"mux2_1$", c)]
+    if not latches or not muxes:
+        return {}
+    latch, mux = min(latches, key=lib.area), min(muxes, key=lib.area)
+    return {"latch_cell": latch, "latch_um2": lib.area(latch),
+            "latch_leakage_nw": lib.leakage_nw(latch), "mux2_um2": lib.area(mux),
+            "mux2_leakage_nw": lib.leakage_nw(mux)}
 
 
 def _point(engine, s, d, r, res, net, ne, period, clock_mhz, n2, macros, lib_name) -> dict:
@@ -92,6 +111,11 @@ def _point(engine, s, d, r, res, net, ne, period, clock_mhz, n2, macros, lib_nam
     n_words = sum(len(g) for g in sparse_words(r.prog)) if r.cfg.slots else 0
     bufs = engine_buffers(r.cfg, macros, n_chunks, n_groups, n_words, access) if macros else []
     sram_pj = sum(b.access_pj + b.leakage_pj(e.cycles, period) for b in bufs)
+    rows_layer = r.prog.n_rows * r.full.macs // max(macs, 1)
+    # the weight-stationary step of mixq.hw.arch_steps reads rows from the whole layer input
+    alt = ([replace(b, name="activations_whole_layer", depth=rows_layer * n_chunks,
+                    macro=pick_macro(macros, b.width, rows_layer * n_chunks))
+            for b in bufs if b.name == "activations"])
     sram_area = sum(b.area_um2 for b in bufs)
     split = {"logic": e.logic_pj, "flip_flops_clock": e.ff_clock_pj, "sram": sram_pj,
              "leakage": e.leakage_pj}
@@ -112,6 +136,17 @@ def _point(engine, s, d, r, res, net, ne, period, clock_mhz, n2, macros, lib_nam
         "energy_blocks_pj_per_mac": {b: round(v / macs, 6) for b, v in
                                      sorted(e.per_block_pj.items())},
         "sram_buffers": {b.name: b.as_dict() for b in bufs},
+        "sram_alternatives": {b.name: b.as_dict() for b in alt},
         "cells": len(net.cells), "flip_flops": int(len(net.ffs)),
+        # what mixq.hw.arch_steps re-prices: loop bounds (rows of the whole benchmark layer),
+        # flip-flop clock energy and activity, word widths
+        "access": access,
+        "loop": {"rows_simulated": int(r.prog.n_rows),
+                 "rows_layer": int(rows_layer),
+                 "groups": int(n_groups), "chunks": int(n_chunks)},
+        "clock_pj_per_mac": round(e.clock_pj / macs, 6),
+        "ff_toggle_rate": round(e.ff_toggles / max(len(net.ffs) * e.cycles, 1), 6),
+        "weight_bits": r.cfg.weight_bits, "q_word_bits": r.cfg.q_word_bits,
+        "period_ns": round(period, 4), "cycles_simulated": e.cycles, "macs_simulated": macs,
         "rtl_cycles_simulated": e.cycles, "bitexact_gate_level": True,
     }

@@ -193,10 +193,15 @@ class AsicEnergy(RunEnergy):
             the engine's input ports) drive.
         ff_clock_pj: flip-flops: clock pins and clock net every cycle, their internal energy
             and the switching of their output nets.
+        clock_pj: the part of ``ff_clock_pj`` spent on clock pins and the clock net.
+        ff_toggles: value changes of all flip-flop outputs over the run (the cycles in which a
+            clock-gated flip-flop would need its clock edge).
     """
 
     logic_pj: float = 0.0
     ff_clock_pj: float = 0.0
+    clock_pj: float = 0.0
+    ff_toggles: int = 0
 
 
 def asic_run_energy(netlist: Netlist, ne: NetEnergy, trace: dict, period_ns: float,
@@ -216,4 +221,5 @@ def asic_run_energy(netlist: Netlist, ne: NetEnergy, trace: dict, period_ns: flo
     blocks = {"clock": ne.clock_pj * cycles, **block_sums(netlist, energy, block_names)}
     busy, idle = busy_idle(act.weighted + ne.clock_pj + leak_cycle, trace)
     logic = float(energy[~ne.ff_net].sum())
-    return AsicEnergy(logic + ff, leak_cycle * cycles, blocks, busy, idle, cycles, logic, ff)
+    return AsicEnergy(logic + ff, leak_cycle * cycles, blocks, busy, idle, cycles, logic, ff,
+                      ne.clock_pj * cycles, int(act.toggles[ne.ff_net].sum()))

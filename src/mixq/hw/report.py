@@ -135,6 +135,10 @@ def run_report(out, rc: ReportConfig = ReportConfig(), log=print) -> dict:
                     "cell_area_um2": CELL_UM2,
                     "cell_area_source": "NanGate FreePDK45 Open Cell Library, X1 cells"},
     }
+    if libraries:
+        from mixq.hw.arch_steps import architecture_steps
+
+        report["architecture_steps"] = architecture_steps(report)
     if rc.graph is not None:
         report["graph_inference"] = graph_inference(rc.graph, costs, int8_cost, rc.seed)
     from mixq.hw.report_md import render_markdown, render_plots

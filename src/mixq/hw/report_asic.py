@@ -89,6 +89,9 @@ def asic_markdown(report: dict) -> list[str]:
         if not lib.get("sram_macros"):
             out += ["", f"**{name}: no SRAM macro Liberty files (RM_*.lib) were found: its "
                     "buffers are left out of area and energy.**"]
+    from mixq.hw.arch_steps import steps_markdown
+
+    out += [""] + steps_markdown(report)
     out += ["", "SRAM buffers per engine (macro, count, accesses of the benchmark run) are in "
             "hw.json (`sram_buffers`). Left out: clock-tree buffers (ideal clock), glitches "
             "(zero-delay replay), routing beyond the library's wire-load model.", ""]

@@ -106,9 +106,12 @@ class Buffer:
 
     def as_dict(self) -> dict:
         return {"width": self.width, "depth": self.depth, "macro": self.macro.name,
-                "macros": self.n_macros, "area_um2": round(self.area_um2, 1),
-                "reads": self.reads, "writes": self.writes,
-                "access_pj": round(self.access_pj, 3)}
+                "macros": self.n_macros, "copies": self.copies,
+                "area_um2": round(self.area_um2, 1), "reads": self.reads, "writes": self.writes,
+                "access_pj": round(self.access_pj, 3),
+                "read_pj": round(self.side * self.macro.read_pj, 4),
+                "write_pj": round(self.side * self.copies * self.macro.write_pj, 4),
+                "leakage_nw": round(self.n_macros * self.macro.leakage_nw, 3)}
 
 
 def pick_macro(macros: list[Macro], width: int, depth: int) -> Macro:
