@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import statistics
 
-from mixq.report.render import byte_label, figure_png, write_report_files
+from mixq.report.render import _log_bytes_axis, figure_png, write_report_files
 
 COLORS = {"float": "#7f7f7f", "int8": "#1f77b4", "int8-fit": "#2ca02c",
           "mixed-memory": "#d62728", "mixed-sensitivity": "#9467bd"}
@@ -17,9 +17,9 @@ MEANS = ("top1_float", "top1_fakequant", "top1_integer", "est_cycles", "est_late
 WORST = ("flash_bytes", "ram_peak_bytes", "linked_flash_bytes", "deployed_flash_bytes",
          "arena_bytes", "static_ram_bytes", "stack_bytes", "io_bytes", "linked_ram_bytes",
          "model_flash_bytes", "model_ram_bytes")
-PLOTS = (("linked_flash_bytes", "linked image flash (B)", "flash_bytes"),
-         ("arena_bytes", "peak RAM: the deployed arena (B)", "ram_bytes"),
-         ("est_cycles", "latency: estimated cycles on the emulated core", "latency_ms"))
+PLOTS = (("linked_flash_bytes", "linked image flash (log scale)", "flash_bytes"),
+         ("arena_bytes", "peak RAM: the deployed arena (log scale)", "ram_bytes"),
+         ("est_latency_ms", "estimated latency ms on the emulated core", "latency_ms"))
 
 
 def _mean_std(values) -> tuple[float | None, float | None]:
@@ -158,7 +158,6 @@ def plot_study(report: dict) -> bytes:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from matplotlib.ticker import FuncFormatter
 
     models = [m for m in report["models"] if "bitexact" in m]
     fig, axes = plt.subplots(1, len(PLOTS), figsize=(15, 4.4))
@@ -167,21 +166,20 @@ def plot_study(report: dict) -> bytes:
             ax.errorbar(m[key], 100 * m["top1_integer"], yerr=100 * m["top1_integer_std"],
                         fmt="o", ms=8, capsize=4, color=COLORS.get(m["name"], "k"),
                         label=f"{m['name']} ({m['network']})")
-        if budget_key != "latency_ms":
-            ax.axvline(report["budget"][budget_key], ls="--", color="k", lw=1,
-                       label=f"budget {report['budget'][budget_key]:,} B")
-            ax.xaxis.set_major_formatter(FuncFormatter(byte_label))
-        else:
+        if budget_key in report["budget"]:
+            value = report["budget"][budget_key]
+            ax.axvline(value, ls="--", color="k", lw=1, label=f"budget {value:,}"
+                       + (" ms" if budget_key == "latency_ms" else " B"))
+        if budget_key == "latency_ms":
             clock = models[0]["clock_hz"] if models else 0
-            label += f" (at {clock / 1e6:.0f} MHz)"
-            if "latency_ms" in report["budget"]:
-                bound = report["budget"]["latency_ms"]
-                ax.axvline(bound * clock / 1e3, ls="--", color="k", lw=1,
-                           label=f"latency bound {bound:g} ms")
+            label += f" (cycles at {clock / 1e6:.0f} MHz)"
         ax.set_xlabel(label)
         ax.set_ylabel("top-1 % (integer model, mean ± std)")
         ax.grid(alpha=0.3)
         ax.margins(x=0.2, y=0.2)
+        if budget_key != "latency_ms":
+            ax.set_xscale("log")
+            _log_bytes_axis(ax)
     axes[0].legend(fontsize=7, loc="lower right")
     fig.suptitle(f"{report['dataset']} on {report['platform']}")
     fig.tight_layout()
