@@ -366,7 +366,7 @@ def linked_rows(out: Path, rows: list[ModelRow], platform, budget: MemoryBudget,
 
 
 def deploy_rows(out: Path, rows: list[ModelRow], platform, emulate: int, names,
-                host_check: bool = True) -> list[ModelRow]:
+                host_check: bool = True, budget: MemoryBudget | None = None) -> list[ModelRow]:
     """The rows with the deployment figures of each model named in ``names`` added.
 
     Args:
@@ -377,6 +377,8 @@ def deploy_rows(out: Path, rows: list[ModelRow], platform, emulate: int, names,
         names: the row names to deploy.
         host_check: also build and run each on the host with gcc (about 10 of the 13 CPU
             seconds of a MobileNetV1-0.125 deployment).
+        budget: when given, each deployed row also takes the deployed ELF's linked figures and
+            ``fits`` from them (:meth:`ModelRow.with_linked`; no second build).
     """
     from mixq.deploy.rundir import deploy_row_fields, deploy_with_progress, load_test_inputs
 
@@ -395,6 +397,9 @@ def deploy_rows(out: Path, rows: list[ModelRow], platform, emulate: int, names,
             fields.update({"est_cluster_cycles": c["est_cycles"],
                            "est_cluster_latency_ms": c["est_latency_ms"],
                            "cluster_clock_hz": c["clock_hz"], "cluster_cores": c["cores"]})
-        # the deployed ELF's figures unless the row has them (the demo's untrained build's)
-        done.append(replace(row, deployment=fields, linked=row.linked or result.fit))
+        # the deployed ELF's figures unless the row has them (the demo's untrained build's);
+        # with a budget, ``fits`` from them
+        fit = row.linked or result.fit
+        row = row.with_linked(fit, budget) if budget is not None else replace(row, linked=fit)
+        done.append(replace(row, deployment=fields))
     return done

@@ -59,6 +59,7 @@ def test_study_fits_come_from_the_linked_image_and_arena(study):
         assert r["linked_ram_bytes"] == (r["arena_bytes"] + r["static_ram_bytes"]
                                          + r["stack_bytes"] + r["io_bytes"])
         assert r["linked_flash_bytes"] == r["deployed_flash_bytes"]
+        assert r["fit_basis"] == "linked build" and r["model_flash_bytes"] == r["flash_bytes"]
         # the linked image holds the model's weights and parameters, plus code
         assert r["linked_flash_bytes"] > r["flash_bytes"]
 

@@ -14,11 +14,11 @@ COLORS = {"float": "#7f7f7f", "int8": "#1f77b4", "int8-fit": "#2ca02c",
           "mixed-memory": "#d62728", "mixed-sensitivity": "#9467bd"}
 MEANS = ("top1_float", "top1_fakequant", "top1_integer", "est_cycles", "est_latency_ms",
          "instructions")
-WORST = ("flash_bytes", "ram_peak_bytes", "linked_flash_bytes", "deployed_flash_bytes",
-         "arena_bytes", "static_ram_bytes", "stack_bytes", "io_bytes", "linked_ram_bytes",
-         "model_flash_bytes", "model_ram_bytes")
+WORST = ("flash_bytes", "ram_peak_bytes", "model_flash_bytes", "model_ram_bytes",
+         "linked_flash_bytes", "deployed_flash_bytes", "arena_bytes", "static_ram_bytes",
+         "stack_bytes", "io_bytes", "linked_ram_bytes")
 PLOTS = (("linked_flash_bytes", "linked image flash (log scale)", "flash_bytes"),
-         ("arena_bytes", "peak RAM: the deployed arena (log scale)", "ram_bytes"),
+         ("linked_ram_bytes", "RAM: arena + static + stack + io (log scale)", "ram_bytes"),
          ("est_latency_ms", "estimated latency ms on the emulated core", "latency_ms"))
 
 
@@ -112,15 +112,16 @@ def render_study_markdown(report: dict) -> str:
              f"Top-1: {report['accuracy_source']}.", "", headline(report), "",
              "## Results (mean ± std over seeds)", "",
              "| model | network | top-1 integer % | top-1 fake-quant % | top-1 float % | "
-             "flash B (model) | linked flash B | peak RAM B (model) | arena B | est. cycles | "
-             "fits (linked) | bit-exact |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "flash B (model) | linked flash B | peak RAM B (model) | arena B | linked RAM B | "
+             "est. cycles | fits (linked) | bit-exact |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for m in report["models"]:
         bit = "–" if "bitexact" not in m else ("yes" if m["bitexact"] else "NO")
         lines.append(f"| {m['name']} | {m['network']} | {_pm(m, 'top1_integer')} | "
                      f"{_pm(m, 'top1_fakequant')} | {_pm(m, 'top1_float')} | "
                      f"{_num(m['flash_bytes'])} | {_num(m.get('linked_flash_bytes'))} | "
                      f"{_num(m['ram_peak_bytes'])} | {_num(m.get('arena_bytes'))} | "
-                     f"{_pm(m, 'est_cycles', 1.0, ',.0f')} | {'yes' if m['fits'] else 'no'} | "
+                     f"{_num(m.get('linked_ram_bytes'))} | {_pm(m, 'est_cycles', 1.0, ',.0f')} | {'yes' if m['fits'] else 'no'} | "
                      f"{bit} |")
     lines += ["", "![trade-off](study.png)", "", "## Network selection", "", sel["rule"] + ".", "",
               "| candidate | MACs | weights | 8-bit flash B | 8-bit RAM B | fits 8-bit | "
@@ -135,13 +136,13 @@ def render_study_markdown(report: dict) -> str:
                      f"{'yes' if c['fits_int8'] else 'no'} | {c['mean_w_bits']:.2f} | "
                      f"{'yes' if c['fits_mixed'] else 'no'} | {_ms(c)} | {role} |")
     lines += ["", "## Every seed", "", "| seed | model | top-1 integer % | linked flash B | "
-              "arena B | fits | bit-exact | mismatches (interpret vs QAT integer) |",
+              "linked RAM B | fits | bit-exact | mismatches (interpret vs QAT integer) |",
               "|---|---|---|---|---|---|---|---|"]
     for r in report["runs"]:
         bit = "–" if "bitexact" not in r else ("yes" if r["bitexact"] else "NO")
         top1 = r["top1_integer"] if r["top1_integer"] is not None else r["top1_float"]
         lines.append(f"| {r['seed']} | {r['name']} | {100 * top1:.2f} | "
-                     f"{_num(r.get('linked_flash_bytes'))} | {_num(r.get('arena_bytes'))} | "
+                     f"{_num(r.get('linked_flash_bytes'))} | {_num(r.get('linked_ram_bytes'))} | "
                      f"{'yes' if r['fits'] else 'no'} | {bit} | {_num(r['integer_mismatches'])} |")
     lines += ["", "## Bit allocations (seed 0)", ""]
     for r in report["runs"]:
@@ -194,8 +195,8 @@ def summary_lines(report: dict) -> list[str]:
         key = "top1_integer" if m.get("top1_integer") is not None else "top1_float"
         text = f"  {m['name']:<17} {m['network']:<18} top-1 {_pm(m, key)} %"
         if "linked_flash_bytes" in m:
-            text += (f"  linked flash {m['linked_flash_bytes']:>9,} B  arena "
-                     f"{m['arena_bytes']:>7,} B  fits={'yes' if m['fits'] else 'no'}  "
+            text += (f"  linked flash {m['linked_flash_bytes']:>9,} B  RAM "
+                     f"{m['linked_ram_bytes']:>7,} B  fits={'yes' if m['fits'] else 'no'}  "
                      f"bit-exact={'yes' if m['bitexact'] else 'NO'}")
         lines.append(text)
     return lines + ["  " + headline(report)]

@@ -13,7 +13,8 @@ stages are the demo's (:class:`mixq.pipeline.Stages`, :func:`mixq.pipeline.unifo
    8-bit QAT; integerize each and check ``ir.interpret`` against the QAT integer-exact mode on
    the whole test split (the accuracy is ``ir.interpret``'s);
 3. deploy each integer graph on the platform's core (emulated), bit-exact on ``emulate`` test
-   inputs; ``fits`` from the linked image and the arena;
+   inputs; ``fits`` from the linked image (flash) and arena + static RAM + stack + io buffers
+   (RAM) of the deployed ELF (:meth:`mixq.report.rows.ModelRow.with_linked`);
 4. mean and standard deviation over the seeds; ``report.json``, ``report.md`` and the plots
    (:func:`mixq.report.study.write_study_report`).
 """
@@ -192,19 +193,8 @@ def _seed_rows(out: Path, cfg: StudyConfig, seed: int, data, selection, budget: 
                             width=chosen.width))
     rows.append(uniform_row(stages, "int8-fit", selection.baseline.width, left))
     save_test_inputs(out, stages)
-    # bit-exact on the emulated core; the host build (gcc) is the demo's and the tests' check
+    # bit-exact on the emulated core, fits from its linked ELF; the host build (gcc) is the
+    # demo's and the tests' check
     rows = deploy_rows(out, rows, platform, cfg.emulate, {r.name for r in rows[1:]},
-                       host_check=False)
-    return [_linked_fit(r.to_dict(), budget, chosen.family) for r in rows]
-
-
-def _linked_fit(row: dict, budget: MemoryBudget, family: str) -> dict:
-    """The row with ``fits`` from the linked build (the image within the flash; arena + static
-    RAM + stack bound + io buffers, ``linked_ram_bytes``, within the RAM: the deployed ELF's
-    :class:`mixq.deploy.fit.LinkedFit`); the memory model's kept as ``model_fits``; rows not
-    deployed (float) keep the memory model's."""
-    row = {**row, "network": f"{family} w{row['width']:g}", "model_fits": row["fits"]}
-    if "linked_flash_bytes" in row:
-        row["fits"] = (row["linked_flash_bytes"] <= budget.flash_bytes
-                       and row["linked_ram_bytes"] <= budget.ram_bytes)
-    return row
+                       host_check=False, budget=budget)
+    return [{**r.to_dict(), "network": f"{chosen.family} w{r.width:g}"} for r in rows]
