@@ -367,19 +367,12 @@ def linked_rows(out: Path, rows: list[ModelRow], platform, budget: MemoryBudget,
 
 def deploy_rows(out: Path, rows: list[ModelRow], platform, emulate: int, names,
                 host_check: bool = True, budget: MemoryBudget | None = None) -> list[ModelRow]:
-    """The rows with the deployment figures of each model named in ``names`` added.
-
-    Args:
-        out: run folder; each model deploys into ``out/deploy/<name>/``.
-        rows: the report rows (rows without a graph or not named are returned unchanged).
-        platform: the :class:`mixq.platform.spec.Platform` to deploy on.
-        emulate: test inputs (``out/test_inputs.npz``) checked bit for bit on the emulator.
-        names: the row names to deploy.
-        host_check: also build and run each on the host with gcc (about 10 of the 13 CPU
-            seconds of a MobileNetV1-0.125 deployment).
-        budget: when given, each deployed row also takes the deployed ELF's linked figures and
-            ``fits`` from them (:meth:`ModelRow.with_linked`; no second build).
-    """
+    """The rows with the deployment figures of each model named in ``names`` added (others,
+    and rows without a graph, unchanged); each deploys into ``out/deploy/<name>/`` and checks
+    ``emulate`` inputs of ``out/test_inputs.npz`` bit for bit on ``platform``'s emulator.
+    ``host_check``: also build and run on the host with gcc (10 of the 13 CPU seconds of a
+    MobileNetV1-0.125 deployment). ``budget``: the rows also take the deployed ELF's linked
+    figures and ``fits`` from them (:meth:`ModelRow.with_linked`; no second build)."""
     from mixq.deploy.rundir import deploy_row_fields, deploy_with_progress, load_test_inputs
 
     inputs, _ = load_test_inputs(out)
