@@ -107,3 +107,48 @@ def test_traced_layer_timing(tmp_path):
     assert max(work[c] for c in range(2, 8)) < work[0] / 10
     assert t.cluster_cycles == work[-1] + max(work.values()) + FORK_JOIN_CYCLES
     assert t.cycles == sum(work.values()) and t.cluster_cycles < t.cycles
+
+
+REQUANT_C = r"""
+#include <stdio.h>
+#include "mixq_pulp_conv.c"
+int main(void)
+{
+    const int32_t accs[] = {0, 1, -1, 7, -7, 123456, -123456, INT32_MAX, INT32_MIN, 1 << 30};
+    const int32_t mults[] = {0, 1 << 30, (1 << 30) + 12345, INT32_MAX, -(1 << 30), INT32_MIN};
+    const int64_t biases[] = {0, 1, -1, (int64_t)1 << 40, -((int64_t)1 << 40), INT64_MAX / 4,
+                              INT64_MIN / 4, 0x7FFFFFFF, (int64_t)0xFFFFFFFF};
+    long bad = 0, n = 0;
+    for (int32_t s = 1; s <= 62; s++)
+        for (unsigned a = 0; a < sizeof accs / sizeof *accs; a++)
+            for (unsigned m = 0; m < sizeof mults / sizeof *mults; m++)
+                for (unsigned b = 0; b < sizeof biases / sizeof *biases; b++) {
+                    const int64_t bias = biases[b] + ((int64_t)1 << (s - 1));
+                    const int32_t lo[] = {0, -128, INT32_MIN}, hi[] = {255, 127, INT32_MAX};
+                    for (int r = 0; r < 3; r++, n++)
+                        bad += pulp_requantize(accs[a], bias, mults[m], s, lo[r], hi[r]) !=
+                               mixq_requantize_inline(accs[a], bias, mults[m], s, lo[r], hi[r]);
+                }
+    printf("%ld %ld\n", n, bad);
+    return bad != 0;
+}
+"""
+
+
+def test_requantization_on_32_bit_halves_equals_the_int64_rule(tmp_path):
+    import shutil
+    import subprocess
+
+    from mixq.codegen.kernel import RUNTIME_DIR
+
+    gcc = shutil.which("gcc")
+    if gcc is None:
+        pytest.skip("no host gcc")
+    (tmp_path / "t.c").write_text(REQUANT_C)
+    exe = tmp_path / "t"
+    subprocess.run([gcc, "-O2", "-Wall", "-Wextra", "-Werror", "-fsanitize=address,undefined",
+                    "-fno-sanitize-recover=all", f"-I{RUNTIME_DIR}", f"-I{RUNTIME_DIR / 'pulp'}",
+                    str(tmp_path / "t.c"), "-o", str(exe)], check=True)
+    out = subprocess.run([str(exe)], capture_output=True, text=True)
+    n, bad = map(int, out.stdout.split())
+    assert out.returncode == 0 and bad == 0 and n == 62 * 10 * 6 * 9 * 3, out.stderr

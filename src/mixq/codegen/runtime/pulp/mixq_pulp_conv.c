@@ -3,6 +3,36 @@
 
 #include <string.h>
 
+/* floor(x / 2^s) for 0 <= s <= 31, without relying on >> of a negative value. */
+static inline int32_t pulp_asr32(int32_t x, int32_t s)
+{
+    return x >= 0 ? x >> s : ~(~x >> s);
+}
+
+/* mixq's requantization (mixq_requantize_inline: clamp(floor((acc * multiplier + bias) /
+ * 2^shift), act_min, act_max), shift in [1, 62]) on 32-bit halves, as a RV32 core runs it: the
+ * product's halves (mul, mulh), a 64-bit add as two adds and a carry, then the shift of the
+ * pair; a result outside int32 saturates to the side of its sign before the clamp. */
+static inline int32_t pulp_requantize(int32_t acc, int64_t bias, int32_t multiplier, int32_t shift,
+                                      int32_t act_min, int32_t act_max)
+{
+    const uint64_t prod = (uint64_t)((int64_t)acc * multiplier);
+    const uint32_t plo = (uint32_t)prod, blo = (uint32_t)(uint64_t)bias;
+    const uint32_t lo = plo + blo;
+    const int32_t hi = (int32_t)((uint32_t)(prod >> 32) + (uint32_t)((uint64_t)bias >> 32) +
+                                 (uint32_t)(lo < plo));
+    int32_t y;
+    if (shift >= 32) {
+        y = pulp_asr32(hi, shift - 32);
+    } else {
+        y = (int32_t)((lo >> shift) | ((uint32_t)hi << (32 - shift)));
+        if (pulp_asr32(hi, shift) != (y < 0 ? -1 : 0)) {  /* beyond int32 */
+            return hi < 0 ? act_min : act_max;
+        }
+    }
+    return y < act_min ? act_min : (y > act_max ? act_max : y);
+}
+
 /* Kp: column length in codes, a multiple of the codes per packed weight word. */
 static int32_t pulp_kp(const mixq_conv_params_t *p)
 {
@@ -17,8 +47,9 @@ int32_t mixq_pulp_conv_scratch_bytes(const mixq_conv_params_t *p, int32_t lane_b
 }
 
 /* Start of core `core`'s program (-1: the barrier closing the layer); the emulator's tracer
- * attributes the instructions after it to that core. Kept out of line for that. */
-__attribute__((noinline)) void mixq_pulp_fork(int32_t core)
+ * attributes the instructions after it to that core, at this symbol's address: kept out of
+ * line and unspecialised (gcc would otherwise clone it for the constant -1). */
+__attribute__((noipa)) void mixq_pulp_fork(int32_t core)
 {
     __asm__ volatile("" : : "r"(core) : "memory");
 }
@@ -31,28 +62,53 @@ static void pulp_chunk(int32_t n, int32_t core, int32_t cores, int32_t *lo, int3
     *hi = *lo + size < n ? *lo + size : n;
 }
 
-/* Column of output pixel `pixel`: K codes widened to lane_bits-bit lanes (the caller zeroed
- * it). A tap whose codes already have the lane width is one memcpy of its packed row. */
+/* n bytes from src to dst: word by word when both are word aligned and n is whole words
+ * (picolibc's memcpy / memset run byte loops on rv32imc), else memcpy; src NULL: zeros. */
+static void pulp_copy(uint8_t *dst, const uint8_t *src, int32_t n)
+{
+    if (((uintptr_t)dst | (uintptr_t)src | (uint32_t)n) % 4u != 0u) {
+        if (src != NULL) {
+            memcpy(dst, src, (size_t)n);
+        } else {
+            memset(dst, 0, (size_t)n);
+        }
+        return;
+    }
+    uint32_t *d = (uint32_t *)(void *)dst;
+    const uint32_t *s = (const uint32_t *)(const void *)src;
+    for (int32_t i = 0; i < n / 4; i++) {
+        d[i] = s != NULL ? s[i] : 0u;
+        __asm__ volatile("");  /* keeps gcc from turning the loop back into a library call */
+    }
+}
+
+/* Column of output pixel `pixel` (col_words words): K codes widened to lane_bits-bit lanes,
+ * zero padded. A tap whose codes already have the lane width is one copy of its packed row. */
 static void pulp_im2col(const mixq_conv_params_t *p, const uint8_t *input, int32_t pixel,
-                        int32_t lane_bits, uint32_t *col)
+                        int32_t lane_bits, uint32_t *col, int32_t col_words)
 {
     const int32_t oy = pixel / p->out_w, ox = pixel % p->out_w;
     const int32_t per_word = 32 / lane_bits;
     const uint32_t mask = (1u << lane_bits) - 1u;
     const int32_t row_bytes = mixq_row_bytes(p->in_c, p->in_bits);
     const int32_t copy = p->in_bits == lane_bits && (p->in_c * lane_bits) % 8 == 0;
+    uint8_t *bytes = (uint8_t *)col;
+    if (!copy) {
+        pulp_copy(bytes, NULL, col_words * 4);  /* the widening below ORs codes in */
+    }
     int32_t k = 0;
     for (int32_t ky = 0; ky < p->k_h; ky++) {
         const int32_t iy = oy * p->stride_h - p->pad_top + ky;
         for (int32_t kx = 0; kx < p->k_w; kx++, k += p->in_c) {
             const int32_t ix = ox * p->stride_w - p->pad_left + kx;
-            if (iy < 0 || iy >= p->in_h || ix < 0 || ix >= p->in_w) {
-                continue;  /* zero padding: the column was cleared */
-            }
-            const uint8_t *row = input + (iy * p->in_w + ix) * row_bytes;
+            const int32_t padded = iy < 0 || iy >= p->in_h || ix < 0 || ix >= p->in_w;
+            const uint8_t *row = padded ? NULL : input + (iy * p->in_w + ix) * row_bytes;
             if (copy) {
-                memcpy((uint8_t *)col + k * lane_bits / 8, row, (size_t)row_bytes);
+                pulp_copy(bytes + k * lane_bits / 8, row, row_bytes);
                 continue;
+            }
+            if (padded) {
+                continue;  /* zero padding: the column was cleared */
             }
             for (int32_t c = 0; c < p->in_c; c++) {
                 const int32_t code = mixq_load_code(row, c, p->in_bits, p->in_signed);
@@ -60,6 +116,9 @@ static void pulp_im2col(const mixq_conv_params_t *p, const uint8_t *input, int32
                     ((uint32_t)code & mask) << (((k + c) % per_word) * lane_bits);
             }
         }
+    }
+    if (copy) {  /* codes K .. Kp - 1 */
+        pulp_copy(bytes + k * lane_bits / 8, NULL, col_words * 4 - k * lane_bits / 8);
     }
 }
 
@@ -223,9 +282,8 @@ static void pulp_conv(const mixq_conv_params_t *p, const uint8_t *input, uint8_t
         const uint32_t *c0 = pulp_direct(p, input, px, lane_bits, kp);
         const uint32_t *c1 = pulp_direct(p, input, px + n_px - 1, lane_bits, kp);
         if (c0 == NULL || c1 == NULL) {
-            memset(cols, 0, (size_t)col_words * 8u);
-            pulp_im2col(p, input, px, lane_bits, cols);
-            pulp_im2col(p, input, px + n_px - 1, lane_bits, cols + col_words);
+            pulp_im2col(p, input, px, lane_bits, cols, col_words);
+            pulp_im2col(p, input, px + n_px - 1, lane_bits, cols + col_words, col_words);
             c0 = cols;
             c1 = cols + col_words;
         }
@@ -235,9 +293,9 @@ static void pulp_conv(const mixq_conv_params_t *p, const uint8_t *input, uint8_t
             for (int32_t i = 0; i < n_px; i++) {
                 uint8_t *row = output + (px + i) * out_row;
                 for (int32_t ch = cb; ch < cb + 4 && ch < p->out_c; ch++) {
-                    const int32_t y = mixq_requantize_inline(acc[i * 4 + ch - cb], p->bias[ch],
-                                                             p->multiplier[ch], p->shift[ch],
-                                                             p->act_min, p->act_max);
+                    const int32_t y = pulp_requantize(acc[i * 4 + ch - cb], p->bias[ch],
+                                                      p->multiplier[ch], p->shift[ch],
+                                                      p->act_min, p->act_max);
                     if (p->out_bits == 8) {
                         row[ch] = (uint8_t)y;
                     } else {
