@@ -2,9 +2,10 @@
 paddings, odd and non-square kernels, depthwise, stride 2) give the same codes in the QAT integer
 mode, ``ir.interpret``, the generated C on the host (ASan/UBSan) and on the emulated Cortex-M7.
 
-One model per example holds several random branches (their logits concatenated), so one build
-checks several graphs. CI runs the derandomized ``mixq-graphs-ci`` profile (an explicit example
-with every op, plus one drawn); ``MIXQ_GRAPHS_PROFILE=mixq-graphs-dev`` draws many more.
+One model per example holds several random branches (their logits concatenated) plus two fixed
+branches that use every op, so one build checks them all. CI runs the derandomized
+``mixq-graphs-ci`` profile (one example: one build); ``MIXQ_GRAPHS_PROFILE=mixq-graphs-dev``
+draws many more.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import mixq
@@ -73,13 +74,12 @@ def _allocation(gm, bits: str, seed: int) -> BitAllocation | int:
     return match_graph_bits(gm, BitAllocation(tuple(layers), "per-channel"))
 
 
-@given(spec=torch_net_specs(), bits=st.sampled_from(["w8a8", "mixed"]),
+@given(spec=torch_net_specs(max_branches=2), bits=st.sampled_from(["mixed", "w8a8"]),
        seed=st.integers(0, 2**16))
-@example(spec=EVERY_OP, bits="mixed", seed=1)
 @settings(PROFILE)
 def test_random_standard_graph_is_bitexact_everywhere(spec, bits, seed):
     torch.manual_seed(seed)
-    model, x = RandomNet(spec, seed=seed), torch.rand(8, 3, 11, 9)
+    model, x = RandomNet(EVERY_OP + spec, seed=seed), torch.rand(8, 3, 11, 9)
     allocation = _allocation(capture(model, x[:1]), bits, seed)
     qat = mixq.prepare(model, allocation, example_input=x[:1], calibration=x).eval()
     graph = mixq.integerize(qat)
