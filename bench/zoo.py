@@ -5,6 +5,10 @@ the emulator and the host (:func:`mixq.zoo_demo.run_zoo_model`, the same flow as
 ``mixq demo --model NAME``).
 
     .venv/bin/python bench/zoo.py [--model NAME ...] [--out runs/zoo] [--emulate 1] [--json]
+        [--mixed-fraction F [--mixed-only]]
+
+Under its benchmark budget every zoo model fits at 8 bits (mixed = int8); ``--mixed-fraction
+0.5`` gives the mixed model half the 8-bit model's flash instead (the benchmark's RAM).
 
 The instruction count comes from the block-hook profile of one inference: minutes for the large
 MCUNets (~1 M blocks/s); run it with ``nice``.
@@ -29,11 +33,18 @@ def main(argv=None) -> int:
     p.add_argument("--out", default="runs/zoo", help="output folder (one sub-folder per model)")
     p.add_argument("--emulate", type=int, default=1, help="inputs checked bit for bit (1)")
     p.add_argument("--json", action="store_true", help="print the rows as JSON")
+    p.add_argument("--mixed-fraction", type=float, default=None,
+                   help="flash budget of the mixed model: this fraction of the 8-bit model's "
+                   "flash (default: the benchmark's budget)")
+    p.add_argument("--mixed-only", action="store_true", help="skip the int8 rows")
     args = p.parse_args(argv)
     runs = []
     try:
         for name in args.model or zoo_names():
-            runs += run_zoo_model(name, f"{args.out}/{name}", emulate=args.emulate)
+            runs += run_zoo_model(
+                name, f"{args.out}/{name}", emulate=args.emulate,
+                mixed_fraction=args.mixed_fraction,
+                allocations=("mixed",) if args.mixed_only else ("int8", "mixed"))
             print(f"done {name}", file=sys.stderr, flush=True)
     except MixqError as e:
         print(f"zoo.py: error: {e}", file=sys.stderr)
