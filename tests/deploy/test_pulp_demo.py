@@ -6,6 +6,7 @@ but without training (calibration only): bit-exactness does not depend on the we
 """
 
 import copy
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -18,7 +19,7 @@ from mixq.nn import prepare
 from mixq.quant.spec import BitAllocation
 from mixq.pipeline import DemoConfig, default_budget
 from mixq.report.render import render_markdown, render_plot
-from mixq.search.memory import layer_shapes
+from mixq.search.memory import flash_bytes, layer_shapes, ram_peak_bytes
 from mixq.search.memory_driven import allocate_bits
 
 from deploy_graphs import deploy_json
@@ -33,7 +34,11 @@ def demo_graphs():
     net = get_model("demo_net")
     shapes = layer_shapes(net)
     layers = [(s.name, s.kind) for s in shapes]
-    budget = default_budget(shapes, DemoConfig())
+    # the demo's budget rule over the 8-bit model's memory-model figures (no linked build here),
+    # its weights' bytes halved so that the mixed model has sub-byte weights
+    int8 = BitAllocation.uniform(layers, 8)
+    budget = default_budget(shapes, DemoConfig(flash_fraction=0.5), SimpleNamespace(
+        flash_bytes=flash_bytes(shapes, int8), ram_bytes=ram_peak_bytes(shapes, int8)))
     narrow = get_model("demo_net", width=0.5)
     allocs = {"int8": (net, BitAllocation.uniform(layers, 8)),
               "mixed": (net, allocate_bits(shapes, budget)),

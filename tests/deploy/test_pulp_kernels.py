@@ -103,7 +103,8 @@ def test_traced_layer_timing(tmp_path):
     # fewer pixel pairs than cores: the 2 channel blocks go to cores 0 and 1 (alike), the
     # other 6 cores find no work
     work = {c: time_blocks(b, table).cycles for (seg, c), b in segments.items() if seg == 0}
-    assert t.cores == 8 and sorted(work) == list(range(-1, 8)) and abs(work[0] - work[1]) <= 2
+    assert t.cores == 8 and sorted(work) == list(range(-1, 8))
+    assert abs(work[0] - work[1]) <= work[0] // 100
     assert max(work[c] for c in range(2, 8)) < work[0] / 10
     assert t.cluster_cycles == work[-1] + max(work.values()) + FORK_JOIN_CYCLES
     assert t.cycles == sum(work.values()) and t.cluster_cycles < t.cycles

@@ -276,6 +276,11 @@ static void pulp_conv(const mixq_conv_params_t *p, const uint8_t *input, uint8_t
     if (px_lo >= px_hi || cb_lo >= cb_hi) {
         return;  /* no share for this core */
     }
+    /* read once: the byte stores below may alias *p for the compiler */
+    const int64_t *bias = p->bias;
+    const int32_t *multiplier = p->multiplier, *shift = p->shift;
+    const int32_t act_min = p->act_min, act_max = p->act_max;
+    const int32_t out_bits = p->out_bits, out_c = p->out_c;
     int32_t acc[8];
     for (int32_t px = 2 * px_lo; px < 2 * px_hi; px += 2) {
         const int32_t n_px = pixels - px >= 2 ? 2 : 1;
@@ -290,16 +295,17 @@ static void pulp_conv(const mixq_conv_params_t *p, const uint8_t *input, uint8_t
         for (int32_t cb = 4 * cb_lo; cb < 4 * cb_hi; cb += 4) {
             const uint32_t *w = (const uint32_t *)(const void *)p->weight + cb * groups;
             mm(c0, c1, w, groups, p->in_signed, acc);
+            const int32_t n_ch = out_c - cb < 4 ? out_c - cb : 4;
             for (int32_t i = 0; i < n_px; i++) {
                 uint8_t *row = output + (px + i) * out_row;
-                for (int32_t ch = cb; ch < cb + 4 && ch < p->out_c; ch++) {
-                    const int32_t y = pulp_requantize(acc[i * 4 + ch - cb], p->bias[ch],
-                                                      p->multiplier[ch], p->shift[ch],
-                                                      p->act_min, p->act_max);
-                    if (p->out_bits == 8) {
+                for (int32_t j = 0; j < n_ch; j++) {
+                    const int32_t ch = cb + j;
+                    const int32_t y = pulp_requantize(acc[i * 4 + j], bias[ch], multiplier[ch],
+                                                      shift[ch], act_min, act_max);
+                    if (out_bits == 8) {
                         row[ch] = (uint8_t)y;
                     } else {
-                        mixq_store_code(row, ch, p->out_bits, y);
+                        mixq_store_code(row, ch, out_bits, y);
                     }
                 }
             }
