@@ -47,3 +47,22 @@ def test_bench_bad_arguments_are_one_line(monkeypatch, capsys, argv):
         runpy.run_path(str(BENCH), run_name="__main__")
     err = capsys.readouterr().err
     assert e.value.code == 2 and err.startswith("mixq: error: ") and err.count("\n") == 1
+
+
+def test_layout_choice_by_cost_picks_the_faster_kernel(monkeypatch):
+    """The code generator's per-layer choice (lowest estimate) is the layout that runs fewer
+    instructions, and the calibrated estimates are within 10% of the emulated counts."""
+    import mixq.codegen.kernels as registry
+
+    g = kb.case_graph(kb.LayerCase.parse("conv:8x8x3:8:3x3:s2"), 8, 8)
+    costs = registry.kernel_costs(g.nodes[1], g, "armv7em")
+    chosen = registry.select_kernel(g.nodes[1], g, "armv7em")
+    measured, cheapest = {}, registry._cheapest
+    for variant in ("dsp", "dsp-window"):
+        monkeypatch.setattr(registry, "_cheapest", lambda found, node, graph, v=variant: next(
+            (k for k in found if k.variant == v), None) or cheapest(found, node, graph))
+        r = kb.measure_graph(g)
+        measured[variant] = r["instructions"]
+        estimate = costs[f"{r['kernel']}/{variant}"]
+        assert abs(estimate - r["instructions"]) < 0.1 * r["instructions"], (variant, estimate)
+    assert chosen.variant == min(measured, key=measured.get) == "dsp-window"

@@ -380,6 +380,60 @@ MIXQ_INLINE void mixq_dsp_block4(const mixq_conv_params_t *p, const mixq_u32a *c
   }
 }
 
+/* acc[j] = dot(weight row j, one dense column), j = 0..3: one widened column word pair feeds
+ * four output channels (single-pixel blocking: fully connected layers and the last pixels). */
+MIXQ_INLINE void mixq_dsp_mac_4x1(const mixq_u32a *w, const mixq_u32a *a, int32_t n_words,
+                                  int32_t bits, int32_t *acc) {
+  const mixq_u32a *w1 = w + n_words, *w2 = w1 + n_words, *w3 = w2 + n_words;
+  int32_t s0 = acc[0], s1 = acc[1], s2 = acc[2], s3 = acc[3];
+  for (int32_t i = 0; i < n_words; i++) {
+    const uint32_t v0 = w[i], v1 = w1[i], v2 = w2[i], v3 = w3[i];
+    for (int32_t k = 0; k < (bits == 8 ? 1 : 8 / bits); k++) {
+      const uint32_t c0 = a[0], c1 = a[1];
+      uint32_t x0, x1;
+      mixq_dsp_widen(v0, k, bits, &x0, &x1);
+      s0 = mixq_smlad(x1, c1, mixq_smlad(x0, c0, s0));
+      mixq_dsp_widen(v1, k, bits, &x0, &x1);
+      s1 = mixq_smlad(x1, c1, mixq_smlad(x0, c0, s1));
+      mixq_dsp_widen(v2, k, bits, &x0, &x1);
+      s2 = mixq_smlad(x1, c1, mixq_smlad(x0, c0, s2));
+      mixq_dsp_widen(v3, k, bits, &x0, &x1);
+      s3 = mixq_smlad(x1, c1, mixq_smlad(x0, c0, s3));
+      a += 2;
+    }
+  }
+  acc[0] = s0; acc[1] = s1; acc[2] = s2; acc[3] = s3;
+}
+
+/* One output pixel from its dense column: four output channels at a time
+ * (mixq_dsp_mac_4x1), then the last ones; accumulators start from -sum (offset-binary
+ * weights). Output mode as mixq_dsp_block4 (U8 stores bytes, anything else through
+ * mixq_dsp_store). */
+MIXQ_INLINE void mixq_dsp_pixel(const mixq_conv_params_t *p, const mixq_u32a *col, int32_t sum,
+                                uint8_t *out, int32_t n_words, int32_t bits, int32_t mode) {
+  const mixq_u32a *w = (const mixq_u32a *)(const void *)p->weight;
+  const int32_t out_c = p->out_c, lo = p->act_min, hi = p->act_max;
+  int32_t oc = 0;
+  for (; oc < out_c; oc += 4, w += 4 * n_words) {
+    int32_t acc[4] = {-sum, -sum, -sum, -sum};
+    const int32_t n = out_c - oc < 4 ? out_c - oc : 4;
+    if (n == 4) {
+      mixq_dsp_mac_4x1(w, col, n_words, bits, acc);
+    } else {
+      for (int32_t j = 0; j < n; j++) {
+        acc[j] += mixq_dsp_mac_1x1(w + j * n_words, col, n_words, bits);
+      }
+    }
+    for (int32_t j = 0; j < n; j++) {
+      const int32_t c = oc + j, sh = p->shift[c];
+      const int32_t y = mixq_dsp_code(acc[j], p->bias[c], p->multiplier[c], sh,
+                                      sh >= 32 ? sh - 32 : 0, mode, lo, hi);
+      if (mode == MIXQ_OUT_U8) out[c] = (uint8_t)y;
+      else mixq_dsp_store(out, c, y, p->out_bits);
+    }
+  }
+}
+
 /* Widen the receptive field of pixel pix (either layout); see mixq_dsp_im2col(_win). */
 MIXQ_INLINE int32_t mixq_dsp_column(const mixq_conv_params_t *p, const uint8_t *input,
                                     int32_t pix, mixq_u32a *d, int32_t k_lanes, int32_t stride,
@@ -418,13 +472,9 @@ MIXQ_INLINE void mixq_dsp_conv(const mixq_conv_params_t *p, const uint8_t *input
   for (; pix < n_pix; pix++) {
     const int32_t sum = offset * mixq_dsp_column(p, input, pix, cols, k_lanes, 2, offset, stage);
     uint8_t *out = output + pix * opb;
-    const mixq_u32a *w = (const mixq_u32a *)(const void *)p->weight;
-    for (int32_t oc = 0; oc < p->out_c; oc++) {
-      const int32_t acc = mixq_dsp_mac_1x1(w, cols, n_words, bits) - sum;
-      w += n_words;
-      mixq_dsp_store(out, oc, mixq_dsp_requant(acc, p->bias[oc], p->multiplier[oc],
-                                               p->shift[oc], p->act_min, p->act_max),
-                     p->out_bits);
+    switch (mode) {
+      case MIXQ_OUT_U8: mixq_dsp_pixel(p, cols, sum, out, n_words, bits, MIXQ_OUT_U8); break;
+      default: mixq_dsp_pixel(p, cols, sum, out, n_words, bits, MIXQ_OUT_ANY); break;
     }
   }
 }
