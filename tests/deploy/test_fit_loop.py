@@ -34,8 +34,9 @@ def u8_fit(tmp_path_factory):
 
 
 def test_tightens_by_the_measured_excess_until_the_build_fits(u8_fit, tmp_path):
-    # a RAM budget 1 byte below the 8-bit build's linked RAM: the first step is over by 1 B
-    budget = MemoryBudget(u8_fit.flash_bytes + 1_000, u8_fit.ram_bytes - 1)
+    # a RAM budget 1 byte below the 8-bit build's linked RAM: the first step is over by 1 B;
+    # flash room for the u4 kernels' code (measured: 1,096 B more than the u8 build's image)
+    budget = MemoryBudget(u8_fit.flash_bytes + 8_000, u8_fit.ram_bytes - 1)
     seen = []
     closed = close_allocation(_allocate, _graph, get_platform("stm32h7"), budget,
                               out_dir=tmp_path, on_step=seen.append)
