@@ -11,7 +11,9 @@ from mixq.platform import get_platform
 
 pytestmark = pytest.mark.cross
 
-BUDGET = dict(flash_bytes=24_000, ram_bytes=5_000)
+# RAM binds (the arena of the 8-bit activations is over); flash leaves room for the sub-byte
+# kernels' code (measured: a round with 2-bit weights linked to 26,968 B)
+BUDGET = dict(flash_bytes=64_000, ram_bytes=5_000)
 
 
 def _net():
