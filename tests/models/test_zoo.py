@@ -1,7 +1,7 @@
 """The plain-PyTorch model zoo (issue 10): every zoo model builds, is captured whole, allocates
-under its benchmark's budget; every MCUNet integerizes exactly and runs bit-exact on the emulated
-Cortex-M7 (at a reduced input size: same weights and blocks, fewer pixels); the MLPerf Tiny
-models and a small MobileNetV2 go through ``mixq demo --model``'s flow (int8 and mixed, host C and
+under its benchmark's budget; every MCUNet integerizes exactly and two of them run bit-exact on
+the emulated Cortex-M7 (at a reduced input size: same weights and blocks, fewer pixels); the
+MLPerf Tiny models and a small MobileNetV2 go through ``mixq demo --model``'s flow (int8 and mixed, host C and
 emulator bit-exact, profiled). Every zoo model at full size, profiled: ``bench/zoo.py`` (README)."""
 
 from __future__ import annotations
@@ -41,13 +41,17 @@ def test_zoo_model_captured_whole_and_allocated_under_budget(entry):
 
 
 MCUNETS = [e for e in ZOO if e.family == ZooFamily.MCUNET]
+# C builds cost ~1 s per 100k weights: two MCUNets with every block type (dw 3/5/7 at stride 1
+# and 2, residual adds, widths off the DSP blocking) run on the emulator, the others stop at
+# ir.interpret == QAT (bench/zoo.py deploys all of them at full size)
+EMULATED = ("mcunet-in1", "mcunet-vww1")
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("entry", MCUNETS, ids=[e.name for e in MCUNETS])
 def test_mcunet_integerizes_exactly_and_runs_bitexact_on_the_m7(tmp_path, entry):
     # 32x32 inputs: every block, kernel (dw 3/5/7, stride 2 at 2x2 maps included) and weight of
-    # the published network, 1/5 to 1/30 of its pixels; the emulator runs without the profiling
+    # the published network, 1/2 to 1/30 of its pixels; the emulator runs without the profiling
     # hook (bench/zoo.py profiles the full-size networks)
     torch.manual_seed(0)
     model = get_model(entry.model, resolution=32)
@@ -58,6 +62,8 @@ def test_mcunet_integerizes_exactly_and_runs_bitexact_on_the_m7(tmp_path, entry)
     graph = mixq.integerize(qat)
     codes = input_codes(qat, x)
     np.testing.assert_array_equal(mixq.interpret(graph, codes), integer_codes(qat, x))
+    if entry.name not in EMULATED:
+        return
     platform = get_platform(entry.target)
     run = emulate_graph(graph, tmp_path, isa_record(platform.isa, platform.cpu),
                         platform.kernels, codes[:1], None)
