@@ -31,7 +31,7 @@ def _check(graph, path, n=16):
 @pytest.mark.slow
 @given(graph=random_graph(max_layers=3, max_hw=7, max_channels=12,
                           input_dtypes=("u8", "u4", "u2")))
-@settings(max_examples=20, deadline=None, derandomize=True,
+@settings(max_examples=12, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 def test_random_graphs_bitexact_on_emulator(graph, tmp_path):
     _check(graph, tmp_path / "g", n=8)
@@ -150,6 +150,6 @@ def test_mobilenet_like_mixed_net_both_kernel_sets(tmp_path):
     dsp = deploy_json(g, tmp_path / "dsp", emulate=12, host_check=False)
     ref = deploy_json(g, tmp_path / "ref", target="stm32h7-ref", emulate=12, host_check=False)
     assert dsp["bitexact"] and ref["bitexact"]
-    assert len(_dsp_layers(dsp)) == 10  # every layer but the pooling
+    assert len(_dsp_layers(dsp)) == 11  # every layer, the global pool too (mixq_avgpool_dsp_u8)
     assert dsp["instructions"] * 5 < ref["instructions"]
     assert dsp["arena_bytes"] <= ref["arena_bytes"] + 4096  # dw kernels run in place too
