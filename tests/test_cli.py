@@ -49,3 +49,10 @@ def test_demo_emulate_refuses_negative_before_training(tmp_path, capsys):
         main(["demo", "--out", str(tmp_path / "run"), "--quick", "--emulate", "-3"])
     assert e.value.code == 2 and "must be >= 0, got -3" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
+
+
+def test_dataset_names_of_the_help_are_the_registry():
+    from mixq.args import DATASET_NAMES
+    from mixq.data.registry import DATASETS
+
+    assert DATASET_NAMES == tuple(sorted(DATASETS))

@@ -82,3 +82,34 @@ MODEL_NAMES = ("demo_net", "ds_cnn", "mcunet-in0", "mcunet-in1", "mcunet-in2", "
 ZOO_MODEL_NAMES = ("mcunet-in0", "mcunet-in1", "mcunet-in2", "mcunet-in3", "mcunet-in4",
                    "mcunet-vww1", "mlperf_kws_dscnn", "mlperf_vww_mobilenet_v1",
                    "mlperf_ic_resnet8", "mlperf_ad_autoencoder", "mobilenet_v2")
+
+
+# The names `--dataset` takes (:data:`mixq.data.registry.DATASETS`), written out for the same
+# reason; tests/test_cli.py keeps them equal to the registry.
+DATASET_NAMES = ("cifar10", "digits", "fashion-mnist", "image-folder", "mnist", "synthetic")
+
+
+def add_data_arguments(parser, *, default: str | None = "digits", use: str = "") -> None:
+    """Add ``--dataset`` and ``--data-root`` to a sub-command's parser (one wording everywhere).
+
+    Args:
+        parser: the ``argparse`` (sub-)parser.
+        default: the ``--dataset`` default; None when the command resolves it later (the help
+            then names ``fashion-mnist``, the installed real benchmark).
+        use: what the data is for, prefixed to the help text (e.g. ``"data for the
+            sensitivity"``).
+
+    Example:
+        >>> p = argparse.ArgumentParser()
+        >>> add_data_arguments(p)
+        >>> p.parse_args(["--data-root", "/d"])
+        Namespace(dataset='digits', data_root='/d')
+    """
+    shown = default or "fashion-mnist"
+    prefix = f"{use}: " if use else ""
+    parser.add_argument("--dataset", default=default,
+                        help=f"{prefix}{', '.join(DATASET_NAMES)} (default {shown}; digits is "
+                        "embedded, fashion-mnist installed, image-folder reads your PNG/JPEG "
+                        "class folders)")
+    parser.add_argument("--data-root", default=None,
+                        help="folder with the dataset's standard files")

@@ -9,7 +9,7 @@ import argparse
 import importlib
 import sys
 
-from mixq.args import ZOO_MODEL_NAMES, non_negative_int, positive_int
+from mixq.args import ZOO_MODEL_NAMES, add_data_arguments, non_negative_int, positive_int
 from mixq.errors import MixqError
 from mixq.engine.device import add_device_argument
 
@@ -110,10 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     d = sub.add_parser("demo", help="train float, 8-bit and mixed-precision models; report")
     d.add_argument("--out", default="runs/demo", help="output folder (default runs/demo)")
-    d.add_argument("--dataset", default="digits",
-                   help="digits (embedded), fashion-mnist (installed), cifar10, mnist, "
-                   "image-folder (your PNG/JPEG class folders)")
-    d.add_argument("--data-root", default=None, help="folder with the dataset's standard files")
+    add_data_arguments(d)
     d.add_argument("--seed", type=int, default=0)
     d.add_argument("--quick", action="store_true", help="few epochs (smoke test)")
     d.add_argument("--flash", type=positive_int, default=None, help="flash budget in bytes")

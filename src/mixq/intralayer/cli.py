@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mixq.args import comma_list, non_negative_int, positive_int
+from mixq.args import add_data_arguments, comma_list, non_negative_int, positive_int
 from mixq.engine import EngineKind
 from mixq.engine.device import add_device_argument
 
@@ -58,10 +58,7 @@ def add_commands(sub) -> None:
                    "--engine ray, the CPUs of a local Ray instance")
     add_engine_arguments(s)
     add_device_argument(s)
-    s.add_argument("--dataset", default="digits",
-                   help="digits (embedded), fashion-mnist (installed), cifar10, mnist, "
-                   "image-folder (your PNG/JPEG class folders)")
-    s.add_argument("--data-root", default=None, help="folder with the dataset's standard files")
+    add_data_arguments(s)
     s.add_argument("--model", default="demo_net", help="model name (default demo_net)")
     s.add_argument("--width", type=float, default=1.0, help="width multiplier (1.0)")
     s.add_argument("--seeds", type=positive_int, default=1, help="QAT seeds per point (1)")

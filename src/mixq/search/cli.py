@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from mixq.args import MODEL_NAMES, ZOO_MODEL_NAMES, positive_int
+from mixq.args import MODEL_NAMES, ZOO_MODEL_NAMES, add_data_arguments, positive_int
 from mixq.engine.device import add_device_argument
 
 
@@ -187,9 +187,7 @@ def add_commands(sub) -> None:
                    help="trained float weights for the sensitivity: a mixq checkpoint or "
                    "torch.save(model.state_dict()); without it demo_net is float-trained first, "
                    "other models need one")
-    a.add_argument("--dataset", default="digits",
-                   help="data for the sensitivity: digits (default), fashion-mnist, cifar10, mnist")
-    a.add_argument("--data-root", default=None, help="folder with the dataset's files")
+    add_data_arguments(a, use="data for the sensitivity")
     a.add_argument("--samples", type=positive_int, default=512,
                    help="training samples the sensitivity is estimated on (512)")
     a.add_argument("--estimator", choices=["hutchinson", "fisher"], default="hutchinson",

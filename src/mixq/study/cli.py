@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from mixq.args import positive_int
+from mixq.args import add_data_arguments, positive_int
 
 
 def _cmd_study(args) -> int:
@@ -39,9 +39,7 @@ def add_commands(sub) -> None:
                        "precision, deploy it bit-exact, compare with the best 8-bit one that fits")
     s.add_argument("--platform", default=None, help=f"{', '.join(known_platforms())} or a "
                    "platform .toml file (default stm32h7)")
-    s.add_argument("--dataset", default=None, help="fashion-mnist (default, installed), mnist, "
-                   "cifar10, digits, image-folder")
-    s.add_argument("--data-root", default=None, help="folder with the dataset's files")
+    add_data_arguments(s, default=None)
     s.add_argument("--out", default="runs/study", help="output folder (default runs/study)")
     s.add_argument("--quick", action="store_true", help="one seed, a data subset, one epoch, "
                    "small networks: a smoke run (minutes), not a result")
