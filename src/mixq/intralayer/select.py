@@ -29,7 +29,7 @@ from mixq.intralayer.structures import build_mask, check_structure, from_ir_layo
 from mixq.nn.intralayer import dense_sparse_layers
 from mixq.nn.modes import eval_mode
 from mixq.nn.modules import QuantFlatten, QuantLinear
-from mixq.quant.fake import TWN_THRESHOLD, ternary_codes_and_scale
+from mixq.quant.fake import ternary_codes_and_scale
 
 CRITERIA = ("magnitude", "fisher", "refit")
 REFIT_ROUNDS = 2
@@ -42,15 +42,17 @@ def check_criterion(criterion: str) -> str:
     return criterion
 
 
-def ternary_error(w: torch.Tensor, per_channel: bool = True) -> torch.Tensor:
-    """``w - alpha*T(w)`` of a TWN ternarization of the whole tensor.
+def ternary_error(w: torch.Tensor, per_channel: bool = True,
+                  keep: torch.Tensor | None = None) -> torch.Tensor:
+    """``w - alpha*T(w)`` of a TWN ternarization of the whole tensor (threshold and alpha fitted
+    on the weights of ``keep`` when given).
 
     Example:
         >>> [round(v, 4) for v in ternary_error(torch.tensor([[1.0, -0.1, -0.8, 0.3]]))[0].tolist()]
         [0.1, -0.1, 0.1, 0.3]
     """
     w = w.detach()
-    codes, alpha = ternary_codes_and_scale(w, per_channel)
+    codes, alpha = ternary_codes_and_scale(w, per_channel, keep)
     a = alpha.reshape((-1,) + (1,) * (w.dim() - 1)) if alpha.dim() == 1 else alpha
     return w - codes.to(w.dtype) * a
 
@@ -66,14 +68,7 @@ def refit_error(w: torch.Tensor, mask: torch.Tensor, per_channel: bool = True) -
         >>> [round(v, 2) for v in refit_error(w, m)[0].tolist()]  # alpha 0.97 off the mask
         [3.03, 0.03, -0.03, -0.07, 0.1, 0.0]
     """
-    w = w.detach()
-    flat = w.reshape(w.shape[0], -1) if per_channel else w.reshape(1, -1)
-    keep = ~(mask.reshape(flat.shape))
-    a = flat.abs()
-    delta = TWN_THRESHOLD * (a * keep).sum(1, keepdim=True) / keep.sum(1, keepdim=True).clamp_min(1)
-    above = (a > delta) & keep
-    alpha = ((a * above).sum(1, keepdim=True) / above.sum(1, keepdim=True).clamp_min(1)).clamp_min(1e-8)
-    return (flat - torch.sign(flat) * (a > delta) * alpha).reshape(w.shape)
+    return ternary_error(w, per_channel, keep=~mask)
 
 
 def fisher_diagonal(qat: nn.Module, split: Split, num_batches: int = 4, batch_size: int = 64,

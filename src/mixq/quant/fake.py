@@ -166,12 +166,15 @@ def mse_weight_scale(w: torch.Tensor, bits: int, per_channel: bool, steps: int =
     return best if per_channel else best.reshape(())
 
 
-def ternary_codes_and_scale(w: torch.Tensor, per_channel: bool) -> tuple[torch.Tensor, torch.Tensor]:
+def ternary_codes_and_scale(w: torch.Tensor, per_channel: bool, keep: torch.Tensor | None = None
+                            ) -> tuple[torch.Tensor, torch.Tensor]:
     """TWN ternarization: codes in {-1, 0, 1} and the scale alpha = mean |w| above threshold.
 
     Args:
         w: float weights (C_out, ...).
         per_channel: one threshold and scale per output channel, else per layer.
+        keep: optional bool mask like ``w``: the threshold and alpha are fitted on these
+            weights only (the rest, e.g. sparse outliers, still get codes).
 
     Returns:
         (codes int64 like ``w``, scale (C_out,) or scalar).
@@ -183,9 +186,16 @@ def ternary_codes_and_scale(w: torch.Tensor, per_channel: bool) -> tuple[torch.T
     """
     w = w.detach()
     flat = w.reshape(w.shape[0], -1) if per_channel else w.reshape(1, -1)
-    delta = TWN_THRESHOLD * flat.abs().mean(dim=1, keepdim=True)
-    mask = flat.abs() > delta
-    alpha = (flat.abs() * mask).sum(dim=1) / mask.sum(dim=1).clamp_min(1)
+    a = flat.abs()
+    if keep is None:
+        delta = TWN_THRESHOLD * a.mean(dim=1, keepdim=True)
+        mask = fit = a > delta
+    else:
+        keep = keep.reshape(flat.shape)
+        delta = TWN_THRESHOLD * (a * keep).sum(1, keepdim=True) / keep.sum(1, keepdim=True).clamp_min(1)
+        mask = a > delta
+        fit = mask & keep
+    alpha = (a * fit).sum(dim=1) / fit.sum(dim=1).clamp_min(1)
     alpha = alpha.clamp_min(1e-8)
     codes = (torch.sign(flat) * mask).to(torch.int64).reshape(w.shape)
     return codes, (alpha if per_channel else alpha.reshape(()))
