@@ -1,13 +1,14 @@
 """Every IR consumer has one dispatch table keyed by IR node type, and each covers every type.
 
-Adding an IR node type without teaching the interpreter, code generation, the memory planner and
-the accelerator lowering about it fails here (the hw table may map a type to its explicit
+Adding an IR node type without teaching the interpreter, code generation, the memory planner,
+the PULP cluster latency model and the accelerator lowering about it fails here (the hw table may map a type to its explicit
 "unsupported" handler).
 """
 
 import pytest
 
 from mixq.codegen.layers import LAYER_CODE
+from mixq.deploy.cluster import GEOMETRIES
 from mixq.hw.program import LOWERINGS, _unsupported, lower_node
 from mixq.ir.graph import NODE_TYPES, AvgPool, Node
 from mixq.ir.interpret import INTERPRETERS, run_node
@@ -15,7 +16,7 @@ from mixq.ir.memory import TENSOR_ACCESS
 from mixq.hw.config import EngineConfig, HwConfigError
 
 TABLES = {"interpret": INTERPRETERS, "codegen": LAYER_CODE, "memory plan": TENSOR_ACCESS,
-          "hw": LOWERINGS}
+          "hw": LOWERINGS, "cluster latency model": GEOMETRIES}
 
 
 def test_node_types_are_the_node_union():

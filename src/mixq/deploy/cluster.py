@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 
 from mixq.errors import MixqError
+from mixq.ir.graph import Add, AvgPool, Concat, Conv2d, FullyConnected, Pool2d
 from mixq.platform.cluster import LayerGeometry, model_latency
 from mixq.platform.spec import ClusterSpec
 
@@ -17,35 +18,54 @@ ESTIMATE_NOTE = ("estimate: PULP cluster latency model (mixq.deploy.cluster), L2
                  "on published figures; not a measurement")
 
 
+def _hwc(t) -> tuple[int, int, int]:
+    """(H, W, C) of a tensor; a vector (F,) as (1, 1, F)."""
+    return tuple(t.shape) if len(t.shape) == 3 else (1, 1, math.prod(t.shape))
+
+
+def _conv(node, ins, o):
+    _, kh, kw, _ = node.weight.shape
+    return LayerGeometry(node.kind, _hwc(ins[0]), _hwc(o), (kh, kw), node.weight_bits,
+                         ins[0].bits, o.bits)
+
+
+def _fc(node, ins, o):
+    return LayerGeometry("fc", _hwc(ins[0]), _hwc(o), (1, 1), node.weight_bits, ins[0].bits,
+                         o.bits)
+
+
+def _global_pool(node, ins, o):
+    return LayerGeometry("pool", _hwc(ins[0]), _hwc(o), (1, 1), 8, ins[0].bits, o.bits)
+
+
+def _add(node, ins, o):
+    return LayerGeometry("add", _hwc(ins[0]), _hwc(o), (1, 1), 8, ins[0].bits, o.bits)
+
+
+def _window_pool(node, ins, o):  # the pool cost over the input it reads
+    return LayerGeometry("pool", _hwc(ins[0]), _hwc(o), tuple(node.kernel), 8, ins[0].bits,
+                         o.bits)
+
+
+def _concat(node, ins, o):  # an element-wise copy of the output: the add cost
+    return LayerGeometry("add", _hwc(o), _hwc(o), (1, 1), 8, max(t.bits for t in ins), o.bits)
+
+
+# The cluster model's reading of each IR node type (tests/ir/test_dispatch_tables.py: covers all).
+GEOMETRIES = {Conv2d: _conv, FullyConnected: _fc, AvgPool: _global_pool, Add: _add,
+              Pool2d: _window_pool, Concat: _concat}
+
+
 def geometries_from_graph(graph) -> list[tuple[str, LayerGeometry]]:
     """(node name, geometry) of every node of an integer graph (:class:`mixq.ir.graph.Graph`)."""
     out = []
     for node in graph.nodes:
-        kind = getattr(node, "kind", None)
-        op = type(node).__name__
-        ins = [graph.tensor(t) for t in node.inputs]
-        o = graph.tensor(node.output)
-        def hwc(t):  # (H, W, C) or (F,) -> (H, W, C)
-            return tuple(t.shape) if len(t.shape) == 3 else (1, 1, math.prod(t.shape))
-        if op == "Conv2d":
-            _, kh, kw, _ = node.weight.shape
-            g = LayerGeometry(kind, hwc(ins[0]), hwc(o), (kh, kw), node.weight_bits,
-                              ins[0].bits, o.bits)
-        elif op == "FullyConnected":
-            g = LayerGeometry("fc", hwc(ins[0]), hwc(o), (1, 1), node.weight_bits,
-                              ins[0].bits, o.bits)
-        elif op == "AvgPool":
-            g = LayerGeometry("pool", hwc(ins[0]), hwc(o), (1, 1), 8, ins[0].bits, o.bits)
-        elif op == "Add":
-            g = LayerGeometry("add", hwc(ins[0]), hwc(o), (1, 1), 8, ins[0].bits, o.bits)
-        elif op == "Pool2d":  # a windowed pool: the pool cost over the input it reads
-            g = LayerGeometry("pool", hwc(ins[0]), hwc(o), tuple(node.kernel), 8, ins[0].bits,
-                              o.bits)
-        elif op == "Concat":  # an element-wise copy of the output: the add cost
-            g = LayerGeometry("add", hwc(o), hwc(o), (1, 1), 8, max(t.bits for t in ins), o.bits)
-        else:
-            raise MixqError(f"the cluster latency model has no cost for '{op}' ({node.name})")
-        out.append((node.name, g))
+        geometry = GEOMETRIES.get(type(node))
+        if geometry is None:
+            raise MixqError(f"the cluster latency model has no cost for "
+                            f"'{type(node).__name__}' ({node.name})")
+        out.append((node.name, geometry(node, [graph.tensor(t) for t in node.inputs],
+                                        graph.tensor(node.output))))
     return out
 
 
@@ -69,4 +89,4 @@ def estimate_graph(graph, cluster: ClusterSpec) -> dict:
     }
 
 
-__all__ = ["ESTIMATE_NOTE", "estimate_graph", "geometries_from_graph"]
+__all__ = ["ESTIMATE_NOTE", "GEOMETRIES", "estimate_graph", "geometries_from_graph"]
