@@ -20,8 +20,8 @@ from hypothesis import strategies as st
 
 from mixq.codegen.synth import GraphBuilder
 from mixq.deploy.cluster import estimate_graph
-from mixq.platform.cluster import (LayerGeometry, _tile_bytes, choose_tiling, layer_latency,
-                                   model_latency)
+from mixq.platform.cluster import LayerGeometry, choose_tiling, layer_latency, model_latency
+from mixq.platform.tiling import tile_bytes
 from mixq.platform.latency import geometry_from_shape
 from mixq.platform.cluster_kernels import compute_cycles, im2col_bytes, kernel_macs_per_cycle
 from mixq.platform.spec import get_platform
@@ -98,12 +98,6 @@ def test_single_buffering_when_double_does_not_fit():
     assert r.cycles >= r.compute_cycles + r.dma_cycles  # nothing overlaps
 
 
-def test_nothing_fits_is_a_clear_error():
-    g = LayerGeometry("conv", (4, 4096, 64), (4, 4096, 64), (3, 3))
-    with pytest.raises(MixqError, match="does not fit"):
-        choose_tiling(g, V2)
-
-
 layers = st.builds(
     lambda kind, h, c_in, c_out, k, s, bits: LayerGeometry(
         kind, (h, h, c_in if kind != "dw" else c_out),
@@ -120,8 +114,7 @@ def test_tiling_always_fits_l1_and_latency_is_positive(g, cluster):
     try:
         t = choose_tiling(g, cluster)
     except MixqError:  # one output row of one channel group overflows L1 (no C_in tiling)
-        c = 4 if g.out_hwc[2] % 4 == 0 else 1
-        smallest = sum(_tile_bytes(g, 1, c, g.k)) + im2col_bytes(g, cluster)
+        smallest = sum(tile_bytes(g, 1, min(4, g.out_hwc[2]))) + im2col_bytes(g, cluster)
         assert smallest > cluster.l1_usable_bytes
         return
     assert t.l1_bytes <= cluster.l1_usable_bytes and t.tiles >= 1

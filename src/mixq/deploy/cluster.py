@@ -26,7 +26,7 @@ def _hwc(t) -> tuple[int, int, int]:
 def _conv(node, ins, o):
     _, kh, kw, _ = node.weight.shape
     return LayerGeometry(node.kind, _hwc(ins[0]), _hwc(o), (kh, kw), node.weight_bits,
-                         ins[0].bits, o.bits)
+                         ins[0].bits, o.bits, stride=node.stride[0])
 
 
 def _fc(node, ins, o):
@@ -34,17 +34,19 @@ def _fc(node, ins, o):
                          o.bits)
 
 
-def _global_pool(node, ins, o):
-    return LayerGeometry("pool", _hwc(ins[0]), _hwc(o), (1, 1), 8, ins[0].bits, o.bits)
+def _global_pool(node, ins, o):  # the window is the whole input
+    return LayerGeometry("pool", _hwc(ins[0]), _hwc(o), _hwc(ins[0])[:2], 8, ins[0].bits,
+                         o.bits)
 
 
 def _add(node, ins, o):
-    return LayerGeometry("add", _hwc(ins[0]), _hwc(o), (1, 1), 8, ins[0].bits, o.bits)
+    return LayerGeometry("add", _hwc(ins[0]), _hwc(o), (1, 1), 8, ins[0].bits, o.bits,
+                         inputs=len(ins))
 
 
 def _window_pool(node, ins, o):  # the pool cost over the input it reads
     return LayerGeometry("pool", _hwc(ins[0]), _hwc(o), tuple(node.kernel), 8, ins[0].bits,
-                         o.bits)
+                         o.bits, stride=node.stride[0])
 
 
 def _concat(node, ins, o):  # an element-wise copy of the output: the add cost

@@ -6,6 +6,7 @@ their device facts from here.
 - :mod:`mixq.platform.spec`: the TOML platform specs (:class:`Platform`, :class:`ClusterSpec`,
   the :class:`Isa` and :class:`KernelSet` vocabularies), memory budgets and clocks;
 - :mod:`mixq.platform.cycles`: instruction classes and cycles per class (:class:`CycleModel`);
+- :mod:`mixq.platform.tiling`: the L2 -> L1 tiler of a PULP cluster layer and its DMA cycles;
 - :mod:`mixq.platform.cluster`, :mod:`mixq.platform.cluster_kernels`: the PULP cluster latency
   model;
 - :mod:`mixq.platform.latency`: per-layer latency functions of a platform (for the search).
