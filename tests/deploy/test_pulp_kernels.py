@@ -112,7 +112,7 @@ def test_traced_layer_timing(tmp_path):
 
 REQUANT_C = r"""
 #include <stdio.h>
-#include "mixq_pulp_conv.c"
+#include "mixq_pulp.h"
 int main(void)
 {
     const int32_t accs[] = {0, 1, -1, 7, -7, 123456, -123456, INT32_MAX, INT32_MIN, 1 << 30};
@@ -127,7 +127,7 @@ int main(void)
                     const int64_t bias = biases[b] + ((int64_t)1 << (s - 1));
                     const int32_t lo[] = {0, -128, INT32_MIN}, hi[] = {255, 127, INT32_MAX};
                     for (int r = 0; r < 3; r++, n++)
-                        bad += pulp_requantize(accs[a], bias, mults[m], s, lo[r], hi[r]) !=
+                        bad += mixq_pulp_requantize(accs[a], bias, mults[m], s, lo[r], hi[r]) !=
                                mixq_requantize_inline(accs[a], bias, mults[m], s, lo[r], hi[r]);
                 }
     printf("%ld %ld\n", n, bad);

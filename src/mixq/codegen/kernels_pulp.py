@@ -7,7 +7,9 @@ flash and are widened to bytes in the inner loop by a ``pv.sll.sci.b`` / ``pv.sr
 for which :func:`pack_pulp_weights` interleaves the codes offline. Sub-byte activations are
 widened by the im2col. The 'pulpnn' set adds the XpulpNN nibble (``pv.sdot*.n``, 8 x 4-bit)
 and crumb (``pv.sdot*.c``, 16 x 2-bit) dot products for layers whose input codes are no wider
-than their 4- or 2-bit weights. Depthwise, pooling and add use the portable kernels.
+than their 4- or 2-bit weights. Depthwise layers run on per-channel planes with 4-tap
+``pv.sdot*.b`` products (``mixq_pulp_dw.c``: every input and weight width, widened to bytes in
+the kernel); pooling and add use the portable kernels.
 """
 
 from __future__ import annotations
@@ -15,11 +17,13 @@ from __future__ import annotations
 import numpy as np
 
 from mixq.codegen.kernel import RUNTIME_DIR, Kernel
+from mixq.codegen.kernels_ref import pack_dw_weights
 from mixq.ir.graph import Conv2d, Graph
 from mixq.platform.spec import KernelSet
 
 SOURCE_DIR = RUNTIME_DIR / "pulp"
-SOURCES = ("mixq_pulp_conv.c", "mixq_pulp.h")
+SOURCES = ("mixq_pulp_conv.c", "mixq_pulp_cluster.c", "mixq_pulp.h")
+DW_SOURCES = ("mixq_pulp_dw.c", "mixq_pulp_cluster.c", "mixq_pulp.h")
 ACTS = ("u8", "u4", "u2", "s8", "s4", "s2")
 WEIGHTS = {8: ("s8",), 4: ("s4",), 2: ("s2", "t2")}
 INT32_MAX = 2**31 - 1
@@ -97,6 +101,31 @@ def pulp_fits(node, graph: Graph) -> bool:
     return padded_codes(column_codes(node, graph), node.weight_bits) * 255 * 128 <= INT32_MAX
 
 
+def dw_scratch_bytes(node, graph: Graph) -> int:
+    """Mirror of ``mixq_pulp_dw_scratch_bytes``: per core, one channel's zero-padded plane
+    (every output row's input rows, one code per byte, rows a word multiple apart that holds
+    each window's last 4-tap word) and its weights (k_h rows of ceil(k_w / 4) words).
+
+    Example:
+        >>> from mixq.codegen.synth import GraphBuilder
+        >>> b = GraphBuilder((8, 8, 16), seed=0)
+        >>> g = b.build(b.dw(b.input, kernel=3))
+        >>> dw_scratch_bytes(g.nodes[0], g)  # 8 cores x (10 rows x 12 bytes + 3 words)
+        1056
+    """
+    _, k_h, k_w, _ = node.weight.shape
+    out_h, out_w, _ = graph.tensor(node.output).shape
+    stride_h, stride_w = node.stride
+    words = -(-k_w // 4)
+    stride = -(-((out_w - 1) * stride_w + 4 * words) // 4) * 4
+    return CORES * (((out_h - 1) * stride_h + k_h) * stride + 4 * k_h * words)
+
+
+def dw_fits(node, graph: Graph) -> bool:
+    """Dense depthwise layers whose int32 accumulator cannot overflow (taps * 255 * 128)."""
+    return node.weight.shape[1] * node.weight.shape[2] * 255 * 128 <= INT32_MAX
+
+
 def pulp_kernels(kernel_set: KernelSet) -> tuple[Kernel, ...]:
     """The conv / pw / fc kernels of ``kernel_set`` (XpulpNN lanes for ``KernelSet.PULPNN``)."""
     nn = kernel_set == KernelSet.PULPNN
@@ -121,6 +150,11 @@ def pulp_kernels(kernel_set: KernelSet) -> tuple[Kernel, ...]:
                     source_dir=SOURCE_DIR, target=kernel_set.value, variant=f"simd-l{lane}",
                     dtypes=dtypes, accepts=accepts, scratch_bytes=scratch, pack_weights=pack,
                     priority=10))
+    # depthwise: 8-bit lanes for every input and weight width (unpacked in the kernel)
+    out.append(Kernel(op="dw", function="mixq_pulp_dwconv_l8", sources=DW_SOURCES,
+                      source_dir=SOURCE_DIR, target=kernel_set.value, variant="simd-dw",
+                      accepts=dw_fits, scratch_bytes=dw_scratch_bytes,
+                      pack_weights=pack_dw_weights, priority=10))
     return tuple(out)
 
 

@@ -27,11 +27,14 @@ from mixq.errors import MixqError
 from mixq.ir.interpret import interpret
 from mixq.platform.spec import KernelSet
 
-# layer -> (input H, W, C; output channels; kernel) ; small enough for the Python handlers
+# layer -> (input H, W, C; output channels, 0 for depthwise; kernel, 0 for fully connected;
+# stride) ; small enough for the Python handlers
 CASES = {
-    "conv3x3": ((8, 8, 32), 32, 3),
-    "pw": ((8, 8, 64), 64, 1),
-    "fc": ((1, 1, 512), 64, 0),
+    "conv3x3": ((8, 8, 32), 32, 3, 1),
+    "pw": ((8, 8, 64), 64, 1, 1),
+    "fc": ((1, 1, 512), 64, 0, 1),
+    "dw3x3": ((16, 16, 32), 0, 3, 1),
+    "dw3x3s2": ((16, 16, 32), 0, 3, 2),
 }
 PRECISIONS = ((8, 8), (4, 8), (2, 8), (4, 4), (2, 2))  # (w_bits, a_bits)
 ISA_OF = {KernelSet.PULP: "xpulpv2", KernelSet.PULPNN: "xpulpnn"}
@@ -43,13 +46,17 @@ def layer_graph(layer: str, w_bits: int, a_bits: int, seed: int = 0):
     Example:
         >>> layer_graph("pw", 4, 8).nodes[0].weight.shape
         (64, 1, 1, 64)
+        >>> layer_graph("dw3x3s2", 8, 8).nodes[0].kind.value
+        'dw'
     """
-    shape, c_out, k = CASES[layer]
+    shape, c_out, k, stride = CASES[layer]
     b = GraphBuilder(shape, f"u{a_bits}", seed=seed)
     weight = f"s{w_bits}"
     if k == 0:
         return b.build(b.fc(b.input, c_out, weight=weight, out="u8"))
-    return b.build(b.conv(b.input, c_out, kernel=k, weight=weight, out="u8"))
+    if c_out == 0:
+        return b.build(b.dw(b.input, kernel=k, stride=stride, weight=weight, out="u8"))
+    return b.build(b.conv(b.input, c_out, kernel=k, stride=stride, weight=weight, out="u8"))
 
 
 def run_traced(graph, kernel_set: KernelSet, out_dir: Path, inputs: np.ndarray):

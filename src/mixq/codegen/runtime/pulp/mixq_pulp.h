@@ -28,13 +28,69 @@
 
 #define MIXQ_PULP_CORES 8
 
+#if defined(__riscv)
+/* Xpulp encodings through .insn (stock binutils), operands named as in the asm statement:
+ * p.lw rd, 4(rs!); p.lw rd, rt(rs!) (register post-increment); pv.sdot* (f: "funct3, funct7");
+ * lp.setup 0, %[n], L: a hardware loop of %[n] iterations whose last instruction is at
+ * pc + 2 * imm (its body starts word aligned; no compressed instructions inside) */
+#define MIXQ_PLW(rd, rs) ".insn i 0x0b, 2, %[" #rd "], %[" #rs "], 4\n\t"
+#define MIXQ_PLW_RR(rd, rs, rt) ".insn r 0x0b, 7, 0x10, %[" #rd "], %[" #rs "], %[" #rt "]\n\t"
+#define MIXQ_DOT(f, acc, a, b) ".insn r 0x57, " f ", %[" #acc "], %[" #a "], %[" #b "]\n\t"
+#define MIXQ_LOOP_HEAD(imm) ".option push\n\t.option norvc\n\t.balign 4\n\t" \
+    ".insn i 0x7b, 4, x0, %[n], " imm "\n\t"
+/* pv.sdotsp.b / pv.sdotusp.b: 4 signed / unsigned bytes times 4 signed bytes, accumulated */
+#define MIXQ_SDOTSP_B "1, 0x5c"
+#define MIXQ_SDOTUSP_B "1, 0x54"
+#endif
+
+/* floor(x / 2^s) for 0 <= s <= 31, without relying on >> of a negative value. */
+static inline int32_t mixq_pulp_asr32(int32_t x, int32_t s)
+{
+    return x >= 0 ? x >> s : ~(~x >> s);
+}
+
+/* mixq's requantization (mixq_requantize_inline: clamp(floor((acc * multiplier + bias) /
+ * 2^shift), act_min, act_max), shift in [1, 62]) on 32-bit halves, as a RV32 core runs it: the
+ * product's halves (mul, mulh), a 64-bit add as two adds and a carry, then the shift of the
+ * pair; a result outside int32 saturates to the side of its sign before the clamp. */
+static inline int32_t mixq_pulp_requantize(int32_t acc, int64_t bias, int32_t multiplier,
+                                           int32_t shift, int32_t act_min, int32_t act_max)
+{
+    const uint64_t prod = (uint64_t)((int64_t)acc * multiplier);
+    const uint32_t plo = (uint32_t)prod, blo = (uint32_t)(uint64_t)bias;
+    const uint32_t lo = plo + blo;
+    const int32_t hi = (int32_t)((uint32_t)(prod >> 32) + (uint32_t)((uint64_t)bias >> 32) +
+                                 (uint32_t)(lo < plo));
+    int32_t y;
+    if (shift >= 32) {
+        y = mixq_pulp_asr32(hi, shift - 32);
+    } else {
+        y = (int32_t)((lo >> shift) | ((uint32_t)hi << (32 - shift)));
+        if (mixq_pulp_asr32(hi, shift) != (y < 0 ? -1 : 0)) {  /* beyond int32 */
+            return hi < 0 ? act_min : act_max;
+        }
+    }
+    return y < act_min ? act_min : (y > act_max ? act_max : y);
+}
+
+/* [lo, hi) of `n` items in `cores` contiguous chunks: chunk `core`. */
+static inline void mixq_pulp_chunk(int32_t n, int32_t core, int32_t cores, int32_t *lo,
+                                   int32_t *hi)
+{
+    const int32_t size = (n + cores - 1) / cores;
+    *lo = core * size < n ? core * size : n;
+    *hi = *lo + size < n ? *lo + size : n;
+}
+
 int32_t mixq_pulp_conv_scratch_bytes(const mixq_conv_params_t *p, int32_t lane_bits);
 void mixq_pulp_fork(int32_t core);
+int32_t mixq_pulp_dw_scratch_bytes(const mixq_conv_params_t *p);
 
 MIXQ_CONV_KERNEL(mixq_pulp_conv_l8_w8);
 MIXQ_CONV_KERNEL(mixq_pulp_conv_l8_w4);
 MIXQ_CONV_KERNEL(mixq_pulp_conv_l8_w2);
 MIXQ_CONV_KERNEL(mixq_pulp_conv_l4_w4);
 MIXQ_CONV_KERNEL(mixq_pulp_conv_l2_w2);
+MIXQ_CONV_KERNEL(mixq_pulp_dwconv_l8);
 
 #endif /* MIXQ_PULP_H */

@@ -3,36 +3,6 @@
 
 #include <string.h>
 
-/* floor(x / 2^s) for 0 <= s <= 31, without relying on >> of a negative value. */
-static inline int32_t pulp_asr32(int32_t x, int32_t s)
-{
-    return x >= 0 ? x >> s : ~(~x >> s);
-}
-
-/* mixq's requantization (mixq_requantize_inline: clamp(floor((acc * multiplier + bias) /
- * 2^shift), act_min, act_max), shift in [1, 62]) on 32-bit halves, as a RV32 core runs it: the
- * product's halves (mul, mulh), a 64-bit add as two adds and a carry, then the shift of the
- * pair; a result outside int32 saturates to the side of its sign before the clamp. */
-static inline int32_t pulp_requantize(int32_t acc, int64_t bias, int32_t multiplier, int32_t shift,
-                                      int32_t act_min, int32_t act_max)
-{
-    const uint64_t prod = (uint64_t)((int64_t)acc * multiplier);
-    const uint32_t plo = (uint32_t)prod, blo = (uint32_t)(uint64_t)bias;
-    const uint32_t lo = plo + blo;
-    const int32_t hi = (int32_t)((uint32_t)(prod >> 32) + (uint32_t)((uint64_t)bias >> 32) +
-                                 (uint32_t)(lo < plo));
-    int32_t y;
-    if (shift >= 32) {
-        y = pulp_asr32(hi, shift - 32);
-    } else {
-        y = (int32_t)((lo >> shift) | ((uint32_t)hi << (32 - shift)));
-        if (pulp_asr32(hi, shift) != (y < 0 ? -1 : 0)) {  /* beyond int32 */
-            return hi < 0 ? act_min : act_max;
-        }
-    }
-    return y < act_min ? act_min : (y > act_max ? act_max : y);
-}
-
 /* Kp: column length in codes, a multiple of the codes per packed weight word. */
 static int32_t pulp_kp(const mixq_conv_params_t *p)
 {
@@ -44,22 +14,6 @@ static int32_t pulp_kp(const mixq_conv_params_t *p)
 int32_t mixq_pulp_conv_scratch_bytes(const mixq_conv_params_t *p, int32_t lane_bits)
 {
     return MIXQ_PULP_CORES * 2 * pulp_kp(p) * lane_bits / 8;
-}
-
-/* Start of core `core`'s program (-1: the barrier closing the layer); the emulator's tracer
- * attributes the instructions after it to that core, at this symbol's address: kept out of
- * line and unspecialised (gcc would otherwise clone it for the constant -1). */
-__attribute__((noipa)) void mixq_pulp_fork(int32_t core)
-{
-    __asm__ volatile("" : : "r"(core) : "memory");
-}
-
-/* [lo, hi) of `n` items in `cores` contiguous chunks: chunk `core`. */
-static void pulp_chunk(int32_t n, int32_t core, int32_t cores, int32_t *lo, int32_t *hi)
-{
-    const int32_t size = (n + cores - 1) / cores;
-    *lo = core * size < n ? core * size : n;
-    *hi = *lo + size < n ? *lo + size : n;
 }
 
 /* n bytes from src to dst: word by word when both are word aligned and n is whole words
@@ -143,14 +97,10 @@ static const uint32_t *pulp_direct(const mixq_conv_params_t *p, const uint8_t *i
 }
 
 #if defined(__riscv)
-/* Xpulp encodings through .insn (stock binutils): p.lw rd, 4(rs!); pv.sdot*; pv.sll/sra.sci.b */
-#define MIXQ_PLW(rd, rs) ".insn i 0x0b, 2, %[" #rd "], %[" #rs "], 4\n\t"
-#define MIXQ_DOT(f, acc, a, b) ".insn r 0x57, " f ", %[" #acc "], %[" #a "], %[" #b "]\n\t"
+/* pv.sll/sra.sci.b (MIXQ_PLW, MIXQ_DOT, MIXQ_LOOP_HEAD: mixq_pulp.h) */
 /* pv.sll.sci.b / pv.sra.sci.b rd, rs, 2 * k: the shift's bits 5..1 go in the rs2 field (xk) */
 #define MIXQ_SLL(xk, rd, rs) ".insn r 0x57, 7, 0x28, %[" #rd "], %[" #rs "], " xk "\n\t"
 #define MIXQ_SRA(xk, rd, rs) ".insn r 0x57, 7, 0x24, %[" #rd "], %[" #rs "], " xk "\n\t"
-#define MIXQ_LOOP_HEAD(imm) ".option push\n\t.option norvc\n\t.balign 4\n\t" \
-    ".insn i 0x7b, 4, x0, %[n], " imm "\n\t"
 #define MIXQ_ACT MIXQ_PLW(x0, ap) MIXQ_PLW(x1, bp)
 #define MIXQ_W4 MIXQ_PLW(w0, wp) MIXQ_PLW(w1, wp) MIXQ_PLW(w2, wp) MIXQ_PLW(w3, wp)
 #define MIXQ_DOTS(f, t0, t1, t2, t3) \
@@ -269,9 +219,9 @@ static void pulp_conv(const mixq_conv_params_t *p, const uint8_t *input, uint8_t
     const int32_t pairs = (pixels + 1) / 2, blocks = (p->out_c + 3) / 4;
     int32_t px_lo = 0, px_hi = pairs, cb_lo = 0, cb_hi = blocks;
     if (pairs >= MIXQ_PULP_CORES) {
-        pulp_chunk(pairs, core, MIXQ_PULP_CORES, &px_lo, &px_hi);
+        mixq_pulp_chunk(pairs, core, MIXQ_PULP_CORES, &px_lo, &px_hi);
     } else {
-        pulp_chunk(blocks, core, MIXQ_PULP_CORES, &cb_lo, &cb_hi);
+        mixq_pulp_chunk(blocks, core, MIXQ_PULP_CORES, &cb_lo, &cb_hi);
     }
     if (px_lo >= px_hi || cb_lo >= cb_hi) {
         return;  /* no share for this core */
@@ -300,7 +250,7 @@ static void pulp_conv(const mixq_conv_params_t *p, const uint8_t *input, uint8_t
                 uint8_t *row = output + (px + i) * out_row;
                 for (int32_t j = 0; j < n_ch; j++) {
                     const int32_t ch = cb + j;
-                    const int32_t y = pulp_requantize(acc[i * 4 + j], bias[ch], multiplier[ch],
+                    const int32_t y = mixq_pulp_requantize(acc[i * 4 + j], bias[ch], multiplier[ch],
                                                       shift[ch], act_min, act_max);
                     if (out_bits == 8) {
                         row[ch] = (uint8_t)y;

@@ -1,0 +1,223 @@
+/* PULP depthwise convolution: per-channel planes and 4-tap XpulpV2 dot products (mixq_pulp.h). */
+#include "mixq_pulp.h"
+
+/* Words of one window row (4 taps per word) and the plane's row stride in bytes: a word
+ * multiple that holds every window's last word, so no read leaves the row's slot. */
+static int32_t dw_row_words(const mixq_conv_params_t *p)
+{
+    return (p->k_w + 3) / 4;
+}
+
+static int32_t dw_stride(const mixq_conv_params_t *p)
+{
+    return ((p->out_w - 1) * p->stride_w + 4 * dw_row_words(p) + 3) / 4 * 4;
+}
+
+/* Plane rows the output rows [r_lo, r_lo + n) read. */
+static int32_t dw_rows(const mixq_conv_params_t *p, int32_t n)
+{
+    return (n - 1) * p->stride_h + p->k_h;
+}
+
+/* One core's scratch: the plane of every output row, then the channel's weight rows. */
+static int32_t dw_core_bytes(const mixq_conv_params_t *p)
+{
+    return dw_rows(p, p->out_h) * dw_stride(p) + 4 * p->k_h * dw_row_words(p);
+}
+
+int32_t mixq_pulp_dw_scratch_bytes(const mixq_conv_params_t *p)
+{
+    return MIXQ_PULP_CORES * dw_core_bytes(p);
+}
+
+/* Core `core`'s channels [c[0], c[1]) and output rows [r[0], r[1]): blocks of 4 channels (whole
+ * bytes of any output width, so no two cores write one byte) in contiguous chunks, or the
+ * output rows when that balances the cores better (fewer channel blocks than cores). */
+static void dw_share(const mixq_conv_params_t *p, int32_t core, int32_t *c, int32_t *r)
+{
+    const int32_t cores = MIXQ_PULP_CORES, blocks = (p->out_c + 3) / 4;
+    const int32_t by_channels = (blocks + cores - 1) / cores * 4 * p->out_h;
+    const int32_t by_rows = p->out_c * ((p->out_h + cores - 1) / cores);
+    c[0] = 0, c[1] = p->out_c, r[0] = 0, r[1] = p->out_h;
+    if (by_channels <= by_rows) {
+        mixq_pulp_chunk(blocks, core, cores, &c[0], &c[1]);
+        c[0] *= 4;
+        c[1] = 4 * c[1] < p->out_c ? 4 * c[1] : p->out_c;
+    } else {
+        mixq_pulp_chunk(p->out_h, core, cores, &r[0], &r[1]);
+    }
+}
+
+/* n codes of channel c, `step` bytes apart, into consecutive bytes (8-bit input). */
+static void dw_gather8(uint8_t *dst, const uint8_t *src, int32_t step, int32_t n)
+{
+#if defined(__riscv)
+    const int32_t pairs = n / 2;
+    if (pairs > 0) {  /* p.lbu t, step(src!) twice, p.sb t, 1(dst!) twice: 4 cycles / 2 codes */
+        uint32_t t0, t1;
+        __asm__ volatile(MIXQ_LOOP_HEAD("8")
+                         ".insn r 0x0b, 7, 0x20, %[t0], %[s], %[k]\n\t"
+                         ".insn r 0x0b, 7, 0x20, %[t1], %[s], %[k]\n\t"
+                         ".insn s 0x2b, 0, %[t0], 1(%[d])\n\t"
+                         ".insn s 0x2b, 0, %[t1], 1(%[d])\n\t"
+                         ".option pop\n\t"
+                         : [s] "+r"(src), [d] "+r"(dst), [t0] "=&r"(t0), [t1] "=&r"(t1)
+                         : [n] "r"(pairs), [k] "r"(step) : "memory");
+    }
+    if (n % 2 != 0) {
+        *dst = *src;
+    }
+#else
+    for (int32_t i = 0; i < n; i++) {
+        dst[i] = src[i * step];
+    }
+#endif
+}
+
+/* The plane of channel c: `rows` rows from input row iy0 (rows outside the input and the
+ * columns of the left / right padding are zeros), one code per byte (two's complement when
+ * signed), row j at plane + j * stride. */
+static void dw_plane(const mixq_conv_params_t *p, const uint8_t *input, int32_t c, int32_t iy0,
+                     int32_t rows, uint8_t *plane, int32_t stride)
+{
+    const int32_t row_bytes = mixq_row_bytes(p->in_c, p->in_bits);
+    const int32_t left = p->pad_left < stride ? p->pad_left : stride;
+    const int32_t n = p->in_w < stride - left ? p->in_w : stride - left;
+    for (int32_t j = 0; j < rows; j++) {
+        uint8_t *dst = plane + j * stride;
+        const int32_t iy = iy0 + j;
+        if (iy < 0 || iy >= p->in_h) {
+            for (int32_t i = 0; i < stride / 4; i++) {
+                ((uint32_t *)(void *)dst)[i] = 0u;
+            }
+            continue;
+        }
+        for (int32_t x = 0; x < left; x++) {
+            dst[x] = 0;
+        }
+        const uint8_t *src = input + iy * p->in_w * row_bytes;
+        if (p->in_bits == 8) {
+            dw_gather8(dst + left, src + c, row_bytes, n);
+        } else {
+            for (int32_t x = 0; x < n; x++) {
+                dst[left + x] = (uint8_t)mixq_load_code(src + x * row_bytes, c, p->in_bits,
+                                                        p->in_signed);
+            }
+        }
+        for (int32_t x = left + n; x < stride; x++) {
+            dst[x] = 0;
+        }
+    }
+}
+
+/* Channel c's weights as signed bytes, k_h rows of dw_row_words words (taps beyond k_w zero),
+ * from the reference layout (k_h, k_w, C): sub-byte codes are unpacked here, once per channel. */
+static void dw_weights(const mixq_conv_params_t *p, int32_t c, uint8_t *w)
+{
+    const int32_t row_bytes = mixq_row_bytes(p->in_c, p->w_bits), words = dw_row_words(p);
+    for (int32_t ky = 0; ky < p->k_h; ky++) {
+        for (int32_t i = 0; i < 4 * words; i++) {
+            w[ky * 4 * words + i] = i < p->k_w ?
+                (uint8_t)mixq_load_code(p->weight + (ky * p->k_w + i) * row_bytes, c, p->w_bits, 1)
+                : 0u;
+        }
+    }
+}
+
+#if defined(__riscv)
+/* 3 x (up to 4) window: three rows' words (p.lw with the row stride as post-increment, read
+ * unaligned) and three dot products with the weights held in registers: 6 instructions. */
+#define DW_DOT3(f) __asm__ volatile(MIXQ_PLW_RR(x0, a, st) MIXQ_PLW_RR(x1, a, st) \
+    MIXQ_PLW_RR(x2, a, st) MIXQ_DOT(f, acc, x0, w0) MIXQ_DOT(f, acc, x1, w1) \
+    MIXQ_DOT(f, acc, x2, w2) : [acc] "+r"(acc), [a] "+r"(a), [x0] "=&r"(x0), [x1] "=&r"(x1), \
+    [x2] "=&r"(x2) : [st] "r"(stride), [w0] "r"(w[0]), [w1] "r"(w[1]), [w2] "r"(w[2]) : "memory")
+#define DW_DOT1(f) __asm__ volatile(MIXQ_PLW(x0, a) MIXQ_DOT(f, acc, x0, w0) \
+    : [acc] "+r"(acc), [a] "+r"(a), [x0] "=&r"(x0) : [w0] "r"(w[i]) : "memory")
+#endif
+
+/* The window dot product of the output whose window starts at plane byte `a`. */
+static inline int32_t dw_window(const uint8_t *a, const uint32_t *w, int32_t k_h, int32_t words,
+                                int32_t stride, int32_t a_signed)
+{
+    int32_t acc = 0;
+#if defined(__riscv)
+    uint32_t x0, x1, x2;
+    if (k_h == 3 && words == 1) {
+        if (a_signed) {
+            DW_DOT3(MIXQ_SDOTSP_B);
+        } else {
+            DW_DOT3(MIXQ_SDOTUSP_B);
+        }
+        (void)x0, (void)x1, (void)x2;
+        return acc;
+    }
+    for (int32_t i = 0; i < k_h * words; i++) {
+        if (i % words == 0) {
+            a += i == 0 ? 0 : stride - 4 * words;
+        }
+        if (a_signed) {
+            DW_DOT1(MIXQ_SDOTSP_B);
+        } else {
+            DW_DOT1(MIXQ_SDOTUSP_B);
+        }
+    }
+    (void)x0, (void)x1, (void)x2;
+#else
+    const uint8_t *wb = (const uint8_t *)w;
+    for (int32_t ky = 0; ky < k_h; ky++) {
+        for (int32_t i = 0; i < 4 * words; i++) {
+            const int32_t x = a_signed ? (int32_t)(int8_t)a[ky * stride + i] : a[ky * stride + i];
+            acc += x * (int8_t)wb[ky * 4 * words + i];
+        }
+    }
+#endif
+    return acc;
+}
+
+/* Core `core`'s share of the layer: per channel, its plane, its weights, then its outputs. */
+static void pulp_dw(const mixq_conv_params_t *p, const uint8_t *input, uint8_t *output,
+                    uint8_t *scratch, int32_t core)
+{
+    int32_t c[2], r[2];
+    dw_share(p, core, c, r);
+    if (c[0] >= c[1] || r[0] >= r[1]) {
+        return;  /* no share for this core */
+    }
+    const int32_t stride = dw_stride(p), words = dw_row_words(p), rows = dw_rows(p, r[1] - r[0]);
+    uint8_t *plane = scratch + core * dw_core_bytes(p);
+    uint32_t *w = (uint32_t *)(void *)(plane + dw_rows(p, p->out_h) * stride);
+    /* read once: the byte stores below may alias *p for the compiler */
+    const int32_t out_row = mixq_row_bytes(p->out_c, p->out_bits), out_bits = p->out_bits;
+    const int32_t out_w = p->out_w, k_h = p->k_h, a_signed = p->in_signed;
+    const int32_t step_y = p->stride_h * stride, step_x = p->stride_w;
+    const int32_t act_min = p->act_min, act_max = p->act_max;
+    for (int32_t ch = c[0]; ch < c[1]; ch++) {
+        dw_plane(p, input, ch, r[0] * p->stride_h - p->pad_top, rows, plane, stride);
+        dw_weights(p, ch, (uint8_t *)w);
+        const int64_t bias = p->bias[ch];
+        const int32_t multiplier = p->multiplier[ch], shift = p->shift[ch];
+        for (int32_t oy = r[0]; oy < r[1]; oy++) {
+            const uint8_t *a = plane + (oy - r[0]) * step_y;
+            uint8_t *y = output + oy * out_w * out_row;
+            for (int32_t ox = 0; ox < out_w; ox++, a += step_x, y += out_row) {
+                const int32_t acc = dw_window(a, w, k_h, words, stride, a_signed);
+                const int32_t v = mixq_pulp_requantize(acc, bias, multiplier, shift, act_min,
+                                                       act_max);
+                if (out_bits == 8) {
+                    y[ch] = (uint8_t)v;
+                } else {
+                    mixq_store_code(y, ch, out_bits, v);
+                }
+            }
+        }
+    }
+}
+
+MIXQ_CONV_KERNEL(mixq_pulp_dwconv_l8)
+{
+    for (int32_t core = 0; core < MIXQ_PULP_CORES; core++) {
+        mixq_pulp_fork(core);
+        pulp_dw(p, input, output, scratch, core);
+    }
+    mixq_pulp_fork(-1);
+}

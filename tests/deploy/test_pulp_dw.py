@@ -1,0 +1,51 @@
+"""The pulp sets' depthwise, pooling and add kernels split over the 8 cluster cores: generated
+C built for RV32 with the Xpulp loops, run on the functional Xpulp core bit-exact against
+ir.interpret; the portable C path of the same sources on the host under ASan/UBSan."""
+
+import numpy as np
+import pytest
+
+from mixq.codegen.emit import emit_c
+from mixq.codegen.synth import GraphBuilder
+from mixq.deploy.build import build_model_elf
+from mixq.deploy.deploy import _host_check
+from mixq.deploy.riscv import RV32IMC
+from mixq.deploy.run import ModelRunner, decode_logits, input_bytes, random_inputs
+from mixq.deploy.xpulp_runner import XPULPV2
+from mixq.ir.interpret import interpret
+
+pytestmark = pytest.mark.cross
+
+
+def run_xpulpv2(graph, out_dir, n=2):
+    """(got, expected, layer metadata, core) of ``graph`` on the 'pulp' set (XpulpV2)."""
+    project = out_dir / "c"
+    meta = emit_c(graph, project, kernels="pulp").metadata
+    elf = build_model_elf(RV32IMC, project, out_dir / "m.elf")
+    runner = ModelRunner(XPULPV2, elf, graph.tensor(graph.inputs[0]).numel,
+                         graph.tensor(graph.outputs[0]).numel, meta["arena_bytes"])
+    inputs = random_inputs(graph, n, 0)
+    got = decode_logits(graph, runner.run(input_bytes(graph, inputs)))
+    return got.reshape(n, -1), interpret(graph, inputs).reshape(n, -1), meta, runner.machine
+
+
+# kernel, stride, input / weight / output dtypes, channels: the 3x3 register path (s1, s2),
+# a 5x5 and a 2x2 (generic word loop), sub-byte weights and activations, signed input, and a
+# channel count that splits by rows (fewer 4-channel blocks than cores) or by channels
+DW_CASES = [(3, 1, "u8", "s8", "u8", 36), (3, 2, "u8", "s8", "u8", 6),
+            (5, 1, "s8", "s4", "u4", 9), (2, 2, "u4", "s2", "u8", 34), (3, 2, "u2", "t2", "u2", 5)]
+
+
+@pytest.mark.parametrize("kernel,stride,act,weight,out,channels", DW_CASES)
+def test_dw_bit_exact_on_xpulp(tmp_path, kernel, stride, act, weight, out, channels):
+    b = GraphBuilder((7, 6, channels), act, seed=kernel + stride)
+    g = b.build(b.dw(b.input, kernel=kernel, stride=stride, weight=weight, out=out))
+    got, expected, meta, core = run_xpulpv2(g, tmp_path)
+    assert meta["layers"][0]["function"] == "mixq_pulp_dwconv_l8"
+    np.testing.assert_array_equal(got, expected)
+    assert sum(v for k, v in core.xpulp_counts.items() if ".sdot" in k) > 0
+    if act == "u8" and stride == 1:  # the portable path of the same source, ASan/UBSan
+        inputs = random_inputs(g, 2, 0)
+        host = _host_check(tmp_path / "c", tmp_path, input_bytes(g, inputs),
+                           interpret(g, inputs), g)
+        assert host is None or host.bitexact
