@@ -121,3 +121,10 @@ def test_demo_models_bitexact_on_the_xpulp_core(tmp_path, demo_graphs, target, m
         assert all(layer["cluster_mac_per_cycle"] > 2 * layer["mac_per_cycle"] for layer in pulp)
         assert sum(layer["cluster_cycles"] for layer in r["layers"]) <= \
             r["cluster_model_cycles"] < r["model_cycles"]
+        # the headline estimate is the cluster's pipeline model (was 0: the RV32IMC per-class
+        # model saw none of its classes in the Xpulp profile)
+        assert r["est_cycles"] == r["cluster_model_cycles"] and "cluster" in r["cycle_model"]
+        assert [layer["est_cycles"] for layer in r["layers"]] == \
+            [layer["cluster_cycles"] for layer in r["layers"]]
+        assert r["est_latency_ms"] == pytest.approx(r["est_cycles"] / r["clock_hz"] * 1e3,
+                                                    abs=1e-6)

@@ -253,11 +253,15 @@ def deploy(
     model = cycle_model or record.cycle_model
     est_cycles = prof.total.est_cycles(model, timing)
     modelled = prof.cycles is not None
+    piped = _pipeline_cycles(prof)
+    if piped is not None:  # a pipeline model over the executed trace is the estimate
+        est_cycles = int(sum(piped.values()))
     segments = [prof.segments.get(i) for i in range(len(meta["layers"]))]
     layers = tuple(
         LayerResult(layer["name"], layer["function"], int(layer["macs"]),
                     prof.layer_instructions(i),
-                    seg.est_cycles(model, timing) if seg else 0,
+                    (int(piped.get(i, 0)) if piped is not None
+                     else seg.est_cycles(model, timing) if seg else 0),
                     int(prof.cycles.get(i, 0)) if modelled else None,
                     round(layer["macs"] / max(prof.cycles.get(i, 0), 1), 4) if modelled
                     else None,
@@ -303,6 +307,14 @@ def deploy(
     return result
 
 
+def _pipeline_cycles(prof) -> Optional[dict]:
+    """Per mark index, the cycles of the core's pipeline model (on the cluster when the
+    profile has them: the PULP kernels' 8-core programs), or None on a core without one."""
+    if prof.cluster_cycles is not None:
+        return prof.cluster_cycles
+    return prof.cycles
+
+
 def _cluster_figures(cycles: Optional[dict], i: int, macs: int) -> tuple:
     """(cluster cycles, MACs per cluster cycle) of layer ``i``, or (None, None)."""
     if cycles is None:
@@ -317,7 +329,8 @@ def deploy_summary(result: DeployResult) -> str:
     c = result.cluster
     extra = (f"; {c['cores']}-core cluster ~{c['est_cycles']:,} cycles (estimate, "
              f"{c['est_latency_ms']:.3f} ms)" if c else "")
-    return (f"{verdict} {ok}/{result.samples} on the emulated {isa_record(result.isa).label}, "
+    return (f"{verdict} {ok}/{result.samples} on the emulated "
+            f"{isa_record(result.isa, result.cpu).label}, "
             f"linked flash {result.flash_bytes:,} B, arena {result.arena_bytes:,} B, "
             f"RAM {result.ram_bytes:,} B (arena + static + stack + io), "
             f"{result.instructions:,} instructions, ~{result.est_cycles:,} cycles "

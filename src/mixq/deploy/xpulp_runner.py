@@ -39,8 +39,11 @@ def xpulp_profile(runner, sample: np.ndarray) -> InstructionProfile:
     return InstructionProfile(total, counts, cycles, MODEL_NOTE, cluster)
 
 
-XPULPNN = dataclasses.replace(RV32IMC, emulator=XpulpCore, profiler=xpulp_profile)
-XPULPV2 = dataclasses.replace(RV32IMC, emulator=XpulpV2Core, profiler=xpulp_profile)
+CYCLE_NOTE = "est_cycles: the cluster cycles (cluster_model_cycles) of the " + MODEL_NOTE
+XPULPNN = dataclasses.replace(RV32IMC, emulator=XpulpCore, profiler=xpulp_profile,
+                              label="RI5CY core (XpulpNN)", cycle_note=CYCLE_NOTE)
+XPULPV2 = dataclasses.replace(RV32IMC, emulator=XpulpV2Core, profiler=xpulp_profile,
+                              label="RI5CY core (XpulpV2)", cycle_note=CYCLE_NOTE)
 
 RECORDS = {"ri5cy-xpulpv2": XPULPV2, "ri5cy-xpulpnn": XPULPNN}
 
