@@ -129,7 +129,7 @@ def test_python_scratch_sizes_mirror_the_c_companions(tmp_path):
     y = b.pw_sparse(b.add(y, y, out="u8"), 7, density=0.1, structure="block1x4")
     g = verify(b.build(b.fc_sparse(y, 3, density=0.1)))                # one column
     result = emit_c(g, tmp_path / "p", kernels="armv7em")
-    assert result.kernels == ("mixq_conv2d_sparse_dsp", "mixq_dwconv_sparse_u8", "mixq_add_dsp_u8",
+    assert result.kernels == ("mixq_conv2d_sparse_dsp", "mixq_dwconv_sparse_u8", "mixq_add_smlad_u8",
                               "mixq_conv2d_sparse_dsp", "mixq_conv2d_sparse_dsp")
     checks = [(i, f) for i, f in enumerate(result.kernels) if "sparse" in f]
     printed = printed_scratch_bytes(result, tmp_path, ["mixq_sparse.h", "mixq_sparse_dsp.h"],

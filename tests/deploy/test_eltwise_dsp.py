@@ -1,7 +1,8 @@
 """The ARMv7E-M residual add and global average pool kernels (issue 15), bit for bit against
 ir.interpret on the emulated Cortex-M7 and on the host (sanitizers on): every input signedness,
-shifts below, at and above 32, negative multipliers, narrow clamps, the 16-bit lane flush of the
-pool and channel tails."""
+shifts below, at and above 32 and past the SMLAD add's range, negative multipliers, a multiplier
+too wide for its 16-bit split, narrow clamps, the 16-bit lane flush of the pool and channel
+tails."""
 
 import dataclasses
 
@@ -21,8 +22,10 @@ RULES = [
     (0.25, 0.3, 32, 0, 255),        # shift == 32
     (2**-8, -2**-9, 38, 0, 255),    # shift > 32
     (0.6, 0.6, 24, 10, 200),        # a narrower clamp
-    (1.5, -1.2, 16, 0, 255),        # the smallest shift the DSP kernel takes
+    (1.5, -1.2, 16, 0, 255),        # the smallest shift the DSP kernels take
     (0.9, 0.8, 12, 0, 255),         # below it: the reference kernel
+    (2**-20, 2**-21, 50, 0, 255),   # above the SMLAD add's 47: the SMLAL add
+    (0.99999, 0.5, 31, 0, 255),     # a multiplier whose high halfword overflows int16: SMLAL
 ]
 
 
@@ -47,7 +50,7 @@ def _add_chain() -> Graph:
     t = b.add(u, x)                       # (u8, s8)
     t = b.add(x, t)                       # (s8, u8)
     t = b.add(t, u)                       # (u8, u8)
-    for _ in range(3):
+    for _ in range(len(RULES) - 4):
         t = b.add(t, x)
     return _with_rules(b.build(t))
 
@@ -67,8 +70,8 @@ def test_eltwise_dsp_kernels_bitexact(tmp_path, make):
     if make is _pools:
         assert kernels == ["mixq_avgpool_dsp_u8"]
     else:
-        assert kernels == ["mixq_add_dsp_u8"] * 6 + ["mixq_add_any"]
+        assert kernels == ["mixq_add_smlad_u8"] * 6 + ["mixq_add_any"] + ["mixq_add_dsp_u8"] * 2
         per_element = [layer.instructions / graph.tensor(node.output).numel
                        for layer, node in zip(result.layers, graph.nodes)
-                       if layer.kernel == "mixq_add_dsp_u8"]
+                       if layer.kernel in ("mixq_add_dsp_u8", "mixq_add_smlad_u8")]
         assert max(per_element) < 20  # the reference add takes ~76 per element

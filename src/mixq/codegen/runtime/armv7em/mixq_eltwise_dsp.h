@@ -21,6 +21,11 @@
 void mixq_add_dsp_u8(const mixq_add_params_t *p, const uint8_t *input_a, const uint8_t *input_b,
                      uint8_t *output, uint8_t *scratch);
 
+/* The same rule, four elements per word with two SMLADs each (mixq_add_smlad.c): shift in
+ * [16, 47], each multiplier below 2^31 - 2^15 in magnitude (its high halfword fits int16). */
+void mixq_add_smlad_u8(const mixq_add_params_t *p, const uint8_t *input_a,
+                       const uint8_t *input_b, uint8_t *output, uint8_t *scratch);
+
 /* Global average pooling of u8 codes to u8 codes. No scratch. */
 void mixq_avgpool_dsp_u8(const mixq_pool_params_t *p, const uint8_t *input, uint8_t *output,
                          uint8_t *scratch);
