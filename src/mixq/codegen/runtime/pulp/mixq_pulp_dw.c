@@ -89,11 +89,13 @@ static void dw_plane(const mixq_conv_params_t *p, const uint8_t *input, int32_t 
         if (iy < 0 || iy >= p->in_h) {
             for (int32_t i = 0; i < stride / 4; i++) {
                 ((uint32_t *)(void *)dst)[i] = 0u;
+                __asm__ volatile("");
             }
             continue;
         }
         for (int32_t x = 0; x < left; x++) {
             dst[x] = 0;
+            __asm__ volatile("");  /* a few bytes: no library call */
         }
         const uint8_t *src = input + iy * p->in_w * row_bytes;
         if (p->in_bits == 8) {
@@ -106,6 +108,7 @@ static void dw_plane(const mixq_conv_params_t *p, const uint8_t *input, int32_t 
         }
         for (int32_t x = left + n; x < stride; x++) {
             dst[x] = 0;
+            __asm__ volatile("");
         }
     }
 }
@@ -125,12 +128,6 @@ static void dw_weights(const mixq_conv_params_t *p, int32_t c, uint8_t *w)
 }
 
 #if defined(__riscv)
-/* 3 x (up to 4) window: three rows' words (p.lw with the row stride as post-increment, read
- * unaligned) and three dot products with the weights held in registers: 6 instructions. */
-#define DW_DOT3(f) __asm__ volatile(MIXQ_PLW_RR(x0, a, st) MIXQ_PLW_RR(x1, a, st) \
-    MIXQ_PLW_RR(x2, a, st) MIXQ_DOT(f, acc, x0, w0) MIXQ_DOT(f, acc, x1, w1) \
-    MIXQ_DOT(f, acc, x2, w2) : [acc] "+r"(acc), [a] "+r"(a), [x0] "=&r"(x0), [x1] "=&r"(x1), \
-    [x2] "=&r"(x2) : [st] "r"(stride), [w0] "r"(w[0]), [w1] "r"(w[1]), [w2] "r"(w[2]) : "memory")
 #define DW_DOT1(f) __asm__ volatile(MIXQ_PLW(x0, a) MIXQ_DOT(f, acc, x0, w0) \
     : [acc] "+r"(acc), [a] "+r"(a), [x0] "=&r"(x0) : [w0] "r"(w[i]) : "memory")
 #endif
@@ -141,16 +138,7 @@ static inline int32_t dw_window(const uint8_t *a, const uint32_t *w, int32_t k_h
 {
     int32_t acc = 0;
 #if defined(__riscv)
-    uint32_t x0, x1, x2;
-    if (k_h == 3 && words == 1) {
-        if (a_signed) {
-            DW_DOT3(MIXQ_SDOTSP_B);
-        } else {
-            DW_DOT3(MIXQ_SDOTUSP_B);
-        }
-        (void)x0, (void)x1, (void)x2;
-        return acc;
-    }
+    uint32_t x0;
     for (int32_t i = 0; i < k_h * words; i++) {
         if (i % words == 0) {
             a += i == 0 ? 0 : stride - 4 * words;
@@ -161,7 +149,7 @@ static inline int32_t dw_window(const uint8_t *a, const uint32_t *w, int32_t k_h
             DW_DOT1(MIXQ_SDOTUSP_B);
         }
     }
-    (void)x0, (void)x1, (void)x2;
+    (void)x0;
 #else
     const uint8_t *wb = (const uint8_t *)w;
     for (int32_t ky = 0; ky < k_h; ky++) {
@@ -173,6 +161,45 @@ static inline int32_t dw_window(const uint8_t *a, const uint32_t *w, int32_t k_h
 #endif
     return acc;
 }
+
+/* One channel's requantization constants. */
+typedef struct {
+    int64_t bias;
+    int32_t multiplier, shift, act_min, act_max;
+} dw_requant_t;
+
+#if defined(__riscv)
+/* Output row of a 3 x (<= 4) window with 8-bit outputs, the hot loop: per output 3 p.lw
+ * (unaligned, row stride post-increment), 3 dot products, the requantization, one byte store. */
+#define DW_ROW3(f) \
+    for (int32_t ox = 0; ox < n; ox++, a += step_x, y += out_row) { \
+        const uint8_t *at = a; \
+        int32_t acc = 0; \
+        uint32_t x0, x1, x2; \
+        __asm__ volatile(MIXQ_PLW_RR(x0, at, st) MIXQ_PLW_RR(x1, at, st) MIXQ_PLW_RR(x2, at, st) \
+                         MIXQ_DOT(f, acc, x0, w0) MIXQ_DOT(f, acc, x1, w1) \
+                         MIXQ_DOT(f, acc, x2, w2) \
+                         : [acc] "+r"(acc), [at] "+r"(at), [x0] "=&r"(x0), [x1] "=&r"(x1), \
+                           [x2] "=&r"(x2) \
+                         : [st] "r"(stride), [w0] "r"(w0), [w1] "r"(w1), [w2] "r"(w2) \
+                         : "memory"); \
+        *y = (uint8_t)mixq_pulp_requantize(acc, q.bias, q.multiplier, q.shift, q.act_min, \
+                                           q.act_max); \
+    }
+
+__attribute__((noinline)) static void dw_row3(const uint8_t *a, int32_t step_x, int32_t stride, const uint32_t *w,
+                    uint8_t *y, int32_t out_row, int32_t n, const dw_requant_t *rq,
+                    int32_t a_signed)
+{
+    const uint32_t w0 = w[0], w1 = w[1], w2 = w[2];
+    const dw_requant_t q = *rq;
+    if (a_signed) {
+        DW_ROW3(MIXQ_SDOTSP_B)
+    } else {
+        DW_ROW3(MIXQ_SDOTUSP_B)
+    }
+}
+#endif
 
 /* Core `core`'s share of the layer: per channel, its plane, its weights, then its outputs. */
 static void pulp_dw(const mixq_conv_params_t *p, const uint8_t *input, uint8_t *output,
@@ -194,15 +221,20 @@ static void pulp_dw(const mixq_conv_params_t *p, const uint8_t *input, uint8_t *
     for (int32_t ch = c[0]; ch < c[1]; ch++) {
         dw_plane(p, input, ch, r[0] * p->stride_h - p->pad_top, rows, plane, stride);
         dw_weights(p, ch, (uint8_t *)w);
-        const int64_t bias = p->bias[ch];
-        const int32_t multiplier = p->multiplier[ch], shift = p->shift[ch];
+        const dw_requant_t q = {p->bias[ch], p->multiplier[ch], p->shift[ch], act_min, act_max};
         for (int32_t oy = r[0]; oy < r[1]; oy++) {
             const uint8_t *a = plane + (oy - r[0]) * step_y;
             uint8_t *y = output + oy * out_w * out_row;
+#if defined(__riscv)
+            if (k_h == 3 && words == 1 && out_bits == 8) {
+                dw_row3(a, step_x, stride, w, y + ch, out_row, out_w, &q, a_signed);
+                continue;
+            }
+#endif
             for (int32_t ox = 0; ox < out_w; ox++, a += step_x, y += out_row) {
                 const int32_t acc = dw_window(a, w, k_h, words, stride, a_signed);
-                const int32_t v = mixq_pulp_requantize(acc, bias, multiplier, shift, act_min,
-                                                       act_max);
+                const int32_t v = mixq_pulp_requantize(acc, q.bias, q.multiplier, q.shift,
+                                                       act_min, act_max);
                 if (out_bits == 8) {
                     y[ch] = (uint8_t)v;
                 } else {
