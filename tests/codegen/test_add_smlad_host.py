@@ -61,6 +61,8 @@ def _rules() -> list[tuple[int, ...]]:
         (round(0.53 * 2**30), round(1.1 * 2**30), 30, 0, 0, 0, 255),    # down 14
         (round(-0.7 * 2**31), round(0.9 * 2**31), 31, 1, 0, 0, 255),    # down 15
         (round(0.25 * 2**32), round(0.3 * 2**32), 32, 0, 1, 0, 255),    # down 16
+        (round(0.7 * 2**31), round(-0.9 * 2**31), 31, 0, 0, 0, 255),    # unsigned, down 15
+        (round(0.45 * 2**32), round(0.3 * 2**32), 32, 0, 0, 0, 255),    # unsigned, down 16
         ((1 << 31) - (1 << 15) - 1, -(1 << 31), 31, 1, 1, 0, 255),      # widest high halves
         (3 << 14, -(5 << 13), 16, 1, 1, 0, 255),                        # shift 16: down 0
         (1 << 30, (1 << 30) - 1, MAX_SMLAD_SHIFT, 1, 0, 0, 255),        # the largest shift

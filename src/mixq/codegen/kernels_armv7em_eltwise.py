@@ -57,7 +57,7 @@ def smlad_add_supported(node, graph: Graph) -> bool:
 
 # Instructions per output element of each add, fitted to bench/kernels.py counts
 # (add:16x16x32:32:1x1:s1 and the ResNet-8 adds); the code generator takes the cheaper.
-ADD_COST_PER_ELEMENT = {"mixq_add_dsp_u8": 13.0, "mixq_add_smlad_u8": 7.0}
+ADD_COST_PER_ELEMENT = {"mixq_add_dsp_u8": 13.0, "mixq_add_smlad_u8": 7.5}
 
 
 def _add_cost(function: str):

@@ -93,14 +93,16 @@ void mixq_add_smlad_u8(const mixq_add_params_t *p, const uint8_t *input_a, const
     const uint32_t flip = (p->a_signed ? 0x8080u : 0u) | (p->b_signed ? 0x80800000u : 0u);
     int32_t i = 0;
     (void)scratch;
-    if (lo == 0 && hi == 255) { /* one loop per common shift: s = 30, 31, 32 (ratios 0.25..2) */
+    if (lo == 0 && hi == 255) {
+        /* one loop per common shift, s = 30, 31, 32 (ratios 0.25..2), with unsigned inputs (no
+         * flip); the shift and the flip stay variables in the others */
         const int32_t words = n / 4;
-        if (down == 14) {
-            i = mixq_add_smlad_words(input_a, input_b, output, words, flip, mh, ml, rh, rl, 14);
-        } else if (down == 15) {
-            i = mixq_add_smlad_words(input_a, input_b, output, words, flip, mh, ml, rh, rl, 15);
-        } else if (down == 16) {
-            i = mixq_add_smlad_words(input_a, input_b, output, words, flip, mh, ml, rh, rl, 16);
+        if (flip == 0u && down == 14) {
+            i = mixq_add_smlad_words(input_a, input_b, output, words, 0u, mh, ml, rh, rl, 14);
+        } else if (flip == 0u && down == 15) {
+            i = mixq_add_smlad_words(input_a, input_b, output, words, 0u, mh, ml, rh, rl, 15);
+        } else if (flip == 0u && down == 16) {
+            i = mixq_add_smlad_words(input_a, input_b, output, words, 0u, mh, ml, rh, rl, 16);
         } else {
             i = mixq_add_smlad_words(input_a, input_b, output, words, flip, mh, ml, rh, rl, down);
         }
