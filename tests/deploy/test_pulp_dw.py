@@ -17,10 +17,10 @@ from mixq.ir.interpret import interpret
 pytestmark = pytest.mark.cross
 
 
-def run_xpulpv2(graph, out_dir, n=2):
-    """(got, expected, layer metadata, core) of ``graph`` on the 'pulp' set (XpulpV2)."""
+def run_xpulpv2(graph, out_dir, n=2, inplace="auto"):
+    """(got, expected, metadata, core) of ``graph`` on the 'pulp' set (XpulpV2)."""
     project = out_dir / "c"
-    meta = emit_c(graph, project, kernels="pulp").metadata
+    meta = emit_c(graph, project, kernels="pulp", inplace=inplace).metadata
     elf = build_model_elf(RV32IMC, project, out_dir / "m.elf")
     runner = ModelRunner(XPULPV2, elf, graph.tensor(graph.inputs[0]).numel,
                          graph.tensor(graph.outputs[0]).numel, meta["arena_bytes"])
@@ -49,3 +49,35 @@ def test_dw_bit_exact_on_xpulp(tmp_path, kernel, stride, act, weight, out, chann
         host = _host_check(tmp_path / "c", tmp_path, input_bytes(g, inputs),
                            interpret(g, inputs), g)
         assert host is None or host.bitexact
+
+
+@pytest.mark.parametrize("inplace", ["auto", "always"])
+def test_pools_and_add_split_over_the_cores(tmp_path, inplace):
+    from mixq.deploy.pulp_bench import run_traced
+    from mixq.deploy.xpulp_timing import time_layers
+    from mixq.platform.spec import KernelSet
+
+    b = GraphBuilder((11, 10, 6), "u8", seed=4)
+    m = b.maxpool(b.input, kernel=3, stride=2, padding=(1, 1, 1, 1))  # (6, 5, 6)
+    a = b.avgpool(m, kernel=3, stride=1, padding=(1, 1, 1, 1), count_include_pad=False)
+    d = b.dw(a, kernel=3, out="u8" if inplace == "always" else "u4")
+    s = b.add(a, d, out="u8" if inplace == "always" else "u4")
+    g = b.build(b.avgpool(b.add(s, d, out="u8")))
+    functions = ["mixq_pulp_maxpool", "mixq_pulp_avgpool2d", "mixq_pulp_dwconv_l8",
+                 "mixq_pulp_add", "mixq_pulp_add", "mixq_pulp_avgpool"]
+    if inplace == "always":  # the adds overwrite an input, each core its own pixels
+        got, expected, meta, _ = run_xpulpv2(g, tmp_path, inplace="always")
+        np.testing.assert_array_equal(got, expected)
+        assert [layer["function"] for layer in meta["layers"]] == functions
+        assert [layer["inplace"] for layer in meta["layers"]][3:5] == [True, True]
+        return
+    inputs = random_inputs(g, 2, 0)
+    layers, segments, table, _ = run_traced(g, KernelSet.PULP, tmp_path, inputs)  # bit-exact
+    assert [layer["function"] for layer in layers] == functions
+    timing = time_layers(segments, table)
+    for i, layer in enumerate(layers):
+        t = timing[i]
+        assert t.cores == 8 and t.cluster_cycles < t.cycles, layer["function"]
+    # the portable path of the same sources, ASan/UBSan
+    host = _host_check(tmp_path / "c", tmp_path, input_bytes(g, inputs), interpret(g, inputs), g)
+    assert host is None or host.bitexact

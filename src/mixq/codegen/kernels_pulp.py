@@ -9,7 +9,8 @@ widened by the im2col. The 'pulpnn' set adds the XpulpNN nibble (``pv.sdot*.n``,
 and crumb (``pv.sdot*.c``, 16 x 2-bit) dot products for layers whose input codes are no wider
 than their 4- or 2-bit weights. Depthwise layers run on per-channel planes with 4-tap
 ``pv.sdot*.b`` products (``mixq_pulp_dw.c``: every input and weight width, widened to bytes in
-the kernel); pooling and add use the portable kernels.
+the kernel). Pooling and the residual add run the portable loops on each core's share
+(``mixq_pulp_pool.c``, ``mixq_pulp_add.c``).
 """
 
 from __future__ import annotations
@@ -18,12 +19,17 @@ import numpy as np
 
 from mixq.codegen.kernel import RUNTIME_DIR, Kernel
 from mixq.codegen.kernels_ref import pack_dw_weights
+from mixq.quant.kinds import LayerKind
 from mixq.ir.graph import Conv2d, Graph
 from mixq.platform.spec import KernelSet
 
 SOURCE_DIR = RUNTIME_DIR / "pulp"
 SOURCES = ("mixq_pulp_conv.c", "mixq_pulp_cluster.c", "mixq_pulp.h")
 DW_SOURCES = ("mixq_pulp_dw.c", "mixq_pulp_cluster.c", "mixq_pulp.h")
+POOL_SOURCES = ("mixq_pulp_pool.c", "mixq_pulp_cluster.c", "mixq_pulp.h")
+# the add wraps the portable mixq_add_any: sources relative to the runtime folder
+ADD_SOURCES = ("pulp/mixq_pulp_add.c", "pulp/mixq_pulp_cluster.c", "pulp/mixq_pulp.h",
+               "mixq_add_any.c")
 ACTS = ("u8", "u4", "u2", "s8", "s4", "s2")
 WEIGHTS = {8: ("s8",), 4: ("s4",), 2: ("s2", "t2")}
 INT32_MAX = 2**31 - 1
@@ -126,6 +132,14 @@ def dw_fits(node, graph: Graph) -> bool:
     return node.weight.shape[1] * node.weight.shape[2] * 255 * 128 <= INT32_MAX
 
 
+def pulp_add_inplace_inputs(node, graph: Graph) -> tuple[int, ...]:
+    """Inputs of an Add that ``mixq_pulp_add`` may overwrite: those of the output's code width
+    (each core then reads and writes only its own pixels; a wider input would put a core's
+    output over another core's pixels)."""
+    out_bits = graph.tensor(node.output).bits
+    return tuple(i for i, t in enumerate(node.inputs) if graph.tensor(t).bits == out_bits)
+
+
 def pulp_kernels(kernel_set: KernelSet) -> tuple[Kernel, ...]:
     """The conv / pw / fc kernels of ``kernel_set`` (XpulpNN lanes for ``KernelSet.PULPNN``)."""
     nn = kernel_set == KernelSet.PULPNN
@@ -155,6 +169,18 @@ def pulp_kernels(kernel_set: KernelSet) -> tuple[Kernel, ...]:
                       source_dir=SOURCE_DIR, target=kernel_set.value, variant="simd-dw",
                       accepts=dw_fits, scratch_bytes=dw_scratch_bytes,
                       pack_weights=pack_dw_weights, priority=10))
+    # pooling and add: the portable loops, split over the cores
+    for op, function, sources, where in (
+            (LayerKind.POOL, "mixq_pulp_avgpool", POOL_SOURCES, SOURCE_DIR),
+            (LayerKind.MAXPOOL, "mixq_pulp_maxpool", POOL_SOURCES, SOURCE_DIR),
+            (LayerKind.AVGPOOL, "mixq_pulp_avgpool2d", POOL_SOURCES, SOURCE_DIR),
+            (LayerKind.ADD, "mixq_pulp_add", ADD_SOURCES, RUNTIME_DIR)):
+        out.append(Kernel(op=op, function=function, sources=sources, source_dir=where,
+                          target=kernel_set.value, variant="cluster", priority=10))
+    out.append(Kernel(op=LayerKind.ADD, function="mixq_pulp_add", sources=ADD_SOURCES,
+                      source_dir=RUNTIME_DIR, target=kernel_set.value, variant="cluster-inplace",
+                      accepts=lambda node, graph: bool(pulp_add_inplace_inputs(node, graph)),
+                      inplace_inputs=pulp_add_inplace_inputs, priority=10))
     return tuple(out)
 
 

@@ -142,6 +142,23 @@ MIXQ_CONV_KERNEL(mixq_fully_connected_any);
 void mixq_avgpool_any(const mixq_pool_params_t *p, const uint8_t *input, uint8_t *output,
                       uint8_t *scratch);
 
+/* The global average of channels [c_lo, c_hi) (mixq_avgpool_any's loop; the PULP kernel splits
+ * the channels over the cluster cores with it). */
+static inline void mixq_avgpool_channels(const mixq_pool_params_t *p, const uint8_t *input,
+                                         uint8_t *output, int32_t c_lo, int32_t c_hi)
+{
+    const int32_t in_pixel_bytes = mixq_row_bytes(p->c, p->in_bits);
+    const int32_t count = p->in_h * p->in_w;
+    for (int32_t c = c_lo; c < c_hi; ++c) {
+        int64_t total = 0;
+        for (int32_t px = 0; px < count; ++px) {
+            total += mixq_load_code(input + px * in_pixel_bytes, c, p->in_bits, p->in_signed);
+        }
+        mixq_store_code(output, c, p->out_bits,
+                        (int32_t)mixq_floor_div(total + count / 2, count));
+    }
+}
+
 /* The pooling window walk shared by the reference max and average pool kernels: over the
  * k_h x k_w window of output pixel (oy, ox), channel c, the largest code (maximum = 1) or the
  * sum of the codes (maximum = 0) of the taps inside the input (padding is skipped); *taps gets

@@ -20,6 +20,14 @@
  * Requantization: mixq_requantize_s32 per output (the rule of mixq.quant.integer).
  * On RISC-V the inner loop is inline assembly (.insn encodings, a hardware loop, post-increment
  * loads); elsewhere a portable C loop with the same semantics (host checks of the layouts).
+ *
+ * Depthwise (mixq_pulp_dwconv_l8, mixq_pulp_dw.c; any input / weight / output width, weights
+ * in the reference layout (k_h, k_w, C)): the cores split blocks of 4 channels or, when that
+ * balances worse, the output rows; per channel a core builds the zero-padded plane of the
+ * input codes its rows read, one code per byte, rows a word multiple apart, and the
+ * channel's weights as signed bytes (k_h rows of ceil(k_w / 4) words, zero beyond k_w); each
+ * output is the sum of 4-tap dot products of unaligned plane words and weight words (RI5CY
+ * loads misaligned words in two accesses). Scratch: mixq_pulp_dw_scratch_bytes.
  */
 #ifndef MIXQ_PULP_H
 #define MIXQ_PULP_H
@@ -92,5 +100,16 @@ MIXQ_CONV_KERNEL(mixq_pulp_conv_l8_w2);
 MIXQ_CONV_KERNEL(mixq_pulp_conv_l4_w4);
 MIXQ_CONV_KERNEL(mixq_pulp_conv_l2_w2);
 MIXQ_CONV_KERNEL(mixq_pulp_dwconv_l8);
+
+/* Pooling and residual add with the portable kernels' arguments and results
+ * (mixq_kernels.h), split over the cores (mixq_pulp_pool.c, mixq_pulp_add.c). */
+void mixq_pulp_maxpool(const mixq_pool2d_params_t *p, const uint8_t *input, uint8_t *output,
+                       uint8_t *scratch);
+void mixq_pulp_avgpool2d(const mixq_pool2d_params_t *p, const uint8_t *input, uint8_t *output,
+                         uint8_t *scratch);
+void mixq_pulp_avgpool(const mixq_pool_params_t *p, const uint8_t *input, uint8_t *output,
+                       uint8_t *scratch);
+void mixq_pulp_add(const mixq_add_params_t *p, const uint8_t *input_a, const uint8_t *input_b,
+                   uint8_t *output, uint8_t *scratch);
 
 #endif /* MIXQ_PULP_H */
