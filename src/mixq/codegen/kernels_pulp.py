@@ -8,8 +8,8 @@ for which :func:`pack_pulp_weights` interleaves the codes offline. Sub-byte acti
 widened by the im2col. The 'pulpnn' set adds the XpulpNN nibble (``pv.sdot*.n``, 8 x 4-bit)
 and crumb (``pv.sdot*.c``, 16 x 2-bit) dot products for layers whose input codes are no wider
 than their 4- or 2-bit weights. Depthwise layers run on per-channel planes with 4-tap
-``pv.sdot*.b`` products (``mixq_pulp_dw.c``: every input and weight width, widened to bytes in
-the kernel). Pooling and the residual add run the portable loops on each core's share
+``pv.sdot*.b`` products (``mixq_pulp_dw.c``: every input and weight width; 8-bit weights stored as
+byte rows, sub-byte weights widened in the kernel). Pooling and the residual add run the portable loops on each core's share
 (``mixq_pulp_pool.c``, ``mixq_pulp_add.c``).
 """
 
@@ -127,6 +127,29 @@ def dw_scratch_bytes(node, graph: Graph) -> int:
     return CORES * (((out_h - 1) * stride_h + k_h) * stride + 4 * k_h * words)
 
 
+def pack_pulp_dw_weights(node, graph: Graph) -> np.ndarray:
+    """Weight blob of ``mixq_pulp_dwconv_l8``: 8-bit weights per channel as k_h rows of
+    ceil(k_w / 4) words of signed bytes (taps beyond k_w zero), read in place by the kernel;
+    sub-byte weights in the reference layout (:func:`~mixq.codegen.kernels_ref.pack_dw_weights`,
+    unpacked per channel by the kernel, so they keep their flash size).
+
+    Example:
+        >>> from mixq.codegen.synth import GraphBuilder
+        >>> b = GraphBuilder((4, 4, 2), seed=0)
+        >>> g = b.build(b.dw(b.input, kernel=3))
+        >>> blob = pack_pulp_dw_weights(g.nodes[0], g)
+        >>> first_row = g.nodes[0].weight[0, 0, :, 0].tolist() + [0]  # channel 0, ky 0
+        >>> blob.shape, blob[:4].view(np.int8).tolist() == first_row
+        ((24,), True)
+    """
+    if node.weight_bits != 8:
+        return pack_dw_weights(node, graph)
+    c, k_h, k_w, _ = node.weight.shape
+    rows = np.zeros((c, k_h, 4 * (-(-k_w // 4))), np.int8)
+    rows[:, :, :k_w] = node.weight[..., 0]  # (C, KH, KW, 1) -> (C, KH, KW)
+    return rows.view(np.uint8).ravel()
+
+
 def dw_fits(node, graph: Graph) -> bool:
     """Dense depthwise layers whose int32 accumulator cannot overflow (taps * 255 * 128)."""
     return node.weight.shape[1] * node.weight.shape[2] * 255 * 128 <= INT32_MAX
@@ -168,7 +191,7 @@ def pulp_kernels(kernel_set: KernelSet) -> tuple[Kernel, ...]:
     out.append(Kernel(op="dw", function="mixq_pulp_dwconv_l8", sources=DW_SOURCES,
                       source_dir=SOURCE_DIR, target=kernel_set.value, variant="simd-dw",
                       accepts=dw_fits, scratch_bytes=dw_scratch_bytes,
-                      pack_weights=pack_dw_weights, priority=10))
+                      pack_weights=pack_pulp_dw_weights, priority=10))
     # pooling and add: the portable loops, split over the cores
     for op, function, sources, where in (
             (LayerKind.POOL, "mixq_pulp_avgpool", POOL_SOURCES, SOURCE_DIR),
@@ -188,5 +211,6 @@ def pulp_kernels(kernel_set: KernelSet) -> tuple[Kernel, ...]:
 KERNELS = pulp_kernels(KernelSet.PULP)
 NN_KERNELS = pulp_kernels(KernelSet.PULPNN)
 
-__all__ = ["KERNELS", "NN_KERNELS", "column_codes", "lane_bits_for", "pack_pulp_words",
-           "padded_codes", "pulp_fits", "pulp_kernels"]
+__all__ = ["KERNELS", "NN_KERNELS", "column_codes", "dw_fits", "dw_scratch_bytes",
+           "lane_bits_for", "pack_pulp_dw_weights", "pack_pulp_words", "padded_codes",
+           "pulp_add_inplace_inputs", "pulp_fits", "pulp_kernels"]

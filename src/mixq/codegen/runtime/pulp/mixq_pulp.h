@@ -21,11 +21,13 @@
  * On RISC-V the inner loop is inline assembly (.insn encodings, a hardware loop, post-increment
  * loads); elsewhere a portable C loop with the same semantics (host checks of the layouts).
  *
- * Depthwise (mixq_pulp_dwconv_l8, mixq_pulp_dw.c; any input / weight / output width, weights
- * in the reference layout (k_h, k_w, C)): the cores split blocks of 4 channels or, when that
+ * Depthwise (mixq_pulp_dwconv_l8, mixq_pulp_dw.c; any input / weight / output width; 8-bit
+ * weights stored per channel as k_h rows of ceil(k_w / 4) words of signed bytes, zero beyond
+ * k_w (mixq.codegen.kernels_pulp.pack_pulp_dw_weights), sub-byte weights in the reference
+ * layout (k_h, k_w, C), unpacked to that form per channel): the cores split blocks of 4 channels or, when that
  * balances worse, the output rows; per channel a core builds the zero-padded plane of the
- * input codes its rows read, one code per byte, rows a word multiple apart, and the
- * channel's weights as signed bytes (k_h rows of ceil(k_w / 4) words, zero beyond k_w); each
+ * input codes its rows read, one code per byte, rows a word multiple apart (the padding
+ * zeroed once per layer); each
  * output is the sum of 4-tap dot products of unaligned plane words and weight words (RI5CY
  * loads misaligned words in two accesses). Scratch: mixq_pulp_dw_scratch_bytes.
  */

@@ -74,47 +74,44 @@ static void dw_gather8(uint8_t *dst, const uint8_t *src, int32_t step, int32_t n
 #endif
 }
 
-/* The plane of channel c: `rows` rows from input row iy0 (rows outside the input and the
- * columns of the left / right padding are zeros), one code per byte (two's complement when
- * signed), row j at plane + j * stride. */
+/* Zeros over n bytes (a multiple of 4) at a word-aligned address. */
+static void dw_zero(uint8_t *dst, int32_t n)
+{
+    for (int32_t i = 0; i < n / 4; i++) {
+        ((uint32_t *)(void *)dst)[i] = 0u;
+        __asm__ volatile("");  /* a word loop, no library call */
+    }
+}
+
+/* The codes of channel c in a plane of `rows` rows from input row iy0, one code per byte
+ * (two's complement when signed), row j at plane + j * stride, column pad_left + x for input
+ * column x. Writes only those bytes: the rows outside the input and the padding columns stay
+ * as they were (zeroed once per layer). */
 static void dw_plane(const mixq_conv_params_t *p, const uint8_t *input, int32_t c, int32_t iy0,
                      int32_t rows, uint8_t *plane, int32_t stride)
 {
     const int32_t row_bytes = mixq_row_bytes(p->in_c, p->in_bits);
     const int32_t left = p->pad_left < stride ? p->pad_left : stride;
     const int32_t n = p->in_w < stride - left ? p->in_w : stride - left;
-    for (int32_t j = 0; j < rows; j++) {
-        uint8_t *dst = plane + j * stride;
-        const int32_t iy = iy0 + j;
-        if (iy < 0 || iy >= p->in_h) {
-            for (int32_t i = 0; i < stride / 4; i++) {
-                ((uint32_t *)(void *)dst)[i] = 0u;
-                __asm__ volatile("");
-            }
-            continue;
-        }
-        for (int32_t x = 0; x < left; x++) {
-            dst[x] = 0;
-            __asm__ volatile("");  /* a few bytes: no library call */
-        }
-        const uint8_t *src = input + iy * p->in_w * row_bytes;
+    const int32_t j0 = iy0 < 0 ? -iy0 : 0;
+    const int32_t j1 = p->in_h - iy0 < rows ? p->in_h - iy0 : rows;
+    for (int32_t j = j0; j < j1; j++) {
+        uint8_t *dst = plane + j * stride + left;
+        const uint8_t *src = input + (iy0 + j) * p->in_w * row_bytes;
         if (p->in_bits == 8) {
-            dw_gather8(dst + left, src + c, row_bytes, n);
+            dw_gather8(dst, src + c, row_bytes, n);
         } else {
             for (int32_t x = 0; x < n; x++) {
-                dst[left + x] = (uint8_t)mixq_load_code(src + x * row_bytes, c, p->in_bits,
-                                                        p->in_signed);
+                dst[x] = (uint8_t)mixq_load_code(src + x * row_bytes, c, p->in_bits,
+                                                 p->in_signed);
             }
-        }
-        for (int32_t x = left + n; x < stride; x++) {
-            dst[x] = 0;
-            __asm__ volatile("");
         }
     }
 }
 
 /* Channel c's weights as signed bytes, k_h rows of dw_row_words words (taps beyond k_w zero),
- * from the reference layout (k_h, k_w, C): sub-byte codes are unpacked here, once per channel. */
+ * from the reference layout (k_h, k_w, C) of sub-byte weights: unpacked here, once per
+ * channel (8-bit weights are stored in this form, see mixq_pulp.h). */
 static void dw_weights(const mixq_conv_params_t *p, int32_t c, uint8_t *w)
 {
     const int32_t row_bytes = mixq_row_bytes(p->in_c, p->w_bits), words = dw_row_words(p);
@@ -212,15 +209,21 @@ static void pulp_dw(const mixq_conv_params_t *p, const uint8_t *input, uint8_t *
     }
     const int32_t stride = dw_stride(p), words = dw_row_words(p), rows = dw_rows(p, r[1] - r[0]);
     uint8_t *plane = scratch + core * dw_core_bytes(p);
-    uint32_t *w = (uint32_t *)(void *)(plane + dw_rows(p, p->out_h) * stride);
+    uint32_t *wbuf = (uint32_t *)(void *)(plane + dw_rows(p, p->out_h) * stride);
     /* read once: the byte stores below may alias *p for the compiler */
     const int32_t out_row = mixq_row_bytes(p->out_c, p->out_bits), out_bits = p->out_bits;
     const int32_t out_w = p->out_w, k_h = p->k_h, a_signed = p->in_signed;
     const int32_t step_y = p->stride_h * stride, step_x = p->stride_w;
     const int32_t act_min = p->act_min, act_max = p->act_max;
+    dw_zero(plane, rows * stride);  /* the padding, shared by every channel's plane */
     for (int32_t ch = c[0]; ch < c[1]; ch++) {
         dw_plane(p, input, ch, r[0] * p->stride_h - p->pad_top, rows, plane, stride);
-        dw_weights(p, ch, (uint8_t *)w);
+        const uint32_t *w = wbuf;
+        if (p->w_bits == 8) {
+            w = (const uint32_t *)(const void *)p->weight + ch * k_h * words;
+        } else {
+            dw_weights(p, ch, (uint8_t *)wbuf);
+        }
         const dw_requant_t q = {p->bias[ch], p->multiplier[ch], p->shift[ch], act_min, act_max};
         for (int32_t oy = r[0]; oy < r[1]; oy++) {
             const uint8_t *a = plane + (oy - r[0]) * step_y;
