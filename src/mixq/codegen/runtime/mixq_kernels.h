@@ -149,13 +149,18 @@ static inline void mixq_avgpool_channels(const mixq_pool_params_t *p, const uint
 {
     const int32_t in_pixel_bytes = mixq_row_bytes(p->c, p->in_bits);
     const int32_t count = p->in_h * p->in_w;
+    /* |sum + count / 2| < 256 * count: int32 (a 32-bit division, not a 64-bit library call)
+     * up to 2^23 pixels */
+    const int32_t narrow = count < ((int32_t)1 << 23);
     for (int32_t c = c_lo; c < c_hi; ++c) {
         int64_t total = 0;
         for (int32_t px = 0; px < count; ++px) {
             total += mixq_load_code(input + px * in_pixel_bytes, c, p->in_bits, p->in_signed);
         }
-        mixq_store_code(output, c, p->out_bits,
-                        (int32_t)mixq_floor_div(total + count / 2, count));
+        total += count / 2;
+        mixq_store_code(output, c, p->out_bits, narrow ?
+                        mixq_floor_div32((int32_t)total, count) :
+                        (int32_t)mixq_floor_div(total, count));
     }
 }
 

@@ -169,6 +169,16 @@ static inline int64_t mixq_floor_div(int64_t num, int64_t den)
     return q;
 }
 
+/* floor(num / den) for den > 0, in 32 bits. */
+static inline int32_t mixq_floor_div32(int32_t num, int32_t den)
+{
+    int32_t q = num / den;
+    if (num % den != 0 && num < 0) {
+        q -= 1;
+    }
+    return q;
+}
+
 static inline int32_t mixq_clamp(int64_t value, int32_t lo, int32_t hi)
 {
     return value < lo ? lo : (value > hi ? hi : (int32_t)value);

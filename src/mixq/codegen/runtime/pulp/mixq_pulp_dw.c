@@ -184,16 +184,25 @@ typedef struct {
                                            q.act_max); \
     }
 
-__attribute__((noinline)) static void dw_row3(const uint8_t *a, int32_t step_x, int32_t stride, const uint32_t *w,
-                    uint8_t *y, int32_t out_row, int32_t n, const dw_requant_t *rq,
-                    int32_t a_signed)
+/* Output rows of one channel whose windows are 3 x (<= 4), 8-bit outputs: row i's windows start
+ * at a + i * step_y (plane), its outputs at y + i * y_row (the channel's byte of the first pixel).
+ * Out of line, so that the weights and the requantization constants stay in registers. */
+__attribute__((noinline)) static void dw_rows3(const uint8_t *plane, int32_t step_y,
+                                               int32_t step_x, int32_t stride, const uint32_t *w,
+                                               uint8_t *out, int32_t y_row, int32_t out_row,
+                                               int32_t rows, int32_t n, const dw_requant_t *rq,
+                                               int32_t a_signed)
 {
     const uint32_t w0 = w[0], w1 = w[1], w2 = w[2];
     const dw_requant_t q = *rq;
-    if (a_signed) {
-        DW_ROW3(MIXQ_SDOTSP_B)
-    } else {
-        DW_ROW3(MIXQ_SDOTUSP_B)
+    for (int32_t i = 0; i < rows; i++, plane += step_y, out += y_row) {
+        const uint8_t *a = plane;
+        uint8_t *y = out;
+        if (a_signed) {
+            DW_ROW3(MIXQ_SDOTSP_B)
+        } else {
+            DW_ROW3(MIXQ_SDOTUSP_B)
+        }
     }
 }
 #endif
@@ -225,15 +234,16 @@ static void pulp_dw(const mixq_conv_params_t *p, const uint8_t *input, uint8_t *
             dw_weights(p, ch, (uint8_t *)wbuf);
         }
         const dw_requant_t q = {p->bias[ch], p->multiplier[ch], p->shift[ch], act_min, act_max};
+#if defined(__riscv)
+        if (k_h == 3 && words == 1 && out_bits == 8) {
+            dw_rows3(plane, step_y, step_x, stride, w, output + r[0] * out_w * out_row + ch,
+                     out_w * out_row, out_row, r[1] - r[0], out_w, &q, a_signed);
+            continue;
+        }
+#endif
         for (int32_t oy = r[0]; oy < r[1]; oy++) {
             const uint8_t *a = plane + (oy - r[0]) * step_y;
             uint8_t *y = output + oy * out_w * out_row;
-#if defined(__riscv)
-            if (k_h == 3 && words == 1 && out_bits == 8) {
-                dw_row3(a, step_x, stride, w, y + ch, out_row, out_w, &q, a_signed);
-                continue;
-            }
-#endif
             for (int32_t ox = 0; ox < out_w; ox++, a += step_x, y += out_row) {
                 const int32_t acc = dw_window(a, w, k_h, words, stride, a_signed);
                 const int32_t v = mixq_pulp_requantize(acc, q.bias, q.multiplier, q.shift,
