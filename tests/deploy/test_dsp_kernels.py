@@ -52,13 +52,24 @@ def test_lane_and_pixel_remainders(tmp_path, weight):
     assert len(_dsp_layers(r)) >= 6
 
 
-@pytest.mark.parametrize("act", ["u8", "u4", "u2"])
-def test_fully_connected_and_signed_outputs(tmp_path, act):
-    b = GraphBuilder((3, 2, 5), act, seed=3)
-    x = b.fc(b.input, 19, weight="s4", out="s4")      # FC over a 3x2x5 input, signed sub-byte
-    g = b.build(x)
-    r = _check(g, tmp_path)
-    assert _dsp_layers(r) in (["mixq_conv2d_dsp_s4"], ["mixq_conv2d_dsp_win_s4"])
+FC_CASES = [  # (input shape, act, c_out, weight, out): channel groups 4 / 2 / 1, partial units
+    ((3, 2, 5), "u8", 19, "s4", "s4"),    # 30 codes: a tail unit; signed sub-byte output
+    ((1, 1, 70), "u8", 7, "s8", "u8"),    # 4 + 2 + 1 channels, 70 = 17 words + 2 codes
+    ((3, 2, 5), "u4", 6, "s2", "u2"),     # sub-byte input: the widened column in scratch
+    ((1, 1, 33), "u2", 5, "t2", "s8"),
+    ((2, 2, 7), "u4", 3, "s8", "u4"),     # pixels of 7 u4 codes: padding codes meet zeros
+]
+
+
+@pytest.mark.parametrize("case", FC_CASES, ids=lambda c: f"{c[1]}{c[3]}{c[4]}x{c[2]}")
+def test_fully_connected(tmp_path, case):
+    """mixq_fc_dsp_*: every channel-group remainder, partial units, every input width, the
+    8-bit kernel on widened sub-byte weights where it is cheaper, signed and sub-byte outputs."""
+    shape, act, c_out, weight, out = case
+    b = GraphBuilder(shape, act, seed=sum(shape) + c_out)
+    g = b.build(b.fc(b.input, c_out, weight=weight, out=out))
+    r = _check(g, tmp_path, n=12)
+    assert _dsp_layers(r)[0].startswith("mixq_fc_dsp_s")
 
 
 def test_requant_slow_path_small_shifts(tmp_path):
@@ -84,9 +95,10 @@ def test_dsp_project_runs_on_host_with_sanitizers(tmp_path):
     b = GraphBuilder((6, 6, 3), "u8", seed=7)
     x = b.conv(b.input, 9, kernel=3, stride=2, weight="s4", out="u2")
     x = b.pw(x, 6, weight="t2", out="u4")
+    x = b.fc(x, 7, weight="s4", out="u8")  # sub-byte input: mixq_fc_dsp's widened column
     g = b.build(b.fc(x, 5, weight="s8"))
     project = emit_c(g, tmp_path / "c", kernels="armv7em")
-    assert sum("dsp" in k for k in project.kernels) == 3
+    assert sum("dsp" in k for k in project.kernels) == 4
     inputs = random_inputs(g, 6)
     assert np.array_equal(run_host(tmp_path / "c", inputs, work_dir=tmp_path / "h"),
                           interpret(g, inputs))
@@ -94,8 +106,7 @@ def test_dsp_project_runs_on_host_with_sanitizers(tmp_path):
     from chost import printed_scratch_bytes
 
     layers = project.metadata["layers"]
-    calls = [("mixq_conv2d_dsp_win" if "_win_" in lay["function"] else "mixq_conv2d_dsp", i)
-             for i, lay in enumerate(layers)]
+    calls = [(lay["function"].rsplit("_", 1)[0], i) for i, lay in enumerate(layers)]
     assert "mixq_conv2d_dsp_win" in {f for f, _ in calls}
     assert printed_scratch_bytes(project, tmp_path, ["mixq_dsp.h"], calls) == \
         [lay["scratch_bytes"] for lay in layers]

@@ -30,7 +30,8 @@ then the output for concat; ``None`` accepts all.
 
 Kernel sets (:class:`mixq.platform.KernelSet`, a kernel's ``target``): ``ref`` (portable
 C99, :data:`mixq.codegen.kernels_ref.KERNELS`), ``armv7em`` (ARMv7E-M DSP,
-:data:`mixq.codegen.kernels_armv7em.KERNELS`, residual add and global average pool in
+:data:`mixq.codegen.kernels_armv7em.KERNELS`, fully connected layers in
+:data:`mixq.codegen.kernels_armv7em_fc.KERNELS`, residual add and global average pool in
 :data:`mixq.codegen.kernels_armv7em_eltwise.KERNELS`), ``pulp`` and ``pulpnn`` (XpulpV2 / XpulpNN,
 :mod:`mixq.codegen.kernels_pulp`), plus the sparse kernels of ref and armv7em
 (:mod:`mixq.codegen.kernels_sparse`). :func:`kernel_set_table` is the one explicit table from
@@ -67,8 +68,8 @@ Example:
 
 from __future__ import annotations
 
-from mixq.codegen import (kernels_armv7em, kernels_armv7em_eltwise, kernels_pulp, kernels_ref,
-                          kernels_sparse)
+from mixq.codegen import (kernels_armv7em, kernels_armv7em_eltwise, kernels_armv7em_fc,
+                          kernels_pulp, kernels_ref, kernels_sparse)
 from mixq.codegen.kernel import (OPS, REFERENCE_TARGET, RUNTIME_DIR, Kernel, dtype_name,
                                  node_dtypes, node_op, weight_dtype)
 from mixq.ir.graph import Graph
@@ -113,7 +114,8 @@ def kernel_set_table() -> dict[KernelSet, tuple[Kernel, ...]]:
         {'ref': True, 'armv7em': True, 'pulp': True, 'pulpnn': True}
     """
     return {KernelSet.REF: kernels_ref.KERNELS + kernels_sparse.REF_KERNELS,
-            KernelSet.ARMV7EM: (kernels_armv7em.KERNELS + kernels_armv7em_eltwise.KERNELS
+            KernelSet.ARMV7EM: (kernels_armv7em.KERNELS + kernels_armv7em_fc.KERNELS
+                                + kernels_armv7em_eltwise.KERNELS
                                 + kernels_sparse.ARMV7EM_KERNELS),
             KernelSet.PULP: kernels_pulp.KERNELS,
             KernelSet.PULPNN: kernels_pulp.NN_KERNELS}

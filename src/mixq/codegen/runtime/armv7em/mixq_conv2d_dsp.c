@@ -127,20 +127,6 @@ static int32_t mixq_dsp_im2col_win(const mixq_conv_params_t *p, const uint8_t *i
   return sum;
 }
 
-/* Lane words (2k, 2k + 1) of weight word w: x0 gets lanes (4k', ...) per mixq_dsp.h. For s8,
- * k is 0 and the word gives both; for s4 / s2, k = 0 .. 16 / bits / 2 - 1. */
-MIXQ_INLINE void mixq_dsp_widen(uint32_t w, int32_t k, int32_t bits, uint32_t *x0,
-                                uint32_t *x1) {
-  if (bits == 8) {
-    *x0 = mixq_sxtb16(w);
-    *x1 = mixq_sxtb16_ror8(w);
-  } else {
-    const uint32_t mask = bits == 4 ? 0x000F000Fu : 0x00030003u;
-    *x0 = (w >> (2 * k * bits)) & mask;
-    *x1 = (w >> ((2 * k + 1) * bits)) & mask;
-  }
-}
-
 /* acc[c] += dot(weight row, column c), c = 0..3, four interleaved columns at a. */
 MIXQ_INLINE void mixq_dsp_mac_1x4_c(const mixq_u32a *w, const mixq_u32a *a, int32_t n_words,
                                     int32_t bits, int32_t *acc) {
@@ -294,38 +280,10 @@ MIXQ_INLINE int32_t mixq_dsp_mac_1x1(const mixq_u32a *w, const mixq_u32a *a, int
   return s;
 }
 
-/* The general rule as a call: keeps the 64-bit shift out of the unrolled output loops. */
-__attribute__((noinline)) static int32_t mixq_dsp_requant_call(int32_t acc, int64_t b, int32_t m,
-                                                               int32_t sh, int32_t lo,
-                                                               int32_t hi) {
-  return mixq_dsp_requant(acc, b, m, sh, lo, hi);
-}
-
 /* mixq_dsp_pack_codes out of line: once per group of codes, not worth its size in every copy */
 __attribute__((noinline)) static void mixq_pack_codes_call(const uint8_t *codes, int32_t n,
                                                            int32_t bits, uint8_t *out) {
   mixq_dsp_pack_codes(codes, n, bits, out);
-}
-
-/* Output formats: unsigned full-range codes of 8, 4 or 2 bits (USAT), or anything else. */
-enum { MIXQ_OUT_ANY = 0, MIXQ_OUT_U2 = 2, MIXQ_OUT_U4 = 4, MIXQ_OUT_U8 = 8 };
-
-MIXQ_INLINE int32_t mixq_dsp_out_mode(const mixq_conv_params_t *p) {
-  const int32_t b = p->out_bits;
-  return (!p->out_signed && p->act_min == 0 && p->act_max == (1 << b) - 1) ? b : MIXQ_OUT_ANY;
-}
-
-/* Requantized code of acc for output mode `mode` (a constant after inlining). The fast path is
- * the ICN rule with one SMLAL and the high product word only (see mixq_dsp_requant) and a USAT
- * clamp; t = shift - 32. */
-MIXQ_INLINE int32_t mixq_dsp_code(int32_t acc, int64_t b, int32_t m, int32_t sh, int32_t t,
-                                  int32_t mode, int32_t lo, int32_t hi) {
-  if (mode != MIXQ_OUT_ANY && __builtin_expect(sh >= 32, 1)) {
-    const int32_t v = (int32_t)(((int64_t)acc * m + b) >> 32) >> t;
-    return mode == MIXQ_OUT_U8 ? mixq_usat(v, 8)
-                               : (mode == MIXQ_OUT_U4 ? mixq_usat(v, 4) : mixq_usat(v, 2));
-  }
-  return mixq_dsp_requant_call(acc, b, m, sh, lo, hi);
 }
 
 #define MIXQ_GROUP 16 /* output channels whose accumulators are kept before requantization */

@@ -47,6 +47,16 @@ MIXQ_CONV_KERNEL(mixq_conv2d_dsp_win_s8);
 MIXQ_CONV_KERNEL(mixq_conv2d_dsp_win_s4);
 MIXQ_CONV_KERNEL(mixq_conv2d_dsp_win_s2);
 
+/* Fully connected layers (one output pixel, the whole input as one stream of codes), four
+ * output channels per widened column word. Weights:
+ * mixq.codegen.kernels_armv7em_fc.reorder_fc_weights; scratch: mixq_fc_dsp_scratch_bytes(p)
+ * (none for 8-bit inputs). mixq_fc_dsp_s8 also runs 4-/2-bit and ternary weights that the code
+ * generator widened to 8 bits. */
+int32_t mixq_fc_dsp_scratch_bytes(const mixq_conv_params_t *p);
+MIXQ_CONV_KERNEL(mixq_fc_dsp_s8);
+MIXQ_CONV_KERNEL(mixq_fc_dsp_s4);
+MIXQ_CONV_KERNEL(mixq_fc_dsp_s2);
+
 /* Depthwise 3x3, stride 1 or 2, any zero padding, unsigned input codes; weights in the
  * reference layout ((k_h, k_w) rows of in_c codes); scratch: mixq_dwconv3x3_dsp_scratch_bytes(p)
  * bytes, 4-byte aligned. */
@@ -161,6 +171,22 @@ MIXQ_INLINE uint32_t mixq_dsp_load32(const void *p) {
   return v;
 }
 
+/* ---- weight widening ---- */
+
+/* Lane words (2k, 2k + 1) of weight word w: x0 gets lanes (4k', ...) per mixq_dsp.h. For s8,
+ * k is 0 and the word gives both; for s4 / s2, k = 0 .. 16 / bits / 2 - 1. */
+MIXQ_INLINE void mixq_dsp_widen(uint32_t w, int32_t k, int32_t bits, uint32_t *x0,
+                                uint32_t *x1) {
+  if (bits == 8) {
+    *x0 = mixq_sxtb16(w);
+    *x1 = mixq_sxtb16_ror8(w);
+  } else {
+    const uint32_t mask = bits == 4 ? 0x000F000Fu : 0x00030003u;
+    *x0 = (w >> (2 * k * bits)) & mask;
+    *x1 = (w >> ((2 * k + 1) * bits)) & mask;
+  }
+}
+
 /* ---- requantization and stores ---- */
 
 /* ICN requantization y = clamp((acc * multiplier + bias) >> shift) (bias int64 in product units,
@@ -190,6 +216,36 @@ MIXQ_INLINE void mixq_dsp_store(uint8_t *px, int32_t c, int32_t y, int32_t bits)
     uint8_t *b = px + (c >> log_per_byte);
     *b = (uint8_t)((*b & ~mask) | (((uint32_t)y << sh) & mask));
   }
+}
+
+/* The general rule as a call: keeps the 64-bit shift out of the unrolled output loops. */
+#if defined(__GNUC__)
+__attribute__((noinline, unused))
+#endif
+static int32_t mixq_dsp_requant_call(int32_t acc, int64_t b, int32_t m, int32_t sh, int32_t lo,
+                                     int32_t hi) {
+  return mixq_dsp_requant(acc, b, m, sh, lo, hi);
+}
+
+/* Output formats: unsigned full-range codes of 8, 4 or 2 bits (USAT), or anything else. */
+enum { MIXQ_OUT_ANY = 0, MIXQ_OUT_U2 = 2, MIXQ_OUT_U4 = 4, MIXQ_OUT_U8 = 8 };
+
+MIXQ_INLINE int32_t mixq_dsp_out_mode(const mixq_conv_params_t *p) {
+  const int32_t b = p->out_bits;
+  return (!p->out_signed && p->act_min == 0 && p->act_max == (1 << b) - 1) ? b : MIXQ_OUT_ANY;
+}
+
+/* Requantized code of acc for output mode `mode` (a constant after inlining). The fast path is
+ * the ICN rule with one SMLAL and the high product word only (see mixq_dsp_requant) and a USAT
+ * clamp; t = shift - 32. */
+MIXQ_INLINE int32_t mixq_dsp_code(int32_t acc, int64_t b, int32_t m, int32_t sh, int32_t t,
+                                  int32_t mode, int32_t lo, int32_t hi) {
+  if (mode != MIXQ_OUT_ANY && __builtin_expect(sh >= 32, 1)) {
+    const int32_t v = (int32_t)(((int64_t)acc * m + b) >> 32) >> t;
+    return mode == MIXQ_OUT_U8 ? mixq_usat(v, 8)
+                               : (mode == MIXQ_OUT_U4 ? mixq_usat(v, 4) : mixq_usat(v, 2));
+  }
+  return mixq_dsp_requant_call(acc, b, m, sh, lo, hi);
 }
 
 /* Pack n codes (one per byte, any value: only the low `bits` bits are kept) into packed bytes
