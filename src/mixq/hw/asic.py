@@ -13,6 +13,19 @@ written to the work folder (never into the repository). A library without a plai
 mapped Verilog with a clock on ``clk`` and zero input/output delays (the SRAM macros and the
 stream interface are outside) and reports the worst setup path; fmax = 1 / (period - slack).
 Results are cached under a hash of the Verilog, the script, the library and the tool versions.
+
+Clock gating (architecture step 1, ``EngineConfig.clock_gating``): flip-flops with an enable
+stay ``$_DFFE_PP_`` and become a plain flip-flop clocked through the library's integrated
+clock-gating cell (:func:`mixq.hw.cellmodels.icg_pins`; sky130 ``dlclkp``: a latch that holds
+the enable while the clock is low, then an AND), one cell per distinct enable signal
+(``opt_merge -share_all`` merges the cells of equal enable)::
+
+    read_verilog -lib icg_cell.v; read_verilog top.v; synth -top top
+    dfflegalize -cell $_DFF_P_ 01 -cell $_DFFE_PP_ 01; techmap -map icg.v; opt_merge -share_all
+    (then as above)
+
+The enable's multiplexer goes; the gating cell's area and leakage, its clock pin every cycle
+and its gated clock net only in enabled cycles are charged (:mod:`mixq.hw.power`).
 """
 
 from __future__ import annotations
@@ -32,7 +45,7 @@ from mixq.hw.synth import BLOCK_ORDER, BLOCKS, find_yosys, yosys_version
 
 ASIC_SCRIPT = """read_verilog top.v
 synth -top top
-dfflegalize -cell $_DFF_P_ 01
+{legalize}
 {ffmap}
 abc -fast -liberty cells.lib
 opt_clean
@@ -178,13 +191,58 @@ def _sta(folder: Path, lib_path: Path) -> tuple[float, float, tuple]:
     return 1e3 / critical, critical, (start.group(1) if start else "?", end.group(1) if end else "?")
 
 
-def map_verilog(verilog: str, liberty, folder, label: str) -> AsicResult:
-    """Map ``verilog`` to the cells of ``liberty`` and time it (see the module docstring)."""
+PLAIN_LEGALIZE = "dfflegalize -cell $_DFF_P_ 01"
+GATED_LEGALIZE = ("dfflegalize -cell $_DFF_P_ 01 -cell $_DFFE_PP_ 01\ntechmap -map icg.v\n"
+                  "opt_merge -share_all")
+
+
+def icg_cell(lib: Library, cells=None) -> str:
+    """The smallest usable integrated clock-gating cell of ``lib`` (among ``cells``, default
+    all; :func:`mixq.hw.cellmodels.icg_pins`).
+
+    Raises:
+        ToolchainError: there is none (IHP SG13G2 marks its ``lgcp`` don't-use).
+    """
+    from mixq.hw.cellmodels import icg_pins
+
+    found = sorted((c for c in (lib.raw if cells is None else cells)
+                    if "clock_gating_integrated_cell" in lib.raw[c] and icg_pins(lib, c)),
+                   key=lib.area)
+    if not found:
+        raise ToolchainError(f"{lib.name} has no usable integrated clock-gating cell "
+                             "(latch_posedge; clock, enable and gated clock pins only): "
+                             "--clock-gating needs one")
+    return found[0]
+
+
+def icg_files(lib: Library) -> dict[str, str]:
+    """``icg_cell.v`` (the gating cell's ports, a black box for Yosys) and ``icg.v`` (the
+    techmap of an enabled flip-flop to gating cell + plain flip-flop) for :func:`icg_cell`."""
+    from mixq.hw.cellmodels import icg_pins
+
+    cell = icg_cell(lib)
+    clk, en, out = icg_pins(lib, cell)
+    box = (f"(* blackbox *)\nmodule {cell} (input {clk}, input {en}, output {out});\n"
+           "endmodule\n")
+    tmap = (f"module \\$_DFFE_PP_ (input D, input C, input E, output Q);\n  wire G;\n"
+            f"  {cell} icg (.{clk}(C), .{en}(E), .{out}(G));\n"
+            f"  \\$_DFF_P_ _TECHMAP_REPLACE_ (.D(D), .C(G), .Q(Q));\nendmodule\n")
+    return {"icg_cell.v": box, "icg.v": tmap}
+
+
+def map_verilog(verilog: str, liberty, folder, label: str,
+                clock_gating: bool = False) -> AsicResult:
+    """Map ``verilog`` to the cells of ``liberty`` and time it (see the module docstring);
+    ``clock_gating``: enabled flip-flops through the library's clock-gating cell."""
     folder = Path(folder)
     lib, lib_path = prepare_library(liberty, folder)
     ffmap = flip_flop_map(lib)
+    extra = icg_files(lib) if clock_gating else {}
     script = ASIC_SCRIPT.format(ffmap="techmap -map ffmap.v" if ffmap else
-                                "dfflibmap -liberty cells.lib")
+                                "dfflibmap -liberty cells.lib",
+                                legalize=GATED_LEGALIZE if clock_gating else PLAIN_LEGALIZE)
+    if clock_gating:
+        script = "read_verilog -lib icg_cell.v\n" + script
     version = yosys_version()
     key = hashlib.sha256((verilog + script + version + lib_path.parent.name).encode()
                          ).hexdigest()[:16]
@@ -196,6 +254,8 @@ def map_verilog(verilog: str, liberty, folder, label: str) -> AsicResult:
         write_text_atomic(work / "synth.ys", script)
         if ffmap:
             write_text_atomic(work / "ffmap.v", ffmap)
+        for name, text in extra.items():
+            write_text_atomic(work / name, text)
         shutil.copyfile(lib_path, work / "cells.lib")
         run = subprocess.run([find_yosys(), "-q", "-l", "yosys.log", "-s", "synth.ys"], cwd=work,
                              capture_output=True, text=True)

@@ -69,7 +69,8 @@ def asic_points(measured: list, liberty: list, out, log=print) -> tuple[list[dic
             if label in mapped:
                 continue
             log(f"mixq hw: {label} on {lib.name}: yosys mapping, OpenSTA, energy tables")
-            res = map_verilog(engine_verilog(r.cfg), path, work, label.replace(":", "of"))
+            res = map_verilog(engine_verilog(r.cfg), path, work, label.replace(":", "of"),
+                              clock_gating=r.cfg.clock_gating)
             net = load_netlist(res.netlist, models)
             mapped[label] = (res, net, net_energy(net, lib))
         clock_mhz = min(m[0].fmax_mhz for m in mapped.values())

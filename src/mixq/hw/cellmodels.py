@@ -48,6 +48,9 @@ def cell_model(lib: Library, name: str) -> CellModel:
         ({'Q': (('IQ',), 2), 'QN': (('IQ',), 1)}, (('D',), 2, (), 0))
     """
     cell = lib.cell(name)
+    icg = icg_pins(lib, name)
+    if icg is not None:
+        return CellModel({}, icg=icg)
     if cell.sub("latch") or cell.sub("statetable"):
         raise LibertyError(f"cell {name} is a latch or state table: not simulated")
     ffs = cell.sub("ff")
@@ -66,7 +69,25 @@ def cell_model(lib: Library, name: str) -> CellModel:
         ctl = " | ".join(f"({g.attr(k)})" for k in ("clear", "preset") if g.attr(k))
         ctl_pins, ctl_tt = _table(ctl) if ctl else ((), 0)
         ff = (*_table(_rename_state(g.attr("next_state"), state)), ctl_pins, ctl_tt)
-    return CellModel(outputs, ff)
+    return CellModel(outputs, ff, ffs[0].attr("clocked_on") if ffs else None)
+
+
+def icg_pins(lib: Library, name: str) -> tuple | None:
+    """(clock, enable, gated clock) pins of an integrated clock-gating cell whose enable is
+    latched while the clock is low (Liberty ``clock_gating_integrated_cell : latch_posedge``,
+    e.g. sky130's ``dlclkp``), else None; other gating styles (with test enables, or
+    observation pins) are not used by the flow."""
+    cell = lib.cell(name)
+    if cell.attr("clock_gating_integrated_cell") != "latch_posedge":
+        return None
+    role, pins = {}, [p for p in cell.sub("pin") if p.attr("direction") != "internal"]
+    for pin in pins:
+        for key in ("clock_gate_clock_pin", "clock_gate_enable_pin", "clock_gate_out_pin"):
+            if pin.attr(key) == "true":
+                role[key] = pin.args[0]
+    if len(role) != 3 or len(pins) != 3:
+        return None
+    return role["clock_gate_clock_pin"], role["clock_gate_enable_pin"], role["clock_gate_out_pin"]
 
 
 def clock_pin(lib: Library, name: str) -> str | None:

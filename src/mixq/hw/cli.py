@@ -16,9 +16,16 @@ def _cmd_report(args) -> int:
     for path in liberty:
         if not Path(path).is_file():
             raise ToolchainError(f"Liberty file {path} not found")
+        if args.clock_gating:  # refuse a library without a gating cell before any work
+            from mixq.hw.asic import icg_cell, mappable_cells
+            from mixq.hw.liberty import Library
+
+            lib = Library(path)
+            icg_cell(lib, mappable_cells(lib))
     rc = ReportConfig(lanes=tuple(args.lanes), channels=args.channels, bench_rows=args.bench_rows,
                       seed=args.seed, jobs=args.jobs, graph=args.graph, liberty=liberty,
-                      structures=tuple(args.structures), densities=tuple(args.densities))
+                      structures=tuple(args.structures), densities=tuple(args.densities),
+                      clock_gating=args.clock_gating)
     report = run_report(args.out, rc)
     print(f"mixq hw: wrote {args.out}/hw.json, hw.md and plots "
           f"({len(report['design_points'])} design points, {report['yosys_version']})")
@@ -53,4 +60,8 @@ def add_commands(sub) -> None:
                    help="outlier structures of the ternary design points (default: all)")
     r.add_argument("--densities", nargs="+", type=float, default=list(DENSITIES),
                    help="outlier densities (default 0.01 0.02 0.05)")
+    r.add_argument("--clock-gating", action="store_true",
+                   help="architecture step 1: gate the clock of every register with an enable "
+                   "through the library's clock-gating cell, both engines (sky130: dlclkp; "
+                   "see docs/accelerator-steps.md)")
     r.set_defaults(func=_cmd_report)

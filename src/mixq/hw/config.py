@@ -61,6 +61,10 @@ class EngineConfig:
         k_bits: width of the unsigned dense scale k (ternary magnitude / sparse step; the
             intra-layer decomposition keeps k in [1, 127]).
         acc_bits: accumulator width (int32 as everywhere in mixq).
+        clock_gating: architecture step 1 (docs/accelerator-steps.md): the requantization
+            pipeline's registers load only with their stage's valid flag, and the standard-cell
+            flow (:mod:`mixq.hw.asic`) clocks every register with an enable through an
+            integrated clock-gating cell of the library; off by default (the engine as built).
 
     Example:
         >>> c = EngineConfig(lanes=16, channels=4, structure="1:16")
@@ -81,6 +85,7 @@ class EngineConfig:
     sparse_depth: int = 4096
     k_bits: int = 8
     acc_bits: int = 32
+    clock_gating: bool = False
 
     def __post_init__(self):
         if self.engine not in ENGINES:
@@ -196,10 +201,11 @@ class EngineConfig:
 
     @property
     def label(self) -> str:
-        """Short name of the hardware, e.g. 'ternary_sparse-1:16-L16xP4', 'int8-L16xP4';
-        'unstructured' and 'row' share one engine ('queue')."""
+        """Short name of the hardware, e.g. 'ternary_sparse-1:16-L16xP4', 'int8-L16xP4',
+        'int8-L16xP4-cg' (clock-gated); 'unstructured' and 'row' share one engine ('queue')."""
+        steps = "-cg" if self.clock_gating else ""
         if self.engine == "int8":
-            return f"int8-L{self.lanes}xP{self.channels}"
+            return f"int8-L{self.lanes}xP{self.channels}{steps}"
         kind = {"nm": self.structure, "queue": "queue", "block": "block1x4"}[self.family]
         extra = "" if self.family == "nm" else f"-S{self.sparse_units}"
-        return f"ternary_sparse-{kind}{extra}-L{self.lanes}xP{self.channels}"
+        return f"ternary_sparse-{kind}{extra}-L{self.lanes}xP{self.channels}{steps}"

@@ -50,12 +50,14 @@ def sparse_units_for(structure: str, density: float, lanes: int, channels: int) 
 
 
 def design_config(engine: str, structure: str, density: float, lanes: int,
-                  channels: int) -> EngineConfig:
-    """The engine built for a design point."""
+                  channels: int, clock_gating: bool = False) -> EngineConfig:
+    """The engine built for a design point (``clock_gating``: architecture step 1)."""
     if engine == "int8":
-        return EngineConfig(engine="int8", lanes=lanes, channels=channels, structure="dense")
+        return EngineConfig(engine="int8", lanes=lanes, channels=channels, structure="dense",
+                            clock_gating=clock_gating)
     return EngineConfig(lanes=lanes, channels=channels, structure=structure,
-                        sparse_units=sparse_units_for(structure, density, lanes, channels))
+                        sparse_units=sparse_units_for(structure, density, lanes, channels),
+                        clock_gating=clock_gating)
 
 
 @dataclass(frozen=True)

@@ -5,15 +5,12 @@ zero delay: each cycle the inputs take the values the RTL simulation recorded, t
 evaluated in topological order, the outputs are compared with the RTL's (a built-in
 equivalence check of synthesis on the real stimulus), and every net whose settled value changed
 since the previous cycle counts one toggle. Glitches (several transitions per cycle) are not
-seen. The inner loop is a tiny C program (gcc, built once into a cache folder), as a Python
-loop over tens of thousands of gates per cycle would be far too slow.
+seen. The inner loop is a tiny C program (:mod:`mixq.hw.gatesim_kernel`), as a Python loop over
+tens of thousands of gates per cycle would be far too slow.
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
-import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -22,71 +19,10 @@ from pathlib import Path
 import numpy as np
 
 from mixq.errors import ToolchainError
+from mixq.hw.gatesim_kernel import simulator_binary
 from mixq.hw.synth import load_json
 
 
-C_SOURCE = r"""
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-static void *rd(FILE *f, size_t n, size_t sz) {
-    void *p = malloc(n * sz + 8);
-    if (!p || fread(p, sz, n, f) != n) { fprintf(stderr, "short input\n"); exit(2); }
-    return p;
-}
-int main(int argc, char **argv) {
-    if (argc != 3) return 2;
-    FILE *f = fopen(argv[1], "rb");
-    if (!f) return 2;
-    int32_t h[8];
-    if (fread(h, 4, 8, f) != 8) return 2;
-    int32_t nn = h[0], ng = h[1], nf = h[2], ni = h[3], no = h[4], T = h[5], c1 = h[7];
-    int32_t *g = rd(f, 8 * (size_t)ng, 4), *ff = rd(f, 2 * (size_t)nf, 4);
-    uint64_t *tt = rd(f, ng, 8);
-    uint8_t *init = rd(f, nf, 1);
-    int32_t *pi = rd(f, ni, 4), *po = rd(f, no, 4);
-    uint8_t *stim = rd(f, (size_t)T * ni, 1), *expect = rd(f, (size_t)T * no, 1);
-    double *wt = rd(f, nn, 8);
-    fclose(f);
-    double *per = calloc((size_t)T + 1, sizeof(double));
-    uint8_t *v = calloc(nn, 1), *prev = calloc(nn, 1), *nq = malloc(nf + 1);
-    uint32_t *tog = calloc(nn, 4);
-    int64_t mism = 0, first = -1, first_po = -1;
-    v[c1] = 1;
-    for (int32_t i = 0; i < nf; i++) v[ff[2 * i + 1]] = init[i];
-    for (int32_t t = 0; t < T; t++) {
-        for (int32_t i = 0; i < ni; i++) v[pi[i]] = stim[(size_t)t * ni + i];
-        for (int32_t k = 0; k < ng; k++) {
-            const int32_t *q = g + 8 * (size_t)k;
-            uint32_t idx = 0;
-            for (int32_t i = 0; i < q[0]; i++) idx |= (uint32_t)v[q[1 + i]] << i;
-            v[q[7]] = (uint8_t)((tt[k] >> idx) & 1u);
-        }
-        for (int32_t i = 0; i < no; i++)
-            if (v[po[i]] != expect[(size_t)t * no + i]) {
-                if (first < 0) { first = t; first_po = i; }
-                mism++;
-            }
-        if (t > 0) {
-            double e = 0;
-            for (int32_t n = 0; n < nn; n++)
-                if (v[n] != prev[n]) { tog[n]++; e += wt[n]; }
-            per[t] = e;
-        }
-        memcpy(prev, v, nn);
-        for (int32_t i = 0; i < nf; i++) nq[i] = v[ff[2 * i]];
-        for (int32_t i = 0; i < nf; i++) v[ff[2 * i + 1]] = nq[i];
-    }
-    FILE *o = fopen(argv[2], "wb");
-    int64_t res[3] = {mism, first, first_po};
-    fwrite(res, 8, 3, o);
-    fwrite(tog, 4, nn, o);
-    fwrite(per, sizeof(double), T, o);
-    fclose(o);
-    return 0;
-}
-"""
 
 
 @dataclass(frozen=True)
@@ -98,10 +34,18 @@ class CellModel:
             value when pin k has bit k of i). A flip-flop's functions read its state ``IQ``.
         ff: for a flip-flop, (next-state pins, next-state truth table, clear/preset pins,
             truth table that is 1 while clear or preset is active); else None.
+        clock: a flip-flop's clock pin.
+        icg: for an integrated clock-gating cell (a latch on the enable, then an AND with the
+            clock), its (clock, enable, gated clock) pins; else None.
     """
 
     outputs: dict
     ff: tuple | None = None
+    clock: str | None = None
+    icg: tuple | None = None
+
+
+MUX_TT = 0b11001010  # truth table of (A, B, S) -> S ? B : A, i.e. (A&!S)|(B&S)
 
 
 def _generic_models() -> dict[str, CellModel]:
@@ -112,9 +56,8 @@ def _generic_models() -> dict[str, CellModel]:
     models = {t: CellModel({"Y": (pins, truth_table(f, list(pins)))})
               for t, f in funcs.items() for pins in [("A",) if t in ("$_NOT_", "$_BUF_")
                                                        else ("A", "B")]}
-    models["$_MUX_"] = CellModel({"Y": (("A", "B", "S"), truth_table("(A&!S)|(B&S)",
-                                                                     ["A", "B", "S"]))})
-    models["$_DFF_P_"] = CellModel({"Q": (("IQ",), 0b10)}, (("D",), 0b10, (), 0))
+    models["$_MUX_"] = CellModel({"Y": (("A", "B", "S"), MUX_TT)})
+    models["$_DFF_P_"] = CellModel({"Q": (("IQ",), 0b10)}, (("D",), 0b10, (), 0), "C")
     return models
 
 
@@ -135,6 +78,8 @@ class Netlist:
         net_block: block name of each net's driver ('ports' for inputs and constants).
         cells: (instance name, cell type, pin -> net) of every cell, for the power model.
         c0, c1: the constant nets.
+        gated: gated clock net -> enable net of the clock-gating cell driving it; a flip-flop
+            clocked by a gated net keeps its state in cycles whose enable is 0.
     """
 
     n_nets: int
@@ -148,6 +93,7 @@ class Netlist:
     cells: tuple
     c0: int
     c1: int
+    gated: dict | None = None
 
 
 def _block_of(cell_name: str) -> str:
@@ -179,11 +125,18 @@ def load_netlist(path, models=None) -> Netlist:
         return b if isinstance(b, int) else (c1 if b == "1" else c0)
 
     gates, tts, owner, ffs, ff_owner, cells = [], [], [], [], [], []
+    models, gated = {}, {}
     for name, c in mod["cells"].items():
         try:
-            model = lookup(c["type"])
+            models[name] = lookup(c["type"])
         except KeyError:
             raise ToolchainError(f"netlist cell type {c['type']} has no logic model") from None
+        icg = models[name].icg
+        if icg is not None:
+            conn = c["connections"]
+            gated[net(conn[icg[2]][0])] = net(conn[icg[1]][0])
+    for name, c in mod["cells"].items():
+        model = models[name]
         conn = {p: net(b[0]) for p, b in c["connections"].items() if b}
         cells.append((name, c["type"], conn))
         if model.ff is not None:
@@ -203,6 +156,12 @@ def load_netlist(path, models=None) -> Netlist:
                 gates.append([conn[p] for p in nxt_pins] + [d])
                 tts.append(nxt_tt)
                 owner.append(name)
+            enable = gated.get(conn.get(model.clock, -1))
+            if enable is not None:  # a gated clock: the state is kept while the enable is 0
+                gates.append([state, d, enable, n_nets])
+                tts.append(MUX_TT)
+                owner.append(name)
+                d, n_nets = n_nets, n_nets + 1
             ffs.append((d, state))
             ff_owner.append(name)
             conn = dict(conn, IQ=state)
@@ -239,7 +198,7 @@ def load_netlist(path, models=None) -> Netlist:
     block[ffs_a[:, 1]] = [_block_of(n) for n in ff_owner]
     ports = {n: (p["direction"], [net(b) for b in p["bits"]]) for n, p in mod["ports"].items()}
     return Netlist(n_nets, arr, tt_a, ffs_a, init[ffs_a[:, 1]], ports, fanout, block,
-                   tuple(cells), c0, c1)
+                   tuple(cells), c0, c1, gated)
 
 
 def _topo_order(gates: list, n_nets: int) -> list[int]:
@@ -268,23 +227,6 @@ def _topo_order(gates: list, n_nets: int) -> list[int]:
     return order
 
 
-def _simulator_binary() -> Path:
-    cc = shutil.which("gcc") or shutil.which("cc")
-    if cc is None:
-        raise ToolchainError("gcc not found: the activity simulation compiles a small C "
-                             "program (apt-get install -y gcc)")
-    key = hashlib.sha256(C_SOURCE.encode()).hexdigest()[:12]
-    folder = Path(tempfile.gettempdir()) / f"mixq-gatesim-{key}"
-    exe = folder / "gatesim"
-    if not exe.exists():  # build under a private name, then rename: safe with parallel workers
-        folder.mkdir(parents=True, exist_ok=True)
-        tmp = folder / f"gatesim.{os.getpid()}.{np.random.default_rng().integers(1 << 30)}"
-        tmp.with_suffix(".c").write_text(C_SOURCE)
-        subprocess.run([cc, "-O2", "-o", str(tmp), str(tmp.with_suffix(".c"))], check=True)
-        tmp.replace(exe)
-    return exe
-
-
 def _bits(values: list[int], width: int) -> np.ndarray:
     """(T,) ints -> (T, width) uint8, LSB first."""
     out = np.zeros((len(values), width), np.uint8)
@@ -303,10 +245,13 @@ class Activity:
         weighted: float64 (cycles,) per cycle, sum over toggling nets of the net's weight
             (default 1 + fanout: the switched load in units of one gate input; cycle 0 has
             none).
+        ones: uint32 (n_nets,) cycles in which each net settled at 1 (a clock-gating cell's
+            enable: the cycles whose closing clock edge it lets through).
     """
 
     toggles: np.ndarray
     weighted: np.ndarray
+    ones: np.ndarray
 
 
 def simulate_activity(netlist: Netlist, trace: dict[str, list[int]],
@@ -352,7 +297,7 @@ def simulate_activity(netlist: Netlist, trace: dict[str, list[int]],
                         np.array(pi, np.int32), np.array(po, np.int32), stim_a, exp_a,
                         np.asarray(weights, np.float64)):
                 f.write(np.ascontiguousarray(arr).tobytes())
-        subprocess.run([str(_simulator_binary()), str(src), str(dst)], check=True)
+        subprocess.run([str(simulator_binary()), str(src), str(dst)], check=True)
         raw = dst.read_bytes()
     mism, first, first_po = np.frombuffer(raw[:24], np.int64)
     if mism:
@@ -360,7 +305,8 @@ def simulate_activity(netlist: Netlist, trace: dict[str, list[int]],
                              f"first {po_names[first_po]} in cycle {first}")
     n = netlist.n_nets
     toggles = np.frombuffer(raw[24:24 + 4 * n], np.uint32).copy()
-    return Activity(toggles, np.frombuffer(raw[24 + 4 * n:], np.float64).copy())
+    ones = np.frombuffer(raw[24 + 4 * n:24 + 8 * n], np.uint32).copy()
+    return Activity(toggles, np.frombuffer(raw[24 + 8 * n:], np.float64).copy(), ones)
 
 
 def block_sums(netlist: Netlist, per_net: np.ndarray, names: dict) -> dict[str, float]:

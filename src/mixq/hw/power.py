@@ -11,7 +11,12 @@ estimate for its fanout), every toggle costs:
 
 Every cycle the clock rises and falls once at every flip-flop: the ``clocked_on`` pin's internal
 energy (rise + fall tables) plus the clock net's switching ``C_clk * V^2`` (C_clk: clock-pin
-capacitances + wire load). Clock-tree buffers are left out (an ideal clock), as are glitches
+capacitances + wire load). A flip-flop clocked through an integrated clock-gating cell
+(:func:`mixq.hw.cellmodels.icg_pins`) sees its clock only in cycles whose enable is 1: the
+gating cell's clock pin (internal energy, capacitance on the clock net) costs every cycle; its
+gated output (internal energy at the gated net's load, rise + fall), the gated net's switching
+and the flip-flops' clock pins behind it cost once per enabled cycle (counted by the
+gate-level replay). Clock-tree buffers are left out (an ideal clock), as are glitches
 (zero-delay simulation: one transition per net and cycle at most).
 
 Slews: a net's slew is the mean of its driver's ``rise_transition``/``fall_transition`` at its
@@ -119,6 +124,8 @@ class NetEnergy:
         leakage_nw: total cell leakage.
         load_pf: per-net load; ff_net: bool (n_nets,) nets driven by flip-flops.
         cell_area_um2: total cell area.
+        gated_clock_pj: enable net of a clock-gating cell -> energy of one enabled cycle
+            behind it (its gated output, the gated net, the flip-flop clock pins on it).
     """
 
     per_toggle_pj: np.ndarray
@@ -127,28 +134,47 @@ class NetEnergy:
     load_pf: np.ndarray
     ff_net: np.ndarray
     cell_area_um2: float
+    gated_clock_pj: dict
 
 
 def net_energy(netlist: Netlist, lib: Library) -> NetEnergy:
     """Per-net toggle energies, clock energy per cycle and leakage (see the module docstring)."""
+    from mixq.hw.cellmodels import icg_pins
+
     cp = CellPower(lib)
     n = netlist.n_nets
+    gated = netlist.gated or {}
+    gated_cap = {g: 0.0 for g in gated}  # gated net -> clock-pin capacitance on it
+    gated_pj = {g: 0.0 for g in gated}  # gated net -> pJ per enabled cycle (pins, driver)
+    n_gated = {g: 0 for g in gated}
     load = np.zeros(n)
     fanout = np.zeros(n, np.int64)
     sinks: list[list[tuple[str, str]]] = [[] for _ in range(n)]
     drivers: dict[int, tuple[str, str]] = {}
     clock_cap, clock_pj, leak, area = 0.0, 0.0, 0.0, 0.0
     ff_net = np.zeros(n, bool)
+    icgs = []
     for _, ctype, conn in netlist.cells:
-        clk = clock_pin(lib, ctype)
+        icg = icg_pins(lib, ctype) if netlist.gated else None
+        clk = icg[0] if icg else clock_pin(lib, ctype)
         area += lib.area(ctype)
         leak += lib.leakage_nw(ctype)
+        if icg:
+            icgs.append((ctype, icg[2], conn[icg[2]]))
         for pin, net in conn.items():
             info = cp.pin(ctype, pin)
             if pin == clk:
-                clock_cap += info["cap"]
-                clock_pj += sum(r.at(NOMINAL_SLEW_NS) + f.at(NOMINAL_SLEW_NS)
-                                for r, f in info["power"] if r and f) / max(len(info["power"]), 1)
+                edge = sum(r.at(NOMINAL_SLEW_NS) + f.at(NOMINAL_SLEW_NS)
+                           for r, f in info["power"] if r and f) / max(len(info["power"]), 1)
+                if net in gated:
+                    gated_cap[net] += info["cap"]
+                    gated_pj[net] += edge
+                    n_gated[net] += 1
+                else:
+                    clock_cap += info["cap"]
+                    clock_pj += edge
+            elif icg and pin == icg[2]:
+                continue
             elif info["direction"] == "output":
                 drivers[net] = (ctype, pin)
                 ff_net[net] = clk is not None
@@ -158,7 +184,12 @@ def net_energy(netlist: Netlist, lib: Library) -> NetEnergy:
                 sinks[net].append((ctype, pin))
     wires = {int(f): wire_cap_pf(lib, int(f)) for f in np.unique(fanout)}
     load += np.array([wires[int(f)] for f in fanout])
-    clock_pj += (clock_cap + wire_cap_pf(lib, len(netlist.ffs))) * lib.voltage ** 2
+    root = len(netlist.ffs) - sum(n_gated.values()) + len(icgs)
+    clock_pj += (clock_cap + wire_cap_pf(lib, root)) * lib.voltage ** 2
+    for ctype, pin, net in icgs:  # gated net: switching, and the gating cell's output edges
+        cap = gated_cap[net] + wire_cap_pf(lib, n_gated[net])
+        gated_pj[net] += cap * lib.voltage ** 2 + 2 * _mean_tables(
+            cp.pin(ctype, pin)["power"], NOMINAL_SLEW_NS, cap)
     slew = np.full(n, NOMINAL_SLEW_NS)
     for net, (ctype, pin) in drivers.items():
         tran = cp.pin(ctype, pin)["transition"]
@@ -178,7 +209,8 @@ def net_energy(netlist: Netlist, lib: Library) -> NetEnergy:
                 per[net] += _mean_tables(info["power"], cell_slew[name], load[net])
             elif pin != clk and info["power"]:
                 per[net] += _mean_tables(info["power"], slew[net], 0.0)
-    return NetEnergy(per, clock_pj, leak, load, ff_net, area)
+    return NetEnergy(per, clock_pj, leak, load, ff_net, area,
+                     {gated[g]: pj for g, pj in gated_pj.items()})
 
 
 @dataclass(frozen=True)
@@ -217,9 +249,13 @@ def asic_run_energy(netlist: Netlist, ne: NetEnergy, trace: dict, period_ns: flo
     energy = act.toggles.astype(np.float64) * ne.per_toggle_pj
     cycles = len(act.weighted)
     leak_cycle = ne.leakage_nw * period_ns * 1e-3
-    ff = float(energy[ne.ff_net].sum()) + ne.clock_pj * cycles
-    blocks = {"clock": ne.clock_pj * cycles, **block_sums(netlist, energy, block_names)}
-    busy, idle = busy_idle(act.weighted + ne.clock_pj + leak_cycle, trace)
+    # gated clocks: one edge per cycle whose enable settled at 1 (spread evenly over the
+    # cycles for the busy/idle split)
+    clock = ne.clock_pj * cycles + sum(pj * float(act.ones[en])
+                                       for en, pj in ne.gated_clock_pj.items())
+    ff = float(energy[ne.ff_net].sum()) + clock
+    blocks = {"clock": clock, **block_sums(netlist, energy, block_names)}
+    busy, idle = busy_idle(act.weighted + clock / max(cycles, 1) + leak_cycle, trace)
     logic = float(energy[~ne.ff_net].sum())
     return AsicEnergy(logic + ff, leak_cycle * cycles, blocks, busy, idle, cycles, logic, ff,
-                      ne.clock_pj * cycles, int(act.toggles[ne.ff_net].sum()))
+                      clock, int(act.toggles[ne.ff_net].sum()))

@@ -40,6 +40,8 @@ class ReportConfig:
             to estimate per inference on every engine, or None.
         liberty: standard-cell Liberty files to map every engine to (:mod:`mixq.hw.asic_report`);
             empty: generic gates only.
+        clock_gating: build every engine with architecture step 1 (``EngineConfig``
+            ``clock_gating``; the libraries need an integrated clock-gating cell).
     """
 
     lanes: tuple[int, ...] = (16,)
@@ -51,6 +53,7 @@ class ReportConfig:
     jobs: int = 2
     graph: str | None = None
     liberty: tuple = ()
+    clock_gating: bool = False
 
 
 def _points(rc: ReportConfig) -> list[tuple]:
@@ -76,7 +79,7 @@ def run_report(out, rc: ReportConfig = ReportConfig(), log=print) -> dict:
     points = _points(rc)
     cfgs = {}
     for engine, s, d, lanes in points:
-        c = design_config(engine, s, d, lanes, rc.channels)
+        c = design_config(engine, s, d, lanes, rc.channels, rc.clock_gating)
         cfgs.setdefault(c.label, c)
     log(f"mixq hw: synthesizing {len(cfgs)} engines with yosys ({rc.jobs} at a time)")
     synth = dict(zip(cfgs, synthesize_many(list(cfgs.values()), out / "synth", rc.jobs)))
@@ -86,7 +89,7 @@ def run_report(out, rc: ReportConfig = ReportConfig(), log=print) -> dict:
     results, costs, fan_in, measured = [], {}, 0, []
     int8_cost = {}
     for engine, s, d, lanes in points:
-        cfg = design_config(engine, s, d, lanes, rc.channels)
+        cfg = design_config(engine, s, d, lanes, rc.channels, rc.clock_gating)
         if cfg.label not in netlists:
             netlists[cfg.label] = load_netlist(synth[cfg.label].netlist)
         layer = benchmark_layer("1:16" if engine == "int8" else s, 0.02 if engine == "int8"
@@ -129,6 +132,7 @@ def run_report(out, rc: ReportConfig = ReportConfig(), log=print) -> dict:
         "config": {"lanes": list(rc.lanes), "channels": rc.channels,
                    "densities": list(rc.densities), "structures": list(rc.structures),
                    "bench_rows": rc.bench_rows, "seed": rc.seed, "clock_hz": CLOCK_HZ,
+                   "clock_gating": rc.clock_gating,
                    "benchmark_layer": "demo_net's last pointwise layer, 8x8x64 -> 64",
                    "benchmark_fan_in": int(fan_in)},
         "sources": {"dynamic_energy": HOROWITZ_SOURCE, "leakage": LEAKAGE_SOURCE,

@@ -24,6 +24,17 @@ from mixq.hw.config import EngineConfig
 LATENCY = 4  # cycles from R0 to y_valid
 
 
+def _load(m: Module, cfg: EngineConfig, valid, stmts: list) -> None:
+    """Registers of a pipeline stage: loaded every cycle as built; with ``cfg.clock_gating``
+    only while the stage's ``valid`` (the flow then gates their clock; they are read only
+    while valid, so outputs are unchanged)."""
+    if not cfg.clock_gating:
+        m.d.sync += stmts
+        return
+    with m.If(valid):
+        m.d.sync += stmts
+
+
 class Requant(wiring.Component):
     """Requantization unit and its pass sequencer (counts groups and rows for ``final``)."""
 
@@ -93,14 +104,17 @@ class Requant(wiring.Component):
         mult2 = Signal(signed(32), name="mult2", reset_less=True)
         bias2 = Signal(signed(64), name="bias2", reset_less=True)
         shift2 = Signal(unsigned(6), name="shift2", reset_less=True)
-        m.d.sync += [v2.eq(v1), f2.eq(f1), acc2.eq(acc), mult2.eq(mult1), bias2.eq(bias1),
-                     shift2.eq(shift1)]
+        m.d.sync += [v2.eq(v1), f2.eq(f1)]
+        # clock gating (architecture step 1): a stage's data registers load only with its valid
+        # flag, so the flow can gate their clock; their outputs are only read while valid
+        _load(m, cfg, v1, [acc2.eq(acc), mult2.eq(mult1), bias2.eq(bias1), shift2.eq(shift1)])
 
         # R2: product + bias (int64)
         v3, f3 = Signal(name="v3"), Signal(name="f3")
         prod3 = Signal(signed(64), name="prod3", reset_less=True)
         shift3 = Signal(unsigned(6), name="shift3", reset_less=True)
-        m.d.sync += [v3.eq(v2), f3.eq(f2), prod3.eq(acc2 * mult2 + bias2), shift3.eq(shift2)]
+        m.d.sync += [v3.eq(v2), f3.eq(f2)]
+        _load(m, cfg, v2, [prod3.eq(acc2 * mult2 + bias2), shift3.eq(shift2)])
 
         # R3: arithmetic shift and clamp
         shifted = Signal(signed(64), name="shifted")
@@ -108,6 +122,7 @@ class Requant(wiring.Component):
         lo, hi = self.act_min, self.act_max
         y = Mux(shifted < lo, lo, Mux(shifted > hi, hi, shifted[:9].as_signed()))
         y_reg = Signal(signed(9), name="y_reg", reset_less=True)
-        m.d.sync += [self.y_valid.eq(v3), self.y_final.eq(f3 & v3), y_reg.eq(y)]
+        m.d.sync += [self.y_valid.eq(v3), self.y_final.eq(f3 & v3)]
+        _load(m, cfg, v3, [y_reg.eq(y)])
         m.d.comb += self.y_data.eq(y_reg)
         return m
