@@ -264,6 +264,23 @@ def _dtypes(weights: tuple[str, ...]) -> frozenset:
     return frozenset((i, w, o) for i in INPUT_DTYPES for w in weights for o in OUTPUT_DTYPES)
 
 
+def output_mode(node, graph: Graph) -> int:
+    """The DSP kernels' output mode (``mixq_dsp_out_mode``): 8, 4 or 2 for unsigned full-range
+    codes of that width (USAT fast path), 0 for anything else (signed or clamped codes, the
+    general requantization call).
+
+    Example:
+        >>> from mixq.codegen.synth import GraphBuilder
+        >>> b = GraphBuilder((1, 1, 8), seed=0)
+        >>> g = b.build(b.fc(b.input, 3, out="s8"))
+        >>> output_mode(g.nodes[0], g)
+        0
+    """
+    t, rq = graph.tensor(node.output), node.requant
+    full = rq.activation_min == 0 and rq.activation_max == (1 << t.bits) - 1
+    return t.bits if full and not t.signed else 0
+
+
 def _conv_cost(node, graph: Graph, w_bits: int, window: bool) -> float:
     """Estimated instructions of ``mixq_conv2d_dsp[_win]_s<w_bits>`` on a conv / pw / fc node:
     the MAC loop over blocks of four pixels (:data:`CONV_COSTS` per lane and output channel,
@@ -290,17 +307,19 @@ def _conv_cost(node, graph: Graph, w_bits: int, window: bool) -> float:
         partial = channels % per_in != 0
         cols = pixels * (taps * (c["tap"] + c["widen_lane"] * tap_lanes
                                  + c["partial_word"] * partial) + c["pixel"])
-    return float(mac + cols)
+    general = c["out_general"] * pixels * c_out * (output_mode(node, graph) == 0)
+    return float(mac + cols + general)
 
 
 # Instructions of the conv kernels' parts (see _conv_cost): a non-negative least-squares fit
 # (relative error) to bench/kernels.py counts of 49 layers on the emulated Cortex-M7 (first
 # layers of 1-3 channels, 3x3 convs of 16-64 channels, pointwise 16-128, fully connected;
 # w8a8, w4a4, w2a2; both layouts): every estimate within 4% of its count, and the cheaper
-# layout of every pair ranked right.
+# layout of every pair ranked right. out_general: per output code that takes the general
+# requantization call (signed or clamped outputs; measured on a 30 -> 19 s4 fc, 71-76).
 CONV_COSTS = {"lane": 3.63, "channel": 80.4, "lane_1col": 1.96, "channel_1col": 42.4,
               "tap": 58.2, "widen_lane": 4.24, "partial_word": 11.1, "pixel": 123.0,
-              "stage_row": 70.3, "stage_byte": 2.03}
+              "stage_row": 70.3, "stage_byte": 2.03, "out_general": 73.0}
 
 
 def _kernels() -> tuple[Kernel, ...]:

@@ -19,7 +19,8 @@ import numpy as np
 
 from mixq.codegen.kernel import Kernel
 from mixq.codegen.kernels_armv7em import (SOURCE_DIR, TARGET, _dtypes, _taps_channels,
-                                          conv_fits_int32, conv_k_lanes, reorder_conv_weights)
+                                          conv_fits_int32, conv_k_lanes, output_mode,
+                                          reorder_conv_weights)
 from mixq.ir.graph import Graph
 from mixq.quant.kinds import LayerKind
 
@@ -103,10 +104,7 @@ def _fc_cost(node, graph: Graph, w_bits: int) -> float:
     c_out = int(node.weight.shape[0])
     n4, rest = divmod(c_out, 4)
     n2, n1 = divmod(rest, 2)
-    out = graph.tensor(node.output)
-    rq = node.requant
-    u8 = (out.bits == 8 and not out.signed and rq.activation_min == 0
-          and rq.activation_max == 255)
+    u8 = output_mode(node, graph) == 8
     sub_w = w_bits != 8
     c = FC_COSTS
     cost = (c["fixed"] + units * (n4 * g4 + n2 * g2 + n1 * g1) + (n4 + n2 + n1) * c["group"]
