@@ -3,8 +3,9 @@
 Each layer runs bit-exact against the interpreter on the functional Xpulp machine (Unicorn RV32
 plus a Python interpreter for the Xpulp code), the 8 cores' programs one after the other; its
 executed instructions are timed with the RI5CY pipeline model of mixq.deploy.xpulp_timing: on
-one core (all programs in turn) and on the cluster (the slowest core + fork/join, operands in L1,
-no TCDM bank conflicts, no DMA). Cycles are a MODEL, not a measurement.
+one core (all programs in turn) and on the cluster (the slowest core with its TCDM bank-conflict
+stalls + fork/join, operands in L1; --json rows add l2_cycles: the layer tiled into L1 and moved
+from L2 by the DMA, mixq.deploy.cluster_timing). Cycles are a MODEL, not a measurement.
 
     .venv/bin/python bench/pulp_kernels.py [--layers conv3x3,pw,fc] [--isa xpulpv2,xpulpnn] [--json]
 """

@@ -9,7 +9,9 @@
   (cross build), :mod:`mixq.deploy.profile` (instruction counts), :mod:`mixq.deploy.run` (the
   emit -> build -> run -> compare -> profile sequence), :mod:`mixq.deploy.kernel_bench`
   (instructions per MAC of single layers), :mod:`mixq.deploy.host` (host gcc build with
-  sanitizers), :mod:`mixq.deploy.cluster` (a graph's PULP cluster estimate).
+  sanitizers), :mod:`mixq.deploy.cluster` (a graph's shape-only PULP cluster estimate),
+  :mod:`mixq.deploy.cluster_timing` (the cluster model over the executed Xpulp programs: TCDM
+  bank conflicts, L1 tiling, DMA).
 
 Platforms, cycle tables and the cluster model are pure data in :mod:`mixq.platform`.
 """

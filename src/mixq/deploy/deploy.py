@@ -105,7 +105,10 @@ class DeployResult:
         target, cpu, isa, kernels: the platform's name, core, ISA and kernel set.
         host: the host check, or None (no host gcc, or not asked for).
         layers: per layer, in execution order.
-        cluster: the PULP cluster estimate (:func:`mixq.deploy.cluster.estimate_graph`) or None.
+        cluster: a platform with a ``[cluster]``: on an Xpulp core, the cluster model over the
+            executed programs (:func:`mixq.deploy.cluster_timing.cluster_model`: TCDM bank
+            conflicts, L1 tiling, DMA); otherwise the shape-only estimate
+            (:func:`mixq.deploy.cluster.estimate_graph`); None without a cluster.
         model_cycles, model_cycles_note: cycles of the core's pipeline model (the Xpulp cores,
             :mod:`mixq.deploy.xpulp_runner`) and what they are; None elsewhere.
         memory_model: on a platform with ``[memory_timing]``: where code, weights, activations
@@ -113,8 +116,8 @@ class DeployResult:
             the stall cycles they add to ``est_cycles``
             (:meth:`mixq.platform.memory_timing.MemoryTiming.describe`); None elsewhere (every
             access then counts as a hit).
-        cluster_model_cycles: the pipeline model on the PULP cluster (each layer's serial code,
-            slowest core and fork/join, :mod:`mixq.deploy.xpulp_timing`); None elsewhere.
+        cluster_model_cycles: the whole run on the PULP cluster: each layer's ``cluster``
+            model cycles plus the serial code outside the layers; None elsewhere.
     """
 
     bitexact: bool
@@ -253,10 +256,23 @@ def deploy(
     model = cycle_model or record.cycle_model
     est_cycles = prof.total.est_cycles(model, timing)
     modelled = prof.cycles is not None
-    piped = _pipeline_cycles(prof)
-    if piped is not None:  # a pipeline model over the executed trace is the estimate
-        est_cycles = int(sum(piped.values()))
     segments = [prof.segments.get(i) for i in range(len(meta["layers"]))]
+    cluster, cluster_cycles = None, prof.cluster_cycles
+    if platform.cluster is not None and prof.layer_timing is not None:
+        # executed programs: the cluster model over them (TCDM conflicts, tiling, DMA)
+        from mixq.deploy.cluster_timing import cluster_model
+
+        cluster = cluster_model(graph, meta["layers"], prof.layer_timing, platform.cluster)
+        cluster_cycles = {**prof.cluster_cycles, **{i: r["est_cycles"] for i, r in
+                                                    enumerate(cluster["layers"])}}
+    elif platform.cluster is not None:  # no cluster program ran: the shape-only estimate
+        from mixq.deploy.cluster import estimate_graph
+
+        cluster = estimate_graph(graph, platform.cluster)
+    # a pipeline model over the executed trace is the estimate (on the cluster when it ran)
+    piped = cluster_cycles if cluster_cycles is not None else prof.cycles
+    if piped is not None:
+        est_cycles = int(sum(piped.values()))
     layers = tuple(
         LayerResult(layer["name"], layer["function"], int(layer["macs"]),
                     prof.layer_instructions(i),
@@ -267,7 +283,7 @@ def deploy(
                     else None,
                     timing.charge(seg.fills) if timing and seg else None,
                     layer.get("variant") or None, layer.get("kernel_costs") or None,
-                    *_cluster_figures(prof.cluster_cycles, i, int(layer["macs"])))
+                    *_cluster_figures(cluster_cycles, i, int(layer["macs"])))
         for i, (layer, seg) in enumerate(zip(meta["layers"], segments)))
     memory_model = None
     if timing is not None:
@@ -278,11 +294,6 @@ def deploy(
     host = None
     if host_check and len(checked):
         host = _host_check(out / PROJECT_DIR, out, run.samples, run.expected, graph)
-    cluster = None
-    if platform.cluster is not None:
-        from mixq.deploy.cluster import estimate_graph
-
-        cluster = estimate_graph(graph, platform.cluster)
     fit = measure_fit(graph, run.elf, meta)
     result = DeployResult(
         bitexact=bool(len(checked) > 0 and run.mismatches == 0),
@@ -301,18 +312,10 @@ def deploy(
         io_bytes=fit.io_bytes, ram_bytes=fit.ram_bytes, cluster=cluster,
         model_cycles=int(sum(prof.cycles.values())) if modelled else None,
         model_cycles_note=prof.cycles_note if modelled else None, memory_model=memory_model,
-        cluster_model_cycles=(int(sum(prof.cluster_cycles.values()))
-                              if prof.cluster_cycles is not None else None))
+        cluster_model_cycles=(int(sum(cluster_cycles.values()))
+                              if cluster_cycles is not None else None))
     write_json_atomic(out / "deploy.json", result.to_json())
     return result
-
-
-def _pipeline_cycles(prof) -> Optional[dict]:
-    """Per mark index, the cycles of the core's pipeline model (on the cluster when the
-    profile has them: the PULP kernels' 8-core programs), or None on a core without one."""
-    if prof.cluster_cycles is not None:
-        return prof.cluster_cycles
-    return prof.cycles
 
 
 def _cluster_figures(cycles: Optional[dict], i: int, macs: int) -> tuple:

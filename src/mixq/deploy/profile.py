@@ -100,6 +100,8 @@ class InstructionProfile:
         cycles_note: what those cycles are.
         cluster_cycles: mark index -> cycles of the same model on the PULP cluster (the Xpulp
             records: serial code + the slowest core's program + fork/join), or None.
+        layer_timing: mark index -> the timed programs of every core
+            (:class:`mixq.deploy.xpulp_timing.LayerTiming`; the Xpulp records), or None.
     """
 
     total: SegmentCount
@@ -107,6 +109,7 @@ class InstructionProfile:
     cycles: Optional[dict[int, int]] = None
     cycles_note: Optional[str] = None
     cluster_cycles: Optional[dict[int, int]] = None
+    layer_timing: Optional[dict] = None
 
     @property
     def instructions(self) -> int:

@@ -5,8 +5,9 @@
 runs it on :class:`mixq.deploy.emulator_xpulp.XpulpCore` against :func:`mixq.ir.interpret`, and
 times the layer's executed instructions with the RI5CY pipeline model of
 :mod:`mixq.deploy.xpulp_timing`, on one core (every core's program in turn) and on the cluster
-(the slowest core's program + fork/join; no TCDM conflicts, operands in L1): cycles are a
-MODEL, not a measurement.
+(:mod:`mixq.deploy.cluster_timing`: the slowest core's program with its TCDM bank-conflict
+stalls + fork/join, operands in L1 as the PULP-NN figures are; ``l2_cycles`` adds the L1 tiling
+and the DMA from L2): cycles are a MODEL, not a measurement.
 """
 
 from __future__ import annotations
@@ -19,13 +20,15 @@ import numpy as np
 from mixq.codegen.emit import emit_c
 from mixq.codegen.synth import GraphBuilder
 from mixq.deploy.build import build_model_elf
+from mixq.deploy.cluster import geometries_from_graph
+from mixq.deploy.cluster_timing import layer_cycles
 from mixq.deploy.emulator_xpulp import XpulpCore
 from mixq.deploy.riscv import RV32IMC
 from mixq.deploy.run import decode_logits, input_bytes, random_inputs
-from mixq.deploy.xpulp_timing import instruction_table, time_layers
+from mixq.deploy.xpulp_timing import FORK_JOIN_CYCLES, instruction_table, time_layers
 from mixq.errors import MixqError
 from mixq.ir.interpret import interpret
-from mixq.platform.spec import KernelSet
+from mixq.platform.spec import KernelSet, get_platform
 
 # layer -> (input H, W, C; output channels, 0 for depthwise; kernel, 0 for fully connected;
 # stride) ; small enough for the Python handlers
@@ -38,6 +41,7 @@ CASES = {
 }
 PRECISIONS = ((8, 8), (4, 8), (2, 8), (4, 4), (2, 2))  # (w_bits, a_bits)
 ISA_OF = {KernelSet.PULP: "xpulpv2", KernelSet.PULPNN: "xpulpnn"}
+PLATFORM_OF = {KernelSet.PULP: "pulp-open", KernelSet.PULPNN: "pulp-open-nn"}
 
 
 def layer_graph(layer: str, w_bits: int, a_bits: int, seed: int = 0):
@@ -96,8 +100,9 @@ def run_traced(graph, kernel_set: KernelSet, out_dir: Path, inputs: np.ndarray):
 def measure_layer(layer: str, w_bits: int, a_bits: int, kernel_set: KernelSet,
                   samples: int = 2) -> list[dict]:
     """Two benchmark rows, on one core and on the cluster: ``layer w_bits a_bits macs cores
-    cycles mac_per_cycle isa``, plus ``instructions``, ``function`` and the model's
-    ``load_use`` stalls (summed over cores)."""
+    cycles mac_per_cycle isa``, plus ``instructions``, ``function``, the model's ``load_use``
+    stalls (summed over cores) and, on the cluster row, ``tcdm_stall_cycles`` (in ``cycles``)
+    and ``l2_cycles`` / ``tiles`` (operands tiled and moved from L2 by the DMA)."""
     graph = layer_graph(layer, w_bits, a_bits)
     inputs = random_inputs(graph, samples, seed=1)
     with tempfile.TemporaryDirectory(prefix="mixq-pulp-") as tmp:
@@ -106,21 +111,29 @@ def measure_layer(layer: str, w_bits: int, a_bits: int, kernel_set: KernelSet,
     segments[0, -1] = [b for b in segments.get((0, -1), [])
                        if core.image.symbol_at(b[0]) != "mixq_pack_any"]
     timing = time_layers(segments, table)[0]
+    cluster = layer_cycles(geometries_from_graph(graph)[0][1], timing,
+                           get_platform(PLATFORM_OF[kernel_set]).cluster,
+                           int(layers[0]["scratch_bytes"]))
     macs = int(layers[0]["macs"])
-    return [{"layer": layer, "w_bits": w_bits, "a_bits": a_bits, "macs": macs, "cores": cores,
+    in_l1 = cluster["compute_cycles"] - (cluster["tiles"] - 1) * FORK_JOIN_CYCLES
+    rows = [{"layer": layer, "w_bits": w_bits, "a_bits": a_bits, "macs": macs, "cores": cores,
              "cycles": cycles, "mac_per_cycle": round(macs / max(cycles, 1), 3),
              "isa": ISA_OF[kernel_set], "function": layers[0]["function"],
              "instructions": timing.instructions, "load_use": timing.events["load_use"]}
-            for cores, cycles in ((1, timing.cycles), (timing.cores, timing.cluster_cycles))]
+            for cores, cycles in ((1, timing.cycles), (timing.cores, in_l1))]
+    rows[1].update(tcdm_stall_cycles=cluster["tcdm_stall_cycles"],
+                   l2_cycles=cluster["cycles"], tiles=cluster["tiles"])
+    return rows
 
 
 def format_rows(rows) -> str:
     """A plain-text table of :func:`measure_layer` rows."""
     head = f"{'layer':8} {'isa':8} {'w':>2} {'a':>2} {'MACs':>8} {'cores':>5} {'cycles':>9} " \
-           f"{'MAC/cyc':>7}  kernel"
+           f"{'MAC/cyc':>7} {'tcdm':>6} {'from L2':>9}  kernel"
     lines = [head]
     for r in rows:
         lines.append(f"{r['layer']:8} {r['isa']:8} {r['w_bits']:>2} {r['a_bits']:>2} "
                      f"{r['macs']:>8} {r['cores']:>5} {r['cycles']:>9} "
-                     f"{r['mac_per_cycle']:>7.3f}  {r['function']}")
+                     f"{r['mac_per_cycle']:>7.3f} {r.get('tcdm_stall_cycles', ''):>6} "
+                     f"{r.get('l2_cycles', ''):>9}  {r['function']}")
     return "\n".join(lines)

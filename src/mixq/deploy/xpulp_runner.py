@@ -36,7 +36,7 @@ def xpulp_profile(runner, sample: np.ndarray) -> InstructionProfile:
         cycles[seg], cluster[seg] = t.cycles, t.cluster_cycles
         total.instructions += t.instructions
         total.classes.update(t.events)
-    return InstructionProfile(total, counts, cycles, MODEL_NOTE, cluster)
+    return InstructionProfile(total, counts, cycles, MODEL_NOTE, cluster, layers)
 
 
 CYCLE_NOTE = "est_cycles: the cluster cycles (cluster_model_cycles) of the " + MODEL_NOTE

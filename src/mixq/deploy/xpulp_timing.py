@@ -17,8 +17,8 @@ jump (``jal``, ``jalr``)        +1 (2 in all)
 hardware-loop jump back         0 (zero-overhead loops)
 ==============================  ======================================================
 
-Instruction fetch (an ideal instruction cache), TCDM bank conflicts and DMA are not modelled
-here. Input: the static instruction table of an ELF (:func:`instruction_table`, from the
+Instruction fetch (an ideal instruction cache) is not modelled; TCDM bank conflicts and DMA are
+added per layer by :mod:`mixq.deploy.cluster_timing`. Input: the static instruction table of an ELF (:func:`instruction_table`, from the
 disassembly and :func:`mixq.deploy.xpulp.decode`) and the sequence of executed blocks
 (:meth:`mixq.deploy.emulator_xpulp.XpulpCore.trace`).
 """
@@ -46,9 +46,7 @@ TAKEN_BRANCH = 2
 LOAD_USE = 1
 MODEL_NOTE = ("model: RI5CY single-issue pipeline per executed instruction (load-use +1, taken "
               "branch +2, jump +1, mulh +4, div +34, zero-overhead hardware loops; ideal "
-              "instruction fetch, no TCDM conflicts, no DMA); cluster_cycles: serial code + "
-              "the slowest of the 8 cores' executed programs + 50 fork/join cycles (assumed); "
-              "mixq.deploy.xpulp_timing")
+              "instruction fetch); mixq.deploy.xpulp_timing")
 
 
 @dataclass(frozen=True)
@@ -139,11 +137,13 @@ def _uses(prev: InsnInfo, nxt: InsnInfo) -> bool:
 
 @dataclass
 class Timing:
-    """Instructions and modelled cycles of a stream, with the cycles' breakdown."""
+    """Instructions and modelled cycles of a stream, with the cycles' breakdown; ``memory``:
+    its loads and stores (the accesses that may meet in a TCDM bank)."""
 
     instructions: int = 0
     cycles: int = 0
     events: Counter = None
+    memory: int = 0
 
     def __post_init__(self):
         if self.events is None:
@@ -170,13 +170,15 @@ def time_blocks(blocks, table: dict[int, InsnInfo]) -> Timing:
                 a += info.size
             inner = sum(_cost(i) for i in insns)
             stalls = sum(_uses(p, n) for p, n in zip(insns, insns[1:]))
+            memory = sum(i.kind in ("load", "store") for i in insns)
             cache[key] = (insns[0] if insns else None, insns[-1] if insns else None, len(insns),
-                          inner + stalls * LOAD_USE, stalls)
-        first, last, n, cycles, stalls = cache[key]
+                          inner + stalls * LOAD_USE, stalls, memory)
+        first, last, n, cycles, stalls, memory = cache[key]
         if first is None:
             continue
         t.instructions += n
         t.cycles += cycles
+        t.memory += memory
         t.events["load_use"] += stalls
         if prev_last is not None:
             if _uses(prev_last, first):
@@ -200,13 +202,18 @@ class LayerTiming:
     """One layer of a traced run: all its instructions (summed over cores) and two cycle
     figures of the pipeline model: ``cycles`` on ONE core (every core's program in turn) and
     ``cluster_cycles`` on the cluster (serial code + the slowest core + fork/join; no TCDM
-    bank conflicts, no DMA)."""
+    bank conflicts, no DMA: :mod:`mixq.deploy.cluster_timing` adds them); per core
+    (``core_cycles``, ``core_memory``: cycles and loads/stores of each forked core's program,
+    empty when the layer ran serially) and of the serial code (``serial_cycles``)."""
 
     instructions: int
     events: Counter
     cycles: int
     cluster_cycles: int
     cores: int
+    serial_cycles: int = 0
+    core_cycles: tuple = ()
+    core_memory: tuple = ()
 
 
 def time_layers(segments: dict, table: dict[int, InsnInfo]) -> dict[int, LayerTiming]:
@@ -231,5 +238,7 @@ def time_layers(segments: dict, table: dict[int, InsnInfo]) -> dict[int, LayerTi
         out[layer] = LayerTiming(
             serial.instructions + sum(t.instructions for t in timed.values()), events,
             serial.cycles + sum(t.cycles for t in timed.values()),
-            serial.cycles + parallel + (FORK_JOIN_CYCLES if timed else 0), max(len(timed), 1))
+            serial.cycles + parallel + (FORK_JOIN_CYCLES if timed else 0), max(len(timed), 1),
+            serial.cycles, tuple(timed[c].cycles for c in sorted(timed)),
+            tuple(timed[c].memory for c in sorted(timed)))
     return out

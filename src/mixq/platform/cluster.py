@@ -1,8 +1,10 @@
 """Latency ESTIMATE of a layer on a GAP8-class PULP cluster: L2 -> L1 tiling, DMA and compute.
 
-Nothing here is measured: there is no PULP cluster (nor an emulator of its Xpulp instructions)
-on the machines mixq runs on. The model follows the structure of the published kernels and is
-calibrated against published figures; every figure it produces is an estimate.
+Shape-only: it needs no executed program, so it serves where none runs (the latency-aware bit
+allocation, :mod:`mixq.platform.latency`, and the portable-kernel target ``pulp-xpulpnn``); on
+the Xpulp cores the deploy flow times the executed programs instead
+(:mod:`mixq.deploy.cluster_timing`). The model follows the structure of the published kernels
+and is calibrated against published figures; every figure it produces is an estimate.
 
 Per layer (:func:`layer_latency`):
 

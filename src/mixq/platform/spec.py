@@ -23,7 +23,7 @@ Schema (``[cluster]``, ``[latency]`` and ``[memory_timing]`` are optional)::
     ram_bytes = 524_288
     [cluster]                     # a PULP cluster (mixq.platform.cluster latency model)
     cores, clock_hz, simd ('xpulpv2' | 'xpulpnn'), l1_bytes, l1_reserved_bytes, l2_bytes,
-    l3_bytes, dma_bytes_per_cycle, dma_setup_cycles, l3_bytes_per_cycle
+    l3_bytes, dma_bytes_per_cycle, dma_setup_cycles, l3_bytes_per_cycle, tcdm_banks (optional)
     [latency]                     # an MCU: estimated cycles per MAC, keys 'w<bits>a<bits>'
     cycles_per_mac = {...}, dw_cycles_per_mac = {...}
     [memory_timing]               # memory assumptions of the cycle estimate (flash wait
@@ -80,7 +80,7 @@ _SCHEMA = {
                 "l1_bytes": (int, True), "l1_reserved_bytes": (int, True),
                 "l2_bytes": (int, True), "l3_bytes": (int, True),
                 "dma_bytes_per_cycle": (_NUM, True), "dma_setup_cycles": (_NUM, True),
-                "l3_bytes_per_cycle": (_NUM, True)},
+                "l3_bytes_per_cycle": (_NUM, True), "tcdm_banks": (int, False)},
     "latency": {"cycles_per_mac": (dict, True), "dw_cycles_per_mac": (dict, False)},
     "memory_timing": memory_timing.SCHEMA,
 }
@@ -101,6 +101,7 @@ class ClusterSpec:
         dma_bytes_per_cycle: L2 -> L1 DMA bandwidth in bytes per cluster cycle.
         dma_setup_cycles: cycles to program and wait for one DMA transfer.
         l3_bytes_per_cycle: L3 -> L2 bandwidth in bytes per cluster cycle.
+        tcdm_banks: word-interleaved banks of the L1 TCDM (optional, 16: PULP-open and GAP8).
     """
 
     cores: int
@@ -113,6 +114,7 @@ class ClusterSpec:
     dma_bytes_per_cycle: float
     dma_setup_cycles: float
     l3_bytes_per_cycle: float
+    tcdm_banks: int = 16
 
     @property
     def l1_usable_bytes(self) -> int:
@@ -256,7 +258,9 @@ def parse_platform(data: dict, where: str = "platform") -> Platform:
             raise _fail(where, "[cluster] needs cores >= 1 and l1_reserved_bytes < l1_bytes")
         if c["dma_bytes_per_cycle"] <= 0 or c["l3_bytes_per_cycle"] <= 0 or c["clock_hz"] <= 0:
             raise _fail(where, "[cluster] bandwidths and clock_hz must be positive")
-        cluster = ClusterSpec(**{k: c[k] for k in _SCHEMA["cluster"]})
+        if c.get("tcdm_banks", 1) < 1:
+            raise _fail(where, "[cluster] tcdm_banks must be >= 1")
+        cluster = ClusterSpec(**{k: c[k] for k in _SCHEMA["cluster"] if k in c})
     per_mac, dw_per_mac = {}, {}
     if "latency" in top:
         lat = _check_section(where, "latency", top["latency"])

@@ -1,0 +1,141 @@
+"""Cycles of each layer on the PULP cluster from its EXECUTED programs: a MODEL, labelled so.
+
+Inputs: the RI5CY pipeline model's cycles of every core's executed program per layer
+(:class:`mixq.deploy.xpulp_timing.LayerTiming`: the functional Xpulp machine runs the untiled
+layer, the 8 programs one after the other), the layer's L1 tiling
+(:func:`mixq.platform.tiling.choose_tiling`, with the kernel's real scratch bytes) and the
+platform's ``[cluster]`` (DMA bandwidth and set-up cost, TCDM banks).
+
+Per layer (:func:`layer_cycles`):
+
+1. **TCDM bank conflicts.** The L1 is ``tcdm_banks`` word-interleaved banks (16 on PULP-open
+   and GAP8); a load or store of a core waits one cycle when another core's access reaches the
+   same bank in the same cycle and wins the round-robin arbitration. Assumption: every
+   access goes to the TCDM (all operands, stacks included, are in L1 once tiled), its bank is
+   uniformly random and independent of the other cores', and the cores run at the same time.
+   A core ``i`` issuing ``a_i`` accesses then stalls ``a_i * sum_{j != i} r_j / (2 * banks)``
+   cycles, with ``r_j`` = accesses / cycles of core ``j`` (the expected number of other
+   cores' requests to its bank in a cycle, half of them won by the other core). A layer that
+   runs on one core has no conflicts. The DMA's own TCDM port is not counted.
+2. **Compute**: the layer's serial code + the slowest core (its cycles + stalls) + fork/join
+   (:data:`mixq.deploy.xpulp_timing.FORK_JOIN_CYCLES`, an assumption) once per tile. Each tile
+   takes its share by output elements (the kernels' cost per output is uniform).
+3. **DMA and double buffering** (:func:`mixq.platform.tiling.tiled_cycles`): first tile's
+   load, per tile max(compute, next load + previous store), last tile's store. Operands and
+   weights are taken to be in L2 (no L3 streaming).
+
+The functional machine does not execute the tiles or the DMA: the tiling and transfers are
+arithmetic on the executed untiled layer, which computes the same outputs.
+"""
+
+from __future__ import annotations
+
+from mixq.deploy.cluster import geometries_from_graph
+from mixq.deploy.xpulp_timing import FORK_JOIN_CYCLES, LayerTiming
+from mixq.platform.spec import ClusterSpec
+from mixq.platform.tiling import LayerGeometry, choose_tiling, tiled_cycles
+
+MODEL_NOTE = ("model: per layer, the RI5CY pipeline model over each core's executed program "
+              "(mixq.deploy.xpulp_timing) + TCDM bank conflicts (uniform random banks, "
+              "round-robin) + fork/join per tile (assumed) + L2<->L1 DMA of the L1 tiling "
+              "(mixq.platform.tiling: double buffered, bandwidth and set-up cost from the "
+              "platform spec); tiles and DMA computed, not executed; mixq.deploy.cluster_timing")
+
+
+def tcdm_stalls(core_cycles, core_memory, banks: int) -> tuple[int, ...]:
+    """Stall cycles of each core from TCDM bank conflicts (model of this module's docstring).
+
+    Args:
+        core_cycles: cycles of each core's program without conflicts.
+        core_memory: loads and stores of each core's program.
+        banks: the TCDM's word-interleaved banks.
+
+    Example:
+        >>> tcdm_stalls([1000, 1000], [500, 500], 16)  # 500 * 0.5 / 32
+        (8, 8)
+        >>> tcdm_stalls([1000], [500], 16)
+        (0,)
+    """
+    rates = [m / c if c else 0.0 for c, m in zip(core_cycles, core_memory)]
+    total = sum(rates)
+    return tuple(int(round(m * (total - r) / (2 * banks)))
+                 for m, r in zip(core_memory, rates))
+
+
+def layer_cycles(g: LayerGeometry, timing: LayerTiming, cluster: ClusterSpec,
+                 scratch_bytes: int, name: str = "") -> dict:
+    """One layer's cluster cycles (this module's model) and their parts.
+
+    Args:
+        g: the layer (:mod:`mixq.deploy.cluster` reads it from the graph).
+        timing: the layer's executed programs, timed.
+        cluster: the platform's cluster.
+        scratch_bytes: the kernel's scratch in L1 (all cores; the emitted layer's
+            ``scratch_bytes``).
+        name: the layer's name (error messages).
+
+    Returns:
+        ``{"cycles", "compute_cycles", "tcdm_stall_cycles", "dma_cycles",
+        "exposed_dma_cycles", "tiles", "tile_rows", "tile_channels", "l1_bytes",
+        "double_buffered"}``.
+
+    Raises:
+        MixqError: the layer cannot be tiled into L1.
+    """
+    t = choose_tiling(g, cluster.l1_usable_bytes, scratch_bytes, cluster.dma_bytes_per_cycle,
+                      cluster.dma_setup_cycles, name)
+    stalls = tcdm_stalls(timing.core_cycles, timing.core_memory, cluster.tcdm_banks)
+    busy = [c + s for c, s in zip(timing.core_cycles, stalls)]
+    slowest = max(range(len(busy)), key=busy.__getitem__) if busy else None
+    forks = FORK_JOIN_CYCLES * t.tiles if busy else 0
+    compute = timing.serial_cycles + (busy[slowest] if busy else 0) + forks
+    timed = tiled_cycles(t, compute, cluster.dma_bytes_per_cycle, cluster.dma_setup_cycles)
+    return {"cycles": timed.cycles, "compute_cycles": int(compute),
+            "tcdm_stall_cycles": stalls[slowest] if busy else 0,
+            "dma_cycles": timed.dma_cycles, "exposed_dma_cycles": timed.exposed_dma_cycles,
+            "tiles": t.tiles, "tile_rows": t.h, "tile_channels": t.c, "l1_bytes": t.l1_bytes,
+            "double_buffered": t.double_buffered}
+
+
+def cluster_model(graph, layers: list[dict], timings: dict[int, LayerTiming],
+                  cluster: ClusterSpec) -> dict:
+    """The ``cluster`` entry of ``deploy.json`` on an Xpulp target: every layer's cycles by
+    :func:`layer_cycles` and the sum.
+
+    Args:
+        graph: the integer graph deployed.
+        layers: the emitted layers' metadata (``name``, ``macs``, ``scratch_bytes``), in the
+            order of the trace's segments.
+        timings: segment index -> the timed layer (:func:`mixq.deploy.xpulp_timing.
+            time_layers`).
+        cluster: the platform's cluster.
+
+    Returns:
+        ``{"note", "cores", "clock_hz", "simd", "tcdm_banks", "est_cycles", "est_latency_ms",
+        "layers": [{"name", "kind", "macs", "est_cycles", "macs_per_cycle", ...}]}`` (the
+        keys of the shape-only estimate, :func:`mixq.deploy.cluster.estimate_graph`, plus the
+        parts of :func:`layer_cycles`).
+    """
+    geometry = dict(geometries_from_graph(graph))
+    rows = []
+    for i, layer in enumerate(layers):
+        g, timing = geometry[layer["name"]], timings.get(i)
+        if layer.get("zero_copy"):  # nothing runs, nothing moves
+            part = {"cycles": 0, "compute_cycles": 0, "tcdm_stall_cycles": 0, "dma_cycles": 0,
+                    "exposed_dma_cycles": 0, "tiles": 0, "tile_rows": 0, "tile_channels": 0,
+                    "l1_bytes": 0, "double_buffered": False}
+        else:
+            part = layer_cycles(g, timing or LayerTiming(0, None, 0, 0, 1), cluster,
+                                int(layer.get("scratch_bytes", 0)), layer["name"])
+        macs = int(layer["macs"])
+        rows.append({"name": layer["name"], "kind": g.kind, "macs": macs,
+                     "est_cycles": part.pop("cycles"),
+                     "macs_per_cycle": 0.0, **part})
+        rows[-1]["macs_per_cycle"] = round(macs / max(rows[-1]["est_cycles"], 1), 3)
+    total = sum(r["est_cycles"] for r in rows)
+    return {"note": MODEL_NOTE, "cores": cluster.cores, "clock_hz": int(cluster.clock_hz),
+            "simd": cluster.simd, "tcdm_banks": cluster.tcdm_banks, "est_cycles": int(total),
+            "est_latency_ms": round(total / cluster.clock_hz * 1e3, 6), "layers": rows}
+
+
+__all__ = ["MODEL_NOTE", "cluster_model", "layer_cycles", "tcdm_stalls"]
