@@ -58,17 +58,17 @@ def add_exe(tmp_path_factory):
 def _rules() -> list[tuple[int, ...]]:
     rng = np.random.default_rng(15)
     rules = [  # (ma, mb, shift, a_signed, b_signed, act_min, act_max)
-        (round(0.53 * 2**30), round(1.1 * 2**30), 30, 0, 0, 0, 255),    # down 14
-        (round(-0.7 * 2**31), round(0.9 * 2**31), 31, 1, 0, 0, 255),    # down 15
-        (round(0.25 * 2**32), round(0.3 * 2**32), 32, 0, 1, 0, 255),    # down 16
-        (round(0.7 * 2**31), round(-0.9 * 2**31), 31, 0, 0, 0, 255),    # unsigned, down 15
-        (round(0.45 * 2**32), round(0.3 * 2**32), 32, 0, 0, 0, 255),    # unsigned, down 16
         ((1 << 31) - (1 << 15) - 1, -(1 << 31), 31, 1, 1, 0, 255),      # widest high halves
         (3 << 14, -(5 << 13), 16, 1, 1, 0, 255),                        # shift 16: down 0
         (1 << 30, (1 << 30) - 1, MAX_SMLAD_SHIFT, 1, 0, 0, 255),        # the largest shift
         (round(0.6 * 2**24), round(0.6 * 2**24), 24, 0, 0, 10, 200),    # a narrow clamp
     ]
-    for _ in range(9):  # random rules over the whole accepted range
+    for shift in (29, 30, 31, 32):  # the specialised loops: every signedness at each shift
+        for a_signed, b_signed in ((0, 0), (1, 0), (0, 1), (1, 1)):
+            ra, rb = rng.uniform(-1, 1, 2) * 2.0 ** (30 - shift)
+            rules.append((round(ra * 2**shift), round(rb * 2**shift), shift, a_signed, b_signed,
+                          0, 255))
+    for _ in range(6):  # random rules over the whole accepted range
         shift = int(rng.integers(16, MAX_SMLAD_SHIFT + 1))
         ma, mb = (int(m) for m in rng.integers(-(1 << 31), (1 << 31) - (1 << 15), 2))
         lo = int(rng.integers(0, 128))

@@ -26,6 +26,7 @@ RULES = [
     (0.9, 0.8, 12, 0, 255),         # below it: the reference kernel
     (2**-20, 2**-21, 50, 0, 255),   # above the SMLAD add's 47: the SMLAL add
     (0.99999, 0.5, 31, 0, 255),     # a multiplier whose high halfword overflows int16: SMLAL
+    (0.7, -0.6, 31, 0, 255),        # (u8, u8): the SMLAD add's loop without the sign flip
 ]
 
 
@@ -50,8 +51,9 @@ def _add_chain() -> Graph:
     t = b.add(u, x)                       # (u8, s8)
     t = b.add(x, t)                       # (s8, u8)
     t = b.add(t, u)                       # (u8, u8)
-    for _ in range(len(RULES) - 4):
+    for _ in range(len(RULES) - 5):
         t = b.add(t, x)
+    t = b.add(t, u)                       # (u8, u8)
     return _with_rules(b.build(t))
 
 
@@ -70,7 +72,8 @@ def test_eltwise_dsp_kernels_bitexact(tmp_path, make):
     if make is _pools:
         assert kernels == ["mixq_avgpool_dsp_u8"]
     else:
-        assert kernels == ["mixq_add_smlad_u8"] * 6 + ["mixq_add_any"] + ["mixq_add_dsp_u8"] * 2
+        assert kernels == (["mixq_add_smlad_u8"] * 6 + ["mixq_add_any"] +
+                           ["mixq_add_dsp_u8"] * 2 + ["mixq_add_smlad_u8"])
         per_element = [layer.instructions / graph.tensor(node.output).numel
                        for layer, node in zip(result.layers, graph.nodes)
                        if layer.kernel in ("mixq_add_dsp_u8", "mixq_add_smlad_u8")]

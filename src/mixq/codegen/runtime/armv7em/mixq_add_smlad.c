@@ -94,18 +94,25 @@ void mixq_add_smlad_u8(const mixq_add_params_t *p, const uint8_t *input_a, const
     int32_t i = 0;
     (void)scratch;
     if (lo == 0 && hi == 255) {
-        /* one loop per common shift, s = 30, 31, 32 (ratios 0.25..2), with unsigned inputs (no
-         * flip); the shift and the flip stay variables in the others */
+        /* one loop per common shift, s = 29..32 (ratios 0.25..4), the shift folded into USAT,
+         * with and without the flip; the shift stays a variable in the others */
         const int32_t words = n / 4;
-        if (flip == 0u && down == 14) {
-            i = mixq_add_smlad_words(input_a, input_b, output, words, 0u, mh, ml, rh, rl, 14);
-        } else if (flip == 0u && down == 15) {
-            i = mixq_add_smlad_words(input_a, input_b, output, words, 0u, mh, ml, rh, rl, 15);
-        } else if (flip == 0u && down == 16) {
-            i = mixq_add_smlad_words(input_a, input_b, output, words, 0u, mh, ml, rh, rl, 16);
-        } else {
+#define MIXQ_ADD_SMLAD_CASE(d)                                                                \
+    case d:                                                                                   \
+        i = flip ? mixq_add_smlad_words(input_a, input_b, output, words, flip, mh, ml, rh, rl, \
+                                        d)                                                    \
+                 : mixq_add_smlad_words(input_a, input_b, output, words, 0u, mh, ml, rh, rl,   \
+                                        d);                                                   \
+        break;
+        switch (down) {
+            MIXQ_ADD_SMLAD_CASE(13)
+            MIXQ_ADD_SMLAD_CASE(14)
+            MIXQ_ADD_SMLAD_CASE(15)
+            MIXQ_ADD_SMLAD_CASE(16)
+        default:
             i = mixq_add_smlad_words(input_a, input_b, output, words, flip, mh, ml, rh, rl, down);
         }
+#undef MIXQ_ADD_SMLAD_CASE
     }
     for (; i < n; ++i) { /* narrow clamps and the last n % 4 elements */
         const uint32_t x = ((uint32_t)input_a[i] | (uint32_t)input_b[i] << 16) ^ (flip & 0x800080u);
