@@ -44,6 +44,14 @@ int32_t mixq_conv2d_dsp_win_scratch_bytes(const mixq_conv_params_t *p) {
          mixq_dsp_stage_bytes(p);
 }
 
+/* mixq_dsp_expand of one tap with the code width a constant in each call (one copy per width). */
+MIXQ_INLINE mixq_u32a *mixq_dsp_expand_tap(mixq_u32a *d, const uint8_t *src, int32_t n,
+                                           int32_t bits, int32_t stride, int32_t *sum) {
+  if (bits == 8) return mixq_dsp_expand(d, src, n, 8, stride, sum);
+  if (bits == 4) return mixq_dsp_expand(d, src, n, 4, stride, sum);
+  return mixq_dsp_expand(d, src, n, 2, stride, sum);
+}
+
 /* Widen the receptive field of output pixel `pix` into k_lanes lanes, groups of four lanes
  * `stride` words apart; returns the sum of its activation codes when want_sum. */
 static int32_t mixq_dsp_im2col(const mixq_conv_params_t *p, const uint8_t *input, int32_t pix,
@@ -66,13 +74,7 @@ static int32_t mixq_dsp_im2col(const mixq_conv_params_t *p, const uint8_t *input
         continue;
       }
       const uint8_t *src = input + (iy * p->in_w + ix) * px_bytes;
-      if (bits == 8) {
-        d = mixq_dsp_expand(d, src, p->in_c, 8, stride, s);
-      } else if (bits == 4) {
-        d = mixq_dsp_expand(d, src, p->in_c, 4, stride, s);
-      } else {
-        d = mixq_dsp_expand(d, src, p->in_c, 2, stride, s);
-      }
+      d = mixq_dsp_expand_tap(d, src, p->in_c, bits, stride, s);
     }
   }
   while (d < end) MIXQ_EMIT2(d, stride, 0u, 0u);
@@ -405,13 +407,7 @@ MIXQ_INLINE int32_t mixq_dsp_im2col_1x1(const mixq_conv_params_t *p, const uint8
   mixq_u32a *const end = d + k_lanes / 4 * stride;
   int32_t sum = 0;
   int32_t *const s = want_sum ? &sum : NULL;
-  if (bits == 8) {
-    d = mixq_dsp_expand(d, src, p->in_c, 8, stride, s);
-  } else if (bits == 4) {
-    d = mixq_dsp_expand(d, src, p->in_c, 4, stride, s);
-  } else {
-    d = mixq_dsp_expand(d, src, p->in_c, 2, stride, s);
-  }
+  d = mixq_dsp_expand_tap(d, src, p->in_c, bits, stride, s);
   while (d < end) MIXQ_EMIT2(d, stride, 0u, 0u);
   return sum;
 }
