@@ -68,3 +68,9 @@ def test_steps_start_at_the_measurement_and_change_what_they_name():
         steps_markdown(report))
     # no library facts (e.g. a library without latches): no steps, nothing in hw.md
     assert architecture_steps({"design_points": [int8, tern], "libraries": {}}) == []
+
+
+def test_points_measured_with_clock_gating_are_not_gated_again():
+    report = {"design_points": [_point("int8", 8, 1), _point("ternary_sparse", 2, 2)],
+              "libraries": {"lib": LIB}, "config": {"clock_gating": True}}
+    assert [r["step"] for r in architecture_steps(report)] == list(STEPS[:-1])
