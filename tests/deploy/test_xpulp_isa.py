@@ -122,6 +122,10 @@ t_loads:            # a0 = io: [0] base address; outputs at io[1..]
  .insn r 0x03, 7, 0x20, t0, t1, t2   # p.lbu t0, t2(t1)
  sw t0, 32(a0)
  sw t1, 36(a0)
+ li t2, 5
+ .insn r 0x0b, 7, 0x20, t0, t1, t2   # p.lbu t0, t2(t1!)  (the depthwise plane gather)
+ sw t0, 40(a0)
+ sw t1, 44(a0)
  ret
 
 .globl t_stores
@@ -292,7 +296,7 @@ def test_post_increment_loads(core):
     core.write("mem", bytes(range(0x80, 0xC0)))
     core.write("io", base.to_bytes(4, "little") + bytes(60))
     core.call("t_loads", ("io",))
-    out = [int.from_bytes(core.read("io")[4 * k:4 * k + 4], "little") for k in range(10)]
+    out = [int.from_bytes(core.read("io")[4 * k:4 * k + 4], "little") for k in range(12)]
     mem = bytes(range(0x80, 0xC0))
     assert out[1] == 0xFFFF_FF80                          # p.lb sign-extends mem[0]
     assert out[2] == mem[3]                               # p.lbu at base + 3
@@ -302,6 +306,7 @@ def test_post_increment_loads(core):
     assert out[6] == base + 10                            # 3 - 1 + 2 + 2 + 4
     assert out[7] == int.from_bytes(mem[10:14], "little")  # p.lw t0, t2(t1!)
     assert out[8] == mem[2] and out[9] == base + 6         # p.lbu t0, t2(t1): no increment
+    assert out[10] == mem[6] and out[11] == base + 11      # p.lbu t0, t2(t1!): rs1 += 5
 
 
 def test_post_increment_stores(core):
