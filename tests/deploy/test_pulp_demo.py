@@ -115,7 +115,9 @@ def test_demo_models_bitexact_on_the_xpulp_core(tmp_path, demo_graphs, target, m
         assert r["host"] is None or r["host"]["bitexact"]
         assert r["cpu"].startswith("ri5cy") and "model" in r["model_cycles_note"]
         assert r["model_cycles"] >= sum(layer["model_cycles"] for layer in r["layers"]) > 0
-        pulp = [layer for layer in r["layers"] if layer["kernel"].startswith("mixq_pulp_conv")]
+        # every layer runs a pulp kernel (conv, depthwise, pool) split over the cores
+        assert all(layer["kernel"].startswith("mixq_pulp_") for layer in r["layers"])
+        pulp = [layer for layer in r["layers"] if layer["macs"]]
         assert pulp and all(layer["mac_per_cycle"] > 0 for layer in pulp)
         # the 8 cores' programs: each PULP layer faster on the cluster, the run too
         assert all(layer["cluster_mac_per_cycle"] > 2 * layer["mac_per_cycle"] for layer in pulp)

@@ -100,10 +100,15 @@ static void dw_plane(const mixq_conv_params_t *p, const uint8_t *input, int32_t 
         const uint8_t *src = input + (iy0 + j) * p->in_w * row_bytes;
         if (p->in_bits == 8) {
             dw_gather8(dst, src + c, row_bytes, n);
-        } else {
-            for (int32_t x = 0; x < n; x++) {
-                dst[x] = (uint8_t)mixq_load_code(src + x * row_bytes, c, p->in_bits,
-                                                 p->in_signed);
+        } else {  /* the code's field sits at the same bit of every pixel's byte */
+            const int32_t per_log2 = mixq_codes_per_byte_log2(p->in_bits);
+            const int32_t up = 32 - p->in_bits - (c & ((1 << per_log2) - 1)) * p->in_bits;
+            const int32_t down = 32 - p->in_bits;
+            src += c >> per_log2;
+            for (int32_t x = 0; x < n; x++, src += row_bytes) {
+                const uint32_t field = (uint32_t)*src << up;  /* the code in the top bits */
+                const uint32_t sign = (uint32_t)p->in_signed & (field >> 31);
+                dst[x] = (uint8_t)((field >> down) - (sign << p->in_bits));
             }
         }
     }
