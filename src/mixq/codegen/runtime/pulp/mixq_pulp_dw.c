@@ -189,21 +189,45 @@ typedef struct {
                                            q.act_max); \
     }
 
-/* Output rows of one channel whose windows are 3 x (<= 4), 8-bit outputs: row i's windows start
- * at a + i * step_y (plane), its outputs at y + i * y_row (the channel's byte of the first pixel).
- * Out of line, so that the weights and the requantization constants stay in registers. */
-__attribute__((noinline)) static void dw_rows3(const uint8_t *plane, int32_t step_y,
-                                               int32_t step_x, int32_t stride, const uint32_t *w,
-                                               uint8_t *out, int32_t y_row, int32_t out_row,
-                                               int32_t rows, int32_t n, const dw_requant_t *rq,
-                                               int32_t a_signed)
+/* One core's share of a layer whose windows are 3 x (<= 4) with 8-bit inputs, weights and
+ * outputs, set up once per core: the hot path. */
+typedef struct {
+    const uint8_t *src;        /* input row of plane row j0, at channel 0 */
+    uint8_t *dst;              /* plane row j0, column pad_left */
+    int32_t gather_rows, n;    /* input rows in the plane (j1 - j0), codes per row */
+    int32_t pixel_bytes, in_row_bytes;
+    uint8_t *plane;
+    int32_t stride, step_y, step_x;
+    uint8_t *out;              /* first output pixel of the share, channel 0 */
+    int32_t out_rows, out_w, out_row, y_row;
+    int32_t a_signed, act_min, act_max;
+    const uint32_t *weight;    /* 3 words per channel */
+    const int64_t *bias;
+    const int32_t *multiplier, *shift;
+} dw_core3_t;
+
+/* Channel ch of a dw_core3_t share: its plane rows (p.lbu / p.sb gathers), then per output
+ * 3 p.lw (unaligned, row stride post-increment) and 3 dot products with the weights in
+ * registers, the requantization and one byte store. Out of line, with every constant of the
+ * loop in a register. */
+__attribute__((noinline)) static void dw_channel3(const dw_core3_t *g, int32_t ch)
 {
-    const uint32_t w0 = w[0], w1 = w[1], w2 = w[2];
-    const dw_requant_t q = *rq;
+    const uint8_t *src = g->src + ch;
+    uint8_t *dst = g->dst;
+    for (int32_t j = 0; j < g->gather_rows; j++, src += g->in_row_bytes, dst += g->stride) {
+        dw_gather8(dst, src, g->pixel_bytes, g->n);
+    }
+    const uint32_t w0 = g->weight[3 * ch], w1 = g->weight[3 * ch + 1], w2 = g->weight[3 * ch + 2];
+    const dw_requant_t q = {g->bias[ch], g->multiplier[ch], g->shift[ch], g->act_min,
+                            g->act_max};
+    const int32_t stride = g->stride, step_x = g->step_x, step_y = g->step_y;
+    const int32_t n = g->out_w, out_row = g->out_row, y_row = g->y_row, rows = g->out_rows;
+    const uint8_t *plane = g->plane;
+    uint8_t *out = g->out + ch;
     for (int32_t i = 0; i < rows; i++, plane += step_y, out += y_row) {
         const uint8_t *a = plane;
         uint8_t *y = out;
-        if (a_signed) {
+        if (g->a_signed) {
             DW_ROW3(MIXQ_SDOTSP_B)
         } else {
             DW_ROW3(MIXQ_SDOTUSP_B)
@@ -230,6 +254,24 @@ static void pulp_dw(const mixq_conv_params_t *p, const uint8_t *input, uint8_t *
     const int32_t step_y = p->stride_h * stride, step_x = p->stride_w;
     const int32_t act_min = p->act_min, act_max = p->act_max;
     dw_zero(plane, rows * stride);  /* the padding, shared by every channel's plane */
+#if defined(__riscv)
+    if (k_h == 3 && words == 1 && out_bits == 8 && p->in_bits == 8 && p->w_bits == 8) {
+        const int32_t iy0 = r[0] * p->stride_h - p->pad_top, left = p->pad_left;
+        const int32_t j0 = iy0 < 0 ? -iy0 : 0, j1 = p->in_h - iy0 < rows ? p->in_h - iy0 : rows;
+        const int32_t pixel_bytes = p->in_c;
+        const dw_core3_t g = {
+            input + (iy0 + j0) * p->in_w * pixel_bytes, plane + j0 * stride + left,
+            j1 > j0 ? j1 - j0 : 0, p->in_w < stride - left ? p->in_w : stride - left,
+            pixel_bytes, p->in_w * pixel_bytes, plane, stride, step_y, step_x,
+            output + r[0] * out_w * out_row, r[1] - r[0], out_w, out_row, out_w * out_row,
+            a_signed, act_min, act_max, (const uint32_t *)(const void *)p->weight, p->bias,
+            p->multiplier, p->shift};
+        for (int32_t ch = c[0]; ch < c[1]; ch++) {
+            dw_channel3(&g, ch);
+        }
+        return;
+    }
+#endif
     for (int32_t ch = c[0]; ch < c[1]; ch++) {
         dw_plane(p, input, ch, r[0] * p->stride_h - p->pad_top, rows, plane, stride);
         const uint32_t *w = wbuf;
@@ -239,13 +281,6 @@ static void pulp_dw(const mixq_conv_params_t *p, const uint8_t *input, uint8_t *
             dw_weights(p, ch, (uint8_t *)wbuf);
         }
         const dw_requant_t q = {p->bias[ch], p->multiplier[ch], p->shift[ch], act_min, act_max};
-#if defined(__riscv)
-        if (k_h == 3 && words == 1 && out_bits == 8) {
-            dw_rows3(plane, step_y, step_x, stride, w, output + r[0] * out_w * out_row + ch,
-                     out_w * out_row, out_row, r[1] - r[0], out_w, &q, a_signed);
-            continue;
-        }
-#endif
         for (int32_t oy = r[0]; oy < r[1]; oy++) {
             const uint8_t *a = plane + (oy - r[0]) * step_y;
             uint8_t *y = output + oy * out_w * out_row;
