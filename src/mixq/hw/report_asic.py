@@ -58,7 +58,12 @@ def asic_markdown(report: dict) -> list[str]:
            "Each engine mapped with Yosys (`dfflibmap`, `abc -liberty`), timed with OpenSTA, "
            "the benchmark run replayed on the mapped netlist (bit-exact against the RTL every "
            "cycle) and priced with the library's internal-power tables, pin capacitances, "
-           "wire-load model and leakage; flip-flop clock pins count every cycle. Buffers are "
+           "wire-load model and leakage; " + (
+               "clock gating (`--clock-gating`): flip-flops with an enable are clocked through "
+               "the library's clock-gating cell and their clock pins count only in enabled "
+               "cycles, the others every cycle. " if report.get("config", {}).get("clock_gating")
+               else "flip-flop clock pins count every cycle. ") +
+           "Buffers are "
            "IHP SG13G2 SRAM macros (energy per access x accesses, area per macro). Equal "
            "throughput: both engines do lanes x channels MACs per cycle and each library's "
            "points run at one common clock, the slowest engine's fmax (equal clock); leakage is "
