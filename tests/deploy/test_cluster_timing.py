@@ -6,20 +6,22 @@ from collections import Counter
 import pytest
 
 from mixq.deploy.cluster_timing import layer_cycles, tcdm_stalls
+from mixq.deploy.deploy import deploy, deploy_summary
 from mixq.deploy.xpulp_timing import FORK_JOIN_CYCLES, LayerTiming
 from mixq.platform.spec import get_platform
 from mixq.platform.tiling import LayerGeometry
 
-from deploy_graphs import deploy_json, small_graph
+from deploy_graphs import small_graph
 
 CLUSTER = get_platform("pulp-open-nn").cluster
 
 
 @pytest.mark.cross
 def test_deploy_json_cluster_entry_from_the_executed_programs(tmp_path):
-    r = deploy_json(small_graph(), tmp_path, target="pulp-open-nn", emulate=1,
+    result = deploy(small_graph(), tmp_path, get_platform("pulp-open-nn"), emulate=1,
                     host_check=False)
-    c = r["cluster"]
+    r, c = result.to_json(), result.cluster
+    assert "cluster ~" in deploy_summary(result) and "cycles (model," in deploy_summary(result)
     assert r["bitexact"] and c["note"].startswith("model:") and c["tcdm_banks"] == 16
     assert c["est_cycles"] == sum(layer["est_cycles"] for layer in c["layers"])
     assert r["cluster_model_cycles"] >= c["est_cycles"]
@@ -53,3 +55,27 @@ def test_large_layer_tiles_hide_dma_under_compute():
         FORK_JOIN_CYCLES * r["tiles"]
     assert r["exposed_dma_cycles"] < r["dma_cycles"] / 10  # mostly hidden
     assert r["cycles"] == r["compute_cycles"] + r["exposed_dma_cycles"]
+
+
+def test_report_names_the_cluster_model_on_the_xpulp_cores():
+    from mixq.report.render import render_markdown
+
+    row = {"name": "m", "top1_float": 0.9, "top1_fakequant": 0.9, "top1_integer": 0.9,
+           "flash_bytes": 1, "ram_peak_bytes": 1, "macs": 1, "fits": True,
+           "integer_mismatches": 0, "bitexact": True, "emulated_samples": 1,
+           "deployed_flash_bytes": 1, "arena_bytes": 1, "arena_lower_bound_bytes": 1,
+           "instructions": 1, "est_cycles": 1, "est_latency_ms": 0.1, "clock_hz": 250e6,
+           "target": "pulp-open-nn", "cpu": "ri5cy-xpulpnn", "est_cluster_latency_ms": 0.01,
+           "est_cluster_cycles": 1, "cluster_clock_hz": 250e6, "cluster_cores": 8}
+    md = render_markdown({"budget": {"flash_bytes": 1, "ram_bytes": 1}, "models": [row]})
+    assert "emulated RI5CY core (Xpulp)" in md and "mixq.deploy.cluster_timing" in md
+
+
+def test_weights_streamed_from_l3_bound_the_layer():
+    g = LayerGeometry("fc", (1, 1, 1024), (1, 1, 1000))  # 1 MB of weights: not in L2
+    timing = LayerTiming(0, Counter(), 0, 0, 8, serial_cycles=0, core_cycles=(10_000,) * 8,
+                         core_memory=(4_000,) * 8)
+    in_l2 = layer_cycles(g, timing, CLUSTER, 0)
+    streamed = layer_cycles(g, timing, CLUSTER, 0, weights_in_l3=True)
+    assert in_l2["l3_cycles"] == 0 and streamed["l3_cycles"] == 1024 * 1000 * 2
+    assert streamed["cycles"] > streamed["l3_cycles"] > in_l2["cycles"]

@@ -21,8 +21,11 @@ Per layer (:func:`layer_cycles`):
    (:data:`mixq.deploy.xpulp_timing.FORK_JOIN_CYCLES`, an assumption) once per tile. Each tile
    takes its share by output elements (the kernels' cost per output is uniform).
 3. **DMA and double buffering** (:func:`mixq.platform.tiling.tiled_cycles`): first tile's
-   load, per tile max(compute, next load + previous store), last tile's store. Operands and
-   weights are taken to be in L2 (no L3 streaming).
+   load, per tile max(compute, next load + previous store), last tile's store. Activations are
+   in L2; when the network's weights and its largest activation pair overflow L2, every
+   layer's weights stream from L3 during it (:func:`mixq.platform.cluster.weights_in_l3`,
+   :func:`~mixq.platform.cluster.l3_streamed`: the layer takes at least the stream plus its
+   first tile's load).
 
 The functional machine does not execute the tiles or the DMA: the tiling and transfers are
 arithmetic on the executed untiled layer, which computes the same outputs.
@@ -32,6 +35,7 @@ from __future__ import annotations
 
 from mixq.deploy.cluster import geometries_from_graph
 from mixq.deploy.xpulp_timing import FORK_JOIN_CYCLES, LayerTiming
+from mixq.platform.cluster import l3_streamed, weights_in_l3
 from mixq.platform.spec import ClusterSpec
 from mixq.platform.tiling import LayerGeometry, choose_tiling, tiled_cycles
 
@@ -63,7 +67,7 @@ def tcdm_stalls(core_cycles, core_memory, banks: int) -> tuple[int, ...]:
 
 
 def layer_cycles(g: LayerGeometry, timing: LayerTiming, cluster: ClusterSpec,
-                 scratch_bytes: int, name: str = "") -> dict:
+                 scratch_bytes: int, name: str = "", weights_in_l3: bool = False) -> dict:
     """One layer's cluster cycles (this module's model) and their parts.
 
     Args:
@@ -73,11 +77,13 @@ def layer_cycles(g: LayerGeometry, timing: LayerTiming, cluster: ClusterSpec,
         scratch_bytes: the kernel's scratch in L1 (all cores; the emitted layer's
             ``scratch_bytes``).
         name: the layer's name (error messages).
+        weights_in_l3: its weights stream from L3 during the layer
+            (:func:`mixq.platform.cluster.l3_streamed`).
 
     Returns:
         ``{"cycles", "compute_cycles", "tcdm_stall_cycles", "dma_cycles",
-        "exposed_dma_cycles", "tiles", "tile_rows", "tile_channels", "l1_bytes",
-        "double_buffered"}``.
+        "exposed_dma_cycles", "l3_cycles", "tiles", "tile_rows", "tile_channels",
+        "l1_bytes", "double_buffered"}``.
 
     Raises:
         MixqError: the layer cannot be tiled into L1.
@@ -90,9 +96,13 @@ def layer_cycles(g: LayerGeometry, timing: LayerTiming, cluster: ClusterSpec,
     forks = FORK_JOIN_CYCLES * t.tiles if busy else 0
     compute = timing.serial_cycles + (busy[slowest] if busy else 0) + forks
     timed = tiled_cycles(t, compute, cluster.dma_bytes_per_cycle, cluster.dma_setup_cycles)
-    return {"cycles": timed.cycles, "compute_cycles": int(compute),
+    cycles, l3 = timed.cycles, 0
+    if weights_in_l3 and g.has_weights:
+        cycles, l3 = l3_streamed(cycles, g, t, cluster)
+    return {"cycles": cycles, "compute_cycles": int(compute),
             "tcdm_stall_cycles": stalls[slowest] if busy else 0,
             "dma_cycles": timed.dma_cycles, "exposed_dma_cycles": timed.exposed_dma_cycles,
+            "l3_cycles": l3,
             "tiles": t.tiles, "tile_rows": t.h, "tile_channels": t.c, "l1_bytes": t.l1_bytes,
             "double_buffered": t.double_buffered}
 
@@ -116,17 +126,18 @@ def cluster_model(graph, layers: list[dict], timings: dict[int, LayerTiming],
         keys of the shape-only estimate, :func:`mixq.deploy.cluster.estimate_graph`, plus the
         parts of :func:`layer_cycles`).
     """
-    geometry = dict(geometries_from_graph(graph))
+    named = geometries_from_graph(graph)
+    geometry, in_l3 = dict(named), weights_in_l3([g for _, g in named], cluster)
     rows = []
     for i, layer in enumerate(layers):
         g, timing = geometry[layer["name"]], timings.get(i)
         if layer.get("zero_copy"):  # nothing runs, nothing moves
             part = {"cycles": 0, "compute_cycles": 0, "tcdm_stall_cycles": 0, "dma_cycles": 0,
-                    "exposed_dma_cycles": 0, "tiles": 0, "tile_rows": 0, "tile_channels": 0,
+                    "exposed_dma_cycles": 0, "l3_cycles": 0, "tiles": 0, "tile_rows": 0, "tile_channels": 0,
                     "l1_bytes": 0, "double_buffered": False}
         else:
             part = layer_cycles(g, timing or LayerTiming(0, None, 0, 0, 1), cluster,
-                                int(layer.get("scratch_bytes", 0)), layer["name"])
+                                int(layer.get("scratch_bytes", 0)), layer["name"], in_l3)
         macs = int(layer["macs"])
         rows.append({"name": layer["name"], "kind": g.kind, "macs": macs,
                      "est_cycles": part.pop("cycles"),

@@ -330,7 +330,8 @@ def deploy_summary(result: DeployResult) -> str:
     ok = result.samples - result.mismatches
     verdict = "bit-exact" if result.bitexact else "MISMATCH"
     c = result.cluster
-    extra = (f"; {c['cores']}-core cluster ~{c['est_cycles']:,} cycles (estimate, "
+    kind = "model" if c and c["note"].startswith("model") else "estimate"
+    extra = (f"; {c['cores']}-core cluster ~{c['est_cycles']:,} cycles ({kind}, "
              f"{c['est_latency_ms']:.3f} ms)" if c else "")
     return (f"{verdict} {ok}/{result.samples} on the emulated "
             f"{isa_record(result.isa, result.cpu).label}, "

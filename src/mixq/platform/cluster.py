@@ -86,13 +86,39 @@ def layer_latency(g: LayerGeometry, cluster: ClusterSpec, weights_in_l3: bool = 
     t = choose_tiling(g, cluster)
     comp = (compute_cycles(_tile_geometry(g, t), cluster) + TILE_SYNC_CYCLES) * t.tiles
     timed = tiled_cycles(t, comp, cluster.dma_bytes_per_cycle, cluster.dma_setup_cycles)
-    cycles = timed.cycles
-    l3 = 0.0
+    cycles, l3 = timed.cycles, 0
     if weights_in_l3:
-        l3 = bytes_of(g.out_hwc[2] * g.k, g.w_bits) / cluster.l3_bytes_per_cycle
-        cycles = max(cycles, int(math.ceil(l3)) + t.load_bytes // max(t.tiles, 1))
+        cycles, l3 = l3_streamed(cycles, g, t, cluster)
     return LayerLatency(int(cycles), int(comp), timed.dma_cycles, int(l3), t,
                         g.macs / max(cycles, 1))
+
+
+def weights_in_l3(geometries, cluster: ClusterSpec) -> bool:
+    """The network's weights stream from L3: all of them and its largest input + output pair
+    of activations overflow L2 (DORY's policy, simplified).
+
+    Example:
+        >>> from mixq.platform.spec import get_platform
+        >>> c = get_platform("gap8").cluster
+        >>> weights_in_l3([LayerGeometry("fc", (1, 1, 1024), (1, 1, 1000))], c)
+        True
+    """
+    geometries = list(geometries)
+    weights = sum(bytes_of(g.out_hwc[2] * g.k, g.w_bits) for g in geometries if g.has_weights)
+    acts = max((bytes_of(math.prod(g.in_hwc), g.in_bits) + bytes_of(math.prod(g.out_hwc),
+                                                                 g.out_bits)
+                for g in geometries), default=0)
+    return weights + acts > cluster.l2_bytes
+
+
+def l3_streamed(cycles: int, g: LayerGeometry, t: Tiling, cluster: ClusterSpec
+                ) -> tuple[int, int]:
+    """(cycles, L3 cycles) of a layer of ``cycles`` whose weights stream L3 -> L2 during it at
+    ``l3_bytes_per_cycle``: at least the stream plus the first tile's L2 -> L1 load."""
+    l3 = bytes_of(g.out_hwc[2] * g.k, g.w_bits) / cluster.l3_bytes_per_cycle
+    first = (t.load_bytes / cluster.dma_bytes_per_cycle
+             + t.loads * cluster.dma_setup_cycles) / max(t.tiles, 1)
+    return max(int(cycles), int(math.ceil(l3 + first))), int(l3)
 
 
 def _tile_geometry(g: LayerGeometry, t: Tiling) -> LayerGeometry:
@@ -112,15 +138,10 @@ def model_latency(geometries, cluster: ClusterSpec) -> list[LayerLatency]:
     activations; otherwise every layer streams its weights from L3 (DORY's policy, simplified).
     """
     geometries = list(geometries)
-    weights = sum(bytes_of(g.out_hwc[2] * g.k, g.w_bits) for g in geometries
-                  if g.kind in ("conv", "dw", "pw", "fc"))
-    acts = max((bytes_of(math.prod(g.in_hwc), g.in_bits) + bytes_of(math.prod(g.out_hwc),
-                                                                 g.out_bits)
-                for g in geometries), default=0)
-    in_l3 = weights + acts > cluster.l2_bytes
-    return [layer_latency(g, cluster, in_l3 and g.kind in ("conv", "dw", "pw", "fc"))
-            for g in geometries]
+    in_l3 = weights_in_l3(geometries, cluster)
+    return [layer_latency(g, cluster, in_l3 and g.has_weights) for g in geometries]
 
 
 __all__ = ["LayerGeometry", "LayerLatency", "Tiling", "bytes_of", "choose_tiling",
-           "kernel_macs_per_cycle", "layer_latency", "model_latency"]
+           "kernel_macs_per_cycle", "l3_streamed", "layer_latency", "model_latency",
+           "weights_in_l3"]

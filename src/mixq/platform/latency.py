@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 
 from mixq.errors import MixqError
-from mixq.platform.cluster import LayerGeometry, bytes_of, layer_latency
+from mixq.platform.cluster import LayerGeometry, layer_latency, weights_in_l3
 from mixq.platform.spec import Platform, get_platform  # noqa: F401 (get_platform: doctest)
 
 
@@ -61,10 +61,7 @@ def latency_function(platform: Platform, shapes=()):
     """
     if platform.cluster is not None:
         cluster = platform.cluster
-        geos = [geometry_from_shape(s) for s in shapes]
-        weights = sum(bytes_of(g.out_hwc[2] * g.k, 8) for g in geos)
-        acts = max((math.prod(g.in_hwc) + math.prod(g.out_hwc) for g in geos), default=0)
-        in_l3 = weights + acts > cluster.l2_bytes
+        in_l3 = weights_in_l3([geometry_from_shape(s) for s in shapes], cluster)
 
         def cluster_cycles(shape, w, a_in, a_out) -> int:
             g = geometry_from_shape(shape, w, a_in, a_out)

@@ -66,7 +66,9 @@ def render_markdown(report: dict) -> str:
     deployed = [m for m in report["models"] if "instructions" in m]
     if deployed:
         clock = deployed[0]["clock_hz"] / 1e6
-        core = "RV32IMC core" if deployed[0].get("cpu") == "rv32imc" else "Cortex-M7"
+        cpu = deployed[0].get("cpu", "")
+        core = ("RV32IMC core" if cpu == "rv32imc" else "RI5CY core (Xpulp)"
+                if cpu.startswith("ri5cy") else "Cortex-M7")
         cluster = all("est_cluster_latency_ms" in m for m in deployed)
         lines += ["", f"## On the emulated {core} (cycles and latency are estimates at "
                   f"{clock:.0f} MHz)", "",
@@ -83,11 +85,14 @@ def render_markdown(report: dict) -> str:
                          + (f" {m['est_cluster_latency_ms']:.3f} |" if cluster else ""))
         if cluster:
             m = deployed[0]
+            how = ("the executed Xpulp programs timed per core with TCDM bank conflicts, L1 "
+                   "tiling and double-buffered DMA: a model of mixq.deploy.cluster_timing"
+                   if cpu.startswith("ri5cy") else
+                   "PULP-NN-style kernels, L1 tiling and double-buffered DMA: an estimate of "
+                   "mixq.deploy.cluster (the single-core figures come from the emulated "
+                   "RV32IMC run)")
             lines += ["", f"Est. cluster latency: {m['cluster_cores']} cores at "
-                      f"{m['cluster_clock_hz'] / 1e6:.0f} MHz with PULP-NN-style kernels, L1 "
-                      "tiling and double-buffered DMA: an estimate of mixq.deploy.cluster, "
-                      "not a measurement (the single-core figures come from the emulated "
-                      "RV32IMC run)."]
+                      f"{m['cluster_clock_hz'] / 1e6:.0f} MHz, {how}; not a measurement."]
     lines += ["", "## Bit allocation of each quantized model", ""]
     for m in report["models"]:
         if m.get("bits"):
