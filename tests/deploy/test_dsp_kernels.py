@@ -74,11 +74,12 @@ def test_fully_connected(tmp_path, case):
 
 def test_pointwise_stride_2(tmp_path):
     """1x1 stride-2 layers (ResNet shortcuts; the direct 1x1 im2col): every weight width, input
-    widths with the offset-binary column sums, odd channel counts, pixel blocks and tails."""
+    widths with the offset-binary column sums, odd channel counts, pixel blocks and tails, a
+    signed output (the SSAT mode)."""
     b = GraphBuilder((9, 5, 7), "u8", seed=5)
     y1 = b.conv(b.input, 10, kernel=1, stride=2, padding="valid", weight="s8", out="u4")  # 5x3
     y2 = b.conv(y1, 6, kernel=1, stride=2, padding="valid", weight="s4", out="u2")  # 3x2: 4 + 2
-    y3 = b.conv(y2, 5, kernel=1, stride=2, padding="valid", weight="t2", out="u8")  # 2x1
+    y3 = b.conv(y2, 5, kernel=1, stride=2, padding="valid", weight="t2", out="s8")  # 2x1
     # every pixel of each strided output reaches the logits (the next stride-2 layer drops 3/4)
     f = [b.fc(y, 8, out="u8") for y in (y1, y2, y3)]
     r = _check(b.build(b.add(b.add(f[0], f[1]), f[2])), tmp_path, n=4)

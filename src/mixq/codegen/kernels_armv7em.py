@@ -264,21 +264,27 @@ def _dtypes(weights: tuple[str, ...]) -> frozenset:
     return frozenset((i, w, o) for i in INPUT_DTYPES for w in weights for o in OUTPUT_DTYPES)
 
 
+OUT_S8 = 16  # mixq_dsp_out_mode's MIXQ_OUT_S8
+
+
 def output_mode(node, graph: Graph) -> int:
     """The DSP kernels' output mode (``mixq_dsp_out_mode``): 8, 4 or 2 for unsigned full-range
-    codes of that width (USAT fast path), 0 for anything else (signed or clamped codes, the
-    general requantization call).
+    codes of that width (USAT fast path), :data:`OUT_S8` for signed full-range 8-bit codes
+    (SSAT fast path of the conv kernels; the fc kernel runs them through the general call), 0
+    for anything else (clamped or signed sub-byte codes, the general requantization call).
 
     Example:
         >>> from mixq.codegen.synth import GraphBuilder
         >>> b = GraphBuilder((1, 1, 8), seed=0)
-        >>> g = b.build(b.fc(b.input, 3, out="s8"))
-        >>> output_mode(g.nodes[0], g)
-        0
+        >>> g = b.build(b.fc(b.fc(b.input, 3, out="s8"), 2, out="s4"))
+        >>> output_mode(g.nodes[0], g), output_mode(g.nodes[1], g)
+        (16, 0)
     """
     t, rq = graph.tensor(node.output), node.requant
-    full = rq.activation_min == 0 and rq.activation_max == (1 << t.bits) - 1
-    return t.bits if full and not t.signed else 0
+    lo, hi = (-(1 << (t.bits - 1)), (1 << (t.bits - 1)) - 1) if t.signed else (0, (1 << t.bits) - 1)
+    if (rq.activation_min, rq.activation_max) != (lo, hi):
+        return 0
+    return (OUT_S8 if t.bits == 8 else 0) if t.signed else t.bits
 
 
 def _conv_cost(node, graph: Graph, w_bits: int, window: bool) -> float:

@@ -297,7 +297,7 @@ MIXQ_INLINE void mixq_dsp_block4(const mixq_conv_params_t *p, const mixq_u32a *c
                                  const int32_t *sums, uint8_t *out, int32_t n_words,
                                  int32_t bits, int32_t mode) {
   const int32_t out_c = p->out_c, lo = p->act_min, hi = p->act_max;
-  const int32_t ob = mode != MIXQ_OUT_ANY ? mode : p->out_bits; /* output code width */
+  const int32_t ob = mixq_dsp_mode_bits(mode, p->out_bits); /* output code width */
   const int32_t opb = mixq_row_bytes(out_c, ob);
   const int32_t per = 8 / ob;                                    /* codes per output byte */
   const mixq_u32a *w = (const mixq_u32a *)(const void *)p->weight;
@@ -445,6 +445,7 @@ MIXQ_INLINE void mixq_dsp_conv(const mixq_conv_params_t *p, const uint8_t *input
     uint8_t *out = output + pix * opb;
     switch (mode) {
       case MIXQ_OUT_U8: mixq_dsp_block4(p, cols, sums, out, n_words, bits, MIXQ_OUT_U8); break;
+      case MIXQ_OUT_S8: mixq_dsp_block4(p, cols, sums, out, n_words, bits, MIXQ_OUT_S8); break;
       case MIXQ_OUT_U4: mixq_dsp_block4(p, cols, sums, out, n_words, bits, MIXQ_OUT_U4); break;
       case MIXQ_OUT_U2: mixq_dsp_block4(p, cols, sums, out, n_words, bits, MIXQ_OUT_U2); break;
       default: mixq_dsp_block4(p, cols, sums, out, n_words, bits, MIXQ_OUT_ANY); break;

@@ -83,6 +83,7 @@ typedef uint32_t mixq_u32a;
 #define mixq_smlatb(x, y, acc) __smlatb((x), (y), (acc)) /* x.hi * y.lo + acc */
 #define mixq_usada8(x, acc) __usada8((x), 0u, (acc)) /* acc + sum of the 4 bytes of x */
 #define mixq_usat(y, bits) __usat((y), (bits))       /* bits: a constant */
+#define mixq_ssat(y, bits) __ssat((y), (bits))       /* bits: a constant */
 /* (x * y) >> 32, signed, floor: SMMUL (gcc 12 sometimes expands the C form to three multiplies) */
 MIXQ_INLINE int32_t mixq_smmul(int32_t x, int32_t y) {
   int32_t r;
@@ -135,6 +136,10 @@ MIXQ_INLINE uint32_t mixq_usada8(uint32_t x, uint32_t acc) {
 }
 MIXQ_INLINE int32_t mixq_smmul(int32_t x, int32_t y) {
   return (int32_t)(((int64_t)x * y) >> 32);
+}
+MIXQ_INLINE int32_t mixq_ssat(int32_t y, int32_t bits) {
+  const int32_t hi = (1 << (bits - 1)) - 1;
+  return y < -hi - 1 ? -hi - 1 : (y > hi ? hi : y);
 }
 MIXQ_INLINE int32_t mixq_usat(int32_t y, int32_t bits) {
   const int32_t hi = (1 << bits) - 1;
@@ -227,23 +232,34 @@ static int32_t mixq_dsp_requant_call(int32_t acc, int64_t b, int32_t m, int32_t 
   return mixq_dsp_requant(acc, b, m, sh, lo, hi);
 }
 
-/* Output formats: unsigned full-range codes of 8, 4 or 2 bits (USAT), or anything else. */
-enum { MIXQ_OUT_ANY = 0, MIXQ_OUT_U2 = 2, MIXQ_OUT_U4 = 4, MIXQ_OUT_U8 = 8 };
+/* Output formats: unsigned full-range codes of 8, 4 or 2 bits (USAT), signed full-range 8-bit
+ * codes (SSAT: the un-activated outputs that feed residual adds), or anything else. */
+enum { MIXQ_OUT_ANY = 0, MIXQ_OUT_U2 = 2, MIXQ_OUT_U4 = 4, MIXQ_OUT_U8 = 8, MIXQ_OUT_S8 = 16 };
 
 MIXQ_INLINE int32_t mixq_dsp_out_mode(const mixq_conv_params_t *p) {
   const int32_t b = p->out_bits;
-  return (!p->out_signed && p->act_min == 0 && p->act_max == (1 << b) - 1) ? b : MIXQ_OUT_ANY;
+  if (p->out_signed) {
+    return (b == 8 && p->act_min == -128 && p->act_max == 127) ? MIXQ_OUT_S8 : MIXQ_OUT_ANY;
+  }
+  return (p->act_min == 0 && p->act_max == (1 << b) - 1) ? b : MIXQ_OUT_ANY;
+}
+
+/* Code width of output mode `mode` (out_bits for MIXQ_OUT_ANY). */
+MIXQ_INLINE int32_t mixq_dsp_mode_bits(int32_t mode, int32_t out_bits) {
+  return mode == MIXQ_OUT_ANY ? out_bits : (mode == MIXQ_OUT_S8 ? 8 : mode);
 }
 
 /* Requantized code of acc for output mode `mode` (a constant after inlining). The fast path is
  * the ICN rule with one SMLAL and the high product word only (see mixq_dsp_requant) and a USAT
- * clamp; t = shift - 32. */
+ * (SSAT) clamp; t = shift - 32. */
 MIXQ_INLINE int32_t mixq_dsp_code(int32_t acc, int64_t b, int32_t m, int32_t sh, int32_t t,
                                   int32_t mode, int32_t lo, int32_t hi) {
   if (mode != MIXQ_OUT_ANY && __builtin_expect(sh >= 32, 1)) {
     const int32_t v = (int32_t)(((int64_t)acc * m + b) >> 32) >> t;
-    return mode == MIXQ_OUT_U8 ? mixq_usat(v, 8)
-                               : (mode == MIXQ_OUT_U4 ? mixq_usat(v, 4) : mixq_usat(v, 2));
+    return mode == MIXQ_OUT_U8   ? mixq_usat(v, 8)
+           : mode == MIXQ_OUT_S8 ? mixq_ssat(v, 8)
+           : mode == MIXQ_OUT_U4 ? mixq_usat(v, 4)
+                                 : mixq_usat(v, 2);
   }
   return mixq_dsp_requant_call(acc, b, m, sh, lo, hi);
 }
