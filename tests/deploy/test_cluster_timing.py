@@ -79,3 +79,22 @@ def test_weights_streamed_from_l3_bound_the_layer():
     streamed = layer_cycles(g, timing, CLUSTER, 0, weights_in_l3=True)
     assert in_l2["l3_cycles"] == 0 and streamed["l3_cycles"] == 1024 * 1000 * 2
     assert streamed["cycles"] > streamed["l3_cycles"] > in_l2["cycles"]
+
+
+def test_depthwise_plane_scratch_follows_the_tile_rows():
+    # 96x96x4 dw3x3: its whole-layer plane scratch (8 x 98 rows x 100 B) alone overflows L1;
+    # sized for the tile's rows it tiles
+    from mixq.codegen.synth import GraphBuilder
+    from mixq.deploy.cluster import geometries_from_graph
+    from mixq.deploy.cluster_timing import layer_scratch
+
+    b = GraphBuilder((96, 96, 4), seed=0)
+    graph = b.build(b.dw(b.input, kernel=3))
+    layer = {"name": graph.nodes[0].name, "function": "mixq_pulp_dwconv_l8"}
+    one, per_row = layer_scratch(graph, layer)
+    assert per_row == 8 * 100 and one + per_row * 95 > CLUSTER.l1_usable_bytes
+    g = geometries_from_graph(graph)[0][1]
+    timing = LayerTiming(0, Counter(), 0, 0, 8, core_cycles=(10_000,) * 8,
+                         core_memory=(4_000,) * 8)
+    r = layer_cycles(g, timing, CLUSTER, one, scratch_row_bytes=per_row)
+    assert r["tiles"] > 1 and r["l1_bytes"] <= CLUSTER.l1_usable_bytes

@@ -36,18 +36,19 @@ def layers(draw):
                          (k, k), 8 if kind == "pool" else wb, ib, ob, stride=s)
 
 
-@given(layers(), st.integers(0, 24_000))
+@given(layers(), st.integers(0, 24_000), st.sampled_from([0, 0, 96, 1200]))
 @settings(max_examples=300, deadline=None)
-def test_every_tiling_fits_l1_and_covers_the_output_once(g, scratch):
+def test_every_tiling_fits_l1_and_covers_the_output_once(g, scratch, per_row):
     try:
-        t = choose_tiling(g, L1, scratch)
+        t = choose_tiling(g, L1, scratch, scratch_row_bytes=per_row)
     except MixqError as e:  # only when the smallest tile does not fit once
         assert "\n" not in str(e) and "cannot be tiled into L1" in str(e)
         assert sum(tile_bytes(g, 1, min(4, g.out_hwc[2]))) + scratch > L1
         return
     assert t.l1_bytes <= L1
     buffers = 2 if t.double_buffered else 1
-    assert buffers * (t.in_bytes + t.weight_bytes + t.out_bytes) + scratch == t.l1_bytes
+    assert buffers * (t.in_bytes + t.weight_bytes + t.out_bytes) + scratch + \
+        per_row * (t.h - 1) == t.l1_bytes
     assert (t.in_bytes, t.weight_bytes, t.out_bytes) == tile_bytes(g, t.h, t.c)
     assert t.c == g.out_hwc[2] or t.c % 4 == 0
     covered = np.zeros((t.rows, t.channels), dtype=int)

@@ -107,10 +107,11 @@ def pulp_fits(node, graph: Graph) -> bool:
     return padded_codes(column_codes(node, graph), node.weight_bits) * 255 * 128 <= INT32_MAX
 
 
-def dw_scratch_bytes(node, graph: Graph) -> int:
+def dw_scratch_bytes(node, graph: Graph, out_rows: int | None = None) -> int:
     """Mirror of ``mixq_pulp_dw_scratch_bytes``: per core, one channel's zero-padded plane
     (every output row's input rows, one code per byte, rows a word multiple apart that holds
-    each window's last 4-tap word) and its weights (k_h rows of ceil(k_w / 4) words).
+    each window's last 4-tap word) and its weights (k_h rows of ceil(k_w / 4) words);
+    ``out_rows``: for an L1 tile of that many output rows instead of the whole output.
 
     Example:
         >>> from mixq.codegen.synth import GraphBuilder
@@ -121,6 +122,7 @@ def dw_scratch_bytes(node, graph: Graph) -> int:
     """
     _, k_h, k_w, _ = node.weight.shape
     out_h, out_w, _ = graph.tensor(node.output).shape
+    out_h = out_h if out_rows is None else out_rows
     stride_h, stride_w = node.stride
     words = -(-k_w // 4)
     stride = -(-((out_w - 1) * stride_w + 4 * words) // 4) * 4

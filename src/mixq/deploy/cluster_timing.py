@@ -3,7 +3,8 @@
 Inputs: the RI5CY pipeline model's cycles of every core's executed program per layer
 (:class:`mixq.deploy.xpulp_timing.LayerTiming`: the functional Xpulp machine runs the untiled
 layer, the 8 programs one after the other), the layer's L1 tiling
-(:func:`mixq.platform.tiling.choose_tiling`, with the kernel's real scratch bytes) and the
+(:func:`mixq.platform.tiling.choose_tiling`, with the kernel's real scratch bytes, the
+depthwise plane sized for the tile's rows) and the
 platform's ``[cluster]`` (DMA bandwidth and set-up cost, TCDM banks).
 
 Per layer (:func:`layer_cycles`):
@@ -33,6 +34,7 @@ arithmetic on the executed untiled layer, which computes the same outputs.
 
 from __future__ import annotations
 
+from mixq.codegen.kernels_pulp import dw_scratch_bytes
 from mixq.deploy.cluster import geometries_from_graph
 from mixq.deploy.xpulp_timing import FORK_JOIN_CYCLES, LayerTiming
 from mixq.platform.cluster import l3_streamed, weights_in_l3
@@ -67,7 +69,8 @@ def tcdm_stalls(core_cycles, core_memory, banks: int) -> tuple[int, ...]:
 
 
 def layer_cycles(g: LayerGeometry, timing: LayerTiming, cluster: ClusterSpec,
-                 scratch_bytes: int, name: str = "", weights_in_l3: bool = False) -> dict:
+                 scratch_bytes: int, name: str = "", weights_in_l3: bool = False,
+                 scratch_row_bytes: int = 0) -> dict:
     """One layer's cluster cycles (this module's model) and their parts.
 
     Args:
@@ -75,7 +78,8 @@ def layer_cycles(g: LayerGeometry, timing: LayerTiming, cluster: ClusterSpec,
         timing: the layer's executed programs, timed.
         cluster: the platform's cluster.
         scratch_bytes: the kernel's scratch in L1 (all cores; the emitted layer's
-            ``scratch_bytes``).
+            ``scratch_bytes``), for a one-row tile when ``scratch_row_bytes`` > 0.
+        scratch_row_bytes: scratch per further output row of a tile (:data:`ROW_SCRATCH`).
         name: the layer's name (error messages).
         weights_in_l3: its weights stream from L3 during the layer
             (:func:`mixq.platform.cluster.l3_streamed`).
@@ -89,7 +93,7 @@ def layer_cycles(g: LayerGeometry, timing: LayerTiming, cluster: ClusterSpec,
         MixqError: the layer cannot be tiled into L1.
     """
     t = choose_tiling(g, cluster.l1_usable_bytes, scratch_bytes, cluster.dma_bytes_per_cycle,
-                      cluster.dma_setup_cycles, name)
+                      cluster.dma_setup_cycles, name, scratch_row_bytes)
     stalls = tcdm_stalls(timing.core_cycles, timing.core_memory, cluster.tcdm_banks)
     busy = [c + s for c, s in zip(timing.core_cycles, stalls)]
     slowest = max(range(len(busy)), key=busy.__getitem__) if busy else None
@@ -105,6 +109,22 @@ def layer_cycles(g: LayerGeometry, timing: LayerTiming, cluster: ClusterSpec,
             "l3_cycles": l3,
             "tiles": t.tiles, "tile_rows": t.h, "tile_channels": t.c, "l1_bytes": t.l1_bytes,
             "double_buffered": t.double_buffered}
+
+
+# Kernels whose scratch holds their tile's input rows (a depthwise plane per core), by C
+# function: (node, graph, out_rows) -> scratch bytes of a tile of out_rows output rows.
+ROW_SCRATCH = {"mixq_pulp_dwconv_l8": dw_scratch_bytes}
+
+
+def layer_scratch(graph, layer: dict) -> tuple[int, int]:
+    """(scratch of a one-row tile, scratch per further row) of an emitted layer: its
+    ``scratch_bytes`` and 0, or the row-scaled scratch of a :data:`ROW_SCRATCH` kernel."""
+    rows = ROW_SCRATCH.get(layer.get("function"))
+    if rows is None:
+        return int(layer.get("scratch_bytes", 0)), 0
+    node = next(n for n in graph.nodes if n.name == layer["name"])
+    one = int(rows(node, graph, 1))
+    return one, int(rows(node, graph, 2)) - one
 
 
 def cluster_model(graph, layers: list[dict], timings: dict[int, LayerTiming],
@@ -136,8 +156,9 @@ def cluster_model(graph, layers: list[dict], timings: dict[int, LayerTiming],
                     "exposed_dma_cycles": 0, "l3_cycles": 0, "tiles": 0, "tile_rows": 0, "tile_channels": 0,
                     "l1_bytes": 0, "double_buffered": False}
         else:
-            part = layer_cycles(g, timing or LayerTiming(0, None, 0, 0, 1), cluster,
-                                int(layer.get("scratch_bytes", 0)), layer["name"], in_l3)
+            one, per_row = layer_scratch(graph, layer)
+            part = layer_cycles(g, timing or LayerTiming(0, None, 0, 0, 1), cluster, one,
+                                layer["name"], in_l3, per_row)
         macs = int(layer["macs"])
         rows.append({"name": layer["name"], "kind": g.kind, "macs": macs,
                      "est_cycles": part.pop("cycles"),
@@ -149,4 +170,5 @@ def cluster_model(graph, layers: list[dict], timings: dict[int, LayerTiming],
             "est_latency_ms": round(total / cluster.clock_hz * 1e3, 6), "layers": rows}
 
 
-__all__ = ["MODEL_NOTE", "cluster_model", "layer_cycles", "tcdm_stalls"]
+__all__ = ["MODEL_NOTE", "ROW_SCRATCH", "cluster_model", "layer_cycles", "layer_scratch",
+           "tcdm_stalls"]

@@ -15,7 +15,7 @@ of tile sizes that maximises the tile and minimises transfers):
    are one byte). FC layers tile output channels only (one row); global pooling tiles channels.
 2. A tiling *fits* when ``2 x (input + weight + output tile) + scratch <= L1 usable``
    (``l1_bytes - l1_reserved_bytes`` of the platform's ``[cluster]``: stacks and runtime keep
-   the rest); a layer in one tile needs its buffers once. When no double-buffered tiling fits,
+   the rest; the scratch may grow with the tile's rows); a layer in one tile needs its buffers once. When no double-buffered tiling fits,
    the largest single-buffered one is used (transfers then do not overlap compute).
 3. Among the tilings that fit, whole-channel tiles (``c`` = all output channels) come first:
    the SIMD kernels then run on full 4-channel blocks and each input row crosses the DMA once.
@@ -204,8 +204,10 @@ def _channel_candidates(channels: int) -> list[int]:
     return [channels] + [c for c in steps if c < channels]
 
 
-def _plan(g: LayerGeometry, h: int, c: int, scratch: int, usable: int) -> Tiling | None:
+def _plan(g: LayerGeometry, h: int, c: int, scratch_1: int, scratch_row: int,
+          usable: int) -> Tiling | None:
     rows = g.out_hwc[0] if _row_tiled(g) else 1
+    scratch = scratch_1 + scratch_row * (h - 1)
     channels = g.out_hwc[2]
     n_h, n_c = -(-rows // h), -(-channels // c)
     tin, tw, tout = tile_bytes(g, h, c)
@@ -229,13 +231,16 @@ def _plan(g: LayerGeometry, h: int, c: int, scratch: int, usable: int) -> Tiling
 
 def choose_tiling(g: LayerGeometry, usable_l1_bytes: int, scratch_bytes: int = 0,
                   dma_bytes_per_cycle: float = 8.0, dma_setup_cycles: float = 100.0,
-                  name: str = "") -> Tiling:
+                  name: str = "", scratch_row_bytes: int = 0) -> Tiling:
     """The L1 tiling of a layer by the rule of this module's docstring.
 
     Args:
         g: the layer.
         usable_l1_bytes: L1 available to the layer's tiles and scratch.
-        scratch_bytes: the cores' scratch buffers in L1 (all cores together).
+        scratch_bytes: the cores' scratch buffers in L1 (all cores together) for a tile of
+            one output row.
+        scratch_row_bytes: scratch added per further output row of a tile (a depthwise
+            kernel's plane holds its tile's input rows); 0: the scratch does not grow.
         dma_bytes_per_cycle, dma_setup_cycles: the platform's DMA (ranks the tilings).
         name: the layer's name for the error message.
 
@@ -252,18 +257,18 @@ def choose_tiling(g: LayerGeometry, usable_l1_bytes: int, scratch_bytes: int = 0
     best = None
     for c in _channel_candidates(g.out_hwc[2]):
         lo, hi = 1, rows  # the tallest h that fits (fitting is monotone in h)
-        if _plan(g, 1, c, scratch_bytes, usable_l1_bytes) is None:
+        if _plan(g, 1, c, scratch_bytes, scratch_row_bytes, usable_l1_bytes) is None:
             continue
         while lo < hi:
             mid = (lo + hi + 1) // 2
-            if _plan(g, mid, c, scratch_bytes, usable_l1_bytes) is None:
+            if _plan(g, mid, c, scratch_bytes, scratch_row_bytes, usable_l1_bytes) is None:
                 hi = mid - 1
             else:
                 lo = mid
-        t = _plan(g, lo, c, scratch_bytes, usable_l1_bytes)
+        t = _plan(g, lo, c, scratch_bytes, scratch_row_bytes, usable_l1_bytes)
         if t.tiles > 1 and not t.double_buffered:  # prefer a double-buffered shorter tile
             for h in range(lo, 0, -1):
-                d = _plan(g, h, c, scratch_bytes, usable_l1_bytes)
+                d = _plan(g, h, c, scratch_bytes, scratch_row_bytes, usable_l1_bytes)
                 if d.double_buffered:
                     t = d
                     break
@@ -273,7 +278,7 @@ def choose_tiling(g: LayerGeometry, usable_l1_bytes: int, scratch_bytes: int = 0
             best = (key, t)
     if best is None:
         c = min(CHANNEL_BLOCK, g.out_hwc[2])
-        need = sum(tile_bytes(g, 1, c)) + scratch_bytes
+        need = sum(tile_bytes(g, 1, c)) + scratch_bytes  # one row: no per-row scratch
         label = f"layer '{name}' " if name else "a layer "
         raise MixqError(f"{label}({g.kind} {g.in_hwc}->{g.out_hwc}) cannot be tiled into L1: "
                         f"its smallest tile (1 output row x {c} channels) and scratch need "
