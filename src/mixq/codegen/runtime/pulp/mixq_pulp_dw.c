@@ -201,9 +201,13 @@ typedef struct {
     uint8_t *out;              /* first output pixel of the share, channel 0 */
     int32_t out_rows, out_w, out_row, y_row;
     int32_t a_signed, act_min, act_max;
-    const uint32_t *weight;    /* 3 words per channel */
+    const uint32_t *weight;    /* 8-bit weights: 3 words per channel; else NULL */
     const int64_t *bias;
     const int32_t *multiplier, *shift;
+    const mixq_conv_params_t *p;  /* sub-byte inputs or weights: the general plane / unpack */
+    const uint8_t *input;
+    int32_t iy0, rows;
+    uint32_t *wbuf;
 } dw_core3_t;
 
 /* Channel ch of a dw_core3_t share: its plane rows (p.lbu / p.sb gathers), then per output
@@ -212,12 +216,21 @@ typedef struct {
  * loop in a register. */
 __attribute__((noinline)) static void dw_channel3(const dw_core3_t *g, int32_t ch)
 {
-    const uint8_t *src = g->src + ch;
-    uint8_t *dst = g->dst;
-    for (int32_t j = 0; j < g->gather_rows; j++, src += g->in_row_bytes, dst += g->stride) {
-        dw_gather8(dst, src, g->pixel_bytes, g->n);
+    if (g->p->in_bits == 8) {
+        const uint8_t *src = g->src + ch;
+        uint8_t *dst = g->dst;
+        for (int32_t j = 0; j < g->gather_rows; j++, src += g->in_row_bytes, dst += g->stride) {
+            dw_gather8(dst, src, g->pixel_bytes, g->n);
+        }
+    } else {
+        dw_plane(g->p, g->input, ch, g->iy0, g->rows, g->plane, g->stride);
     }
-    const uint32_t w0 = g->weight[3 * ch], w1 = g->weight[3 * ch + 1], w2 = g->weight[3 * ch + 2];
+    const uint32_t *w = g->weight + 3 * ch;
+    if (g->weight == NULL) {
+        dw_weights(g->p, ch, (uint8_t *)g->wbuf);
+        w = g->wbuf;
+    }
+    const uint32_t w0 = w[0], w1 = w[1], w2 = w[2];
     const dw_requant_t q = {g->bias[ch], g->multiplier[ch], g->shift[ch], g->act_min,
                             g->act_max};
     const int32_t stride = g->stride, step_x = g->step_x, step_y = g->step_y;
@@ -255,17 +268,18 @@ static void pulp_dw(const mixq_conv_params_t *p, const uint8_t *input, uint8_t *
     const int32_t act_min = p->act_min, act_max = p->act_max;
     dw_zero(plane, rows * stride);  /* the padding, shared by every channel's plane */
 #if defined(__riscv)
-    if (k_h == 3 && words == 1 && out_bits == 8 && p->in_bits == 8 && p->w_bits == 8) {
+    if (k_h == 3 && words == 1 && out_bits == 8) {
         const int32_t iy0 = r[0] * p->stride_h - p->pad_top, left = p->pad_left;
         const int32_t j0 = iy0 < 0 ? -iy0 : 0, j1 = p->in_h - iy0 < rows ? p->in_h - iy0 : rows;
-        const int32_t pixel_bytes = p->in_c;
+        const int32_t pixel_bytes = mixq_row_bytes(p->in_c, p->in_bits);
         const dw_core3_t g = {
             input + (iy0 + j0) * p->in_w * pixel_bytes, plane + j0 * stride + left,
             j1 > j0 ? j1 - j0 : 0, p->in_w < stride - left ? p->in_w : stride - left,
             pixel_bytes, p->in_w * pixel_bytes, plane, stride, step_y, step_x,
             output + r[0] * out_w * out_row, r[1] - r[0], out_w, out_row, out_w * out_row,
-            a_signed, act_min, act_max, (const uint32_t *)(const void *)p->weight, p->bias,
-            p->multiplier, p->shift};
+            a_signed, act_min, act_max,
+            p->w_bits == 8 ? (const uint32_t *)(const void *)p->weight : NULL, p->bias,
+            p->multiplier, p->shift, p, input, iy0, rows, wbuf};
         for (int32_t ch = c[0]; ch < c[1]; ch++) {
             dw_channel3(&g, ch);
         }
