@@ -43,6 +43,11 @@ def test_study_selects_deploys_and_reports(study):
     # the mixed model is the 8-bit one's network with fewer weight bits: a smaller image
     assert models["mixed-memory"]["linked_flash_bytes"] < models["int8"]["linked_flash_bytes"]
     assert not models["int8"]["fits"] and models["int8-fit"]["fits"]
+    # the mixed allocation was closed on the linked build before training: it fits once linked
+    assert models["mixed-memory"]["fits"]
+    steps = json.loads((out / "seed0" / "fit" / "mixed-memory.json").read_text())
+    assert steps[-1]["flash_excess"] == steps[-1]["ram_excess"] == 0
+    assert steps[0]["model_budget"]["flash_bytes"] == FLASH - 48_000  # the runtime reserve
     md = (out / "report.md").read_text()
     assert "MCUNet's rule" in md and "points**" in md and "| mixed-memory |" in md
     assert (out / "study.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

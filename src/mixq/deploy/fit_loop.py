@@ -102,8 +102,8 @@ class ClosedAllocation:
 
 def close_allocation(allocate: Callable[[MemoryBudget], tuple[BitAllocation, int, int]],
                      build_graph: Callable, platform: Platform, budget: MemoryBudget, *,
-                     out_dir=None, max_steps: int = MAX_STEPS, on_step=None
-                     ) -> ClosedAllocation:
+                     out_dir=None, max_steps: int = MAX_STEPS, on_step=None,
+                     start: MemoryBudget | None = None) -> ClosedAllocation:
     """Allocate under the memory model, build, and tighten until the linked build fits.
 
     Args:
@@ -116,6 +116,8 @@ def close_allocation(allocate: Callable[[MemoryBudget], tuple[BitAllocation, int
         out_dir: build folder (``step<k>/`` per round); default a temporary folder.
         max_steps: bound on the rounds.
         on_step: called with each :class:`FitStep` as it is measured (progress).
+        start: the model budget of the first round (default ``budget``; e.g. the budget less a
+            reserve for the code, so that the first round usually fits).
 
     Returns:
         The :class:`ClosedAllocation` of the first allocation whose build fits.
@@ -127,8 +129,8 @@ def close_allocation(allocate: Callable[[MemoryBudget], tuple[BitAllocation, int
     if out_dir is None:
         with tempfile.TemporaryDirectory(prefix="mixq-fit-") as tmp:
             return close_allocation(allocate, build_graph, platform, budget, out_dir=tmp,
-                                    max_steps=max_steps, on_step=on_step)
-    model_budget, steps = budget, []
+                                    max_steps=max_steps, on_step=on_step, start=start)
+    model_budget, steps = start or budget, []
     for k in range(1, max_steps + 1):
         try:
             alloc, model_flash, model_ram = allocate(model_budget)

@@ -12,6 +12,11 @@ stages are the demo's (:class:`mixq.pipeline.Stages`, :func:`mixq.pipeline.unifo
    trained float weights), all starting from the float weights; train the baseline float ->
    8-bit QAT; integerize each and check ``ir.interpret`` against the QAT integer-exact mode on
    the whole test split (the accuracy is ``ir.interpret``'s);
+   each mixed allocation is first closed on the platform's linked build
+   (:func:`mixq.deploy.fit_loop.close_allocation`, started under the model budget: when the
+   linked image or RAM of the allocation's integer graph is over the real budget, the model's
+   budget is tightened by the excess and the allocator runs again; the rounds are printed and
+   kept in ``seed<k>/fit/<model>.json``);
 3. deploy each integer graph on the platform's core (emulated), bit-exact on ``emulate`` test
    inputs; ``fits`` from the linked image (flash) and arena + static RAM + stack + io buffers
    (RAM) of the deployed ELF (:meth:`mixq.report.rows.ModelRow.with_linked`);
@@ -21,6 +26,7 @@ stages are the demo's (:class:`mixq.pipeline.Stages`, :func:`mixq.pipeline.unifo
 
 from __future__ import annotations
 
+import copy
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -28,13 +34,18 @@ import torch
 
 from mixq.data import load_dataset
 from mixq.data.splits import DatasetSplits, Split
+from mixq.deploy.fit_loop import close_allocation
 from mixq.errors import MixqError
+from mixq.fileio import write_json_atomic
+from mixq.ir.capture import integerize
+from mixq.nn.prepare import prepare
 from mixq.pipeline import (DemoConfig, Stages, deploy_rows, float_row, save_test_inputs,
                             uniform_row)
 from mixq.platform import get_platform
 from mixq.quant.spec import BitAllocation
 from mixq.report.study import summarize_runs, write_study_report
-from mixq.search.memory import MemoryBudget, layer_shapes
+from mixq.search.memory import MemoryBudget, flash_bytes, layer_shapes, ram_peak_bytes
+from mixq.search.memory_driven import allocate_bits
 from mixq.search.sensitivity import estimate_sensitivity
 from mixq.search.sensitivity_allocation import allocate_sensitivity
 from mixq.study.select import CandidateSpace, RuntimeReserve, model_budget, select_networks
@@ -179,14 +190,18 @@ def _seed_rows(out: Path, cfg: StudyConfig, seed: int, data, selection, budget: 
     rows = [replace(float_row(float_model, shapes, left, evaluate(float_model, data.test)),
                     width=chosen.width)]
     allocations = [("int8", BitAllocation.uniform(layers, 8, cfg.granularity))]
+    allocators = {}
     if "memory" in cfg.methods:
-        allocations.append(("mixed-memory", chosen.mixed))
+        allocators["mixed-memory"] = lambda b: allocate_bits(shapes, b, cfg.granularity)
     if "sensitivity" in cfg.methods:
         n = cfg.sensitivity_samples
         sens = estimate_sensitivity(float_model, data.train.x[:n], data.train.y[:n],
                                     granularity=cfg.granularity, seed=seed)
-        allocations.append(("mixed-sensitivity",
-                            allocate_sensitivity(shapes, left, sens, cfg.granularity)))
+        allocators["mixed-sensitivity"] = \
+            lambda b: allocate_sensitivity(shapes, b, sens, cfg.granularity)
+    for tag, allocator in allocators.items():
+        allocations.append((tag, _closed_on_build(out, tag, allocator, shapes, float_model,
+                                                  stages.calib[:1], platform, budget, left)))
     for tag, alloc in allocations:
         qat = stages.train_qat(tag, float_model, chosen.width, alloc)
         rows.append(replace(stages.integer_row(tag, qat, shapes, alloc, left, rows[0].top1_float),
@@ -198,3 +213,24 @@ def _seed_rows(out: Path, cfg: StudyConfig, seed: int, data, selection, budget: 
     rows = deploy_rows(out, rows, platform, cfg.emulate, {r.name for r in rows[1:]},
                        host_check=False, budget=budget)
     return [{**r.to_dict(), "network": f"{chosen.family} w{r.width:g}"} for r in rows]
+
+
+def _closed_on_build(out: Path, tag: str, allocator, shapes, float_model, example, platform,
+                     budget: MemoryBudget, left: MemoryBudget) -> BitAllocation:
+    """``allocator``'s allocation closed on ``platform``'s linked build: first under the model
+    budget ``left``, tightened by the measured excess until the linked image and RAM fit
+    ``budget``; each round printed and written to ``out/fit/<tag>.json``."""
+    def allocate_under(b: MemoryBudget):
+        alloc = allocator(b)
+        return alloc, flash_bytes(shapes, alloc), ram_peak_bytes(shapes, alloc)
+
+    def build_graph(alloc: BitAllocation):
+        qat = prepare(copy.deepcopy(float_model), alloc, example_input=example,
+                      sizing_only=True)
+        return integerize(qat.eval(), name=tag)
+
+    closed = close_allocation(allocate_under, build_graph, platform, budget, start=left,
+                              out_dir=out / "fit" / tag,
+                              on_step=lambda step: print(f"mixq study: {tag} {step}"))
+    write_json_atomic(out / "fit" / f"{tag}.json", [step.to_json() for step in closed.steps])
+    return closed.allocation
