@@ -149,6 +149,58 @@ def test_depthwise_3x3(tmp_path, case):
     assert _dsp_layers(r) == ["mixq_dwconv3x3_dsp"]
 
 
+DWK_CHAINS = {  # (h, w, c, act): layers (kernel, stride, padding, weight, out), mixq_dwconv_dsp
+    "odd-channels": ((9, 7, 5, "u8"), [(5, 1, (2, 2, 2, 2), "s8", "u8"),
+                                       (7, 1, (3, 3, 3, 3), "s4", "u4"),
+                                       ((3, 5), 1, (1, 1, 2, 2), "t2", "u2"),
+                                       (5, 2, (1, 2, 1, 2), "s2", "s8")]),
+    "two-chunks": ((12, 13, 18, "u4"), [(7, 2, (3, 3, 3, 3), "s4", "u2"),
+                                        ((10, 4), (1, 2), (4, 5, 1, 2), "s8", "u8"),
+                                        (5, 1, (0, 4, 2, 2), "s2", "u4")]),
+}
+
+
+@pytest.mark.parametrize("chain", DWK_CHAINS)
+def test_depthwise_any_kernel(tmp_path, chain):
+    """Any kernel size and stride (MCUNet 5x5/7x7, non-square, DS-CNN's 10x4 shape): unrolled
+    and generic loops, four-output blocks and their tails, partial channel chunks, every
+    activation and weight width, in one deploy per chain."""
+    (h, w, c, act), layers = DWK_CHAINS[chain]
+    b = GraphBuilder((h, w, c), act, seed=c + h)
+    x = b.input
+    for kernel, stride, pad, weight, out in layers:
+        x = b.dw(x, kernel=kernel, stride=stride, padding=pad, weight=weight, out=out)
+    r = _check(b.build(x), tmp_path, n=8)
+    assert _dsp_layers(r) == ["mixq_dwconv_dsp"] * len(layers)
+
+
+def test_depthwise_any_kernel_host_sanitizers_in_place_and_scratch(tmp_path):
+    """mixq_dwconv_dsp built by host gcc with ASan/UBSan (plain C twins), bit-exact, in a
+    5x5 -> 7x7 -> 3x5 chain (the 7x7 in place) with real scales >= 0.5 (shift < 32, the C
+    requantization); the scratch the code generator reserves == the C companion's."""
+    from chost import printed_scratch_bytes
+    from mixq.deploy.host import run_host
+
+    b = GraphBuilder((9, 8, 12), "u8", seed=4)
+    real = np.array([0.6, 1.3, 4.0, 0.02] * 3)
+    mult, shift = quantize_multipliers(real)
+    rq = Requant(bias=icn_bias(np.linspace(-50, 50, 12), mult, shift), multiplier=mult,
+                 shift=shift, activation_min=0, activation_max=255)
+    x = b.dw(b.input, kernel=5, weight="s4", out="u8", requant=rq)
+    x = b.dw(x, kernel=7, weight="s8", out="u8")
+    g = b.build(b.dw(x, kernel=(3, 5), stride=2, weight="t2", out="u2"))
+    project = emit_c(g, tmp_path / "c", kernels="armv7em")
+    layers = project.metadata["layers"]
+    assert [lay["function"] for lay in layers] == ["mixq_dwconv_dsp"] * 3
+    assert [lay["inplace"] for lay in layers] == [False, True, False]  # the 7x7 in place
+    inputs = random_inputs(g, 4)
+    assert np.array_equal(run_host(tmp_path / "c", inputs, work_dir=tmp_path / "h"),
+                          interpret(g, inputs))
+    assert printed_scratch_bytes(project, tmp_path, ["mixq_dsp.h"],
+                                 [("mixq_dwconv_dsp", i) for i in range(3)]) == \
+        [lay["scratch_bytes"] for lay in layers]
+
+
 def test_depthwise_small_shifts_and_in_place_chain(tmp_path):
     """Real scales >= 0.5 (shift < 32: weights rescaled or the C path) inside a dw -> dw chain
     that runs in place."""

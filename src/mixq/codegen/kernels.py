@@ -68,8 +68,8 @@ Example:
 
 from __future__ import annotations
 
-from mixq.codegen import (kernels_armv7em, kernels_armv7em_eltwise, kernels_armv7em_fc,
-                          kernels_pulp, kernels_ref, kernels_sparse)
+from mixq.codegen import (kernels_armv7em, kernels_armv7em_dw, kernels_armv7em_eltwise,
+                          kernels_armv7em_fc, kernels_pulp, kernels_ref, kernels_sparse)
 from mixq.codegen.kernel import (OPS, REFERENCE_TARGET, RUNTIME_DIR, Kernel, dtype_name,
                                  node_dtypes, node_op, weight_dtype)
 from mixq.ir.graph import Graph
@@ -115,6 +115,7 @@ def kernel_set_table() -> dict[KernelSet, tuple[Kernel, ...]]:
     """
     return {KernelSet.REF: kernels_ref.KERNELS + kernels_sparse.REF_KERNELS,
             KernelSet.ARMV7EM: (kernels_armv7em.KERNELS + kernels_armv7em_fc.KERNELS
+                                + kernels_armv7em_dw.KERNELS
                                 + kernels_armv7em_eltwise.KERNELS
                                 + kernels_sparse.ARMV7EM_KERNELS),
             KernelSet.PULP: kernels_pulp.KERNELS,

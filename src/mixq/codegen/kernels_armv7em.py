@@ -214,52 +214,6 @@ def conv_fits_int32(node, graph: Graph) -> bool:
     return conv_k_lanes(*_conv_geometry(node, graph)) * MAX_LANE_PRODUCT <= INT32_MAX
 
 
-DW_CHUNK = 16  # mirror of MIXQ_DW_CHUNK
-
-
-def dw_scratch_bytes(node, graph: Graph) -> int:
-    """Scratch of ``mixq_dwconv3x3_dsp`` (mirror of ``mixq_dwconv3x3_dsp_scratch_bytes``):
-    per channel of a chunk 16 words of widened weights, requantization constants and loop steps,
-    a ring of three transposed int16 rows per channel and, for sub-byte outputs, a staging row
-    (whole packed words of codes per pixel, one byte per code).
-
-    Example:
-        >>> from mixq.codegen.synth import GraphBuilder
-        >>> b = GraphBuilder((16, 16, 64), seed=0)
-        >>> g = b.build(b.dw(b.input, kernel=3, padding=(1, 1, 1, 1)))
-        >>> dw_scratch_bytes(g.nodes[0], g)  # 16*64 + 3*16*20*2 (16 + 3 lanes, even)
-        2944
-    """
-    h, w, c = graph.tensor(node.input).shape
-    out_w = graph.tensor(node.output).shape[1]
-    out_bits = graph.tensor(node.output).bits
-    pad_left = node.padding[2]
-    last = (out_w - 1) * node.stride[1] + 3  # last lane a word load reads
-    lanes = max(pad_left + w, last + 1)
-    chunk = min(c, DW_CHUNK)
-    row_lanes = -(-lanes // 2) * 2
-    ring = -(-(3 * chunk * row_lanes * 2) // 8) * 8
-    stage_step = 0 if out_bits == 8 else -(-(chunk * out_bits) // 32) * (32 // out_bits)
-    stage = -(-(out_w * stage_step) // 8) * 8
-    return chunk * 64 + ring + stage
-
-
-def dw_supported(node, graph: Graph) -> bool:
-    """3x3 depthwise with equal strides 1 or 2 and no sparse outliers (unsigned inputs are
-    checked by the dtypes)."""
-    return (isinstance(node, Conv2d) and node.sparse is None and node.weight.shape[1:3] == (3, 3)
-            and tuple(node.stride) in ((1, 1), (2, 2)))
-
-
-def dw_inplace_safe(node, graph: Graph) -> tuple[int, ...]:
-    """Input 0 may be overwritten when every pixel keeps its byte layout (stride 1, same shape
-    and code width): each input row is copied to the ring before the output row over it is
-    written, and a channel chunk only writes its own whole bytes."""
-    tin, tout = graph.tensor(node.input), graph.tensor(node.output)
-    same = tin.shape == tout.shape and tin.bits == tout.bits and tuple(node.stride) == (1, 1)
-    return (0,) if same and dw_supported(node, graph) else ()
-
-
 def _dtypes(weights: tuple[str, ...]) -> frozenset:
     return frozenset((i, w, o) for i in INPUT_DTYPES for w in weights for o in OUTPUT_DTYPES)
 
@@ -343,21 +297,12 @@ def _kernels() -> tuple[Kernel, ...]:
                 function=f"mixq_conv2d_dsp_win_s{bits}", variant="dsp-window",
                 scratch_bytes=window_scratch_bytes, pack_weights=pack_window_weights,
                 cost=partial(_conv_cost, w_bits=bits, window=True), **common))
-    dw = dict(op=LayerKind.DW, function="mixq_dwconv3x3_dsp",
-              sources=("mixq_dwconv3x3_dsp.c", "mixq_dsp.h"), source_dir=SOURCE_DIR,
-              target=TARGET, dtypes=_dtypes(("s8", "s4", "s2", "t2")),
-              scratch_bytes=dw_scratch_bytes, priority=10)
-    out.append(Kernel(variant="dsp3x3", accepts=dw_supported, **dw))
-    out.append(Kernel(variant="dsp3x3-inplace",
-                           accepts=lambda n, g: bool(dw_inplace_safe(n, g)),
-                           inplace_inputs=dw_inplace_safe, **dw))
-
     return tuple(out)
 
 
-# The ARMv7E-M DSP kernel set (dense layers; see kernels_sparse for the sparse ones).
+# The ARMv7E-M DSP kernel set's conv / pw / fc kernels (depthwise: kernels_armv7em_dw; sparse:
+# kernels_sparse).
 KERNELS = _kernels()
 
 __all__ = ["act_word_lanes", "weight_word_lanes", "conv_k_lanes", "column_order",
-           "reorder_conv_weights", "pack_conv_weights", "conv_scratch_bytes", "dw_scratch_bytes",
-           "dw_supported", "dw_inplace_safe"]
+           "reorder_conv_weights", "pack_conv_weights", "conv_scratch_bytes"]

@@ -63,6 +63,12 @@ MIXQ_CONV_KERNEL(mixq_fc_dsp_s2);
 int32_t mixq_dwconv3x3_dsp_scratch_bytes(const mixq_conv_params_t *p);
 MIXQ_CONV_KERNEL(mixq_dwconv3x3_dsp);
 
+/* Depthwise of any kernel size (k_h <= 16) and stride, any zero padding, unsigned input codes;
+ * weights in the reference layout; scratch: mixq_dwconv_dsp_scratch_bytes(p) bytes, 4-byte
+ * aligned. */
+int32_t mixq_dwconv_dsp_scratch_bytes(const mixq_conv_params_t *p);
+MIXQ_CONV_KERNEL(mixq_dwconv_dsp);
+
 /* ---- the few DSP instructions used, ACLE on ARM, plain C elsewhere ---- */
 
 #if defined(__GNUC__)

@@ -1,9 +1,9 @@
 /* mixq_dwconv3x3_dsp: depthwise 3x3 convolution, stride 1 or 2, any zero padding, u8/u4/u2
  * activations, s8/s4/s2/ternary weights, ARMv7E-M DSP (conventions: mixq_dsp.h).
  *
- * Channels are processed in chunks of MIXQ_DW_CHUNK. Input rows are transposed once into a ring
- * of three int16 rows per channel (lane L = input column L - pad_left, zero padding included), so
- * that two horizontally adjacent taps of one channel are one 32-bit word. Per chunk, each
+ * Channels are processed in chunks of MIXQ_DW_CHUNK, with a ring of three transposed int16 rows
+ * per channel (mixq_dw_dsp.h), so that two horizontally adjacent taps of one channel are one
+ * 32-bit word. Per chunk, each
  * channel's nine weights are widened into three pairs A = (w0, w1), B = (w2, w1) per kernel row,
  * next to its requantization constants. Two adjacent outputs then take, per kernel row, two
  * (stride 1) or three (stride 2) word loads and four MACs (stride 1: out[x] = SMLAD(P0, A) +
@@ -11,10 +11,9 @@
  * requantization. That loop is inline assembly on ARM for unsigned full-range outputs with
  * shift >= 32 and, when every channel of a chunk qualifies, it walks all channels of the chunk
  * in one asm block (the per-channel pointer steps are stored with the channel's parameters);
- * every other case (and the host build) runs the C twin. Sub-byte outputs are staged one code
- * per byte in a permuted order (mixq_dw_slot) that makes one packed output word a few ORs of
- * staged words. */
-#include "mixq_dsp.h"
+ * every other case (and the host build) runs the C twin. Sub-byte outputs are staged
+ * (mixq_dw_slot) and packed once per row. */
+#include "mixq_dw_dsp.h"
 
 #define MIXQ_DW_CHUNK 16 /* channels per pass; a multiple of 4 keeps packed bytes whole */
 /* words per channel: A0 B0 A1 B1 A2 B2, bias lo hi, m, t, shift, then the steps of the chunk
@@ -45,105 +44,6 @@ static mixq_dw_layout_t mixq_dw_layout(const mixq_conv_params_t *p) {
 
 int32_t mixq_dwconv3x3_dsp_scratch_bytes(const mixq_conv_params_t *p) {
   return mixq_dw_layout(p).total;
-}
-
-MIXQ_INLINE void mixq_dw_put(int16_t *d, uint32_t pair) { memcpy(d, &pair, 4); }
-
-/* Staging position of channel ch (bits 4 or 2, per = 8 / bits codes per byte, g = 32 / bits per
- * word): channel per * j + k of a word of channels goes to byte 4 * k + j, so that the packed
- * word is OR over k of (staged word k) << (k * bits). */
-MIXQ_INLINE int32_t mixq_dw_slot(int32_t ch, int32_t bits) {
-  const int32_t lp = bits == 4 ? 1 : 2, g = 4 << lp; /* per = 1 << lp */
-  return (ch & -g) + (ch & ((1 << lp) - 1)) * 4 + ((ch & (g - 1)) >> lp);
-}
-
-
-/* Transpose the pixels of one input row into the channel rows (d: lane of pixel 0 of channel
- * 0, rl lanes per channel row), two pixels at a time into 32-bit lane pairs. 8-bit: per word of
- * codes UXTB16 gives two channels of one pixel, PKHBT / PKHTB pair them with the next pixel.
- * 4-, 2-bit: PKHBT / PKHTB first pair the low (high) halfwords of the two pixels' words, then
- * one AND with a shifted operand per channel gives (code at x, code at x + 1). Whole words
- * first, then the chunk's last codes and the last pixel of an odd row one by one. */
-MIXQ_INLINE void mixq_dw_fill_bits(const uint8_t *src, int32_t px_bytes, int32_t in_w,
-                                   int32_t n, int16_t *d, int32_t rl, int32_t bits) {
-  const int32_t per = 32 / bits, full = n / per;
-  const int32_t pairs = in_w / 2;
-  /* the mask in a register: then AND takes the shifted word as its second operand (one
-   * instruction per lane pair instead of LSR + AND with an immediate) */
-  const uint32_t mask = mixq_opaque(bits == 4 ? 0x000F000Fu : 0x00030003u);
-  for (int32_t g = 0; g < (bits == 8 ? full : 0); g++) { /* 8-bit */
-    const uint8_t *s = src + 4 * g;
-    int16_t *dg = d + g * per * rl;
-    for (int32_t x = 0; x < pairs; x++, s += 2 * px_bytes, dg += 2) {
-      const uint32_t v0 = mixq_dsp_load32(s), v1 = mixq_dsp_load32(s + px_bytes);
-      const uint32_t e0 = mixq_uxtb16(v0), e1 = mixq_uxtb16(v1);          /* (c0, c2) */
-      const uint32_t o0 = mixq_uxtb16_ror8(v0), o1 = mixq_uxtb16_ror8(v1); /* (c1, c3) */
-      mixq_dw_put(dg, mixq_pkhbt16(e0, e1));
-      mixq_dw_put(dg + rl, mixq_pkhbt16(o0, o1));
-      mixq_dw_put(dg + 2 * rl, mixq_pkhtb16(e0, e1));
-      mixq_dw_put(dg + 3 * rl, mixq_pkhtb16(o0, o1));
-    }
-  }
-  /* 4-, 2-bit: codes 0 .. half - 1 (lo) and half .. per - 1 (hi) of pixel x | pixel x + 1 << 16
-   * (PKHBT / PKHTB), one AND per channel; one pass per 8 channels, writing two groups of four
-   * channel rows through two base pointers and three shared offsets (no spills). */
-  for (int32_t g = 0; g < (bits == 8 ? 0 : full); g++) {
-    for (int32_t part = 0; part < per / 8; part++) {
-      const uint8_t *s = src + 4 * g;
-      int16_t *da = d + (g * per + 8 * part) * rl, *db = da + 4 * rl;
-#if defined(__GNUC__)
-      __asm__("" : "+r"(db)); /* two bases, not da + 4 * rl with a fourth offset */
-#endif
-      for (int32_t x = 0; x < pairs; x++, s += 2 * px_bytes, da += 2, db += 2) {
-        const uint32_t v0 = mixq_dsp_load32(s), v1 = mixq_dsp_load32(s + px_bytes);
-        const uint32_t u = part == 0 ? mixq_pkhbt16(v0, v1) : mixq_pkhtb16(v0, v1);
-        if (bits == 4) {
-          const uint32_t h = mixq_pkhtb16(v0, v1);
-          for (int32_t k = 0; k < 4; k++) {
-            mixq_dw_put(da + k * rl, (u >> (4 * k)) & mask);
-            mixq_dw_put(db + k * rl, (h >> (4 * k)) & mask);
-          }
-        } else {
-          for (int32_t k = 0; k < 4; k++) {
-            mixq_dw_put(da + k * rl, (u >> (2 * k)) & mask);
-            mixq_dw_put(db + k * rl, (u >> (2 * k + 8)) & mask);
-          }
-        }
-      }
-    }
-  }
-  /* channels past the whole words, then the last pixel of an odd row */
-  const int32_t cw = full * per;
-  if (cw < n) {
-    for (int32_t x = 0; x < in_w; x++) {
-      for (int32_t ch = cw; ch < n; ch++) {
-        d[ch * rl + x] = (int16_t)mixq_load_code(src + x * px_bytes, ch, bits, 0);
-      }
-    }
-  }
-  if (in_w & 1) {
-    for (int32_t ch = 0; ch < cw; ch++) {
-      d[ch * rl + in_w - 1] = (int16_t)mixq_load_code(src + (in_w - 1) * px_bytes, ch, bits, 0);
-    }
-  }
-}
-
-/* Transpose input row iy, channels c0 .. c0 + n - 1, into the data lanes of n int16 rows of rl
- * lanes (the padding lanes stay zero from the chunk's start; rows outside the input are zero).
- * Out of line, once per row: inlined, its loops spill registers. */
-__attribute__((noinline)) static void mixq_dw_fill(const mixq_conv_params_t *p,
-                                                   const uint8_t *input, int32_t iy, int32_t c0,
-                                                   int32_t n, int16_t *rows, int32_t rl) {
-  if (iy < 0 || iy >= p->in_h) {
-    memset(rows, 0, (size_t)n * (size_t)rl * 2);
-    return;
-  }
-  const int32_t bits = p->in_bits, px_bytes = mixq_row_bytes(p->in_c, bits);
-  const int32_t left = p->pad_left, in_w = p->in_w;
-  const uint8_t *src = input + iy * in_w * px_bytes + c0 * bits / 8;
-  if (bits == 8) mixq_dw_fill_bits(src, px_bytes, in_w, n, rows + left, rl, 8);
-  else if (bits == 4) mixq_dw_fill_bits(src, px_bytes, in_w, n, rows + left, rl, 4);
-  else mixq_dw_fill_bits(src, px_bytes, in_w, n, rows + left, rl, 2);
 }
 
 /* Per channel c0 + ch: widened weights A_r = (w(r,0), w(r,1)), B_r = (w(r,2), w(r,1)), r = 0..2
@@ -327,83 +227,6 @@ static void mixq_dw_chunk_asm(const int16_t *r0, const int16_t *r1, const int16_
   }
 }
 #endif
-
-/* x | y << k (k a constant): one ORR with a shifted operand (gcc 12 reassociates chains of
- * them into an extra shift) */
-#if defined(__ARM_FEATURE_DSP)
-#define mixq_dw_orr_lsl(x, y, k)                                                 \
-  __extension__({                                                               \
-    uint32_t r_;                                                                \
-    __asm__("orr %0, %1, %2, lsl #" #k : "=r"(r_) : "r"(x), "r"(y));           \
-    r_;                                                                         \
-  })
-#else
-#define mixq_dw_orr_lsl(x, y, k) ((x) | (y) << (k))
-#endif
-
-/* Packed word i of staged codes s (4-byte aligned): OR of the four (4-bit: two) staged words
- * of its channels shifted by k * bits. */
-MIXQ_INLINE uint32_t mixq_dw_pack_word(const uint8_t *s, int32_t i, int32_t bits) {
-  const mixq_u32a *q = (const mixq_u32a *)(const void *)s + i * (8 / bits);
-  uint32_t word = q[0];
-  word |= q[1] << bits;
-  if (bits == 2) {
-    word |= q[2] << 4;
-    word |= q[3] << 6;
-  }
-  return word;
-}
-
-/* Pack one output row of staged codes (stage[x * sstep + mixq_dw_slot(ch)], ch < n, empty
- * slots zero) into packed pixels at out + x * opb; a partial last word is masked and stored
- * byte by byte. Called out of line, once per row (mixq_dw_pack_row4 / 2). */
-MIXQ_INLINE void mixq_dw_pack_row(const uint8_t *stage, int32_t sstep, int32_t n, int32_t w,
-                                  int32_t bits, uint8_t *out, int32_t opb) {
-  const int32_t g = 32 / bits, full = n / g, tail = n - full * g;
-  if (n == MIXQ_DW_CHUNK) { /* whole chunk: 16 staged codes (sstep) per pixel, 2 or 1 words */
-    const mixq_u32a *q = (const mixq_u32a *)(const void *)stage;
-    for (int32_t x = 0; x < w; x++, out += opb) {
-      uint32_t a, b, c, d;
-      MIXQ_LDRD(a, b, q);
-      MIXQ_LDRD(c, d, q);
-      if (bits == 4) {
-        a = mixq_dw_orr_lsl(a, b, 4);
-        c = mixq_dw_orr_lsl(c, d, 4);
-        memcpy(out, &a, 4);
-        memcpy(out + 4, &c, 4);
-      } else {
-        a = mixq_dw_orr_lsl(a, b, 2);
-        a = mixq_dw_orr_lsl(a, c, 4);
-        a = mixq_dw_orr_lsl(a, d, 6);
-        memcpy(out, &a, 4);
-      }
-    }
-    return;
-  }
-  for (int32_t x = 0; x < w; x++, stage += sstep, out += opb) {
-    for (int32_t i = 0; i < full; i++) {
-      const uint32_t word = mixq_dw_pack_word(stage, i, bits);
-      memcpy(out + 4 * i, &word, 4);
-    }
-    if (tail) {
-      const uint32_t word = mixq_dw_pack_word(stage, full, bits) & ((1u << (tail * bits)) - 1u);
-      for (int32_t b = 0; b < (tail * bits + 7) / 8; b++) {
-        out[4 * full + b] = (uint8_t)(word >> (8 * b));
-      }
-    }
-  }
-}
-
-__attribute__((noinline)) static void mixq_dw_pack_row4(const uint8_t *stage, int32_t sstep,
-                                                        int32_t n, int32_t w, uint8_t *out,
-                                                        int32_t opb) {
-  mixq_dw_pack_row(stage, sstep, n, w, 4, out, opb);
-}
-__attribute__((noinline)) static void mixq_dw_pack_row2(const uint8_t *stage, int32_t sstep,
-                                                        int32_t n, int32_t w, uint8_t *out,
-                                                        int32_t opb) {
-  mixq_dw_pack_row(stage, sstep, n, w, 2, out, opb);
-}
 
 void mixq_dwconv3x3_dsp(const mixq_conv_params_t *p, const uint8_t *input, uint8_t *output,
                         uint8_t *scratch) {
