@@ -9,7 +9,8 @@ MIXQ_INLINE void mixq_dw_put(int16_t *d, uint32_t pair) { memcpy(d, &pair, 4); }
  * codes UXTB16 gives two channels of one pixel, PKHBT / PKHTB pair them with the next pixel.
  * 4-, 2-bit: PKHBT / PKHTB first pair the low (high) halfwords of the two pixels' words, then
  * one AND with a shifted operand per channel gives (code at x, code at x + 1). Whole words
- * first, then the chunk's last codes and the last pixel of an odd row one by one. */
+ * first (8-bit: and the last pixel of an odd row), then the chunk's last codes and (4-, 2-bit)
+ * the last pixel of an odd row one by one. */
 MIXQ_INLINE void mixq_dw_fill_bits(const uint8_t *src, int32_t px_bytes, int32_t in_w,
                                    int32_t n, int16_t *d, int32_t rl, int32_t bits) {
   const int32_t per = 32 / bits, full = n / per;
@@ -28,6 +29,10 @@ MIXQ_INLINE void mixq_dw_fill_bits(const uint8_t *src, int32_t px_bytes, int32_t
       mixq_dw_put(dg + rl, mixq_pkhbt16(o0, o1));
       mixq_dw_put(dg + 2 * rl, mixq_pkhtb16(e0, e1));
       mixq_dw_put(dg + 3 * rl, mixq_pkhtb16(o0, o1));
+    }
+    if (in_w & 1) { /* the last pixel of an odd row: one lane per channel */
+      const uint32_t v = mixq_dsp_load32(s);
+      for (int32_t k = 0; k < 4; k++) dg[k * rl] = (int16_t)(v >> (8 * k) & 0xFFu);
     }
   }
   /* 4-, 2-bit: codes 0 .. half - 1 (lo) and half .. per - 1 (hi) of pixel x | pixel x + 1 << 16
@@ -67,7 +72,7 @@ MIXQ_INLINE void mixq_dw_fill_bits(const uint8_t *src, int32_t px_bytes, int32_t
       }
     }
   }
-  if (in_w & 1) {
+  if ((in_w & 1) && bits != 8) {
     for (int32_t ch = 0; ch < cw; ch++) {
       d[ch * rl + in_w - 1] = (int16_t)mixq_load_code(src + (in_w - 1) * px_bytes, ch, bits, 0);
     }

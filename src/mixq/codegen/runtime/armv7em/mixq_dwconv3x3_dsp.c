@@ -184,10 +184,40 @@ static void mixq_dw_row_c(const mixq_conv_params_t *p, const int16_t *const *row
     [end] "+r"(end)                                                                          \
   : [step] "r"(step)                                                                         \
   : "cc", "memory"
-#define MIXQ_DW_CHUNK_ASM(row, first, next, sat)                                           \
+/* the last output of an odd row (x = 2 * pairs, where the pair loop left the pointers: lanes
+ * x * stride .. x * stride + 2) */
+#define MIXQ_DW_TAIL_ROW(ptr, woff, first)                                      \
+  "ldrd %[A], %[B], [%[w], #" woff "]\n\t"                                     \
+  "ldr %[P0], [%[" ptr "]]\n\t"                                                \
+  "ldr %[P1], [%[" ptr "], #4]\n\t" first                                      \
+  "smlabb %[a0], %[P1], %[B], %[a0]\n\t"
+#define MIXQ_DW_TAIL(sat)                                                        \
+  MIXQ_DW_TAIL_ROW("p0", "0", "smuad %[a0], %[P0], %[A]\n\t")                   \
+  MIXQ_DW_TAIL_ROW("p1", "8", "smlad %[a0], %[P0], %[A], %[a0]\n\t")            \
+  MIXQ_DW_TAIL_ROW("p2", "16", "smlad %[a0], %[P0], %[A], %[a0]\n\t")           \
+  "ldrd %[A], %[B], [%[w], #32]\n\t"                                           \
+  "ldrd %[P0], %[P1], [%[w], #24]\n\t"                                         \
+  "smlal %[P0], %[P1], %[a0], %[A]\n\t"                                        \
+  "asr %[P1], %[P1], %[B]\n\t"                                                 \
+  "usat %[P1], #" sat ", %[P1]\n\t"                                            \
+  "strb %[P1], [%[out]]\n\t"
+#define MIXQ_DW_CHUNK_ASM(row, first, next, sat, tail)                                     \
   __asm__ volatile("2:\n\t1:\n\t" row("p0", "0", first) row("p1", "8", next)           \
-                   row("p2", "16", next) MIXQ_DW_OUT(sat) MIXQ_DW_NEXT_CHANNEL           \
+                   row("p2", "16", next) MIXQ_DW_OUT(sat) tail MIXQ_DW_NEXT_CHANNEL      \
                    MIXQ_DW_CHUNK_OPERANDS)
+/* the chunk loop for unsigned outputs of ubits, with or without the odd row's last output */
+#define MIXQ_DW_CHUNK_SAT(row, first, next)                                                 \
+  do {                                                                                      \
+    if (odd) {                                                                              \
+      if (ubits == 8) MIXQ_DW_CHUNK_ASM(row, first, next, "8", MIXQ_DW_TAIL("8"));          \
+      else if (ubits == 4) MIXQ_DW_CHUNK_ASM(row, first, next, "4", MIXQ_DW_TAIL("4"));     \
+      else MIXQ_DW_CHUNK_ASM(row, first, next, "2", MIXQ_DW_TAIL("2"));                     \
+    } else {                                                                                \
+      if (ubits == 8) MIXQ_DW_CHUNK_ASM(row, first, next, "8", "");                         \
+      else if (ubits == 4) MIXQ_DW_CHUNK_ASM(row, first, next, "4", "");                    \
+      else MIXQ_DW_CHUNK_ASM(row, first, next, "2", "");                                    \
+    }                                                                                       \
+  } while (0)
 
 /* Outputs 0 .. 2 * pairs - 1 of one row of one channel: unsigned full-range codes of ubits
  * (8, 4 or 2), shift >= 32; codes at out + x * step. */
@@ -208,23 +238,16 @@ static void mixq_dw_row_asm(const int16_t *r0, const int16_t *r1, const int16_t 
   }
 }
 
-/* Outputs 0 .. 2 * pairs - 1 of one row of every channel of a chunk (w: the chunk's
- * parameters, steps included; r0..r2, out: channel 0; span = 2 * pairs * step). */
+/* Outputs 0 .. 2 * pairs - 1 (and 2 * pairs when odd) of one row of every channel of a chunk
+ * (w: the chunk's parameters, steps included; r0..r2, out: channel 0; span = 2 * pairs * step). */
 static void mixq_dw_chunk_asm(const int16_t *r0, const int16_t *r1, const int16_t *r2,
                               const uint32_t *w, uint8_t *out, int32_t step, int32_t span,
-                              int32_t stride, int32_t ubits) {
+                              int32_t stride, int32_t ubits, int32_t odd) {
   uint8_t *end = out + span;
   uint32_t A, B, P0, P1;
   int32_t a0, a1;
-  if (stride == 1) {
-    if (ubits == 8) MIXQ_DW_CHUNK_ASM(MIXQ_DW_ROW1, MIXQ_DW_FIRST1, MIXQ_DW_NEXT1, "8");
-    else if (ubits == 4) MIXQ_DW_CHUNK_ASM(MIXQ_DW_ROW1, MIXQ_DW_FIRST1, MIXQ_DW_NEXT1, "4");
-    else MIXQ_DW_CHUNK_ASM(MIXQ_DW_ROW1, MIXQ_DW_FIRST1, MIXQ_DW_NEXT1, "2");
-  } else {
-    if (ubits == 8) MIXQ_DW_CHUNK_ASM(MIXQ_DW_ROW2, MIXQ_DW_FIRST2, MIXQ_DW_NEXT2, "8");
-    else if (ubits == 4) MIXQ_DW_CHUNK_ASM(MIXQ_DW_ROW2, MIXQ_DW_FIRST2, MIXQ_DW_NEXT2, "4");
-    else MIXQ_DW_CHUNK_ASM(MIXQ_DW_ROW2, MIXQ_DW_FIRST2, MIXQ_DW_NEXT2, "2");
-  }
+  if (stride == 1) MIXQ_DW_CHUNK_SAT(MIXQ_DW_ROW1, MIXQ_DW_FIRST1, MIXQ_DW_NEXT1);
+  else MIXQ_DW_CHUNK_SAT(MIXQ_DW_ROW2, MIXQ_DW_FIRST2, MIXQ_DW_NEXT2);
 }
 #endif
 
@@ -266,8 +289,8 @@ void mixq_dwconv3x3_dsp(const mixq_conv_params_t *p, const uint8_t *input, uint8
 #if defined(__ARM_FEATURE_DSP)
       if (fast) {
         mixq_dw_chunk_asm(rows[0], rows[1], rows[2], prm, ob == 8 ? out_row + c0 : stage, step,
-                          2 * pairs * step, p->stride_w, ubits);
-        ch_from = out_w & 1 ? 0 : n; /* odd width: the last output of each channel in C */
+                          2 * pairs * step, p->stride_w, ubits, out_w & 1);
+        ch_from = n;
       }
 #endif
       for (int32_t ch = ch_from; ch < n; ch++) {
@@ -276,9 +299,7 @@ void mixq_dwconv3x3_dsp(const mixq_conv_params_t *p, const uint8_t *input, uint8
         uint8_t *dst = ob == 8 ? out_row + c0 + ch : stage + mixq_dw_slot(ch, ob);
         int32_t x0 = 0;
 #if defined(__ARM_FEATURE_DSP)
-        if (fast) {
-          x0 = 2 * pairs;
-        } else if (ubits && (int32_t)w[10] >= 32 && pairs > 0) {
+        if (ubits && (int32_t)w[10] >= 32 && pairs > 0) {
           x0 = 2 * pairs;
           mixq_dw_row_asm(r[0], r[1], r[2], w, dst, step, pairs, p->stride_w, ubits);
         }
