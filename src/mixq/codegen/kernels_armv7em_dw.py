@@ -8,7 +8,8 @@ widened once per chunk.
 - ``mixq_dwconv3x3_dsp``: 3x3, stride 1 or 2; two outputs per iteration in inline assembly
   (chunks of 16 channels).
 - ``mixq_dwconv_dsp``: any ``k_h x k_w`` (``k_h <= 16``) and stride (MCUNet's 5x5 / 7x7,
-  non-square kernels); four outputs per iteration sharing each weight word (chunks of 8).
+  non-square kernels); four outputs per iteration sharing each weight word (chunks of 8
+  channels, 16 with sub-byte activations).
 
 The code generator picks per layer the one with the lower :func:`dw_cost` estimate (both run
 3x3 layers); stride-1 layers whose output keeps the input's shape and code width run in place.
@@ -33,12 +34,12 @@ class DwScheme:
     """One kernel's scratch geometry (mirror of ``mixq_dw_layout`` / ``mixq_dwk_layout``).
 
     Attributes:
-        chunk: channels per pass.
+        chunk: ``(node, graph) ->`` channels per pass (before the layer's channel count).
         prm_words: ``node -> `` 32-bit words of parameters per channel.
         read_lanes: ``(node, out_w) ->`` ring lanes the word loads of one output row cover.
     """
 
-    chunk: int
+    chunk: Callable[..., int]
     prm_words: Callable[..., int]
     read_lanes: Callable[..., int]
 
@@ -47,11 +48,19 @@ def _pairs(node) -> int:
     return (node.weight.shape[2] + 1) // 2
 
 
+def _all_8bit(node, graph: Graph) -> bool:
+    return graph.tensor(node.input).bits == 8 and graph.tensor(node.output).bits == 8
+
+
 # 3x3: 16 words per channel; a pair of outputs reads lanes up to (out_w - 1) * stride + 3
-SCHEME_3X3 = DwScheme(16, lambda node: 16, lambda node, out_w: (out_w - 1) * node.stride[1] + 4)
-# any kxk: k_h * pairs weight words + 5 (bias lo, hi, multiplier, shift - 32, shift), even
-SCHEME_ANY = DwScheme(8, lambda node: -(-(node.weight.shape[1] * _pairs(node) + 5) // 2) * 2,
-                      lambda node, out_w: (out_w - 1) * node.stride[1] + 2 * _pairs(node))
+SCHEME_3X3 = DwScheme(chunk=lambda node, graph: 16, prm_words=lambda node: 16,
+                      read_lanes=lambda node, out_w: (out_w - 1) * node.stride[1] + 4)
+# any kxk: chunks of 8 channels (16 with sub-byte activations), k_h * pairs weight words + 5
+# (bias lo, hi, multiplier, shift - 32, shift), even
+SCHEME_ANY = DwScheme(
+    chunk=lambda node, graph: 8 if _all_8bit(node, graph) else 16,
+    prm_words=lambda node: -(-(node.weight.shape[1] * _pairs(node) + 5) // 2) * 2,
+    read_lanes=lambda node, out_w: (out_w - 1) * node.stride[1] + 2 * _pairs(node))
 
 
 def dw_scratch_bytes(node, graph: Graph, scheme: DwScheme = SCHEME_3X3) -> int:
@@ -73,7 +82,7 @@ def dw_scratch_bytes(node, graph: Graph, scheme: DwScheme = SCHEME_3X3) -> int:
     out_w = graph.tensor(node.output).shape[1]
     out_bits = graph.tensor(node.output).bits
     lanes = max(node.padding[2] + w, scheme.read_lanes(node, out_w))
-    chunk = min(c, scheme.chunk)
+    chunk = min(c, scheme.chunk(node, graph))
     row_lanes = -(-lanes // 2) * 2
     prm = -(-(chunk * scheme.prm_words(node) * 4) // 8) * 8
     ring = -(-(node.weight.shape[1] * chunk * row_lanes * 2) // 8) * 8

@@ -2,7 +2,7 @@
  * and stride, any zero padding, u8/u4/u2 activations, s8/s4/s2/ternary weights, ARMv7E-M DSP
  * (conventions: mixq_dsp.h; the ring of transposed rows: mixq_dw_dsp.h).
  *
- * Channels are processed in chunks of MIXQ_DWK_CHUNK with a ring of k_h transposed int16 rows
+ * Channels are processed in chunks of MIXQ_DWK_CHUNK(p) with a ring of k_h transposed int16 rows
  * per channel. Once per chunk, each channel's weights are widened into k_h rows of
  * pairs = ceil(k_w / 2) int16 pairs (w(r, 2j), w(r, 2j + 1)), the last pair of an odd k_w padded
  * with 0, next to its requantization constants. Output x then takes, per kernel row, `pairs`
@@ -13,7 +13,10 @@
  * 5x5 and 7x7 kernels at stride 1 and 2 have unrolled loops, the others a generic one. */
 #include "mixq_dw_dsp.h"
 
-#define MIXQ_DWK_CHUNK 8 /* channels per pass; a multiple of 4 keeps packed bytes whole */
+/* channels per pass: 8 for 8-bit activations, 16 when the input or output codes are sub-byte
+ * (whole words of 2-bit codes for the transposition and the packing); multiples of 4 keep
+ * packed bytes whole */
+#define MIXQ_DWK_CHUNK(p) ((p)->in_bits < 8 || (p)->out_bits < 8 ? 16 : 8)
 
 typedef struct {
   int32_t chunk, pairs, prm_words, row_lanes, stage_step, stage_bytes;
@@ -31,7 +34,7 @@ static mixq_dwk_layout_t mixq_dwk_layout(const mixq_conv_params_t *p) {
   const int32_t read = (p->out_w - 1) * p->stride_w + 2 * l.pairs; /* lanes the words cover */
   int32_t lanes = p->pad_left + p->in_w;
   if (read > lanes) lanes = read;
-  l.chunk = p->in_c < MIXQ_DWK_CHUNK ? p->in_c : MIXQ_DWK_CHUNK;
+  l.chunk = p->in_c < MIXQ_DWK_CHUNK(p) ? p->in_c : MIXQ_DWK_CHUNK(p);
   l.row_lanes = (lanes + 1) / 2 * 2;
   l.prm_words = (p->k_h * l.pairs + 6) / 2 * 2;
   l.stage_step = p->out_bits == 8 ? 0 : (l.chunk * p->out_bits + 31) / 32 * (32 / p->out_bits);
@@ -107,9 +110,11 @@ MIXQ_INLINE void mixq_dwk_acc(const int16_t *const *rows, int32_t kh, int32_t of
   "strb %[hi], " at "\n\t"
 #define MIXQ_DWK_OUT4(sat)                                                      \
   __asm__ volatile("ldrd %[m], %[t], [%[rq], #8]\n\t"                          \
-                   MIXQ_DWK_OUT1("a0", "[%[dst]]", sat) MIXQ_DWK_OUT1("a1", "[%[dst], %[step]]", sat) \
+                   MIXQ_DWK_OUT1("a0", "[%[dst]]", sat)                        \
+                   MIXQ_DWK_OUT1("a1", "[%[dst], %[step]]", sat)               \
                    "add %[dst], %[dst], %[step], lsl #1\n\t"                   \
-                   MIXQ_DWK_OUT1("a2", "[%[dst]]", sat) MIXQ_DWK_OUT1("a3", "[%[dst], %[step]]", sat) \
+                   MIXQ_DWK_OUT1("a2", "[%[dst]]", sat)                        \
+                   MIXQ_DWK_OUT1("a3", "[%[dst], %[step]]", sat)               \
                    "add %[dst], %[dst], %[step], lsl #1\n\t"                   \
                    : [dst] "+r"(dst), [lo] "=&r"(lo), [hi] "=&r"(hi), [m] "=&r"(m),         \
                      [t] "=&r"(t)                                                           \
