@@ -175,12 +175,27 @@ def _conv_geometry(node, graph: Graph) -> tuple[int, int, int, int]:
     return taps, channels, graph.tensor(node.input).bits, node.weight_bits
 
 
-def pack_conv_weights(node, graph: Graph, window: bool = False) -> np.ndarray:
+def pack_conv_weights(node, graph: Graph, window: bool = False,
+                      w_bits: int | None = None) -> np.ndarray:
     """The weight blob of a conv / pw / fc node for the DSP kernels (``window``: the window
-    layout of ``mixq_conv2d_dsp_win_*``)."""
-    taps, channels, in_bits, w_bits = _conv_geometry(node, graph)
+    layout of ``mixq_conv2d_dsp_win_*``; ``w_bits``: the kernel's weight width, 8 to run
+    sub-byte weights widened, default the node's)."""
+    taps, channels, in_bits, bits = _conv_geometry(node, graph)
     return reorder_conv_weights(node.weight.reshape(node.weight.shape[0], -1), taps, channels,
-                                in_bits, w_bits, window)
+                                in_bits, w_bits or bits, window)
+
+
+WIDEN_FLASH_BYTES = 4096  # extra weight bytes a layer may take to run a wider (faster) kernel
+
+
+def widened_flash_ok(node, graph: Graph) -> bool:
+    """True for a conv / pw / fc node with sub-byte weights that may run an 8-bit kernel on its
+    weights widened offline (the sub-byte fallback): a plain layer whose weights grow by at most
+    :data:`WIDEN_FLASH_BYTES` (the allocator chose the width for flash; heads and first layers
+    are small enough to trade a little of it for speed)."""
+    size = int(node.weight.size)
+    return (conv_fits_int32(node, graph) and node.weight_bits < 8
+            and size - size * node.weight_bits // 8 <= WIDEN_FLASH_BYTES)
 
 
 def pack_window_weights(node, graph: Graph) -> np.ndarray:
@@ -297,6 +312,17 @@ def _kernels() -> tuple[Kernel, ...]:
                 function=f"mixq_conv2d_dsp_win_s{bits}", variant="dsp-window",
                 scratch_bytes=window_scratch_bytes, pack_weights=pack_window_weights,
                 cost=partial(_conv_cost, w_bits=bits, window=True), **common))
+    for op in (LayerKind.CONV, LayerKind.PW):  # sub-byte weights widened to 8 bits offline
+        common = dict(op=op, sources=("mixq_conv2d_dsp.c", "mixq_dsp.h"), source_dir=SOURCE_DIR,
+                      target=TARGET, dtypes=_dtypes(("s4", "s2", "t2")),
+                      accepts=widened_flash_ok, priority=10)
+        for window, suffix in ((False, ""), (True, "_win")):
+            out.append(Kernel(
+                function=f"mixq_conv2d_dsp{suffix}_s8",
+                variant="dsp-window-widened" if window else "dsp-widened",
+                scratch_bytes=partial(conv_scratch_bytes, window=window),
+                pack_weights=partial(pack_conv_weights, window=window, w_bits=8),
+                cost=partial(_conv_cost, w_bits=8, window=window), **common))
     return tuple(out)
 
 
@@ -305,4 +331,5 @@ def _kernels() -> tuple[Kernel, ...]:
 KERNELS = _kernels()
 
 __all__ = ["act_word_lanes", "weight_word_lanes", "conv_k_lanes", "column_order",
-           "reorder_conv_weights", "pack_conv_weights", "conv_scratch_bytes"]
+           "reorder_conv_weights", "pack_conv_weights", "conv_scratch_bytes", "output_mode",
+           "widened_flash_ok", "WIDEN_FLASH_BYTES"]

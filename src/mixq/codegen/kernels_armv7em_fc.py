@@ -8,7 +8,8 @@ a time (then a pair, then one), every widened column word feeding all of them; t
 interleaved here so that one pointer walks them in the loop's order (:func:`reorder_fc_weights`).
 
 ``mixq_fc_dsp_s8`` also runs 4-/2-bit and ternary weights widened to 8 bits here (the
-sub-byte fallback: a wider kernel where it is cheaper, see :func:`widened_flash_ok`).
+sub-byte fallback: a wider kernel where it is cheaper, see
+:func:`mixq.codegen.kernels_armv7em.widened_flash_ok`).
 """
 
 from __future__ import annotations
@@ -20,12 +21,9 @@ import numpy as np
 from mixq.codegen.kernel import Kernel
 from mixq.codegen.kernels_armv7em import (SOURCE_DIR, TARGET, _dtypes, _taps_channels,
                                           conv_fits_int32, conv_k_lanes, output_mode,
-                                          reorder_conv_weights)
+                                          reorder_conv_weights, widened_flash_ok)
 from mixq.ir.graph import Graph
 from mixq.quant.kinds import LayerKind
-
-WIDEN_FLASH_BYTES = 4096  # extra weight bytes a layer may take to run a wider (faster) kernel
-
 
 def reorder_fc_weights(weight: np.ndarray, taps: int, channels: int, in_bits: int,
                        w_bits: int) -> np.ndarray:
@@ -78,14 +76,6 @@ def fc_scratch_bytes(node, graph: Graph) -> int:
     return 0 if in_bits == 8 else conv_k_lanes(taps, channels, in_bits, 2, window=True) * 2
 
 
-def widened_flash_ok(node, graph: Graph) -> bool:
-    """True when running ``node``'s sub-byte weights as 8-bit codes grows its weights by at most
-    :data:`WIDEN_FLASH_BYTES` (the allocator chose the width for flash; heads and first layers
-    are small enough to trade a little of it for speed)."""
-    size = int(node.weight.size)
-    return size - size * node.weight_bits // 8 <= WIDEN_FLASH_BYTES
-
-
 def _fc_cost(node, graph: Graph, w_bits: int) -> float:
     """Estimated instructions of ``mixq_fc_dsp_s<w_bits>``: the MAC loops (instructions per
     unit of 32 / w_bits lanes, counted from the assembly, per channel group of 4, 2 or 1), the
@@ -134,7 +124,7 @@ def _kernels() -> tuple[Kernel, ...]:
                           cost=partial(_fc_cost, w_bits=bits), **common))
     out.append(Kernel(function="mixq_fc_dsp_s8", variant="dsp-fc-widened",
                       dtypes=_dtypes(("s4", "s2", "t2")),
-                      accepts=lambda n, g: conv_fits_int32(n, g) and widened_flash_ok(n, g),
+                      accepts=widened_flash_ok,
                       pack_weights=partial(pack_fc_weights, w_bits=8),
                       cost=partial(_fc_cost, w_bits=8), **common))
     return tuple(out)
@@ -143,5 +133,4 @@ def _kernels() -> tuple[Kernel, ...]:
 # The fully connected kernels of the ARMv7E-M DSP set.
 KERNELS = _kernels()
 
-__all__ = ["KERNELS", "WIDEN_FLASH_BYTES", "fc_scratch_bytes", "pack_fc_weights",
-           "reorder_fc_weights", "widened_flash_ok"]
+__all__ = ["KERNELS", "fc_scratch_bytes", "pack_fc_weights", "reorder_fc_weights"]

@@ -22,9 +22,11 @@ static int32_t mixq_dsp_tap_codes(const mixq_conv_params_t *p, int32_t window) {
 }
 
 /* int16 lanes of one im2col column: the taps' codes rounded up to whole words of
- * 32 / in_bits lanes, then to whole weight words of 32 / w_bits lanes. */
-static int32_t mixq_dsp_conv_k_lanes(const mixq_conv_params_t *p, int32_t window) {
-  const int32_t per_in = 32 / p->in_bits, per_w = 32 / p->w_bits;
+ * 32 / in_bits lanes, then to whole weight words of 32 / w_bits lanes (w_bits: the kernel's,
+ * which for s8 may exceed p->w_bits: sub-byte weights widened by the code generator). */
+static int32_t mixq_dsp_conv_k_lanes(const mixq_conv_params_t *p, int32_t window,
+                                     int32_t w_bits) {
+  const int32_t per_in = 32 / p->in_bits, per_w = 32 / w_bits;
   const int32_t codes = p->k_h * p->k_w * mixq_dsp_tap_codes(p, window);
   const int32_t stream = (codes + per_in - 1) / per_in * per_in;
   return (stream + per_w - 1) / per_w * per_w;
@@ -36,11 +38,11 @@ static int32_t mixq_dsp_stage_bytes(const mixq_conv_params_t *p) {
 }
 
 int32_t mixq_conv2d_dsp_scratch_bytes(const mixq_conv_params_t *p) {
-  return (p->out_h * p->out_w >= 4 ? 4 : 1) * mixq_dsp_conv_k_lanes(p, 0) * 2;
+  return (p->out_h * p->out_w >= 4 ? 4 : 1) * mixq_dsp_conv_k_lanes(p, 0, p->w_bits) * 2;
 }
 
 int32_t mixq_conv2d_dsp_win_scratch_bytes(const mixq_conv_params_t *p) {
-  return (p->out_h * p->out_w >= 4 ? 4 : 1) * mixq_dsp_conv_k_lanes(p, 1) * 2 +
+  return (p->out_h * p->out_w >= 4 ? 4 : 1) * mixq_dsp_conv_k_lanes(p, 1, p->w_bits) * 2 +
          mixq_dsp_stage_bytes(p);
 }
 
@@ -426,7 +428,7 @@ MIXQ_INLINE int32_t mixq_dsp_column(const mixq_conv_params_t *p, const uint8_t *
 MIXQ_INLINE void mixq_dsp_conv(const mixq_conv_params_t *p, const uint8_t *input,
                                uint8_t *output, uint8_t *scratch, const int32_t bits,
                                const int32_t window) {
-  const int32_t k_lanes = mixq_dsp_conv_k_lanes(p, window);
+  const int32_t k_lanes = mixq_dsp_conv_k_lanes(p, window, bits);
   const int32_t n_words = k_lanes / (32 / bits);
   const int32_t offset = bits == 8 ? 0 : (bits == 4 ? 8 : 2); /* offset-binary weights */
   const int32_t opb = mixq_row_bytes(p->out_c, p->out_bits);
