@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from mixq.codegen.kernels import select_kernel
-from mixq.codegen.kernels_armv7em import widened_flash_ok
+from mixq.codegen.kernels_armv7em_fallback import widened_flash_ok
 from mixq.codegen.synth import GraphBuilder
 
 LAYERS = {  # name -> (input shape, build(builder, x, weight) -> output)

@@ -31,7 +31,8 @@ then the output for concat; ``None`` accepts all.
 Kernel sets (:class:`mixq.platform.KernelSet`, a kernel's ``target``): ``ref`` (portable
 C99, :data:`mixq.codegen.kernels_ref.KERNELS`), ``armv7em`` (ARMv7E-M DSP,
 :data:`mixq.codegen.kernels_armv7em.KERNELS`, fully connected layers in
-:data:`mixq.codegen.kernels_armv7em_fc.KERNELS`, residual add and global average pool in
+:data:`mixq.codegen.kernels_armv7em_fc.KERNELS`, the sub-byte fallbacks (widened weights,
+unpacked inputs) in :data:`mixq.codegen.kernels_armv7em_fallback.KERNELS`, residual add and global average pool in
 :data:`mixq.codegen.kernels_armv7em_eltwise.KERNELS`), ``pulp`` and ``pulpnn`` (XpulpV2 / XpulpNN,
 :mod:`mixq.codegen.kernels_pulp`), plus the sparse kernels of ref and armv7em
 (:mod:`mixq.codegen.kernels_sparse`). :func:`kernel_set_table` is the one explicit table from
@@ -69,6 +70,7 @@ Example:
 from __future__ import annotations
 
 from mixq.codegen import (kernels_armv7em, kernels_armv7em_dw, kernels_armv7em_eltwise,
+                          kernels_armv7em_fallback,
                           kernels_armv7em_fc, kernels_pulp, kernels_ref, kernels_sparse)
 from mixq.codegen.kernel import (OPS, REFERENCE_TARGET, RUNTIME_DIR, Kernel, dtype_name,
                                  node_dtypes, node_op, weight_dtype)
@@ -116,6 +118,7 @@ def kernel_set_table() -> dict[KernelSet, tuple[Kernel, ...]]:
     return {KernelSet.REF: kernels_ref.KERNELS + kernels_sparse.REF_KERNELS,
             KernelSet.ARMV7EM: (kernels_armv7em.KERNELS + kernels_armv7em_fc.KERNELS
                                 + kernels_armv7em_dw.KERNELS
+                                + kernels_armv7em_fallback.KERNELS
                                 + kernels_armv7em_eltwise.KERNELS
                                 + kernels_sparse.ARMV7EM_KERNELS),
             KernelSet.PULP: kernels_pulp.KERNELS,

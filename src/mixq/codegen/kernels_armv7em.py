@@ -185,17 +185,6 @@ def pack_conv_weights(node, graph: Graph, window: bool = False,
                                 in_bits, w_bits or bits, window)
 
 
-WIDEN_FLASH_BYTES = 4096  # extra weight bytes a layer may take to run a wider (faster) kernel
-
-
-def widened_flash_ok(node, graph: Graph) -> bool:
-    """True for a conv / pw / fc node with sub-byte weights that may run an 8-bit kernel on its
-    weights widened offline (the sub-byte fallback): a plain layer whose weights grow by at most
-    :data:`WIDEN_FLASH_BYTES` (the allocator chose the width for flash; heads and first layers
-    are small enough to trade a little of it for speed)."""
-    size = int(node.weight.size)
-    return (conv_fits_int32(node, graph) and node.weight_bits < 8
-            and size - size * node.weight_bits // 8 <= WIDEN_FLASH_BYTES)
 
 
 def pack_window_weights(node, graph: Graph) -> np.ndarray:
@@ -256,13 +245,19 @@ def output_mode(node, graph: Graph) -> int:
     return (OUT_S8 if t.bits == 8 else 0) if t.signed else t.bits
 
 
-def _conv_cost(node, graph: Graph, w_bits: int, window: bool) -> float:
-    """Estimated instructions of ``mixq_conv2d_dsp[_win]_s<w_bits>`` on a conv / pw / fc node:
-    the MAC loop over blocks of four pixels (:data:`CONV_COSTS` per lane and output channel,
-    plus the per-channel group and requantization work), the one-column loop of the last
-    pixels, and the im2col of every pixel (per tap, or the staged window). The constants are
-    fitted to ``bench/kernels.py`` counts (README, kernel table)."""
+def conv_cost(node, graph: Graph, w_bits: int, window: bool, unpack: bool = False) -> float:
+    """Estimated instructions of ``mixq_conv2d_dsp[_win|_win8]_s<w_bits>`` on a conv / pw / fc
+    node: the MAC loop over blocks of four pixels (:data:`CONV_COSTS` per lane and output
+    channel, plus the per-channel group and requantization work), the one-column loop of the
+    last pixels, and the im2col of every pixel (per tap, or the staged window; ``unpack``: the
+    window of sub-byte codes unpacked to bytes). The constants are fitted to
+    ``bench/kernels.py`` counts (README, kernel table)."""
     taps, channels, in_bits, _ = _conv_geometry(node, graph)
+    unpack_tap = 0.0
+    if unpack:  # staged one byte per code and widened as 8-bit codes
+        px_bytes = -(-channels * in_bits // 8)
+        unpack_tap = CONV_COSTS["unpack_tap"] + CONV_COSTS["unpack_byte"] * (px_bytes - 1)
+        in_bits = 8
     out = graph.tensor(node.output).shape
     pixels = int(np.prod(out[:-1], dtype=np.int64)) if len(out) > 1 else 1
     c_out = int(node.weight.shape[0])
@@ -283,18 +278,21 @@ def _conv_cost(node, graph: Graph, w_bits: int, window: bool) -> float:
         cols = pixels * (taps * (c["tap"] + c["widen_lane"] * tap_lanes
                                  + c["partial_word"] * partial) + c["pixel"])
     general = c["out_general"] * pixels * c_out * (output_mode(node, graph) == 0)
-    return float(mac + cols + general)
+    return float(mac + cols + general + pixels * taps * unpack_tap)
 
 
-# Instructions of the conv kernels' parts (see _conv_cost): a non-negative least-squares fit
+# Instructions of the conv kernels' parts (see conv_cost): a non-negative least-squares fit
 # (relative error) to bench/kernels.py counts of 49 layers on the emulated Cortex-M7 (first
 # layers of 1-3 channels, 3x3 convs of 16-64 channels, pointwise 16-128, fully connected;
 # w8a8, w4a4, w2a2; both layouts): every estimate within 4% of its count, and the cheaper
 # layout of every pair ranked right. out_general: per output code that takes the general
 # requantization call (signed or clamped outputs; measured on a 30 -> 19 s4 fc, 71-76).
+# unpack_tap / unpack_byte: the unpacked window's staging per tap and per extra byte of a pixel
+# (from 3x3 s2 convs from 3 u2 / u4 channels and DS-CNN's 10x4 from 1 u2 channel).
 CONV_COSTS = {"lane": 3.63, "channel": 80.4, "lane_1col": 1.96, "channel_1col": 42.4,
               "tap": 58.2, "widen_lane": 4.24, "partial_word": 11.1, "pixel": 123.0,
-              "stage_row": 70.3, "stage_byte": 2.03, "out_general": 73.0}
+              "stage_row": 70.3, "stage_byte": 2.03, "out_general": 73.0,
+              "unpack_tap": 8.8, "unpack_byte": 14.0}
 
 
 def _kernels() -> tuple[Kernel, ...]:
@@ -307,22 +305,11 @@ def _kernels() -> tuple[Kernel, ...]:
             out.append(Kernel(
                 function=f"mixq_conv2d_dsp_s{bits}", variant="dsp",
                 scratch_bytes=conv_scratch_bytes, pack_weights=pack_conv_weights,
-                cost=partial(_conv_cost, w_bits=bits, window=False), **common))
+                cost=partial(conv_cost, w_bits=bits, window=False), **common))
             out.append(Kernel(
                 function=f"mixq_conv2d_dsp_win_s{bits}", variant="dsp-window",
                 scratch_bytes=window_scratch_bytes, pack_weights=pack_window_weights,
-                cost=partial(_conv_cost, w_bits=bits, window=True), **common))
-    for op in (LayerKind.CONV, LayerKind.PW):  # sub-byte weights widened to 8 bits offline
-        common = dict(op=op, sources=("mixq_conv2d_dsp.c", "mixq_dsp.h"), source_dir=SOURCE_DIR,
-                      target=TARGET, dtypes=_dtypes(("s4", "s2", "t2")),
-                      accepts=widened_flash_ok, priority=10)
-        for window, suffix in ((False, ""), (True, "_win")):
-            out.append(Kernel(
-                function=f"mixq_conv2d_dsp{suffix}_s8",
-                variant="dsp-window-widened" if window else "dsp-widened",
-                scratch_bytes=partial(conv_scratch_bytes, window=window),
-                pack_weights=partial(pack_conv_weights, window=window, w_bits=8),
-                cost=partial(_conv_cost, w_bits=8, window=window), **common))
+                cost=partial(conv_cost, w_bits=bits, window=True), **common))
     return tuple(out)
 
 
@@ -332,4 +319,4 @@ KERNELS = _kernels()
 
 __all__ = ["act_word_lanes", "weight_word_lanes", "conv_k_lanes", "column_order",
            "reorder_conv_weights", "pack_conv_weights", "conv_scratch_bytes", "output_mode",
-           "widened_flash_ok", "WIDEN_FLASH_BYTES"]
+           "conv_cost"]

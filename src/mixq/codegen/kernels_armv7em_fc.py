@@ -9,7 +9,7 @@ interleaved here so that one pointer walks them in the loop's order (:func:`reor
 
 ``mixq_fc_dsp_s8`` also runs 4-/2-bit and ternary weights widened to 8 bits here (the
 sub-byte fallback: a wider kernel where it is cheaper, see
-:func:`mixq.codegen.kernels_armv7em.widened_flash_ok`).
+:func:`mixq.codegen.kernels_armv7em_fallback.widened_flash_ok`).
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ import numpy as np
 from mixq.codegen.kernel import Kernel
 from mixq.codegen.kernels_armv7em import (SOURCE_DIR, TARGET, _dtypes, _taps_channels,
                                           conv_fits_int32, conv_k_lanes, output_mode,
-                                          reorder_conv_weights, widened_flash_ok)
+                                          reorder_conv_weights)
+from mixq.codegen.kernels_armv7em_fallback import widened_flash_ok
 from mixq.ir.graph import Graph
 from mixq.quant.kinds import LayerKind
 

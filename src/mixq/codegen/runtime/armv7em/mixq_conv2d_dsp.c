@@ -11,12 +11,22 @@
  * loop in C. The three weight widths are one always-inline body specialised by the compiler. */
 #include "mixq_dsp.h"
 
+/* Layouts of the im2col column (the `window` argument below). */
+enum { MIXQ_DSP_TAP = 0, MIXQ_DSP_WIN = 1, MIXQ_DSP_WIN_UNPACKED = 2 };
+
+/* Width of the codes the column is widened from: the input's, or 8 when sub-byte codes are
+ * unpacked to bytes while staged (MIXQ_DSP_WIN_UNPACKED). */
+MIXQ_INLINE int32_t mixq_dsp_stream_bits(const mixq_conv_params_t *p, int32_t window) {
+  return window == MIXQ_DSP_WIN_UNPACKED ? 8 : p->in_bits;
+}
+
 /* Codes one kernel tap adds to the im2col stream: the tap's in_c codes rounded up to a whole
- * word of 32 / in_bits codes (per-tap layout), or the pixel's packed bytes as they are (window
+ * word of 32 / in_bits codes (per-tap layout), the pixel's packed bytes as they are (window
  * layout: the receptive field is staged contiguously and widened as one stream; the codes past
- * in_c in a pixel's last byte meet zero weights). */
+ * in_c in a pixel's last byte meet zero weights), or its in_c codes (unpacked window). */
 static int32_t mixq_dsp_tap_codes(const mixq_conv_params_t *p, int32_t window) {
   const int32_t per_in = 32 / p->in_bits;
+  if (window == MIXQ_DSP_WIN_UNPACKED) return p->in_c;
   return window ? mixq_row_bytes(p->in_c, p->in_bits) * (8 / p->in_bits)
                 : (p->in_c + per_in - 1) / per_in * per_in;
 }
@@ -26,15 +36,18 @@ static int32_t mixq_dsp_tap_codes(const mixq_conv_params_t *p, int32_t window) {
  * which for s8 may exceed p->w_bits: sub-byte weights widened by the code generator). */
 static int32_t mixq_dsp_conv_k_lanes(const mixq_conv_params_t *p, int32_t window,
                                      int32_t w_bits) {
-  const int32_t per_in = 32 / p->in_bits, per_w = 32 / w_bits;
+  const int32_t per_in = 32 / mixq_dsp_stream_bits(p, window), per_w = 32 / w_bits;
   const int32_t codes = p->k_h * p->k_w * mixq_dsp_tap_codes(p, window);
   const int32_t stream = (codes + per_in - 1) / per_in * per_in;
   return (stream + per_w - 1) / per_w * per_w;
 }
 
-/* Bytes of the staged receptive field of the window layout (whole words). */
-static int32_t mixq_dsp_stage_bytes(const mixq_conv_params_t *p) {
-  return (p->k_h * p->k_w * mixq_row_bytes(p->in_c, p->in_bits) + 3) / 4 * 4;
+/* Bytes of the staged receptive field of the window layouts (whole words; unpacked: one byte
+ * per code and 4 bytes of slack for the unpacking's whole-word stores). */
+static int32_t mixq_dsp_stage_bytes(const mixq_conv_params_t *p, int32_t window) {
+  const int32_t taps = p->k_h * p->k_w;
+  return window == MIXQ_DSP_WIN_UNPACKED ? (taps * p->in_c + 4 + 3) / 4 * 4
+                                         : (taps * mixq_row_bytes(p->in_c, p->in_bits) + 3) / 4 * 4;
 }
 
 int32_t mixq_conv2d_dsp_scratch_bytes(const mixq_conv_params_t *p) {
@@ -43,7 +56,13 @@ int32_t mixq_conv2d_dsp_scratch_bytes(const mixq_conv_params_t *p) {
 
 int32_t mixq_conv2d_dsp_win_scratch_bytes(const mixq_conv_params_t *p) {
   return (p->out_h * p->out_w >= 4 ? 4 : 1) * mixq_dsp_conv_k_lanes(p, 1, p->w_bits) * 2 +
-         mixq_dsp_stage_bytes(p);
+         mixq_dsp_stage_bytes(p, MIXQ_DSP_WIN);
+}
+
+int32_t mixq_conv2d_dsp_win8_scratch_bytes(const mixq_conv_params_t *p) {
+  const int32_t window = MIXQ_DSP_WIN_UNPACKED;
+  return (p->out_h * p->out_w >= 4 ? 4 : 1) * mixq_dsp_conv_k_lanes(p, window, p->w_bits) * 2 +
+         mixq_dsp_stage_bytes(p, window);
 }
 
 /* mixq_dsp_expand of one tap with the code width a constant in each call (one copy per width). */
@@ -98,12 +117,42 @@ MIXQ_INLINE void mixq_dsp_zero(uint8_t *d, int32_t n) {
   for (; n > 0; n--) *d++ = 0;
 }
 
-/* Window layout: stage the receptive field of output pixel `pix` contiguously (zero bytes for
- * the padding), then widen it as one stream of k_h * k_w * px_bytes * 8 / in_bits codes. */
+/* The codes of one packed byte (two u4 or four u2), one per byte of the result. */
+MIXQ_INLINE uint32_t mixq_dsp_unpack_byte(uint32_t x, int32_t bits) {
+  if (bits == 4) return (x | x << 4) & 0x0F0Fu;
+  x |= x << 6;  /* codes 0, 1 at bits 0, 8; codes 2, 3 at bits 4, 12 */
+  x |= x << 12; /* ... and codes 2, 3 at bits 16, 24 */
+  return x & 0x03030303u;
+}
+
+/* Unpack the in_c codes (bits 4 or 2, a constant) of each of n pixels of px bytes to one byte
+ * per code at d, pixel after pixel; whole-word stores write up to 3 bytes past the last code
+ * (garbage there and in padding codes is overwritten by the next pixel or never read). */
+MIXQ_INLINE void mixq_dsp_unpack(uint8_t *d, const uint8_t *src, int32_t n, int32_t px,
+                                 int32_t in_c, int32_t bits) {
+  if (px == 1) { /* the common first layer: 1-4 (u2) or 1-2 (u4) channels, one byte a pixel */
+    for (int32_t i = 0; i < n; i++, d += in_c) {
+      const uint32_t w = mixq_dsp_unpack_byte(src[i], bits);
+      memcpy(d, &w, 4);
+    }
+    return;
+  }
+  for (int32_t i = 0; i < n; i++, d += in_c, src += px) {
+    for (int32_t c = 0, b = 0; c < in_c; c += 8 / bits, b++) {
+      const uint32_t w = mixq_dsp_unpack_byte(src[b], bits);
+      memcpy(d + c, &w, 4);
+    }
+  }
+}
+
+/* Window layouts: stage the receptive field of output pixel `pix` contiguously (zero bytes for
+ * the padding), then widen it as one stream of k_h * k_w * px_bytes * 8 / in_bits codes; or,
+ * unpacked, of k_h * k_w * in_c codes staged one per byte. */
 static int32_t mixq_dsp_im2col_win(const mixq_conv_params_t *p, const uint8_t *input,
                                    int32_t pix, mixq_u32a *d, int32_t k_lanes, int32_t stride,
-                                   int32_t want_sum, uint8_t *stage) {
-  const int32_t bits = p->in_bits, px = mixq_row_bytes(p->in_c, bits);
+                                   int32_t want_sum, uint8_t *stage, int32_t unpack) {
+  const int32_t in_px = mixq_row_bytes(p->in_c, p->in_bits);
+  const int32_t bits = unpack ? 8 : p->in_bits, px = unpack ? p->in_c : in_px;
   const int32_t oy = pix / p->out_w, ox = pix - oy * p->out_w;
   const int32_t iy0 = oy * p->stride_h - p->pad_top, ix0 = ox * p->stride_w - p->pad_left;
   const int32_t kx_lo = ix0 < 0 ? -ix0 : 0;
@@ -117,7 +166,10 @@ static int32_t mixq_dsp_im2col_win(const mixq_conv_params_t *p, const uint8_t *i
       continue;
     }
     mixq_dsp_zero(s, kx_lo * px);
-    mixq_dsp_copy(s + kx_lo * px, input + (iy * p->in_w + ix0 + kx_lo) * px, inside);
+    const uint8_t *src = input + (iy * p->in_w + ix0 + kx_lo) * in_px;
+    if (!unpack) mixq_dsp_copy(s + kx_lo * px, src, inside);
+    else if (p->in_bits == 4) mixq_dsp_unpack(s + kx_lo * px, src, kx_hi - kx_lo, in_px, p->in_c, 4);
+    else mixq_dsp_unpack(s + kx_lo * px, src, kx_hi - kx_lo, in_px, p->in_c, 2);
     mixq_dsp_zero(s + kx_hi * px, (p->k_w - kx_hi) * px);
   }
   int32_t sum = 0;
@@ -414,11 +466,14 @@ MIXQ_INLINE int32_t mixq_dsp_im2col_1x1(const mixq_conv_params_t *p, const uint8
   return sum;
 }
 
-/* Widen the receptive field of pixel pix (either layout); see mixq_dsp_im2col(_win/_1x1). */
+/* Widen the receptive field of pixel pix (any layout); see mixq_dsp_im2col(_win/_1x1). */
 MIXQ_INLINE int32_t mixq_dsp_column(const mixq_conv_params_t *p, const uint8_t *input,
                                     int32_t pix, mixq_u32a *d, int32_t k_lanes, int32_t stride,
-                                    int32_t want_sum, uint8_t *stage) {
-  if (stage) return mixq_dsp_im2col_win(p, input, pix, d, k_lanes, stride, want_sum, stage);
+                                    int32_t want_sum, uint8_t *stage, int32_t window) {
+  if (window) {
+    return mixq_dsp_im2col_win(p, input, pix, d, k_lanes, stride, want_sum, stage,
+                               window == MIXQ_DSP_WIN_UNPACKED);
+  }
   if (p->k_h == 1 && p->k_w == 1 && p->pad_top == 0 && p->pad_left == 0) {
     return mixq_dsp_im2col_1x1(p, input, pix, d, k_lanes, stride, want_sum);
   }
@@ -442,7 +497,7 @@ MIXQ_INLINE void mixq_dsp_conv(const mixq_conv_params_t *p, const uint8_t *input
     int32_t sums[4] = {0, 0, 0, 0};
     for (int32_t c = 0; c < 4; c++) {
       sums[c] = -offset * mixq_dsp_column(p, input, pix + c, cols + 2 * c, k_lanes, 8, offset,
-                                          stage);
+                                          stage, window);
     }
     uint8_t *out = output + pix * opb;
     switch (mode) {
@@ -454,7 +509,8 @@ MIXQ_INLINE void mixq_dsp_conv(const mixq_conv_params_t *p, const uint8_t *input
     }
   }
   for (; pix < n_pix; pix++) {
-    const int32_t sum = offset * mixq_dsp_column(p, input, pix, cols, k_lanes, 2, offset, stage);
+    const int32_t sum =
+        offset * mixq_dsp_column(p, input, pix, cols, k_lanes, 2, offset, stage, window);
     uint8_t *out = output + pix * opb;
     switch (mode) {
       case MIXQ_OUT_U8: mixq_dsp_pixel(p, cols, sum, out, n_words, bits, MIXQ_OUT_U8); break;
@@ -463,15 +519,19 @@ MIXQ_INLINE void mixq_dsp_conv(const mixq_conv_params_t *p, const uint8_t *input
   }
 }
 
-/* The entry points: one per weight width and im2col layout. */
+/* The entry points: one per weight width and im2col layout (win8: the window layout of
+ * sub-byte inputs unpacked to one byte per code while staged). */
 #define MIXQ_DSP_CONV_ENTRY(name, bits, window)                                            \
   void name(const mixq_conv_params_t *p, const uint8_t *input, uint8_t *output,            \
             uint8_t *scratch) {                                                            \
     mixq_dsp_conv(p, input, output, scratch, bits, window);                                \
   }
-MIXQ_DSP_CONV_ENTRY(mixq_conv2d_dsp_s8, 8, 0)
-MIXQ_DSP_CONV_ENTRY(mixq_conv2d_dsp_s4, 4, 0)
-MIXQ_DSP_CONV_ENTRY(mixq_conv2d_dsp_s2, 2, 0)
-MIXQ_DSP_CONV_ENTRY(mixq_conv2d_dsp_win_s8, 8, 1)
-MIXQ_DSP_CONV_ENTRY(mixq_conv2d_dsp_win_s4, 4, 1)
-MIXQ_DSP_CONV_ENTRY(mixq_conv2d_dsp_win_s2, 2, 1)
+MIXQ_DSP_CONV_ENTRY(mixq_conv2d_dsp_s8, 8, MIXQ_DSP_TAP)
+MIXQ_DSP_CONV_ENTRY(mixq_conv2d_dsp_s4, 4, MIXQ_DSP_TAP)
+MIXQ_DSP_CONV_ENTRY(mixq_conv2d_dsp_s2, 2, MIXQ_DSP_TAP)
+MIXQ_DSP_CONV_ENTRY(mixq_conv2d_dsp_win_s8, 8, MIXQ_DSP_WIN)
+MIXQ_DSP_CONV_ENTRY(mixq_conv2d_dsp_win_s4, 4, MIXQ_DSP_WIN)
+MIXQ_DSP_CONV_ENTRY(mixq_conv2d_dsp_win_s2, 2, MIXQ_DSP_WIN)
+MIXQ_DSP_CONV_ENTRY(mixq_conv2d_dsp_win8_s8, 8, MIXQ_DSP_WIN_UNPACKED)
+MIXQ_DSP_CONV_ENTRY(mixq_conv2d_dsp_win8_s4, 4, MIXQ_DSP_WIN_UNPACKED)
+MIXQ_DSP_CONV_ENTRY(mixq_conv2d_dsp_win8_s2, 2, MIXQ_DSP_WIN_UNPACKED)

@@ -47,6 +47,15 @@ MIXQ_CONV_KERNEL(mixq_conv2d_dsp_win_s8);
 MIXQ_CONV_KERNEL(mixq_conv2d_dsp_win_s4);
 MIXQ_CONV_KERNEL(mixq_conv2d_dsp_win_s2);
 
+/* The window layout for sub-byte inputs of few channels: each pixel's codes unpacked to one
+ * byte per code while staged (3 u2 channels take 3 lanes instead of a byte's 4, and are
+ * widened as 8-bit codes). Weights: reorder_conv_weights(..., in_bits=8, window=True);
+ * scratch: mixq_conv2d_dsp_win8_scratch_bytes(p). */
+int32_t mixq_conv2d_dsp_win8_scratch_bytes(const mixq_conv_params_t *p);
+MIXQ_CONV_KERNEL(mixq_conv2d_dsp_win8_s8);
+MIXQ_CONV_KERNEL(mixq_conv2d_dsp_win8_s4);
+MIXQ_CONV_KERNEL(mixq_conv2d_dsp_win8_s2);
+
 /* Fully connected layers (one output pixel, the whole input as one stream of codes), four
  * output channels per widened column word. Weights:
  * mixq.codegen.kernels_armv7em_fc.reorder_fc_weights; scratch: mixq_fc_dsp_scratch_bytes(p)
