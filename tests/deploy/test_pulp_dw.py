@@ -51,6 +51,27 @@ def test_dw_bit_exact_on_xpulp(tmp_path, kernel, stride, act, weight, out, chann
         assert host is None or host.bitexact
 
 
+@pytest.mark.parametrize("act", ["u8", "s8"])
+def test_dw_3x3_rows_with_shifts_on_both_sides_of_32(tmp_path, act):
+    # shift >= 32: the hardware-loop row (requantization from the high word); below: the C row
+    # with the 32-bit-halves rule; here the even channels' shifts are lowered by 10
+    import dataclasses
+
+    b = GraphBuilder((5, 7, 12), act, seed=7)
+    g = b.build(b.dw(b.input, kernel=3, stride=1, out="u8"))
+    node = g.nodes[0]
+    r = node.requant
+    low = (np.arange(len(r.shift)) % 2 == 0) * 10
+    assert (r.shift >= 32).all() and (r.shift - 10 < 32).all()
+    requant = dataclasses.replace(r, bias=r.bias >> low, multiplier=r.multiplier >> low,
+                                  shift=r.shift - low)
+    g = dataclasses.replace(g, nodes=(dataclasses.replace(node, requant=requant),))
+    got, expected, meta, core = run_xpulpv2(g, tmp_path)
+    np.testing.assert_array_equal(got, expected)
+    dot = "pv.dotsp.b" if act == "s8" else "pv.dotusp.b"
+    assert core.xpulp_counts[dot] == 2 * 5 * 7 * 6  # 2 inputs, 6 channels in the loop
+
+
 @pytest.mark.parametrize("inplace", ["auto", "always"])
 def test_pools_and_add_split_over_the_cores(tmp_path, inplace):
     from mixq.deploy.pulp_bench import run_traced
