@@ -228,7 +228,7 @@ OUT_S8 = 16  # mixq_dsp_out_mode's MIXQ_OUT_S8
 def output_mode(node, graph: Graph) -> int:
     """The DSP kernels' output mode (``mixq_dsp_out_mode``): 8, 4 or 2 for unsigned full-range
     codes of that width (USAT fast path), :data:`OUT_S8` for signed full-range 8-bit codes
-    (SSAT fast path of the conv kernels; the fc kernel runs them through the general call), 0
+    (SSAT fast path of the conv and fc kernels), 0
     for anything else (clamped or signed sub-byte codes, the general requantization call).
 
     Example:

@@ -19,8 +19,9 @@ from functools import partial
 import numpy as np
 
 from mixq.codegen.kernel import Kernel
-from mixq.codegen.kernels_armv7em import (SOURCE_DIR, TARGET, _dtypes, _taps_channels,
-                                          conv_fits_int32, conv_k_lanes, output_mode,
+from mixq.codegen.kernels_armv7em import (OUT_S8, SOURCE_DIR, TARGET, _dtypes,
+                                          _taps_channels, conv_fits_int32, conv_k_lanes,
+                                          output_mode,
                                           reorder_conv_weights)
 from mixq.codegen.kernels_armv7em_fallback import widened_flash_ok
 from mixq.ir.graph import Graph
@@ -80,8 +81,8 @@ def fc_scratch_bytes(node, graph: Graph) -> int:
 def _fc_cost(node, graph: Graph, w_bits: int) -> float:
     """Estimated instructions of ``mixq_fc_dsp_s<w_bits>``: the MAC loops (instructions per
     unit of 32 / w_bits lanes, counted from the assembly, per channel group of 4, 2 or 1), the
-    per-group and per-channel work (requantization; outputs other than full-range u8 go through
-    a call), and the column (sub-byte inputs widened into scratch; the code sum that corrects
+    per-group and per-channel work (requantization; outputs other than full-range u8 / s8 go
+    through a call), and the column (sub-byte inputs widened into scratch; the code sum that corrects
     offset-binary sub-byte weights). :data:`FC_COSTS` is fitted to ``bench/kernels.py``
     counts."""
     taps, channels, in_bits = _geometry(node, graph)
@@ -95,7 +96,7 @@ def _fc_cost(node, graph: Graph, w_bits: int) -> float:
     c_out = int(node.weight.shape[0])
     n4, rest = divmod(c_out, 4)
     n2, n1 = divmod(rest, 2)
-    u8 = output_mode(node, graph) == 8
+    u8 = output_mode(node, graph) in (8, OUT_S8)  # stored inline (USAT / SSAT)
     sub_w = w_bits != 8
     c = FC_COSTS
     cost = (c["fixed"] + units * (n4 * g4 + n2 * g2 + n1 * g1) + (n4 + n2 + n1) * c["group"]

@@ -192,7 +192,7 @@ MIXQ_INLINE void mixq_fc_out_mode(const mixq_conv_params_t *p, const int32_t *ac
                                   int32_t g, uint8_t *output, int32_t mode) {
   const int64_t *bias = p->bias + oc;
   const int32_t *mult = p->multiplier + oc, *shift = p->shift + oc;
-  const int32_t bits = mode != MIXQ_OUT_ANY ? mode : p->out_bits;
+  const int32_t bits = mixq_dsp_mode_bits(mode, p->out_bits);
   for (int32_t j = 0; j < g; j++) {
     const int32_t sh = shift[j];
     const int32_t y = mixq_dsp_code(acc[j], bias[j], mult[j], sh, sh - 32, mode, p->act_min,
@@ -213,10 +213,11 @@ __attribute__((noinline)) static void mixq_fc_out(const mixq_conv_params_t *p,
 }
 
 /* The kernel for one weight width, input source (src8: 8-bit codes read in place) and output
- * (u8: full-range unsigned 8-bit codes, stored inline), all constants after inlining. */
+ * (mode8: MIXQ_OUT_U8 or MIXQ_OUT_S8, full-range 8-bit codes stored inline; 0: the others,
+ * stored by mixq_fc_out), all constants after inlining. */
 MIXQ_INLINE void mixq_fc_dsp(const mixq_conv_params_t *p, const uint8_t *input,
                              uint8_t *output, uint8_t *scratch, const int32_t bits,
-                             const int32_t src8, const int32_t u8) {
+                             const int32_t src8, const int32_t mode8) {
   const int32_t in_bits = src8 ? 8 : p->in_bits;
   const int32_t codes = mixq_fc_codes(p, in_bits), per_w = 32 / bits;
   const int32_t offset = bits == 8 ? 0 : (bits == 4 ? 8 : 2); /* offset-binary weights */
@@ -256,11 +257,12 @@ MIXQ_INLINE void mixq_fc_dsp(const mixq_conv_params_t *p, const uint8_t *input,
     const int32_t g = left >= 4 ? 4 : (left >= 2 ? 2 : 1);
     int32_t acc[4] = {init, init, init, init};
     w = mixq_fc_rows(col, col_end, (const uint8_t *)tail, tail_bytes, w, acc, g, bits, src8);
-    if (u8) {
+    if (mode8) {
       for (int32_t j = 0; j < g; j++) {
         const int32_t sh = shift[j];
-        output[oc + j] = (uint8_t)mixq_dsp_code(acc[j], bias[j], mult[j], sh, sh - 32,
-                                                MIXQ_OUT_U8, 0, 255);
+        output[oc + j] = (uint8_t)mixq_dsp_code(acc[j], bias[j], mult[j], sh, sh - 32, mode8,
+                                                mode8 == MIXQ_OUT_U8 ? 0 : -128,
+                                                mode8 == MIXQ_OUT_U8 ? 255 : 127);
       }
     } else {
       mixq_fc_out(p, acc, oc, g, output);
@@ -273,12 +275,15 @@ MIXQ_INLINE void mixq_fc_dsp(const mixq_conv_params_t *p, const uint8_t *input,
 #define MIXQ_FC_DSP_ENTRY(name, bits)                                                      \
   void name(const mixq_conv_params_t *p, const uint8_t *input, uint8_t *output,            \
             uint8_t *scratch) {                                                            \
-    const int32_t u8 = mixq_dsp_out_mode(p) == MIXQ_OUT_U8;                                \
-    if (p->in_bits == 8) {                                                                 \
-      if (u8) mixq_fc_dsp(p, input, output, scratch, bits, 1, 1);                          \
-      else mixq_fc_dsp(p, input, output, scratch, bits, 1, 0);                             \
+    const int32_t mode = mixq_dsp_out_mode(p), src8 = p->in_bits == 8;                     \
+    if (mode == MIXQ_OUT_U8) {                                                             \
+      if (src8) mixq_fc_dsp(p, input, output, scratch, bits, 1, MIXQ_OUT_U8);              \
+      else mixq_fc_dsp(p, input, output, scratch, bits, 0, MIXQ_OUT_U8);                   \
+    } else if (mode == MIXQ_OUT_S8) { /* logits */                                         \
+      if (src8) mixq_fc_dsp(p, input, output, scratch, bits, 1, MIXQ_OUT_S8);              \
+      else mixq_fc_dsp(p, input, output, scratch, bits, 0, MIXQ_OUT_S8);                   \
     } else {                                                                               \
-      if (u8) mixq_fc_dsp(p, input, output, scratch, bits, 0, 1);                          \
+      if (src8) mixq_fc_dsp(p, input, output, scratch, bits, 1, 0);                        \
       else mixq_fc_dsp(p, input, output, scratch, bits, 0, 0);                             \
     }                                                                                      \
   }
