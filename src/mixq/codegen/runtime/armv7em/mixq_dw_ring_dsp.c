@@ -30,10 +30,13 @@ MIXQ_INLINE void mixq_dw_fill_bits(const uint8_t *src, int32_t px_bytes, int32_t
       mixq_dw_put(dg + 2 * rl, mixq_pkhtb16(e0, e1));
       mixq_dw_put(dg + 3 * rl, mixq_pkhtb16(o0, o1));
     }
-    if (in_w & 1) { /* the last pixel of an odd row: one lane per channel */
-      const uint32_t v = mixq_dsp_load32(s);
-      for (int32_t k = 0; k < 4; k++) dg[k * rl] = (int16_t)(v >> (8 * k) & 0xFFu);
-    }
+  }
+  /* 8-bit, the last pixel of an odd row: one lane per channel (a loop of its own: inside the
+   * one above it costs the pair loop a rotation) */
+  for (int32_t g = 0; g < (bits == 8 && (in_w & 1) ? full : 0); g++) {
+    const uint32_t v = mixq_dsp_load32(src + 4 * g + (in_w - 1) * px_bytes);
+    int16_t *dg = d + g * per * rl + in_w - 1;
+    for (int32_t k = 0; k < 4; k++) dg[k * rl] = (int16_t)(v >> (8 * k) & 0xFFu);
   }
   /* 4-, 2-bit: codes 0 .. half - 1 (lo) and half .. per - 1 (hi) of pixel x | pixel x + 1 << 16
    * (PKHBT / PKHTB), one AND per channel; one pass per 8 channels, writing two groups of four
