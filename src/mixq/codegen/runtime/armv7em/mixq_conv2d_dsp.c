@@ -344,12 +344,73 @@ __attribute__((noinline)) static void mixq_pack_codes_call(const uint8_t *codes,
 
 #define MIXQ_GROUP 16 /* output channels whose accumulators are kept before requantization */
 
+#if defined(__ARM_FEATURE_DSP)
+/* One output code: acc * m + bias (SMLAL on the reloaded 64-bit bias), the high word shifted by
+ * t = shift - 32 and saturated (sat: "usat" or "ssat"), stored at dst. */
+#define MIXQ_REQ_ONE(sat, dst)                                 \
+  "ldr %[a], [%[acc]], #4\n\t"                                \
+  "ldrd %[lo], %[hi], [%[bias]]\n\t"                          \
+  "smlal %[lo], %[hi], %[a], %[m]\n\t"                        \
+  "asr %[hi], %[hi], %[t]\n\t"                                \
+  sat " %[hi], #8, %[hi]\n\t"                                 \
+  "strb %[hi], " dst "\n\t"
+#define MIXQ_REQ_LOOP(sat)                                                              \
+  "1:\n\t"                                                                             \
+  "ldr %[m], [%[mult]], #4\n\t"                                                        \
+  "ldr %[t], [%[shift]], #4\n\t"                                                       \
+  "sub %[t], %[t], #32\n\t"                                                            \
+  MIXQ_REQ_ONE(sat, "[%[o]]") MIXQ_REQ_ONE(sat, "[%[o], %[opb]]")                      \
+  MIXQ_REQ_ONE(sat, "[%[o2]]") MIXQ_REQ_ONE(sat, "[%[o2], %[opb]]")                    \
+  "add %[bias], %[bias], #8\n\t"                                                       \
+  "add %[o], %[o], #1\n\t"                                                             \
+  "add %[o2], %[o2], #1\n\t"                                                           \
+  "subs %[n], %[n], #1\n\t"                                                            \
+  "bne 1b\n\t"
+
+/* Requantize n >= 1 channels of four pixels (accs: four per channel) to 8-bit codes at o + j,
+ * o + opb + j, o + 2 opb + j, o + 3 opb + j, every shift >= 32 (the fast rule of
+ * mixq_dsp_code), saturated unsigned (USAT) or signed (SSAT). In assembly with fixed registers
+ * (r7 left free): gcc 12 keeps the C loop's four output pointers on the stack (~52 instructions
+ * per channel against 32 here). */
+__attribute__((noinline)) static void mixq_dsp_requant4_8(const int32_t *accs,
+                                                          const int64_t *bias_in,
+                                                          const int32_t *mult_in,
+                                                          const int32_t *shift_in,
+                                                          uint8_t *out, int32_t opb,
+                                                          int32_t n_in, int32_t is_signed) {
+  register const int32_t *acc __asm__("r0") = accs;
+  register const int64_t *bias __asm__("r1") = bias_in;
+  register const int32_t *mult __asm__("r2") = mult_in;
+  register const int32_t *shift __asm__("r3") = shift_in;
+  register uint8_t *o __asm__("r4") = out;
+  register uint8_t *o2 __asm__("r5") = out + 2 * opb;
+  register int32_t stride __asm__("r6") = opb;
+  register int32_t n __asm__("r8") = n_in;
+  register int32_t m __asm__("r9"), t __asm__("r10"), a __asm__("r11");
+  register int32_t lo __asm__("r12"), hi __asm__("lr");
+#define MIXQ_REQ_OPERANDS                                                                   \
+  : [acc] "+r"(acc), [bias] "+r"(bias), [mult] "+r"(mult), [shift] "+r"(shift), [o] "+r"(o), \
+    [o2] "+r"(o2), [n] "+r"(n), [m] "=&r"(m), [t] "=&r"(t), [a] "=&r"(a), [lo] "=&r"(lo),     \
+    [hi] "=&r"(hi)                                                                           \
+  : [opb] "r"(stride)                                                                       \
+  : "cc", "memory"
+  if (is_signed) {
+    __asm__ volatile(MIXQ_REQ_LOOP("ssat") MIXQ_REQ_OPERANDS);
+  } else {
+    __asm__ volatile(MIXQ_REQ_LOOP("usat") MIXQ_REQ_OPERANDS);
+  }
+#undef MIXQ_REQ_OPERANDS
+  (void)acc; (void)bias; (void)mult; (void)shift; (void)o; (void)o2; (void)n; (void)m;
+  (void)t; (void)a; (void)lo; (void)hi;
+}
+#endif
+
 /* Four pixels (outputs at out + c * opb), all output channels, for one output mode. The MAC loop
  * of a group of channels runs first (accumulators to the stack), then the requantization loop,
  * so that neither spills the other's registers. */
 MIXQ_INLINE void mixq_dsp_block4(const mixq_conv_params_t *p, const mixq_u32a *cols,
                                  const int32_t *sums, uint8_t *out, int32_t n_words,
-                                 int32_t bits, int32_t mode) {
+                                 int32_t bits, int32_t mode, int32_t fast) {
   const int32_t out_c = p->out_c, lo = p->act_min, hi = p->act_max;
   const int32_t ob = mixq_dsp_mode_bits(mode, p->out_bits); /* output code width */
   const int32_t opb = mixq_row_bytes(out_c, ob);
@@ -362,6 +423,16 @@ MIXQ_INLINE void mixq_dsp_block4(const mixq_conv_params_t *p, const mixq_u32a *c
     const int32_t n = out_c - oc0 < MIXQ_GROUP ? out_c - oc0 : MIXQ_GROUP;
     /* offset-binary weights: accumulators start from -offset * sum(column) */
     w = mixq_dsp_mac_group(w, cols, sums, n_words, n, bits, accs);
+#if defined(__ARM_FEATURE_DSP)
+    if (ob == 8 && mode != MIXQ_OUT_ANY && fast) { /* every shift >= 32 (fast: once a layer) */
+      mixq_dsp_requant4_8(accs, p->bias + oc0, p->multiplier + oc0, p->shift + oc0, o0, opb, n,
+                          mode == MIXQ_OUT_S8);
+      o0 += n;
+      continue;
+    }
+#else
+    (void)fast;
+#endif
     const int64_t *bias = p->bias + oc0;
     const int32_t *mult = p->multiplier + oc0, *shift = p->shift + oc0;
     for (int32_t j = 0; j < n; j++) {
@@ -489,6 +560,8 @@ MIXQ_INLINE void mixq_dsp_conv(const mixq_conv_params_t *p, const uint8_t *input
   const int32_t opb = mixq_row_bytes(p->out_c, p->out_bits);
   const int32_t n_pix = p->out_h * p->out_w;
   const int32_t mode = mixq_dsp_out_mode(p);
+  int32_t fast = 1; /* every shift >= 32: the 8-bit output stage needs no per-channel check */
+  for (int32_t c = 0; c < p->out_c; c++) fast &= p->shift[c] >= 32;
   mixq_u32a *cols = (mixq_u32a *)(void *)scratch;
   /* window layout: the staged receptive field after the columns */
   uint8_t *stage = window ? scratch + (n_pix >= 4 ? 4 : 1) * k_lanes * 2 : NULL;
@@ -501,11 +574,15 @@ MIXQ_INLINE void mixq_dsp_conv(const mixq_conv_params_t *p, const uint8_t *input
     }
     uint8_t *out = output + pix * opb;
     switch (mode) {
-      case MIXQ_OUT_U8: mixq_dsp_block4(p, cols, sums, out, n_words, bits, MIXQ_OUT_U8); break;
-      case MIXQ_OUT_S8: mixq_dsp_block4(p, cols, sums, out, n_words, bits, MIXQ_OUT_S8); break;
-      case MIXQ_OUT_U4: mixq_dsp_block4(p, cols, sums, out, n_words, bits, MIXQ_OUT_U4); break;
-      case MIXQ_OUT_U2: mixq_dsp_block4(p, cols, sums, out, n_words, bits, MIXQ_OUT_U2); break;
-      default: mixq_dsp_block4(p, cols, sums, out, n_words, bits, MIXQ_OUT_ANY); break;
+      case MIXQ_OUT_U8: mixq_dsp_block4(p, cols, sums, out, n_words, bits, MIXQ_OUT_U8, fast);
+        break;
+      case MIXQ_OUT_S8: mixq_dsp_block4(p, cols, sums, out, n_words, bits, MIXQ_OUT_S8, fast);
+        break;
+      case MIXQ_OUT_U4: mixq_dsp_block4(p, cols, sums, out, n_words, bits, MIXQ_OUT_U4, fast);
+        break;
+      case MIXQ_OUT_U2: mixq_dsp_block4(p, cols, sums, out, n_words, bits, MIXQ_OUT_U2, fast);
+        break;
+      default: mixq_dsp_block4(p, cols, sums, out, n_words, bits, MIXQ_OUT_ANY, fast); break;
     }
   }
   for (; pix < n_pix; pix++) {
