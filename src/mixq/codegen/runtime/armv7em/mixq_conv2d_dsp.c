@@ -145,6 +145,35 @@ MIXQ_INLINE void mixq_dsp_unpack(uint8_t *d, const uint8_t *src, int32_t n, int3
   }
 }
 
+/* The window layout's common case, out of the general walk: 8-bit codes, no padding in the
+ * window, no code sum (8-bit weights). The k_h rows (row bytes each, `pitch` bytes apart in the
+ * input) are copied a word at a time to the stage and widened as one stream of UXTB16 words; the
+ * stream's last word is masked (the stage is whole words). */
+static void mixq_dsp_win8_interior(const uint8_t *src, int32_t pitch, int32_t k_h, int32_t row,
+                                   mixq_u32a *d, mixq_u32a *end, int32_t stride,
+                                   uint8_t *stage) {
+  uint8_t *s = stage;
+  for (int32_t ky = 0; ky < k_h; ky++, src += pitch) {
+    int32_t i = 0;
+    for (; i + 4 <= row; i += 4, s += 4) {
+      const uint32_t v = mixq_dsp_load32(src + i);
+      memcpy(s, &v, 4);
+    }
+    for (; i < row; i++) *s++ = src[i];
+  }
+  const int32_t n = k_h * row;
+  int32_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const uint32_t x = mixq_dsp_load32(stage + i);
+    MIXQ_EMIT2(d, stride, mixq_uxtb16(x), mixq_uxtb16_ror8(x));
+  }
+  if (i < n) {
+    const uint32_t x = mixq_dsp_load32(stage + i) & ((1u << (8 * (n - i))) - 1u);
+    MIXQ_EMIT2(d, stride, mixq_uxtb16(x), mixq_uxtb16_ror8(x));
+  }
+  while (d < end) MIXQ_EMIT2(d, stride, 0u, 0u);
+}
+
 /* Window layouts: stage the receptive field of output pixel `pix` contiguously (zero bytes for
  * the padding), then widen it as one stream of k_h * k_w * px_bytes * 8 / in_bits codes; or,
  * unpacked, of k_h * k_w * in_c codes staged one per byte. */
@@ -158,6 +187,12 @@ static int32_t mixq_dsp_im2col_win(const mixq_conv_params_t *p, const uint8_t *i
   const int32_t kx_lo = ix0 < 0 ? -ix0 : 0;
   const int32_t kx_hi = p->in_w - ix0 < p->k_w ? p->in_w - ix0 : p->k_w;
   const int32_t row = p->k_w * px, inside = (kx_hi - kx_lo) * px;
+  if (bits == 8 && !unpack && !want_sum && kx_lo == 0 && kx_hi == p->k_w && iy0 >= 0 &&
+      iy0 + p->k_h <= p->in_h) {
+    mixq_dsp_win8_interior(input + (iy0 * p->in_w + ix0) * px, p->in_w * px, p->k_h, row, d,
+                           d + k_lanes / 4 * stride, stride, stage);
+    return 0;
+  }
   uint8_t *s = stage;
   for (int32_t ky = 0; ky < p->k_h; ky++, s += row) {
     const int32_t iy = iy0 + ky;
