@@ -100,8 +100,11 @@ def architecture_steps(report: dict) -> list[dict]:
         ``*_vs_built_int8`` (the ternary engine after the step against the int8 engine as
         built: what a comparison with an unimproved baseline would claim), ``ternary`` and
         ``int8`` splits (pJ/MAC). Points measured with real clock gating (the report's
-        ``config.clock_gating``) skip the modelled 'clock-gated flip-flops' step.
+        ``config.clock_gating``) skip the modelled 'clock-gated flip-flops' step; reports
+        with register files (``config.regfile_bits``) have no modelled steps.
     """
+    if report.get("config", {}).get("regfile_bits"):
+        return []  # the modelled steps re-price SRAM buffers; register files are measured
     steps = STEPS[:-1] if report.get("config", {}).get("clock_gating") else STEPS
     pts = [p for p in report["design_points"] if "loop" in p]
     libs = report.get("libraries", {})

@@ -19,7 +19,8 @@ from mixq.hw.cellmodels import LibraryModels
 from mixq.hw.gatesim import load_netlist
 from mixq.hw.liberty import Library
 from mixq.hw.power import asic_run_energy, net_energy
-from mixq.hw.sram import engine_buffers, find_macros, pick_macro
+from mixq.hw.memories import memory_rows
+from mixq.hw.sram import buffer_shapes, engine_buffers, find_macros, pick_macro
 from mixq.hw.streams import sparse_words
 from mixq.hw.synth import BLOCKS, engine_verilog
 
@@ -45,7 +46,8 @@ def _macros(liberty: Path) -> list:
     return []
 
 
-def asic_points(measured: list, liberty: list, out, log=print) -> tuple[list[dict], dict]:
+def asic_points(measured: list, liberty: list, out, log=print,
+                regfile_bits: int = 0) -> tuple[list[dict], dict]:
     """Design points per library.
 
     Args:
@@ -53,6 +55,8 @@ def asic_points(measured: list, liberty: list, out, log=print) -> tuple[list[dic
             RTL run) of every generic design point.
         liberty: Liberty files (standard cells).
         out: report folder (work files under ``out/asic``).
+        regfile_bits: buffers of at most this many bits are register files in standard cells
+            (:mod:`mixq.hw.regfile`), the others SRAM macros; 0: every buffer a macro.
 
     Returns:
         (design points, per-library facts: name, nand2 area, clock, macros used).
@@ -78,8 +82,9 @@ def asic_points(measured: list, liberty: list, out, log=print) -> tuple[list[dic
         n2 = nand2_um2(lib)
         for engine, s, d, r in measured:
             res, net, ne = mapped[r.cfg.label]
+            rfs = _regfiles(r, regfile_bits, (path, models, lib, work, period), log)
             points.append(_point(engine, s, d, r, res, net, ne, period, clock_mhz, n2, macros,
-                                 lib.name))
+                                 lib.name, rfs))
         libs[lib.name] = {"file": str(path), "nand2_um2": n2, "voltage": lib.voltage,
                           "clock_mhz": round(clock_mhz, 2),
                           "sram_macros": sorted({m.name for m in macros}),
@@ -103,31 +108,62 @@ def storage_cells(lib: Library) -> dict:
             "mux2_leakage_nw": lib.leakage_nw(mux)}
 
 
-def _point(engine, s, d, r, res, net, ne, period, clock_mhz, n2, macros, lib_name) -> dict:
+def _shapes(r) -> tuple[int, int, int]:
+    """(chunks, groups, sparse words) of a point's simulated program."""
+    n_groups, n_chunks = r.prog.dense.shape[:2]
+    return n_chunks, n_groups, sum(len(g) for g in sparse_words(r.prog)) if r.cfg.slots else 0
+
+
+def _regfiles(r, regfile_bits: int, ctx, log) -> dict:
+    """Buffer name -> measured register file (:func:`mixq.hw.regfile.measure_regfile`) of the
+    point's buffers that hold at most ``regfile_bits`` bits."""
+    from mixq.hw.regfile import in_registers, measure_regfile, regfile_for
+    from mixq.hw.streams import pack_dense, pack_requant, pack_sparse
+
+    images = {"weights": pack_dense, "requant": pack_requant, "sparse": pack_sparse}
+    out = {}
+    shapes = buffer_shapes(r.cfg, *_shapes(r))
+    chosen = in_registers(shapes, regfile_bits)
+    for name, w, d, copies in shapes:
+        if name not in chosen:
+            continue
+        rf = regfile_for(name, r.cfg, w, d, two_reads=copies == 2)
+        log(f"mixq hw: {r.cfg.label} {name} ({d} x {w} bits) as a register file")
+        image = images[name](r.prog) if name in images else None
+        out[name] = (rf, measure_regfile(rf, r.run.trace, image, *ctx[:4], ctx[4],
+                                         r.cfg.clock_gating))
+    return out
+
+
+def _point(engine, s, d, r, res, net, ne, period, clock_mhz, n2, macros, lib_name,
+           rfs) -> dict:
     trace = r.run.trace
     e = asic_run_energy(net, ne, trace, period, BLOCKS)
     macs = r.bench.macs
     access = {k: sum(1 for v in trace[k] if v) for k in ACCESS_PORTS if k in trace}
-    n_groups, n_chunks = r.prog.dense.shape[:2]
-    n_words = sum(len(g) for g in sparse_words(r.prog)) if r.cfg.slots else 0
-    bufs = engine_buffers(r.cfg, macros, n_chunks, n_groups, n_words, access) if macros else []
+    n_chunks, n_groups, n_words = _shapes(r)
+    bufs = engine_buffers(r.cfg, macros, n_chunks, n_groups, n_words, access,
+                          skip=rfs) if macros else []
     sram_pj = sum(b.access_pj + b.leakage_pj(e.cycles, period) for b in bufs)
+    rf_area = sum(m["area_um2"] for _, m in rfs.values())
     rows_layer = r.prog.n_rows * r.full.macs // max(macs, 1)
     # the weight-stationary step of mixq.hw.arch_steps reads rows from the whole layer input
     alt = ([replace(b, name="activations_whole_layer", depth=rows_layer * n_chunks,
                     macro=pick_macro(macros, b.width, rows_layer * n_chunks))
             for b in bufs if b.name == "activations"])
     sram_area = sum(b.area_um2 for b in bufs)
-    split = {"logic": e.logic_pj, "flip_flops_clock": e.ff_clock_pj, "sram": sram_pj,
-             "leakage": e.leakage_pj}
+    split = {"logic": e.logic_pj + sum(m["logic_pj"] for _, m in rfs.values()),
+             "flip_flops_clock": e.ff_clock_pj + sum(m["ff_clock_pj"] for _, m in rfs.values()),
+             "sram": sram_pj, "leakage": e.leakage_pj + sum(m["leakage_pj"] for _, m in rfs.values())}
     total = sum(split.values())
+    blocks = dict(res.block_um2, **({"register_files": rf_area} if rfs else {}))
     return {
         "engine": engine, "structure": s, "density": d, "lanes": r.cfg.lanes,
         "channels": r.cfg.channels, "library": lib_name, "label": r.cfg.label,
-        "area_um2": round(res.area_um2 + sram_area, 1),
-        "logic_area_um2": round(res.area_um2, 1), "sram_area_um2": round(sram_area, 1),
-        "area_nand2": round(res.area_um2 / n2, 1),
-        "area_blocks_um2": {b: round(v, 1) for b, v in res.block_um2.items()},
+        "area_um2": round(res.area_um2 + rf_area + sram_area, 1),
+        "logic_area_um2": round(res.area_um2 + rf_area, 1), "sram_area_um2": round(sram_area, 1),
+        "area_nand2": round((res.area_um2 + rf_area) / n2, 1),
+        "area_blocks_um2": {b: round(v, 1) for b, v in blocks.items()},
         "fmax_mhz": round(res.fmax_mhz, 2), "clock_mhz": round(clock_mhz, 2),
         "critical_path_ns": round(res.critical_ns, 4), "critical_path": list(res.path),
         "mac_per_cycle": round(r.full.mac_per_cycle, 4),
@@ -138,6 +174,7 @@ def _point(engine, s, d, r, res, net, ne, period, clock_mhz, n2, macros, lib_nam
                                      sorted(e.per_block_pj.items())},
         "sram_buffers": {b.name: b.as_dict() for b in bufs},
         "sram_alternatives": {b.name: b.as_dict() for b in alt},
+        "memories": memory_rows(bufs, rfs, access, macs, e.cycles, period),
         "cells": len(net.cells), "flip_flops": int(len(net.ffs)),
         # what mixq.hw.arch_steps re-prices: loop bounds (rows of the whole benchmark layer),
         # flip-flop clock energy and activity, word widths

@@ -25,7 +25,7 @@ def _cmd_report(args) -> int:
     rc = ReportConfig(lanes=tuple(args.lanes), channels=args.channels, bench_rows=args.bench_rows,
                       seed=args.seed, jobs=args.jobs, graph=args.graph, liberty=liberty,
                       structures=tuple(args.structures), densities=tuple(args.densities),
-                      clock_gating=args.clock_gating)
+                      clock_gating=args.clock_gating, regfile_bits=args.regfile_bits)
     report = run_report(args.out, rc)
     print(f"mixq hw: wrote {args.out}/hw.json, hw.md and plots "
           f"({len(report['design_points'])} design points, {report['yosys_version']})")
@@ -34,7 +34,7 @@ def _cmd_report(args) -> int:
 
 def add_commands(sub) -> None:
     """Register ``mixq hw report`` on the CLI's sub-parsers."""
-    from mixq.args import positive_int
+    from mixq.args import non_negative_int, positive_int
     from mixq.hw.report import DENSITIES, STRUCTURES
 
     hw = sub.add_parser("hw", help="accelerator for dense-ternary + sparse-int8 layers")
@@ -64,4 +64,8 @@ def add_commands(sub) -> None:
                    help="architecture step 1: gate the clock of every register with an enable "
                    "through the library's clock-gating cell, both engines (sky130: dlclkp; "
                    "see docs/accelerator-steps.md)")
+    r.add_argument("--regfile-bits", type=non_negative_int, default=0, metavar="BITS",
+                   help="architecture step 'memories': buffers of at most BITS bits become "
+                   "flip-flop register files in standard cells, larger ones SRAM macros (8192: "
+                   "one smallest IHP macro; default 0: every buffer SRAM)")
     r.set_defaults(func=_cmd_report)

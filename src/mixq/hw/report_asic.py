@@ -63,7 +63,9 @@ def asic_markdown(report: dict) -> list[str]:
                "the library's clock-gating cell and their clock pins count only in enabled "
                "cycles, the others every cycle. " if report.get("config", {}).get("clock_gating")
                else "flip-flop clock pins count every cycle. ") +
-           "Buffers are "
+           "Buffers are " + ("register files in standard cells up to "
+                             f"{report['config']['regfile_bits']} bits, larger ones "
+                             if report.get("config", {}).get("regfile_bits") else "") +
            "IHP SG13G2 SRAM macros (energy per access x accesses, area per macro). Equal "
            "throughput: both engines do lanes x channels MACs per cycle and each library's "
            "points run at one common clock, the slowest engine's fmax (equal clock); leakage is "
@@ -95,8 +97,9 @@ def asic_markdown(report: dict) -> list[str]:
             out += ["", f"**{name}: no SRAM macro Liberty files (RM_*.lib) were found: its "
                     "buffers are left out of area and energy.**"]
     from mixq.hw.arch_steps import steps_markdown
+    from mixq.hw.memories import memories_markdown
 
-    out += [""] + steps_markdown(report)
+    out += [""] + memories_markdown(report) + steps_markdown(report)
     out += ["", "SRAM buffers per engine (macro, count, accesses of the benchmark run) are in "
             "hw.json (`sram_buffers`). Left out: clock-tree buffers (ideal clock), glitches "
             "(zero-delay replay), routing beyond the library's wire-load model.", ""]

@@ -128,21 +128,45 @@ def pick_macro(macros: list[Macro], width: int, depth: int) -> Macro:
                                       * m.area_um2, m.read_pj))
 
 
+def buffer_shapes(cfg: EngineConfig, n_chunks: int, n_groups: int,
+                  sparse_words: int) -> list[tuple[str, int, int, int]]:
+    """(name, width bits, depth words, copies) of every buffer an engine needs for a layer of
+    ``n_chunks`` x ``n_groups`` passes: the widths the engine reads per access (ternary weights
+    2 bits each, ``lanes x channels`` of them per word), the row buffer two banks of
+    ``n_chunks`` words (two copies for the ternary engine's two single-port reads).
+
+    Example:
+        >>> from mixq.hw.config import EngineConfig
+        >>> buffer_shapes(EngineConfig(lanes=16, channels=4), 4, 16, 20)
+        [('weights', 128, 64, 1), ('activations', 128, 8, 2), ('requant', 110, 64, 1), \
+('sparse', 55, 20, 1)]
+    """
+    specs = [("weights", cfg.mac_lanes * cfg.weight_bits, n_chunks * n_groups, 1),
+             ("activations", cfg.lanes * 8, 2 * n_chunks, 2 if cfg.slots else 1),
+             ("requant", cfg.q_word_bits, n_groups * cfg.channels, 1)]
+    if cfg.slots:
+        specs.append(("sparse", cfg.sparse_word_bits, max(sparse_words, 1), 1))
+    return specs
+
+
+BUFFER_ACCESS = {"weights": (("w_re",), ()), "activations": (("rb_re_a", "rb_re_b"), ("rb_we",)),
+                 "requant": (("q_re",), ()), "sparse": (("s_re",), ())}
+
+
 def engine_buffers(cfg: EngineConfig, macros: list[Macro], n_chunks: int, n_groups: int,
-                   sparse_words: int, access: dict) -> list[Buffer]:
-    """The buffers an engine needs for a layer of ``n_chunks`` x ``n_groups`` passes.
+                   sparse_words: int, access: dict, skip=()) -> list[Buffer]:
+    """The buffers of :func:`buffer_shapes` as SRAM macros (those named in ``skip`` left out).
 
     Args:
         access: counts of one run: ``w_re``, ``rb_we``, ``rb_re_a``, ``rb_re_b``, ``s_re``,
             ``q_re`` (cycles with each enable high).
     """
-    specs = [("weights", cfg.mac_lanes * cfg.weight_bits, n_chunks * n_groups, 1,
-              access.get("w_re", 0), 0),
-             ("activations", cfg.lanes * 8, 2 * n_chunks, 2 if cfg.slots else 1,
-              access.get("rb_re_a", 0) + access.get("rb_re_b", 0), access.get("rb_we", 0)),
-             ("requant", cfg.q_word_bits, n_groups * cfg.channels, 1, access.get("q_re", 0), 0)]
-    if cfg.slots:
-        specs.append(("sparse", cfg.sparse_word_bits, max(sparse_words, 1), 1,
-                      access.get("s_re", 0), 0))
-    return [Buffer(name, w, d, copies, pick_macro(macros, w, d), r, wr)
-            for name, w, d, copies, r, wr in specs]
+    out = []
+    for name, w, d, copies in buffer_shapes(cfg, n_chunks, n_groups, sparse_words):
+        if name in skip:
+            continue
+        reads, writes = BUFFER_ACCESS[name]
+        out.append(Buffer(name, w, d, copies, pick_macro(macros, w, d),
+                          sum(access.get(k, 0) for k in reads),
+                          sum(access.get(k, 0) for k in writes)))
+    return out

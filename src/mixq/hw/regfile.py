@@ -1,0 +1,163 @@
+"""Small buffers as register files in standard cells (architecture step "memories").
+
+A buffer of at most ``regfile_bits`` bits (``mixq hw report --regfile-bits``) is built as a
+flip-flop register file instead of SRAM macros: the buffer is written as Verilog with the
+engine's own memory ports (synchronous read, data held while the read enable is low, like the
+macro it replaces), mapped by the same standard-cell flow as the engine (:mod:`mixq.hw.asic`;
+with ``clock_gating`` every word's flip-flops are clocked through one gating cell driven by
+its write enable), and the engine's recorded run is replayed on it: its read data must equal
+the data the RTL's memory gave the engine in every cycle (bit-exact), and its energy comes from
+the toggles and Liberty tables like the engine's logic, clock pins included.
+
+Buffers the engine only reads (weights, requantization words, sparse words) are loaded first,
+one word per cycle through a load port; as for the macros (whose writes of preloaded data are
+not charged) the load is left out: the energy is that of (load + run) minus (load alone).
+
+Threshold: the smallest IHP macro holds 256 x 32 = 8192 bits; a buffer of fewer bits leaves
+most of its macros empty (the 8-word row buffer fills 1024 of four macros' 32768 bits), pays a
+full macro read per access and a macro's leakage. ``regfile_bits=8192`` (one smallest macro)
+is the step's setting; the measured area and energy of each buffer are reported either way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mixq.hw.asic import map_verilog
+from mixq.hw.gatesim import load_netlist
+from mixq.hw.power import asic_run_energy, net_energy
+
+# name -> (write port (enable, address, data) or None: loaded through ld_*, read ports)
+PORTS = {"weights": (None, [("w_re", "w_addr", "w_data")]),
+         "activations": (("rb_we", "rb_waddr", "rb_wdata"),
+                         [("rb_re_a", "rb_raddr_a", "rb_rdata_a"),
+                          ("rb_re_b", "rb_raddr_b", "rb_rdata_b")]),
+         "requant": (None, [("q_re", "q_addr", "q_data")]),
+         "sparse": (None, [("s_re", "s_addr", "s_data")])}
+LOAD = ("ld_we", "ld_addr", "ld_data")
+
+
+@dataclass(frozen=True)
+class RegFile:
+    """A register file of ``depth`` words of ``width`` bits.
+
+    Attributes:
+        index: address bit positions that select the word, lowest first (the row buffer's
+            bank bit sits above the engine's whole chunk field).
+        addr_width: width of the engine's address ports.
+        write: (enable, address, data) port names, or None (loaded through :data:`LOAD`).
+        reads: (enable, address, data) port names of each read port.
+    """
+
+    name: str
+    width: int
+    depth: int
+    addr_width: int
+    index: tuple
+    write: tuple | None
+    reads: tuple
+
+    @property
+    def bits(self) -> int:
+        return self.width * self.depth
+
+
+def in_registers(shapes: list[tuple], regfile_bits: int) -> list[str]:
+    """Names of the buffers (:func:`mixq.hw.sram.buffer_shapes`) of at most ``regfile_bits``
+    bits (width x depth, one copy: a register file has as many read ports as needed).
+
+    Example:
+        >>> shapes = [("weights", 512, 64, 1), ("activations", 128, 8, 1), ("requant", 102, 64, 1)]
+        >>> in_registers(shapes, 8192), in_registers(shapes, 0)
+        (['activations', 'requant'], [])
+    """
+    return [name for name, w, d, _ in shapes if w * d <= regfile_bits]
+
+
+def regfile_for(name: str, cfg, width: int, depth: int, two_reads: bool) -> RegFile:
+    """The register file replacing buffer ``name`` of :func:`mixq.hw.sram.buffer_shapes`.
+
+    Example:
+        >>> from mixq.hw.config import EngineConfig
+        >>> rf = regfile_for("activations", EngineConfig(), 128, 8, True)
+        >>> rf.depth, rf.index, len(rf.reads)
+        (8, (0, 1, 6), 2)
+    """
+    write, reads = PORTS[name]
+    reads = tuple(reads if two_reads else reads[:1])
+    if name == "activations":  # address = Cat(chunk, bank): chunk bits, then the bank bit
+        low = max(1, (depth // 2 - 1).bit_length())
+        return RegFile(name, width, 2 << low, cfg.rb_addr_bits,
+                       tuple(range(low)) + (cfg.chunk_bits,), write, reads)
+    widths = {"weights": cfg.weight_addr_bits, "requant": cfg.group_bits + cfg.channel_bits,
+              "sparse": cfg.sparse_addr_bits}
+    low = max(1, (depth - 1).bit_length())
+    return RegFile(name, width, depth, widths[name], tuple(range(low)), write, reads)
+
+
+def regfile_verilog(rf: RegFile) -> str:
+    """Verilog module ``top`` of a register file (ports named as the engine's).
+
+    Example:
+        >>> from mixq.hw.config import EngineConfig
+        >>> v = regfile_verilog(regfile_for("requant", EngineConfig(), 110, 64, False))
+        >>> "reg [109:0] mem [0:63];" in v, "q_data <= mem[q_addr[5:0]];" in v
+        (True, True)
+    """
+    def idx(port):
+        if rf.index == tuple(range(len(rf.index))):
+            return f"{port}[{len(rf.index) - 1}:0]"
+        return "{" + ", ".join(f"{port}[{b}]" for b in reversed(rf.index)) + "}"
+
+    we, wa, wd = rf.write or LOAD
+    ports = ["input clk", f"input {we}", f"input [{rf.addr_width - 1}:0] {wa}",
+             f"input [{rf.width - 1}:0] {wd}"]
+    body = [f"  reg [{rf.width - 1}:0] mem [0:{rf.depth - 1}];",
+            "  always @(posedge clk) begin",
+            f"    if ({we}) mem[{idx(wa)}] <= {wd};"]
+    for re, ra, rd in rf.reads:
+        ports += [f"input {re}", f"input [{rf.addr_width - 1}:0] {ra}",
+                  f"output reg [{rf.width - 1}:0] {rd}"]
+        body.append(f"    if ({re}) {rd} <= mem[{idx(ra)}];")
+    decl = ",\n".join(f"  {p}" for p in ports)
+    inits = "".join(f"  initial {rd} = 0;\n" for _, _, rd in rf.reads)
+    return (f"module top (\n{decl}\n);\n{inits}" + "\n".join(body) + "\n  end\nendmodule\n")
+
+
+def regfile_trace(rf: RegFile, trace: dict, image: list[int] | None) -> dict:
+    """The run's trace of ``rf``'s ports, after ``len(image)`` load cycles (``image``: the
+    words of a preloaded buffer, None for the row buffer); ``w_re`` kept for the busy/idle
+    split of :func:`mixq.hw.power.asic_run_energy`."""
+    names = [n for port in ((rf.write or ()),) + rf.reads for n in port] + ["w_re"]
+    load = len(image or [])
+    out = {n: [0] * load + list(trace[n]) for n in names if n in trace}
+    if image:
+        cycles = len(next(iter(trace.values())))
+        out[LOAD[0]] = [1] * load + [0] * cycles
+        out[LOAD[1]] = list(range(load)) + [0] * cycles
+        out[LOAD[2]] = list(image) + [0] * cycles
+    return out
+
+
+def measure_regfile(rf: RegFile, trace: dict, image, liberty, models, lib, work,
+                    period_ns: float, clock_gating: bool) -> dict:
+    """Map ``rf``, replay the run on it (bit-exact) and price it.
+
+    Returns:
+        ``area_um2``, ``logic_pj``, ``ff_clock_pj``, ``leakage_pj`` of the run (load excluded),
+        ``cells``, ``flip_flops``, ``fmax_mhz``.
+    """
+    res = map_verilog(regfile_verilog(rf), liberty, work,
+                      f"rf-{rf.name}-{rf.width}x{rf.depth}", clock_gating=clock_gating)
+    net = load_netlist(res.netlist, models)
+    ne = net_energy(net, lib)
+    full = asic_run_energy(net, ne, regfile_trace(rf, trace, image), period_ns, {})
+    cycles = full.cycles - len(image or [])
+    logic, ff = full.logic_pj, full.ff_clock_pj
+    if image:
+        load = {k: v[:len(image)] for k, v in regfile_trace(rf, trace, image).items()}
+        pre = asic_run_energy(net, ne, load, period_ns, {})
+        logic, ff = logic - pre.logic_pj, ff - pre.ff_clock_pj
+    return {"area_um2": res.area_um2, "logic_pj": logic, "ff_clock_pj": ff,
+            "leakage_pj": ne.leakage_nw * period_ns * 1e-3 * cycles, "cells": len(net.cells),
+            "flip_flops": int(len(net.ffs)), "fmax_mhz": res.fmax_mhz}

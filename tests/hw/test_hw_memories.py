@@ -1,0 +1,125 @@
+"""Architecture step "memories": each buffer in the memory that suits it. The macro choice
+(smallest fitting macro), the register-file threshold, the per-buffer breakdown adding up; on
+sky130 (skipped without ``../shared/data/asic``) a register file replayed bit-exact, and (slow)
+a small engine whose small buffers are register files, totals adding up."""
+
+import json
+import random
+import shutil
+
+import pytest
+
+from mixq.hw.asic import asic_folder
+from mixq.hw.config import EngineConfig
+from mixq.hw.memories import memory_rows
+from mixq.hw.regfile import in_registers, regfile_for
+from mixq.hw.sram import Buffer, Macro, buffer_shapes, pick_macro
+
+ASIC = asic_folder()
+needs_asic = pytest.mark.skipif(ASIC is None, reason="../shared/data/asic (Liberty files) is "
+                                "absent: the standard-cell flow cannot be tested")
+SKY = "sky130_fd_sc_hd__tt_025C_1v80.lib.gz"
+# the IHP macros' words, bits and areas (um^2)
+IHP = [Macro("256x32", 256, 32, 49488.5, 26.0, 33.4, 99.0),
+       Macro("1024x32", 1024, 32, 140182.7, 48.3, 58.9, 396.0),
+       Macro("1024x64", 1024, 64, 263946.1, 91.8, 110.9, 792.1),
+       Macro("2048x64", 2048, 64, 491633.6, 122.4, 155.4, 1584.1)]
+
+
+def test_macro_choice_is_the_smallest_that_holds_the_buffer():
+    assert pick_macro(IHP, 128, 64).name == "256x32"      # 4 side by side
+    assert pick_macro(IHP, 32, 1000).name == "1024x32"    # one, not four banks of 256
+    assert pick_macro(IHP, 64, 1024).name == "1024x64"    # one, not two 1024x32
+    assert pick_macro(IHP, 64, 2048).name == "2048x64"
+
+
+def test_buffer_widths_and_register_file_threshold():
+    t = buffer_shapes(EngineConfig(lanes=16, channels=4), 4, 16, 20)
+    i8 = buffer_shapes(EngineConfig(engine="int8", lanes=16, channels=4, structure="dense"),
+                       4, 16, 0)
+    # a ternary weight word carries 64 two-bit codes, an int8 one 64 bytes
+    assert t[0] == ("weights", 128, 64, 1) and i8[0] == ("weights", 512, 64, 1)
+    assert in_registers(t, 8192) == ["weights", "activations", "requant", "sparse"]
+    assert in_registers(i8, 8192) == ["activations", "requant"]
+    assert in_registers(t, 1024) == ["activations"] and in_registers(t, 0) == []
+    rf = regfile_for("activations", EngineConfig(lanes=16, channels=4), 128, 6, True)
+    assert rf.depth == 8 and rf.index == (0, 1, 6) and len(rf.reads) == 2  # Cat(chunk, bank)
+
+
+def test_breakdown_adds_up():
+    m = IHP[0]
+    bufs = [Buffer("weights", 128, 64, 1, m, 100, 0), Buffer("activations", 128, 8, 2, m, 150, 40)]
+    rfs = {"requant": (regfile_for("requant", EngineConfig(), 110, 64, False),
+                       {"area_um2": 5000.0, "logic_pj": 30.0, "ff_clock_pj": 50.0,
+                        "leakage_pj": 2.0, "flip_flops": 7040})}
+    access = {"w_re": 100, "rb_re_a": 100, "rb_re_b": 50, "rb_we": 40, "q_re": 25}
+    macs, cycles, period = 6400, 110, 10.0
+    rows = memory_rows(bufs, rfs, access, macs, cycles, period)
+    assert [r["buffer"] for r in rows] == ["weights", "activations", "requant"]
+    assert [r["memory"] for r in rows] == ["SRAM", "SRAM", "register file"]
+    assert rows[1]["cells"] == "256x32 x 8" and rows[1]["accesses"] == 190
+    want = sum(b.access_pj + b.leakage_pj(cycles, period) for b in bufs) + 82.0
+    assert sum(r["pj_per_mac"] for r in rows) * macs == pytest.approx(want, rel=1e-3)
+    assert rows[2]["pj_per_access"] == pytest.approx(80.0 / 25)
+    assert sum(r["area_um2"] for r in rows) == pytest.approx(12 * m.area_um2 + 5000, abs=1)
+
+
+@needs_asic
+def test_register_file_on_sky130_is_bit_exact_and_priced(tmp_path):
+    if shutil.which("sta") is None or shutil.which("yosys") is None:
+        pytest.skip("yosys and sta (Debian opensta) are needed: make setup")
+    from mixq.hw.asic import prepare_library
+    from mixq.hw.cellmodels import LibraryModels
+    from mixq.hw.regfile import measure_regfile
+
+    cfg = EngineConfig(lanes=8, channels=2, structure="1:8", max_chunks=8, max_groups=4)
+    lib, _ = prepare_library(ASIC / SKY, tmp_path)
+    rng = random.Random(0)
+    rf = regfile_for("requant", cfg, 20, 6, False)
+    image = [rng.getrandbits(20) for _ in range(6)]
+    re = [rng.randint(0, 1) for _ in range(30)]
+    addr = [rng.randrange(6) for _ in range(30)]
+    data, cur = [], 0
+    for e, a in zip(re, addr):  # synchronous read, held while the enable is low
+        data.append(cur)
+        cur = image[a] if e else cur
+    trace = {"q_re": re, "q_addr": addr, "q_data": data, "w_re": re}
+    args = (ASIC / SKY, LibraryModels(lib), lib, tmp_path, 10.0, False)
+    m = measure_regfile(rf, trace, image, *args)
+    assert m["flip_flops"] == 6 * 20 + 20 and m["area_um2"] > 120 * lib.area(
+        "sky130_fd_sc_hd__dfxtp_1")
+    assert m["logic_pj"] > 0 and m["ff_clock_pj"] > 0 and m["leakage_pj"] > 0
+    with pytest.raises(Exception, match="differs from the RTL"):
+        measure_regfile(rf, dict(trace, q_data=[d ^ (i == 20) for i, d in enumerate(data)]),
+                        image, *args)
+
+
+@pytest.mark.slow
+@pytest.mark.hw
+@needs_asic
+def test_small_engine_with_register_files_totals_add_up(tmp_path):
+    if shutil.which("sta") is None or shutil.which("yosys") is None:
+        pytest.skip("yosys and sta (Debian opensta) are needed: make setup")
+    from mixq.hw.report import ReportConfig, run_report
+
+    rc = ReportConfig(lanes=(8,), channels=2, structures=("1:8",), densities=(0.02,),
+                      bench_rows=2, liberty=(str(ASIC / SKY),), regfile_bits=1024)
+    report = run_report(tmp_path, rc, log=lambda m: None)
+    pts = [p for p in json.loads((tmp_path / "hw.json").read_text())["design_points"]
+           if p["library"].startswith("sky130")]
+    for p in pts:
+        mem = {m["buffer"]: m for m in p["memories"]}
+        rf = [m for m in mem.values() if m["memory"] == "register file"]
+        assert rf and all(m["words"] * m["bits"] <= 1024 for m in rf)
+        assert set(p["sram_buffers"]) == {k for k, m in mem.items() if m["memory"] == "SRAM"}
+        assert p["area_blocks_um2"]["register_files"] == pytest.approx(
+            sum(m["area_um2"] for m in rf), abs=1)
+        assert p["area_um2"] == pytest.approx(p["logic_area_um2"] + p["sram_area_um2"], abs=1)
+        assert p["sram_area_um2"] == pytest.approx(
+            sum(m["area_um2"] for m in mem.values() if m["memory"] == "SRAM"), abs=1)
+        assert sum(p["energy_split_pj_per_mac"].values()) == pytest.approx(
+            p["energy_pj_per_mac"], rel=1e-4)
+        assert p["energy_split_pj_per_mac"]["sram"] == pytest.approx(
+            sum(m["pj_per_mac"] for m in mem.values() if m["memory"] == "SRAM"), abs=2e-3)
+    assert report["architecture_steps"] == []
+    assert "Memories per engine" in (tmp_path / "hw.md").read_text()
