@@ -39,9 +39,10 @@ def test_buffer_widths_and_register_file_threshold():
                        4, 16, 0)
     # a ternary weight word carries 64 two-bit codes, an int8 one 64 bytes
     assert t[0] == ("weights", 128, 64, 1) and i8[0] == ("weights", 512, 64, 1)
-    assert in_registers(t, 8192) == ["weights", "activations", "requant", "sparse"]
-    assert in_registers(i8, 8192) == ["activations", "requant"]
-    assert in_registers(t, 1024) == ["activations"] and in_registers(t, 0) == []
+    assert in_registers(t, 64) == ["weights", "activations", "requant", "sparse"]
+    assert in_registers(t, 50) == ["activations", "sparse"]
+    assert in_registers(i8, 50) == ["activations"]
+    assert in_registers(t, 8) == ["activations"] and in_registers(t, 0) == []
     rf = regfile_for("activations", EngineConfig(lanes=16, channels=4), 128, 6, True)
     assert rf.depth == 8 and rf.index == (0, 1, 6) and len(rf.reads) == 2  # Cat(chunk, bank)
 
@@ -103,14 +104,14 @@ def test_small_engine_with_register_files_totals_add_up(tmp_path):
     from mixq.hw.report import ReportConfig, run_report
 
     rc = ReportConfig(lanes=(8,), channels=2, structures=("1:8",), densities=(0.02,),
-                      bench_rows=2, liberty=(str(ASIC / SKY),), regfile_bits=1024)
+                      bench_rows=2, liberty=(str(ASIC / SKY),), regfile_words=16)
     report = run_report(tmp_path, rc, log=lambda m: None)
     pts = [p for p in json.loads((tmp_path / "hw.json").read_text())["design_points"]
            if p["library"].startswith("sky130")]
     for p in pts:
         mem = {m["buffer"]: m for m in p["memories"]}
         rf = [m for m in mem.values() if m["memory"] == "register file"]
-        assert rf and all(m["words"] * m["bits"] <= 1024 for m in rf)
+        assert rf and all(m["words"] <= 16 for m in rf)
         assert set(p["sram_buffers"]) == {k for k, m in mem.items() if m["memory"] == "SRAM"}
         assert p["area_blocks_um2"]["register_files"] == pytest.approx(
             sum(m["area_um2"] for m in rf), abs=1)

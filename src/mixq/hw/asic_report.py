@@ -47,7 +47,7 @@ def _macros(liberty: Path) -> list:
 
 
 def asic_points(measured: list, liberty: list, out, log=print,
-                regfile_bits: int = 0) -> tuple[list[dict], dict]:
+                regfile_words: int = 0) -> tuple[list[dict], dict]:
     """Design points per library.
 
     Args:
@@ -55,7 +55,7 @@ def asic_points(measured: list, liberty: list, out, log=print,
             RTL run) of every generic design point.
         liberty: Liberty files (standard cells).
         out: report folder (work files under ``out/asic``).
-        regfile_bits: buffers of at most this many bits are register files in standard cells
+        regfile_words: buffers of at most this many words are register files in standard cells
             (:mod:`mixq.hw.regfile`), the others SRAM macros; 0: every buffer a macro.
 
     Returns:
@@ -82,7 +82,7 @@ def asic_points(measured: list, liberty: list, out, log=print,
         n2 = nand2_um2(lib)
         for engine, s, d, r in measured:
             res, net, ne = mapped[r.cfg.label]
-            rfs = _regfiles(r, regfile_bits, (path, models, lib, work, period), log)
+            rfs = _regfiles(r, regfile_words, (path, models, lib, work, period), log)
             points.append(_point(engine, s, d, r, res, net, ne, period, clock_mhz, n2, macros,
                                  lib.name, rfs))
         libs[lib.name] = {"file": str(path), "nand2_um2": n2, "voltage": lib.voltage,
@@ -114,16 +114,16 @@ def _shapes(r) -> tuple[int, int, int]:
     return n_chunks, n_groups, sum(len(g) for g in sparse_words(r.prog)) if r.cfg.slots else 0
 
 
-def _regfiles(r, regfile_bits: int, ctx, log) -> dict:
+def _regfiles(r, regfile_words: int, ctx, log) -> dict:
     """Buffer name -> measured register file (:func:`mixq.hw.regfile.measure_regfile`) of the
-    point's buffers that hold at most ``regfile_bits`` bits."""
+    point's buffers of at most ``regfile_words`` words."""
     from mixq.hw.regfile import in_registers, measure_regfile, regfile_for
     from mixq.hw.streams import pack_dense, pack_requant, pack_sparse
 
     images = {"weights": pack_dense, "requant": pack_requant, "sparse": pack_sparse}
     out = {}
     shapes = buffer_shapes(r.cfg, *_shapes(r))
-    chosen = in_registers(shapes, regfile_bits)
+    chosen = in_registers(shapes, regfile_words)
     for name, w, d, copies in shapes:
         if name not in chosen:
             continue

@@ -25,7 +25,7 @@ def _cmd_report(args) -> int:
     rc = ReportConfig(lanes=tuple(args.lanes), channels=args.channels, bench_rows=args.bench_rows,
                       seed=args.seed, jobs=args.jobs, graph=args.graph, liberty=liberty,
                       structures=tuple(args.structures), densities=tuple(args.densities),
-                      clock_gating=args.clock_gating, regfile_bits=args.regfile_bits)
+                      clock_gating=args.clock_gating, regfile_words=args.regfile_words)
     report = run_report(args.out, rc)
     print(f"mixq hw: wrote {args.out}/hw.json, hw.md and plots "
           f"({len(report['design_points'])} design points, {report['yosys_version']})")
@@ -64,8 +64,9 @@ def add_commands(sub) -> None:
                    help="architecture step 1: gate the clock of every register with an enable "
                    "through the library's clock-gating cell, both engines (sky130: dlclkp; "
                    "see docs/accelerator-steps.md)")
-    r.add_argument("--regfile-bits", type=non_negative_int, default=0, metavar="BITS",
-                   help="architecture step 'memories': buffers of at most BITS bits become "
-                   "flip-flop register files in standard cells, larger ones SRAM macros (8192: "
-                   "one smallest IHP macro; default 0: every buffer SRAM)")
+    r.add_argument("--regfile-words", type=non_negative_int, default=0, metavar="WORDS",
+                   help="architecture step 'memories': buffers of at most WORDS words become "
+                   "flip-flop register files in standard cells, larger ones the smallest fitting "
+                   "SRAM macros (50: the measured break-even on sky130 against IHP's 256x32 "
+                   "macro, docs/accelerator-steps.md; default 0: every buffer SRAM)")
     r.set_defaults(func=_cmd_report)

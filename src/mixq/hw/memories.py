@@ -55,12 +55,12 @@ def memories_markdown(report: dict) -> list[str]:
     pts = [p for p in report["design_points"] if p.get("memories")]
     if not pts:
         return []
-    bits = report.get("config", {}).get("regfile_bits", 0)
+    bits = report.get("config", {}).get("regfile_words", 0)
     out = ["### Memories per engine", "",
-           (f"Buffers of at most {bits} bits are register files in standard cells (mapped, "
+           (f"Buffers of at most {bits} words are register files in standard cells (mapped, "
             "replayed bit-exact, priced like the logic; counted in its area and energy), larger "
             "ones IHP SRAM macros." if bits else "Every buffer is built from IHP SRAM macros "
-            "(`--regfile-bits` makes small ones register files)."),
+            "(`--regfile-words` makes small ones register files)."),
            "", "| library | engine | structure | buffer | words x bits | memory | cells | um^2 "
            "| pJ/access | accesses/MAC | pJ/MAC |", "|" + "---|" * 11]
     for p in pts:

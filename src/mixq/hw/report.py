@@ -42,7 +42,7 @@ class ReportConfig:
             empty: generic gates only.
         clock_gating: build every engine with architecture step 1 (``EngineConfig``
             ``clock_gating``; the libraries need an integrated clock-gating cell).
-        regfile_bits: architecture step "memories": buffers of at most this many bits are
+        regfile_words: architecture step "memories": buffers of at most this many words are
             register files in standard cells (:mod:`mixq.hw.regfile`); 0 (default): all SRAM.
     """
 
@@ -56,7 +56,7 @@ class ReportConfig:
     graph: str | None = None
     liberty: tuple = ()
     clock_gating: bool = False
-    regfile_bits: int = 0
+    regfile_words: int = 0
 
 
 def _points(rc: ReportConfig) -> list[tuple]:
@@ -124,7 +124,7 @@ def run_report(out, rc: ReportConfig = ReportConfig(), log=print) -> dict:
         from mixq.hw.asic_report import asic_points
 
         asic, libraries = asic_points(measured, list(rc.liberty), out, log,
-                                      rc.regfile_bits)
+                                      rc.regfile_words)
         results += asic
     else:
         log("mixq hw: no Liberty files (../shared/data/asic or --liberty): generic gates only")
@@ -136,7 +136,7 @@ def run_report(out, rc: ReportConfig = ReportConfig(), log=print) -> dict:
         "config": {"lanes": list(rc.lanes), "channels": rc.channels,
                    "densities": list(rc.densities), "structures": list(rc.structures),
                    "bench_rows": rc.bench_rows, "seed": rc.seed, "clock_hz": CLOCK_HZ,
-                   "clock_gating": rc.clock_gating, "regfile_bits": rc.regfile_bits,
+                   "clock_gating": rc.clock_gating, "regfile_words": rc.regfile_words,
                    "benchmark_layer": "demo_net's last pointwise layer, 8x8x64 -> 64",
                    "benchmark_fan_in": int(fan_in)},
         "sources": {"dynamic_energy": HOROWITZ_SOURCE, "leakage": LEAKAGE_SOURCE,

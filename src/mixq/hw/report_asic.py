@@ -64,8 +64,8 @@ def asic_markdown(report: dict) -> list[str]:
                "cycles, the others every cycle. " if report.get("config", {}).get("clock_gating")
                else "flip-flop clock pins count every cycle. ") +
            "Buffers are " + ("register files in standard cells up to "
-                             f"{report['config']['regfile_bits']} bits, larger ones "
-                             if report.get("config", {}).get("regfile_bits") else "") +
+                             f"{report['config']['regfile_words']} words, larger ones "
+                             if report.get("config", {}).get("regfile_words") else "") +
            "IHP SG13G2 SRAM macros (energy per access x accesses, area per macro). Equal "
            "throughput: both engines do lanes x channels MACs per cycle and each library's "
            "points run at one common clock, the slowest engine's fmax (equal clock); leakage is "
