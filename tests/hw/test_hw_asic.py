@@ -5,6 +5,7 @@ priced on sky130 with SRAM macros.
 The Liberty files live in ``../shared/data/asic`` (never in the repository); tests that need
 them skip, saying so, when that folder is absent."""
 
+import dataclasses
 import json
 import shutil
 
@@ -149,6 +150,27 @@ def test_small_engine_on_sky130_maps_times_simulates_and_prices(tmp_path):
         assert steps[1][engine]["sram"] < steps[0][engine]["sram"]
         assert steps[3][engine]["flip_flops_clock"] < steps[2][engine]["flip_flops_clock"]
     assert "Architecture steps" in md
+
+    # architecture step "memories" on the same (cached) mapping: buffers of at most 16 words
+    # as register files; totals add up
+    rc16 = dataclasses.replace(rc, regfile_words=16)
+    report16 = run_report(tmp_path, rc16, log=lambda m: None)
+    for p in [p for p in report16["design_points"] if p["library"].startswith("sky130")]:
+        mem = {m["buffer"]: m for m in p["memories"]}
+        rf = [m for m in mem.values() if m["memory"] == "register file"]
+        assert rf and all(m["words"] <= 16 for m in rf)
+        assert set(p["sram_buffers"]) == {k for k, m in mem.items() if m["memory"] == "SRAM"}
+        assert p["area_blocks_um2"]["register_files"] == pytest.approx(
+            sum(m["area_um2"] for m in rf), abs=1)
+        assert p["area_um2"] == pytest.approx(p["logic_area_um2"] + p["sram_area_um2"], abs=1)
+        assert p["sram_area_um2"] == pytest.approx(
+            sum(m["area_um2"] for m in mem.values() if m["memory"] == "SRAM"), abs=1)
+        assert sum(p["energy_split_pj_per_mac"].values()) == pytest.approx(
+            p["energy_pj_per_mac"], rel=1e-4)
+        assert p["energy_split_pj_per_mac"]["sram"] == pytest.approx(
+            sum(m["pj_per_mac"] for m in mem.values() if m["memory"] == "SRAM"), abs=2e-3)
+    assert report16["architecture_steps"] == []
+    assert "Memories per engine" in (tmp_path / "hw.md").read_text()
 
     # the same netlist, run by iverilog with cell models written from the Liberty functions,
     # agrees with the RTL every cycle on another layer; a corrupted expectation is caught

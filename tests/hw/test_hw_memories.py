@@ -1,9 +1,9 @@
 """Architecture step "memories": each buffer in the memory that suits it. The macro choice
 (smallest fitting macro), the register-file threshold, the per-buffer breakdown adding up; on
-sky130 (skipped without ``../shared/data/asic``) a register file replayed bit-exact, and (slow)
-a small engine whose small buffers are register files, totals adding up."""
+sky130 (skipped without ``../shared/data/asic``) a register file replayed bit-exact. A small
+engine whose small buffers are register files (totals adding up) is checked in
+``test_hw_asic.py``'s slow test, on its cached mapping."""
 
-import json
 import random
 import shutil
 
@@ -93,34 +93,3 @@ def test_register_file_on_sky130_is_bit_exact_and_priced(tmp_path):
     with pytest.raises(Exception, match="differs from the RTL"):
         measure_regfile(rf, dict(trace, q_data=[d ^ (i == 20) for i, d in enumerate(data)]),
                         image, *args)
-
-
-@pytest.mark.slow
-@pytest.mark.hw
-@needs_asic
-def test_small_engine_with_register_files_totals_add_up(tmp_path):
-    if shutil.which("sta") is None or shutil.which("yosys") is None:
-        pytest.skip("yosys and sta (Debian opensta) are needed: make setup")
-    from mixq.hw.report import ReportConfig, run_report
-
-    rc = ReportConfig(lanes=(8,), channels=2, structures=("1:8",), densities=(0.02,),
-                      bench_rows=2, liberty=(str(ASIC / SKY),), regfile_words=16)
-    report = run_report(tmp_path, rc, log=lambda m: None)
-    pts = [p for p in json.loads((tmp_path / "hw.json").read_text())["design_points"]
-           if p["library"].startswith("sky130")]
-    for p in pts:
-        mem = {m["buffer"]: m for m in p["memories"]}
-        rf = [m for m in mem.values() if m["memory"] == "register file"]
-        assert rf and all(m["words"] <= 16 for m in rf)
-        assert set(p["sram_buffers"]) == {k for k, m in mem.items() if m["memory"] == "SRAM"}
-        assert p["area_blocks_um2"]["register_files"] == pytest.approx(
-            sum(m["area_um2"] for m in rf), abs=1)
-        assert p["area_um2"] == pytest.approx(p["logic_area_um2"] + p["sram_area_um2"], abs=1)
-        assert p["sram_area_um2"] == pytest.approx(
-            sum(m["area_um2"] for m in mem.values() if m["memory"] == "SRAM"), abs=1)
-        assert sum(p["energy_split_pj_per_mac"].values()) == pytest.approx(
-            p["energy_pj_per_mac"], rel=1e-4)
-        assert p["energy_split_pj_per_mac"]["sram"] == pytest.approx(
-            sum(m["pj_per_mac"] for m in mem.values() if m["memory"] == "SRAM"), abs=2e-3)
-    assert report["architecture_steps"] == []
-    assert "Memories per engine" in (tmp_path / "hw.md").read_text()
