@@ -230,17 +230,20 @@ def test_depthwise_any_kernel_host_sanitizers_in_place_and_scratch(tmp_path):
 
 
 def test_depthwise_small_shifts_and_in_place_chain(tmp_path):
-    """Real scales >= 0.5 (shift < 32: weights rescaled or the C path) inside a dw -> dw chain
-    that runs in place."""
+    """Real scales >= 0.5 (shift < 32: weights rescaled or the C path) inside a dw -> dw -> dw
+    chain that runs in place, the 8-bit weights widened four channels at a time (12 channels:
+    three words) and rescaled per channel; on the emulator and on the host with ASan/UBSan."""
     b = GraphBuilder((6, 6, 12), "u8", seed=9)
     real = np.array([0.6, 1.3, 4.0, 0.26] * 3)
     mult, shift = quantize_multipliers(real)
     bias = icn_bias(np.linspace(-50, 50, 12), mult, shift)
     rq = Requant(bias=bias, multiplier=mult, shift=shift, activation_min=0, activation_max=255)
     x = b.dw(b.input, kernel=3, weight="s4", out="u8", requant=rq)
-    g = b.build(b.dw(x, kernel=3, weight="s8", out="u8"))
-    r = _check(g, tmp_path)
-    assert _dsp_layers(r) == ["mixq_dwconv3x3_dsp"] * 2
+    x = b.dw(x, kernel=3, weight="s8", out="u8", requant=rq)
+    g = b.build(b.dw(x, kernel=3, stride=2, weight="s8", out="u8", requant=rq))
+    r = deploy_json(g, tmp_path, emulate=16)  # and on the host, sanitizers on
+    assert r["bitexact"] and r["host"]["bitexact"], r["host"]
+    assert _dsp_layers(r) == ["mixq_dwconv3x3_dsp"] * 3
 
 
 @pytest.mark.slow

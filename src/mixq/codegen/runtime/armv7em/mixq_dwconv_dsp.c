@@ -225,13 +225,17 @@ void mixq_dwconv_dsp(const mixq_conv_params_t *p, const uint8_t *input, uint8_t 
   const int32_t ubits =
       (!p->out_signed && p->act_min == 0 && p->act_max == (1 << ob) - 1) ? ob : 0;
   const int16_t *rows[MIXQ_DWK_MAX_KH];
+  int32_t zeroed = 0; /* channels per ring slot when the padding was zeroed */
   for (int32_t c0 = 0; c0 < p->in_c; c0 += l.chunk) {
     const int32_t n = p->in_c - c0 < l.chunk ? p->in_c - c0 : l.chunk;
     const int32_t slot_lanes = n * rl;
     int32_t next = -p->pad_top; /* input rows below next are in the ring (or never needed) */
     mixq_dwk_params(p, c0, n, &l, prm);
-    memset(ring, 0, (size_t)(kh * slot_lanes) * 2); /* padding lanes, zero for the chunk */
-    if (ob != 8 && n * ob % 32) memset(stage, 0, (size_t)l.stage_bytes); /* empty slots */
+    if (n != zeroed) { /* the fills write data lanes only: a chunk of the same n keeps these */
+      memset(ring, 0, (size_t)(kh * slot_lanes) * 2); /* padding lanes */
+      if (ob != 8 && n * ob % 32) memset(stage, 0, (size_t)l.stage_bytes); /* empty slots */
+      zeroed = n;
+    }
     for (int32_t oy = 0; oy < p->out_h; oy++) {
       const int32_t iy0 = oy * p->stride_h - p->pad_top;
       if (next < iy0) next = iy0;
