@@ -205,15 +205,7 @@ typedef struct {
     __asm__ volatile(MIXQ_LOOP_HEAD("32") \
         MIXQ_PLW_RR(x0, at, st) MIXQ_PLW_RR(x1, at, st) MIXQ_PLW_RR(x2, at, bk) \
         MIXQ_DOT(f0, acc, x0, w0) MIXQ_DOT(f, acc, x1, w1) MIXQ_DOT(f, acc, x2, w2) \
-        "mul %[x1], %[acc], %[m]\n\t" \
-        "mulh %[x2], %[acc], %[m]\n\t" \
-        "add %[x1], %[x1], %[blo]\n\t" \
-        "sltu %[x0], %[x1], %[blo]\n\t" \
-        "add %[x2], %[x2], %[bhi]\n\t" \
-        "add %[x2], %[x2], %[x0]\n\t" \
-        "sra %[x2], %[x2], %[dn]\n\t" \
-        ".insn r 0x33, 6, 0x02, %[x2], %[x2], %[lo]\n\t" \
-        ".insn r 0x33, 4, 0x02, %[x2], %[x2], %[hi]\n\t" \
+        MIXQ_REQUANT_HI(x2, acc, x1) \
         ".insn r 0x2b, 4, 0, %[ors], %[yt], %[x2]\n\t" \
         ".option pop\n\t" \
         : [at] "+r"(at), [yt] "+r"(yt), [x0] "=&r"(x0), [x1] "=&r"(x1), [x2] "=&r"(x2), \
