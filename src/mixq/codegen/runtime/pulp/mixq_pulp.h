@@ -17,7 +17,8 @@
  * mixq_pulp_fork(-1) the barrier that ends the layer. Emulated, one core runs the cores'
  * programs one after the other (they share only read-only inputs and write disjoint outputs).
  * Scratch: per core, the columns of the two pixels, MIXQ_PULP_CORES * 2 * Kp * L / 8 bytes.
- * Requantization: mixq_requantize_s32 per output (the rule of mixq.quant.integer).
+ * Requantization: the rule of mixq.quant.integer on 32-bit halves (mixq_pulp_requantize); with
+ * 8-bit outputs one hardware loop per 4-channel block (pulp_output in mixq_pulp_conv.c).
  * On RISC-V the inner loop is inline assembly (.insn encodings, a hardware loop, post-increment
  * loads); elsewhere a portable C loop with the same semantics (host checks of the layouts).
  *
@@ -48,20 +49,23 @@
 #define MIXQ_DOT(f, acc, a, b) ".insn r 0x57, " f ", %[" #acc "], %[" #a "], %[" #b "]\n\t"
 #define MIXQ_LOOP_HEAD(imm) ".option push\n\t.option norvc\n\t.balign 4\n\t" \
     ".insn i 0x7b, 4, x0, %[n], " imm "\n\t"
-/* mixq's requantization when shift >= 32, into register y (may be acc; t a scratch register):
- * y = clamp((hi(acc * m) + bhi + carry(lo(acc * m) + blo)) >> dn, lo, hi) with dn = shift - 32,
- * blo / bhi the bias's words (the result never leaves int32): mul, mulh, the carry of the
- * 64-bit add, sra and p.max / p.min, 9 instructions, 13 cycles (mulh takes 5) */
-#define MIXQ_REQUANT_HI(y, acc, t) \
+/* The words of acc * m + (bhi:blo) (mixq's int64 requantization sum): high word in y (may be
+ * acc), low word in t, c the carry (may be t): mul, mulh, the carry of the 64-bit add */
+#define MIXQ_REQUANT_WORDS(y, acc, t, c) \
     "mul %[" #t "], %[" #acc "], %[m]\n\t" \
     "mulh %[" #y "], %[" #acc "], %[m]\n\t" \
     "add %[" #t "], %[" #t "], %[blo]\n\t" \
-    "sltu %[" #t "], %[" #t "], %[blo]\n\t" \
+    "sltu %[" #c "], %[" #t "], %[blo]\n\t" \
     "add %[" #y "], %[" #y "], %[bhi]\n\t" \
-    "add %[" #y "], %[" #y "], %[" #t "]\n\t" \
-    "sra %[" #y "], %[" #y "], %[dn]\n\t" \
-    ".insn r 0x33, 6, 0x02, %[" #y "], %[" #y "], %[lo]\n\t" \
+    "add %[" #y "], %[" #y "], %[" #c "]\n\t"
+/* y = clamp(y, lo, hi): p.max, p.min */
+#define MIXQ_CLAMP(y) ".insn r 0x33, 6, 0x02, %[" #y "], %[" #y "], %[lo]\n\t" \
     ".insn r 0x33, 4, 0x02, %[" #y "], %[" #y "], %[hi]\n\t"
+/* mixq's requantization when shift >= 32, into register y (may be acc; t a scratch register):
+ * y = clamp((hi(acc * m) + bhi + carry(lo(acc * m) + blo)) >> dn, lo, hi) with dn = shift - 32
+ * (the result never leaves int32): 9 instructions, 13 cycles (mulh takes 5) */
+#define MIXQ_REQUANT_HI(y, acc, t) MIXQ_REQUANT_WORDS(y, acc, t, t) \
+    "sra %[" #y "], %[" #y "], %[dn]\n\t" MIXQ_CLAMP(y)
 /* pv.sdotsp.b / pv.sdotusp.b: 4 signed / unsigned bytes times 4 signed bytes, accumulated */
 #define MIXQ_SDOTSP_B "1, 0x5c"
 #define MIXQ_SDOTUSP_B "1, 0x54"

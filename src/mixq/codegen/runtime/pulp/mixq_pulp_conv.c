@@ -246,19 +246,11 @@ static pulp_out_t pulp_out_mode(const mixq_conv_params_t *p)
 /* mixq's requantization when 2 <= shift < 32 (PULP_OUT_LO), into y (holding acc; t, c scratch):
  * the 64-bit sum's words (as MIXQ_REQUANT_HI), the high word clipped to [-(R + 1), R] with
  * R = 2^(s-1) - 1, the pair shifted right by s (s: shift, r = 32 - s), p.max / p.min */
-#define PULP_REQUANT_LO(y, t) \
-    "mul %[" #t "], %[" #y "], %[m]\n\t" \
-    "mulh %[" #y "], %[" #y "], %[m]\n\t" \
-    "add %[" #t "], %[" #t "], %[blo]\n\t" \
-    "sltu %[c], %[" #t "], %[blo]\n\t" \
-    "add %[" #y "], %[" #y "], %[bhi]\n\t" \
-    "add %[" #y "], %[" #y "], %[c]\n\t" \
+#define PULP_REQUANT_LO(y, t) MIXQ_REQUANT_WORDS(y, y, t, c) \
     ".insn r 0x33, 5, 0x0A, %[" #y "], %[" #y "], %[R]\n\t" \
     "srl %[" #t "], %[" #t "], %[dn]\n\t" \
     "sll %[" #y "], %[" #y "], %[r]\n\t" \
-    "or %[" #y "], %[" #y "], %[" #t "]\n\t" \
-    ".insn r 0x33, 6, 0x02, %[" #y "], %[" #y "], %[lo]\n\t" \
-    ".insn r 0x33, 4, 0x02, %[" #y "], %[" #y "], %[hi]\n\t"
+    "or %[" #y "], %[" #y "], %[" #t "]\n\t" MIXQ_CLAMP(y)
 /* per channel: its multiplier, bias words and shift (p.lw, post-increment), the two pixels'
  * accumulators (acc[j], acc[4 + j]) */
 #define PULP_OUT_LOADS MIXQ_PLW(m, mp) MIXQ_PLW(blo, bp) MIXQ_PLW(bhi, bp) MIXQ_PLW(dn, shp) \
