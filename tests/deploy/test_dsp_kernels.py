@@ -165,6 +165,7 @@ DW_CASES = [  # (h, w, c, stride, padding, act, out, weight)
     (2, 3, 20, 2, (1, 1, 1, 1), "u4", "u4", "s8"),
     (6, 5, 17, 1, (1, 1, 2, 0), "u2", "u2", "s4"),
     (4, 11, 40, 1, (0, 2, 1, 1), "u4", "s4", "s8"),
+    (13, 4, 21, 2, (1, 1, 0, 1), "u2", "u4", "s8"),  # taller than wide: run transposed
 ]
 
 
@@ -229,11 +230,16 @@ def test_depthwise_any_kernel_host_sanitizers_in_place_and_scratch(tmp_path):
         [lay["scratch_bytes"] for lay in layers]
 
 
-def test_depthwise_small_shifts_and_in_place_chain(tmp_path):
+@pytest.mark.parametrize("h, w", [(6, 6), (7, 5)])
+def test_depthwise_small_shifts_and_in_place_chain(tmp_path, h, w):
     """Real scales >= 0.5 (shift < 32: weights rescaled or the C path) inside a dw -> dw -> dw
     chain that runs in place, the 8-bit weights widened four channels at a time (12 channels:
-    three words) and rescaled per channel; on the emulator and on the host with ASan/UBSan."""
-    b = GraphBuilder((6, 6, 12), "u8", seed=9)
+    three words) and rescaled per channel, on a square map and on one taller than wide (walked
+    transposed); on the emulator and on the host with ASan/UBSan; the scratch the code
+    generator reserves == the C companion's."""
+    from chost import printed_scratch_bytes
+
+    b = GraphBuilder((h, w, 12), "u8", seed=9)
     real = np.array([0.6, 1.3, 4.0, 0.26] * 3)
     mult, shift = quantize_multipliers(real)
     bias = icn_bias(np.linspace(-50, 50, 12), mult, shift)
@@ -244,6 +250,12 @@ def test_depthwise_small_shifts_and_in_place_chain(tmp_path):
     r = deploy_json(g, tmp_path, emulate=16)  # and on the host, sanitizers on
     assert r["bitexact"] and r["host"]["bitexact"], r["host"]
     assert _dsp_layers(r) == ["mixq_dwconv3x3_dsp"] * 3
+    project = emit_c(g, tmp_path / "c", kernels="armv7em")
+    layers = project.metadata["layers"]
+    assert [lay["inplace"] for lay in layers] == [False, True, False]  # the second in place
+    assert printed_scratch_bytes(project, tmp_path, ["mixq_dsp.h"],
+                                 [("mixq_dwconv3x3_dsp", i) for i in range(3)]) == \
+        [lay["scratch_bytes"] for lay in layers]
 
 
 @pytest.mark.slow

@@ -6,7 +6,8 @@ taps of one channel are one 32-bit word for SMLAD; weights stay in the reference
 widened once per chunk.
 
 - ``mixq_dwconv3x3_dsp``: 3x3, stride 1 or 2; two outputs per iteration in inline assembly
-  (chunks of 16 channels).
+  (chunks of 16 channels); maps taller than wide (DS-CNN's 25x5) run transposed, the rows of the
+  ring being the input's columns.
 - ``mixq_dwconv_dsp``: any ``k_h x k_w`` (``k_h <= 16``) and stride (MCUNet's 5x5 / 7x7,
   non-square kernels); four outputs per iteration sharing each weight word (chunks of 8
   channels, 16 with sub-byte activations).
@@ -37,11 +38,14 @@ class DwScheme:
         chunk: ``(node, graph) ->`` channels per pass (before the layer's channel count).
         prm_words: ``node -> `` 32-bit words of parameters per channel.
         read_lanes: ``(node, out_w) ->`` ring lanes the word loads of one output row cover.
+        transposes: whether the kernel walks maps taller than wide transposed (mirror of
+            ``mixq_dw_view``).
     """
 
     chunk: Callable[..., int]
     prm_words: Callable[..., int]
     read_lanes: Callable[..., int]
+    transposes: bool = False
 
 
 def _pairs(node) -> int:
@@ -54,7 +58,8 @@ def _all_8bit(node, graph: Graph) -> bool:
 
 # 3x3: 16 words per channel; a pair of outputs reads lanes up to (out_w - 1) * stride + 3
 SCHEME_3X3 = DwScheme(chunk=lambda node, graph: 16, prm_words=lambda node: 16,
-                      read_lanes=lambda node, out_w: (out_w - 1) * node.stride[1] + 4)
+                      read_lanes=lambda node, out_w: (out_w - 1) * node.stride[1] + 4,
+                      transposes=True)
 # any kxk: chunks of 8 channels (16 with sub-byte activations), k_h * pairs weight words + 5
 # (bias lo, hi, multiplier, shift - 32, shift), even
 SCHEME_ANY = DwScheme(
@@ -77,11 +82,18 @@ def dw_scratch_bytes(node, graph: Graph, scheme: DwScheme = SCHEME_3X3) -> int:
         2944
         >>> dw_scratch_bytes(g.nodes[0], g, SCHEME_ANY)  # 8*12*4 + 3*8*20*2
         1344
+        >>> t = GraphBuilder((25, 5, 64), seed=0)  # taller than wide: transposed
+        >>> g = t.build(t.dw(t.input, kernel=3, padding=(1, 1, 1, 1)))
+        >>> dw_scratch_bytes(g.nodes[0], g)  # 16*64 + 3*16*28*2 (25 + 3 lanes, even)
+        3712
     """
-    w, c = graph.tensor(node.input).shape[1:]
-    out_w = graph.tensor(node.output).shape[1]
+    h, w, c = graph.tensor(node.input).shape
+    out_h, out_w = graph.tensor(node.output).shape[:2]
     out_bits = graph.tensor(node.output).bits
-    lanes = max(node.padding[2] + w, scheme.read_lanes(node, out_w))
+    pad_left = node.padding[2]
+    if scheme.transposes and out_h > out_w:
+        w, out_w, pad_left = h, out_h, node.padding[0]
+    lanes = max(pad_left + w, scheme.read_lanes(node, out_w))
     chunk = min(c, scheme.chunk(node, graph))
     row_lanes = -(-lanes // 2) * 2
     prm = -(-(chunk * scheme.prm_words(node) * 4) // 8) * 8

@@ -24,6 +24,12 @@ MIXQ_INLINE int32_t mixq_dw_slot(int32_t ch, int32_t bits) {
  * inlined, its loops spill registers. */
 void mixq_dw_fill(const mixq_conv_params_t *p, const uint8_t *input, int32_t iy, int32_t c0,
                   int32_t n, int16_t *rows, int32_t rl);
+/* The same with the input's pixel step (xstep) and row step (ystep) in bytes given: p may be
+ * a transposed view of the layer (mixq_dwconv3x3_dsp on tall maps: xstep is then the row of
+ * the input and ystep its pixel). */
+void mixq_dw_fill_steps(const mixq_conv_params_t *p, const uint8_t *input, int32_t iy,
+                        int32_t c0, int32_t n, int16_t *rows, int32_t rl, int32_t xstep,
+                        int32_t ystep);
 
 /* Pack one output row of staged codes (stage[x * sstep + mixq_dw_slot(ch)], ch < n, empty slots
  * zero) into the packed pixels at out + x * opb (u4 / u2 codes). */

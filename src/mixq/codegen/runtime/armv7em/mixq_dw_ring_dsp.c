@@ -82,19 +82,24 @@ MIXQ_INLINE void mixq_dw_fill_bits(const uint8_t *src, int32_t px_bytes, int32_t
   }
 }
 
-void mixq_dw_fill(const mixq_conv_params_t *p,
-                                                   const uint8_t *input, int32_t iy, int32_t c0,
-                                                   int32_t n, int16_t *rows, int32_t rl) {
+void mixq_dw_fill_steps(const mixq_conv_params_t *p, const uint8_t *input, int32_t iy,
+                        int32_t c0, int32_t n, int16_t *rows, int32_t rl, int32_t xstep,
+                        int32_t ystep) {
   if (iy < 0 || iy >= p->in_h) {
     memset(rows, 0, (size_t)n * (size_t)rl * 2);
     return;
   }
-  const int32_t bits = p->in_bits, px_bytes = mixq_row_bytes(p->in_c, bits);
-  const int32_t left = p->pad_left, in_w = p->in_w;
-  const uint8_t *src = input + iy * in_w * px_bytes + c0 * bits / 8;
-  if (bits == 8) mixq_dw_fill_bits(src, px_bytes, in_w, n, rows + left, rl, 8);
-  else if (bits == 4) mixq_dw_fill_bits(src, px_bytes, in_w, n, rows + left, rl, 4);
-  else mixq_dw_fill_bits(src, px_bytes, in_w, n, rows + left, rl, 2);
+  const int32_t bits = p->in_bits, left = p->pad_left, in_w = p->in_w;
+  const uint8_t *src = input + iy * ystep + c0 * bits / 8;
+  if (bits == 8) mixq_dw_fill_bits(src, xstep, in_w, n, rows + left, rl, 8);
+  else if (bits == 4) mixq_dw_fill_bits(src, xstep, in_w, n, rows + left, rl, 4);
+  else mixq_dw_fill_bits(src, xstep, in_w, n, rows + left, rl, 2);
+}
+
+void mixq_dw_fill(const mixq_conv_params_t *p, const uint8_t *input, int32_t iy, int32_t c0,
+                  int32_t n, int16_t *rows, int32_t rl) {
+  const int32_t px_bytes = mixq_row_bytes(p->in_c, p->in_bits);
+  mixq_dw_fill_steps(p, input, iy, c0, n, rows, rl, px_bytes, p->in_w * px_bytes);
 }
 
 /* x | y << k (k a constant): one ORR with a shifted operand (gcc 12 reassociates chains of

@@ -12,13 +12,30 @@
  * shift >= 32 and, when every channel of a chunk qualifies, it walks all channels of the chunk
  * in one asm block (the per-channel pointer steps are stored with the channel's parameters);
  * every other case (and the host build) runs the C twin. Sub-byte outputs are staged
- * (mixq_dw_slot) and packed once per row. */
+ * (mixq_dw_slot) and packed once per row.
+ *
+ * Tall maps (out_h > out_w, e.g. DS-CNN's 25x5) run transposed (mixq_dw_view): rows are the
+ * input's columns and the kernel's taps are transposed, so the per-row costs (the chunk loop's
+ * channel steps, an odd row's last output, the fill's odd pixel) are paid out_w times per
+ * channel instead of out_h times, and the pair loop runs over the longer side. */
 #include "mixq_dw_dsp.h"
 
 #define MIXQ_DW_CHUNK 16 /* channels per pass; a multiple of 4 keeps packed bytes whole */
 /* words per channel: A0 B0 A1 B1 A2 B2, bias lo hi, m, t, shift, then the steps of the chunk
  * loop of the assembly: row pointer step, first output step, output span, more channels, - */
 #define MIXQ_DW_PARAM 16
+
+/* The layer as the kernel walks it: itself, or transposed (rows and columns, padding, strides
+ * swapped; the taps are transposed by mixq_dw_params) when the map is taller than wide. */
+static mixq_conv_params_t mixq_dw_view(const mixq_conv_params_t *p) {
+  mixq_conv_params_t v = *p;
+  if (p->out_h > p->out_w) {
+    v.in_h = p->in_w, v.in_w = p->in_h, v.out_h = p->out_w, v.out_w = p->out_h;
+    v.stride_h = p->stride_w, v.stride_w = p->stride_h;
+    v.pad_top = p->pad_left, v.pad_left = p->pad_top;
+  }
+  return v;
+}
 
 typedef struct {
   int32_t chunk, row_lanes, stage_step, stage_bytes;
@@ -43,18 +60,20 @@ static mixq_dw_layout_t mixq_dw_layout(const mixq_conv_params_t *p) {
 }
 
 int32_t mixq_dwconv3x3_dsp_scratch_bytes(const mixq_conv_params_t *p) {
-  return mixq_dw_layout(p).total;
+  const mixq_conv_params_t v = mixq_dw_view(p);
+  return mixq_dw_layout(&v).total;
 }
 
-/* 8-bit weights of the four channels whose codes start at wp (a word of channels per tap):
+/* 8-bit weights of the four channels whose codes start at wp (a word of channels per tap; tap
+ * (r, k) of the walked view at wp + r * rs + k * ks bytes):
  * per kernel row r, SXTB16 and PKHBT / PKHTB pair the taps of one channel (as mixq_dw_fill pairs
  * pixels) into A_r = (w(r,0), w(r,1)), B_r = (w(r,2), w(r,1)) of each channel, unscaled, at
  * prm + k * MIXQ_DW_PARAM + 2 * r for channel k (about 7 instructions per channel and row
  * instead of ~25 widening code by code). */
-static void mixq_dw_widen4_s8(const uint8_t *wp, int32_t row, uint32_t *prm) {
-  for (int32_t r = 0; r < 3; r++, wp += 3 * row, prm += 2) {
-    const uint32_t v0 = mixq_dsp_load32(wp), v1 = mixq_dsp_load32(wp + row);
-    const uint32_t v2 = mixq_dsp_load32(wp + 2 * row);
+static void mixq_dw_widen4_s8(const uint8_t *wp, int32_t rs, int32_t ks, uint32_t *prm) {
+  for (int32_t r = 0; r < 3; r++, wp += rs, prm += 2) {
+    const uint32_t v0 = mixq_dsp_load32(wp), v1 = mixq_dsp_load32(wp + ks);
+    const uint32_t v2 = mixq_dsp_load32(wp + 2 * ks);
     const uint32_t e0 = mixq_sxtb16(v0), e1 = mixq_sxtb16(v1), e2 = mixq_sxtb16(v2);
     const uint32_t o0 = mixq_sxtb16_ror8(v0), o1 = mixq_sxtb16_ror8(v1);
     const uint32_t o2 = mixq_sxtb16_ror8(v2); /* e: channels 0, 2; o: channels 1, 3 */
@@ -70,14 +89,16 @@ static void mixq_dw_widen4_s8(const uint8_t *wp, int32_t row, uint32_t *prm) {
 }
 
 /* Per channel c0 + ch: widened weights A_r = (w(r,0), w(r,1)), B_r = (w(r,2), w(r,1)), r = 0..2
- * (reference layout: (ky, kx) rows of in_c codes), then bias (lo, hi), multiplier,
+ * (reference layout: (ky, kx) rows of in_c codes; w(r, k) is tap (k, r) when tr, the transposed
+ * view), then bias (lo, hi), multiplier,
  * t = shift - 32 and shift, then the steps of the chunk loop of the assembly: row pointer step
  * (row_step), first output of the next channel minus this channel's (out_step(ch)), output
  * span of one channel row and 1 except on the last channel. Returns 1 when every channel has
  * shift >= 32 (the assembly's requantization). */
 static int32_t mixq_dw_params(const mixq_conv_params_t *p, int32_t c0, int32_t n, uint32_t *prm,
-                              int32_t row_step, int32_t span) {
+                              int32_t row_step, int32_t span, int32_t tr) {
   const int32_t wb = p->w_bits, row = mixq_row_bytes(p->in_c, wb), ob = p->out_bits;
+  const int32_t rs = tr ? row : 3 * row, ks = tr ? 3 * row : row; /* tap (r, k) steps, bytes */
   int32_t fast = 1;
   for (int32_t ch = 0; ch < n; ch++, prm += MIXQ_DW_PARAM) {
     const int32_t c = c0 + ch;
@@ -94,7 +115,7 @@ static int32_t mixq_dw_params(const mixq_conv_params_t *p, int32_t c0, int32_t n
       sh = 32;
     }
     if (wb == 8 && (ch & ~3) + 4 <= n) { /* a whole word of 8-bit channels (c0 % 4 == 0) */
-      if ((ch & 3) == 0) mixq_dw_widen4_s8(p->weight + c, row, prm);
+      if ((ch & 3) == 0) mixq_dw_widen4_s8(p->weight + c, rs, ks, prm);
       for (int32_t i = 0; i < (scale > 1 ? 6 : 0); i++) { /* times the scale, per halfword */
         const uint32_t v = prm[i];
         prm[i] = (uint16_t)((int16_t)v * scale) | (uint32_t)(uint16_t)((int16_t)(v >> 16) * scale)
@@ -106,8 +127,9 @@ static int32_t mixq_dw_params(const mixq_conv_params_t *p, int32_t c0, int32_t n
       const uint8_t *wp = p->weight + (c * wb >> 3);
       const int32_t up = 32 - wb - (c * wb & 7);
       uint32_t wv[9];
-      for (int32_t i = 0; i < 9; i++) {
-        wv[i] = (uint16_t)(((int32_t)((uint32_t)wp[i * row] << up) >> (32 - wb)) * scale);
+      for (int32_t i = 0; i < 9; i++) { /* tap (r, k) = (i / 3, i % 3) of the view */
+        const uint8_t *q = wp + i / 3 * rs + i % 3 * ks;
+        wv[i] = (uint16_t)(((int32_t)((uint32_t)*q << up) >> (32 - wb)) * scale);
       }
       for (int32_t r = 0; r < 3; r++) {
         prm[2 * r] = wv[3 * r] | wv[3 * r + 1] << 16;
@@ -285,15 +307,22 @@ static void mixq_dw_chunk_asm(const int16_t *r0, const int16_t *r1, const int16_
 
 void mixq_dwconv3x3_dsp(const mixq_conv_params_t *p, const uint8_t *input, uint8_t *output,
                         uint8_t *scratch) {
+  const mixq_conv_params_t view = mixq_dw_view(p);
+  const int32_t tr = view.out_w != p->out_w; /* transposed */
+  p = &view;
   const mixq_dw_layout_t l = mixq_dw_layout(p);
   uint32_t *prm = (uint32_t *)(void *)scratch;
   int16_t *ring = (int16_t *)(void *)(scratch + l.ring_off);
   uint8_t *stage = scratch + l.stage_off;
   const int32_t c_all = p->in_c, rl = l.row_lanes, out_w = p->out_w;
   const int32_t ob = p->out_bits, opb = mixq_row_bytes(c_all, ob);
+  const int32_t ipb = mixq_row_bytes(c_all, p->in_bits);
+  /* bytes between pixels (x) and rows (y) of the input and the output, in the view */
+  const int32_t in_xs = tr ? p->in_h * ipb : ipb, in_ys = tr ? ipb : p->in_w * ipb;
+  const int32_t out_xs = tr ? p->out_h * opb : opb, out_ys = tr ? opb : out_w * opb;
   const int32_t ubits =
       (!p->out_signed && p->act_min == 0 && p->act_max == (1 << ob) - 1) ? ob : 0;
-  const int32_t pairs = out_w / 2, step = ob == 8 ? opb : l.stage_step;
+  const int32_t pairs = out_w / 2, step = ob == 8 ? out_xs : l.stage_step;
   (void)ubits; /* only the assembly path uses it */
   int32_t zeroed = 0; /* channels per ring slot when the padding was zeroed */
   for (int32_t c0 = 0; c0 < c_all; c0 += l.chunk) {
@@ -301,7 +330,7 @@ void mixq_dwconv3x3_dsp(const mixq_conv_params_t *p, const uint8_t *input, uint8
     const int32_t slot_lanes = n * rl;
     int32_t held[3] = {INT32_MIN, INT32_MIN, INT32_MIN}; /* input row in each ring slot */
     const int32_t fast = mixq_dw_params(p, c0, n, prm, 2 * rl - 4 * p->stride_w * pairs,
-                                        2 * pairs * step) &&
+                                        2 * pairs * step, tr) &&
                          ubits && pairs > 0;
     (void)fast; /* only the assembly path uses it */
     if (n != zeroed) { /* the fills write data lanes only: a chunk of the same n keeps these */
@@ -316,11 +345,11 @@ void mixq_dwconv3x3_dsp(const mixq_conv_params_t *p, const uint8_t *input, uint8
         const int32_t iy = iy0 + k, slot = ((iy % 3) + 3) % 3;
         rows[k] = ring + slot * slot_lanes;
         if (held[slot] != iy) {
-          mixq_dw_fill(p, input, iy, c0, n, rows[k], rl);
+          mixq_dw_fill_steps(p, input, iy, c0, n, rows[k], rl, in_xs, in_ys);
           held[slot] = iy;
         }
       }
-      uint8_t *out_row = output + oy * out_w * opb;
+      uint8_t *out_row = output + oy * out_ys;
       int32_t ch_from = 0; /* channels left to the per-channel loop */
 #if defined(__ARM_FEATURE_DSP)
       if (fast) {
@@ -342,8 +371,8 @@ void mixq_dwconv3x3_dsp(const mixq_conv_params_t *p, const uint8_t *input, uint8
 #endif
         mixq_dw_row_c(p, r, w, x0, dst, step);
       }
-      if (ob == 4) mixq_dw_pack_row4(stage, step, n, out_w, out_row + c0 / 2, opb);
-      else if (ob == 2) mixq_dw_pack_row2(stage, step, n, out_w, out_row + c0 / 4, opb);
+      if (ob == 4) mixq_dw_pack_row4(stage, step, n, out_w, out_row + c0 / 2, out_xs);
+      else if (ob == 2) mixq_dw_pack_row2(stage, step, n, out_w, out_row + c0 / 4, out_xs);
     }
   }
 }
