@@ -180,3 +180,15 @@ def test_requantize_and_store_loops_on_edge_values(tmp_path, shifts):
     assert len(np.unique(expected)) > 2  # not all clamped
     fast = "p.clip" if shifts[0] < 32 else "p.max"  # the LO loop clips the high word
     assert core.xpulp_counts[fast] > 0
+
+
+@pytest.mark.parametrize("act,weight,stride", [("u8", "s8", 1), ("s8", "s2", 2), ("u4", "s4", 1),
+                                               ("u2", "s2", 1)])
+def test_windows_read_in_place(tmp_path, act, weight, stride):
+    """Windows inside the input are read row by row in place (16 channels: whole words and
+    weight groups per window row), border windows from the im2col, both in one pixel pair; 25
+    outputs: pairs across rows and a lone last pixel."""
+    b = GraphBuilder((5, 5, 16) if stride == 1 else (9, 9, 16), act, seed=4)
+    g = b.build(b.conv(b.input, 8, kernel=3, stride=stride, weight=weight, out="u8"))
+    got, expected, meta, _ = run_on_xpulp(g, tmp_path, "pulpnn", n=2)
+    np.testing.assert_array_equal(got, expected)

@@ -17,6 +17,8 @@
  * mixq_pulp_fork(-1) the barrier that ends the layer. Emulated, one core runs the cores'
  * programs one after the other (they share only read-only inputs and write disjoint outputs).
  * Scratch: per core, the columns of the two pixels, MIXQ_PULP_CORES * 2 * Kp * L / 8 bytes.
+ * Windows inside the input whose rows are whole words and weight groups at the lane width are
+ * read in place, row by row (no im2col; pulp_walk_t in mixq_pulp_conv.c).
  * Requantization: the rule of mixq.quant.integer on 32-bit halves (mixq_pulp_requantize); with
  * 8-bit outputs one hardware loop per 4-channel block (pulp_output in mixq_pulp_conv.c).
  * On RISC-V the inner loop is inline assembly (.insn encodings, a hardware loop, post-increment

@@ -18,8 +18,12 @@ int32_t mixq_pulp_conv_scratch_bytes(const mixq_conv_params_t *p, int32_t lane_b
 
 /* n bytes from src to dst: word by word when both are word aligned and n is whole words
  * (picolibc's memcpy / memset run byte loops on rv32imc), else memcpy; src NULL: zeros. */
-static void pulp_copy(uint8_t *dst, const uint8_t *src, int32_t n)
+static inline __attribute__((always_inline)) void pulp_copy(uint8_t *dst, const uint8_t *src,
+                                                            int32_t n)
 {
+    if (n <= 0) {
+        return;
+    }
     if (((uintptr_t)dst | (uintptr_t)src | (uint32_t)n) % 4u != 0u) {
         if (src != NULL) {
             memcpy(dst, src, (size_t)n);
@@ -30,19 +34,52 @@ static void pulp_copy(uint8_t *dst, const uint8_t *src, int32_t n)
     }
     uint32_t *d = (uint32_t *)(void *)dst;
     const uint32_t *s = (const uint32_t *)(const void *)src;
-    int32_t i = 0;
-    if (s != NULL) {  /* two words per step: both loads before the stores (no load-use stall) */
-        for (; i + 2 <= n / 4; i += 2) {
-            const uint32_t a = s[i], b = s[i + 1];
-            d[i] = a;
-            d[i + 1] = b;
-            __asm__ volatile("");  /* keeps gcc from turning the loop back into a library call */
+    const int32_t words = n / 4;
+#if defined(__riscv)
+    /* hardware loops of two words per iteration: p.lw, p.lw, p.sw, p.sw (both loads before the
+     * stores: no load-use stall), or two p.sw of x0 */
+    if (words >= 2) {
+        uint32_t a, b;
+        if (s != NULL) {
+            __asm__ volatile(MIXQ_LOOP_HEAD("8") MIXQ_PLW(a, s) MIXQ_PLW(b, s)
+                             ".insn s 0x2b, 2, %[a], 4(%[d])\n\t"
+                             ".insn s 0x2b, 2, %[b], 4(%[d])\n\t.option pop\n\t"
+                             : [s] "+r"(s), [d] "+r"(d), [a] "=&r"(a), [b] "=&r"(b)
+                             : [n] "r"(words / 2) : "memory");
+        } else {
+            __asm__ volatile(MIXQ_LOOP_HEAD("4") ".insn s 0x2b, 2, x0, 4(%[d])\n\t"
+                             ".insn s 0x2b, 2, x0, 4(%[d])\n\t.option pop\n\t"
+                             : [d] "+r"(d) : [n] "r"(words / 2) : "memory");
         }
     }
-    for (; i < n / 4; i++) {
-        d[i] = s != NULL ? s[i] : 0u;
-        __asm__ volatile("");
+    if (words % 2 != 0) {
+        *d = s != NULL ? *s : 0u;
     }
+#else
+    for (int32_t i = 0; i < words; i++) {
+        d[i] = s != NULL ? s[i] : 0u;
+    }
+#endif
+}
+
+/* Window row ky of output pixel (oy, ox) at the lane width (in_bits == lane_bits): its taps
+ * inside the input as one copy of their contiguous codes, the padded ones zeroed. */
+static void pulp_copy_row(const mixq_conv_params_t *p, const uint8_t *input, int32_t oy,
+                          int32_t ox, int32_t ky, uint8_t *dst)
+{
+    const int32_t row_bytes = mixq_row_bytes(p->in_c, p->in_bits);
+    const int32_t iy = oy * p->stride_h - p->pad_top + ky;
+    const int32_t ix = ox * p->stride_w - p->pad_left;
+    int32_t kx0 = ix < 0 ? -ix : 0, kx1 = p->in_w - ix < p->k_w ? p->in_w - ix : p->k_w;
+    if (iy < 0 || iy >= p->in_h || kx1 <= kx0) {
+        kx0 = kx1 = 0;
+    }
+    pulp_copy(dst, NULL, kx0 * row_bytes);
+    if (kx1 > kx0) {
+        pulp_copy(dst + kx0 * row_bytes, input + (iy * p->in_w + ix + kx0) * row_bytes,
+                  (kx1 - kx0) * row_bytes);
+    }
+    pulp_copy(dst + kx1 * row_bytes, NULL, (p->k_w - kx1) * row_bytes);
 }
 
 /* Column of output pixel `pixel` (col_words words): K codes widened to lane_bits-bit lanes,
@@ -60,16 +97,17 @@ static void pulp_im2col(const mixq_conv_params_t *p, const uint8_t *input, int32
         pulp_copy(bytes, NULL, col_words * 4);  /* the widening below ORs codes in */
     }
     int32_t k = 0;
-    for (int32_t ky = 0; ky < p->k_h; ky++) {
+    if (copy) {  /* a window row at a time */
+        for (int32_t ky = 0; ky < p->k_h; ky++, k += p->k_w * p->in_c) {
+            pulp_copy_row(p, input, oy, ox, ky, bytes + k * lane_bits / 8);
+        }
+    }
+    for (int32_t ky = 0; ky < p->k_h && !copy; ky++) {
         const int32_t iy = oy * p->stride_h - p->pad_top + ky;
         for (int32_t kx = 0; kx < p->k_w; kx++, k += p->in_c) {
             const int32_t ix = ox * p->stride_w - p->pad_left + kx;
             const int32_t padded = iy < 0 || iy >= p->in_h || ix < 0 || ix >= p->in_w;
             const uint8_t *row = padded ? NULL : input + (iy * p->in_w + ix) * row_bytes;
-            if (copy) {
-                pulp_copy(bytes + k * lane_bits / 8, row, row_bytes);
-                continue;
-            }
             if (padded) {
                 continue;  /* zero padding: the column was cleared */
             }
@@ -102,6 +140,36 @@ static const uint32_t *pulp_direct(const mixq_conv_params_t *p, const uint8_t *i
     }
     const int32_t oy = pixel / p->out_w, ox = pixel % p->out_w;
     const uint8_t *at = input + (oy * p->stride_h * p->in_w + ox * p->stride_w) * row_bytes;
+    return ((uintptr_t)at % 4u == 0u) ? (const uint32_t *)(const void *)at : NULL;
+}
+
+/* How the MatMul walks its two columns: `segs` runs of `groups` weight groups; after each run
+ * column 0 skips jump0 words and column 1 jump1 (0: a contiguous im2col column; a window read
+ * in place skips the input between its rows). */
+typedef struct {
+    int32_t groups, segs, jump0, jump1;
+} pulp_walk_t;
+
+/* Windows read in place, row by row, need the codes of one window row to be whole weight
+ * groups (so Kp = K) of whole words at the lane width, and word-aligned input rows. */
+static int32_t pulp_rows_in_place(const mixq_conv_params_t *p, int32_t lane_bits)
+{
+    const int32_t row_codes = p->k_w * p->in_c;
+    return p->in_bits == lane_bits && row_codes % (32 / p->w_bits) == 0 &&
+           (row_codes * lane_bits) % 32 == 0 && (p->in_c * lane_bits) % 32 == 0;
+}
+
+/* The first window row of output pixel `pixel` in the input when the window lies inside it
+ * (no padding) and is word aligned; NULL otherwise. */
+static const uint32_t *pulp_window(const mixq_conv_params_t *p, const uint8_t *input,
+                                   int32_t pixel)
+{
+    const int32_t oy = pixel / p->out_w, ox = pixel % p->out_w;
+    const int32_t iy = oy * p->stride_h - p->pad_top, ix = ox * p->stride_w - p->pad_left;
+    if (iy < 0 || ix < 0 || iy + p->k_h > p->in_h || ix + p->k_w > p->in_w) {
+        return NULL;
+    }
+    const uint8_t *at = input + (iy * p->in_w + ix) * mixq_row_bytes(p->in_c, p->in_bits);
     return ((uintptr_t)at % 4u == 0u) ? (const uint32_t *)(const void *)at : NULL;
 }
 
@@ -146,13 +214,17 @@ static const uint32_t *pulp_direct(const mixq_conv_params_t *p, const uint8_t *i
 #define MIXQ_MM_BODY(R, fs, fu) \
     int32_t c0 = 0, c1 = 0, c2 = 0, c3 = 0, c4 = 0, c5 = 0, c6 = 0, c7 = 0; \
     uint32_t w0, w1, w2, w3, x0, x1, t; \
-    if (a_signed) { R(fs); } else { R(fu); } \
+    const int32_t groups = k->groups; \
+    for (int32_t s = 0; s < k->segs; s++, col += k->jump0, col1 += k->jump1) { \
+        if (a_signed) { R(fs); } else { R(fu); } \
+    } \
     (void)w0; (void)w1; (void)w2; (void)w3; (void)x0; (void)x1; (void)t; \
     acc[0] = c0; acc[1] = c1; acc[2] = c2; acc[3] = c3; \
     acc[4] = c4; acc[5] = c5; acc[6] = c6; acc[7] = c7;
 #define MIXQ_MM(name, lane_bits, w_bits, R, fs, fu) \
     static void name(const uint32_t *col, const uint32_t *col1, const uint32_t *w, \
-                     int32_t groups, int32_t a_signed, int32_t *acc) { MIXQ_MM_BODY(R, fs, fu) }
+                     const pulp_walk_t *k, int32_t a_signed, int32_t *acc) \
+    { MIXQ_MM_BODY(R, fs, fu) }
 #else
 static int32_t pulp_lane(uint32_t word, int32_t i, int32_t bits, int32_t is_signed)
 {
@@ -175,34 +247,38 @@ static uint32_t pulp_part(uint32_t word, int32_t j, int32_t lane_bits, int32_t w
 }
 
 static void pulp_mm_c(const uint32_t *col, const uint32_t *col1, const uint32_t *w,
-                      int32_t groups, int32_t a_signed, int32_t *acc, int32_t lane_bits,
+                      const pulp_walk_t *k, int32_t a_signed, int32_t *acc, int32_t lane_bits,
                       int32_t w_bits)
 {
     const int32_t parts = lane_bits / w_bits, lanes = 32 / lane_bits;
     for (int32_t i = 0; i < 8; i++) {
         acc[i] = 0;
     }
-    for (int32_t g = 0; g < groups; g++) {
-        for (int32_t j = 0; j < parts; j++) {
-            const uint32_t x[2] = {col[g * parts + j], col1[g * parts + j]};
-            for (int32_t ch = 0; ch < 4; ch++) {
-                const uint32_t wp = pulp_part(w[g * 4 + ch], j, lane_bits, w_bits);
-                for (int32_t px = 0; px < 2; px++) {
-                    uint32_t sum = 0;
-                    for (int32_t l = 0; l < lanes; l++) {
-                        sum += (uint32_t)(pulp_lane(x[px], l, lane_bits, a_signed) *
-                                          pulp_lane(wp, l, lane_bits, 1));
+    for (int32_t s = 0; s < k->segs; s++) {
+        for (int32_t g = 0; g < k->groups; g++, w += 4) {
+            for (int32_t j = 0; j < parts; j++) {
+                const uint32_t x[2] = {*col++, *col1++};
+                for (int32_t ch = 0; ch < 4; ch++) {
+                    const uint32_t wp = pulp_part(w[ch], j, lane_bits, w_bits);
+                    for (int32_t px = 0; px < 2; px++) {
+                        uint32_t sum = 0;
+                        for (int32_t l = 0; l < lanes; l++) {
+                            sum += (uint32_t)(pulp_lane(x[px], l, lane_bits, a_signed) *
+                                              pulp_lane(wp, l, lane_bits, 1));
+                        }
+                        acc[px * 4 + ch] = (int32_t)((uint32_t)acc[px * 4 + ch] + sum);
                     }
-                    acc[px * 4 + ch] = (int32_t)((uint32_t)acc[px * 4 + ch] + sum);
                 }
             }
         }
+        col += k->jump0;
+        col1 += k->jump1;
     }
 }
 #define MIXQ_MM(name, lane_bits, w_bits, R, fs, fu) \
     static void name(const uint32_t *col, const uint32_t *col1, const uint32_t *w, \
-                     int32_t groups, int32_t a_signed, int32_t *acc) \
-    { pulp_mm_c(col, col1, w, groups, a_signed, acc, lane_bits, w_bits); }
+                     const pulp_walk_t *k, int32_t a_signed, int32_t *acc) \
+    { pulp_mm_c(col, col1, w, k, a_signed, acc, lane_bits, w_bits); }
 #endif
 
 /* pv.sdotsp / pv.sdotusp: funct3, funct7 of the .b, .n and .c forms */
@@ -212,8 +288,8 @@ MIXQ_MM(pulp_mm_l8_w2, 8, 2, MIXQ_MM_R4, "1, 0x5c", "1, 0x54")
 MIXQ_MM(pulp_mm_l4_w4, 4, 4, MIXQ_MM_R1, "2, 0x5c", "2, 0x54")
 MIXQ_MM(pulp_mm_l2_w2, 2, 2, MIXQ_MM_R1, "2, 0x5d", "2, 0x55")
 
-typedef void (*pulp_mm_fn)(const uint32_t *, const uint32_t *, const uint32_t *, int32_t,
-                           int32_t, int32_t *);
+typedef void (*pulp_mm_fn)(const uint32_t *, const uint32_t *, const uint32_t *,
+                           const pulp_walk_t *, int32_t, int32_t *);
 
 /* How a layer's outputs are requantized and stored (chosen once per layer and core). */
 typedef enum {
@@ -335,22 +411,36 @@ static void pulp_conv(const mixq_conv_params_t *p, const uint8_t *input, uint8_t
     }
     const int32_t out_c = p->out_c;
     const pulp_out_t mode = pulp_out_mode(p);
+    /* windows inside the input are read in place, row by row (words skipped between rows) */
+    const int32_t in_place = pulp_rows_in_place(p, lane_bits);
+    const int32_t skip = (p->in_w - p->k_w) * mixq_row_bytes(p->in_c, p->in_bits) / 4;
     int32_t acc[8];
     for (int32_t px = 2 * px_lo; px < 2 * px_hi; px += 2) {
         const int32_t n_px = pixels - px >= 2 ? 2 : 1;
         const uint32_t *c0 = pulp_direct(p, input, px, lane_bits, kp);
         const uint32_t *c1 = pulp_direct(p, input, px + n_px - 1, lane_bits, kp);
+        pulp_walk_t walk = {groups, 1, 0, 0};
         if (c0 == NULL || c1 == NULL) {
-            pulp_im2col(p, input, px, lane_bits, cols, col_words);
-            pulp_im2col(p, input, px + n_px - 1, lane_bits, cols + col_words, col_words);
-            c0 = cols;
-            c1 = cols + col_words;
+            c0 = in_place ? pulp_window(p, input, px) : NULL;
+            c1 = in_place ? pulp_window(p, input, px + n_px - 1) : NULL;
+            if (c0 != NULL || c1 != NULL) {  /* window rows in place, the others' im2col'd */
+                walk = (pulp_walk_t){groups / p->k_h, p->k_h, c0 != NULL ? skip : 0,
+                                     c1 != NULL ? skip : 0};
+            }
+            if (c0 == NULL) {
+                pulp_im2col(p, input, px, lane_bits, cols, col_words);
+                c0 = cols;
+            }
+            if (c1 == NULL) {
+                pulp_im2col(p, input, px + n_px - 1, lane_bits, cols + col_words, col_words);
+                c1 = cols + col_words;
+            }
         }
         /* a lone last pixel: its column twice, both results stored to its own row */
         uint8_t *row0 = output + px * out_row, *row1 = row0 + (n_px - 1) * out_row;
         for (int32_t cb = 4 * cb_lo; cb < 4 * cb_hi; cb += 4) {
             const uint32_t *w = (const uint32_t *)(const void *)p->weight + cb * groups;
-            mm(c0, c1, w, groups, p->in_signed, acc);
+            mm(c0, c1, w, &walk, p->in_signed, acc);
             const int32_t n_ch = out_c - cb < 4 ? out_c - cb : 4;
             pulp_output(p, mode, acc, cb, n_ch, row0, row1);
         }
