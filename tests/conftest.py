@@ -1,4 +1,6 @@
 import os
+import shutil
+import tempfile
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 # Two xdist workers share two cores: one torch thread each avoids oversubscription (small ops
@@ -8,3 +10,22 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     import torch
 
     torch.set_num_threads(1)
+
+
+def pytest_configure(config):
+    """One compiled-object cache per test run (mixq.deploy.objcache), shared by the xdist
+    workers, which inherit the controller's environment: a clean clone starts cold, the kernels
+    compile once per run, and no run writes to the user's cache. A MIXQ_CACHE_DIR already set
+    is kept (a developer's warm cache)."""
+    if os.environ.get("PYTEST_XDIST_WORKER") or os.environ.get("MIXQ_CACHE_DIR"):
+        return
+    folder = tempfile.mkdtemp(prefix="mixq-test-objects-")
+    os.environ["MIXQ_CACHE_DIR"] = folder
+    config._mixq_object_cache = folder
+
+
+def pytest_unconfigure(config):
+    folder = getattr(config, "_mixq_object_cache", None)
+    if folder:
+        shutil.rmtree(folder, ignore_errors=True)
+        os.environ.pop("MIXQ_CACHE_DIR", None)

@@ -6,7 +6,8 @@
 - :mod:`mixq.deploy.isa` (one :class:`~mixq.deploy.isa.IsaRecord` per instruction set, and how
   to add one), :mod:`mixq.deploy.arm` (Cortex-M7), :mod:`mixq.deploy.riscv` (RV32IMC),
   :mod:`mixq.deploy.emulator` (the Unicorn machinery they share), :mod:`mixq.deploy.build`
-  (cross build), :mod:`mixq.deploy.profile` (instruction counts), :mod:`mixq.deploy.run` (the
+  (cross build), :mod:`mixq.deploy.objcache` (the kernel library's compiled-object cache),
+  :mod:`mixq.deploy.profile` (instruction counts), :mod:`mixq.deploy.run` (the
   emit -> build -> run -> compare -> profile sequence), :mod:`mixq.deploy.kernel_bench`
   (instructions per MAC of single layers), :mod:`mixq.deploy.host` (host gcc build with
   sanitizers), :mod:`mixq.deploy.cluster` (a graph's shape-only PULP cluster estimate),

@@ -10,13 +10,15 @@ loads into real calls). The compiler, its flags and the linker script come from 
 from __future__ import annotations
 
 import os
-import subprocess
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 from elftools.elf.constants import SH_FLAGS
 from elftools.elf.elffile import ELFFile
 
+from mixq.codegen.emit import MODEL_SOURCES
+from mixq.deploy.objcache import CompileError, compile_objects, run_tool, scratch_dir
 from mixq.deploy.toolchain import find_toolchain
 from mixq.errors import ToolchainError
 from mixq.fileio import write_text_atomic
@@ -70,6 +72,8 @@ def build_model_elf(record, project_dir, elf_path, *, allow_overflow: bool = Fal
 
     gcc also writes the call graph with frame sizes (``-fcallgraph-info=su``, the same ELF
     bytes) into ``<elf folder>/callgraph/``, read by :func:`mixq.deploy.stack.stack_bound_bytes`.
+    The kernel sources' objects (and their call graphs) come from the object cache
+    (:mod:`mixq.deploy.objcache`) when an earlier build compiled the same bytes.
 
     Args:
         record: the :class:`~mixq.deploy.isa.IsaRecord`.
@@ -84,20 +88,45 @@ def build_model_elf(record, project_dir, elf_path, *, allow_overflow: bool = Fal
     cg.mkdir(parents=True, exist_ok=True)
     for old in cg.glob("*.ci"):
         old.unlink()
-    return build_elf(record, sorted(project.glob("*.c")), elf_path, entries=("mixq_model_run",),
-                     include_dirs=(project,),
-                     extra_cflags=("-fcallgraph-info=su", "-dumpdir", f"{cg}/"),
-                     extra_link_flags=("-Wl,--noinhibit-exec",) if allow_overflow else ())
+    tc = find_toolchain(record)
+    sources = sorted(project.glob("*.c"))
+    return compile_elf(str(tc.gcc), record.gcc, record.cflags(),
+                       [*record.link_flags, f"-T{record.linker_script_path()}",
+                        *(("-Wl,--noinhibit-exec",) if allow_overflow else ())],
+                       sources, elf_path, ("mixq_model_run",), (project,),
+                       callgraph_dir=cg, cached=runtime_sources(sources))
 
 
-def compile_elf(gcc: str, tool: str, cflags: list[str], link_flags: list[str], sources, out,
-                entries: tuple[str, ...] = (), include_dirs=(), defines: tuple[str, ...] = ()
-                ) -> Path:
-    """One cross compile-and-link: ``gcc cflags -I.. -D.. link_flags entries sources -o out``.
+def runtime_sources(sources) -> frozenset[Path]:
+    """The sources of a generated project that are copies of the kernel library (cacheable):
+    all but the model's own (:data:`mixq.codegen.emit.MODEL_SOURCES`)."""
+    return frozenset(Path(s).resolve() for s in sources if Path(s).name not in MODEL_SOURCES)
 
-    The command of :func:`build_elf` for every ISA. Sources are passed relative to the
-    first one's folder (no absolute paths in the ELF); the ELF is written atomically; on failure
-    the full output goes to ``<out>.log`` and a one-line :class:`ToolchainError` names ``tool``.
+
+def compile_and_link(gcc: str, cflags: list[str], link_flags: list[str], sources, out,
+                     entries: tuple[str, ...] = (), include_dirs=(), defines: tuple[str, ...] = (),
+                     *, callgraph_dir=None, cached=frozenset()) -> Path:
+    """Compile each source to an object, then link: ``gcc cflags link_flags entries objs -o out``.
+
+    The objects and their order are those of one ``gcc ... sources -o out`` command, so the
+    output has the same bytes; sources in ``cached`` come from the object cache when present
+    (:func:`mixq.deploy.objcache.compile_objects`). Sources are passed relative to the first
+    one's folder (no absolute paths in the output); the output is written atomically.
+
+    Args:
+        gcc: compiler driver path.
+        cflags, link_flags: compile flags; link flags (those not starting with ``-Wl,`` or
+            ``-T``, e.g. ``-specs=``, also apply to the compile, as in one command).
+        sources: C or assembly files.
+        out: output path.
+        entries: symbols kept by the linker (``-u``); the first is the entry point.
+        include_dirs: ``-I`` folders. defines: ``-D`` definitions.
+        callgraph_dir: when given, compile with ``-fcallgraph-info=su`` and put each unit's
+            ``.ci`` file there.
+        cached: resolved source paths that may come from the cache.
+
+    Raises:
+        CompileError: a compile or the link failed.
     """
     out = Path(out).resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -110,25 +139,45 @@ def compile_elf(gcc: str, tool: str, cflags: list[str], link_flags: list[str], s
         except ValueError:
             return str(p)
 
-    cmd = [gcc, *cflags]
-    cmd += [f"-I{rel(Path(d).resolve())}" for d in include_dirs]
-    cmd += [f"-D{d}" for d in defines]
-    cmd += list(link_flags)
-    if entries:
-        cmd.append(f"-Wl,--entry={entries[0]}")
-    cmd += [f"-Wl,-u,{e}" for e in entries]
-    cmd += [rel(s) for s in srcs]
+    flags = [*cflags, *(f"-I{rel(Path(d).resolve())}" for d in include_dirs),
+             *(f"-D{d}" for d in defines),
+             *(f for f in link_flags if not f.startswith(("-Wl,", "-T")))]
+    if callgraph_dir is not None:
+        flags.append("-fcallgraph-info=su")
+    cacheable = {rel(s) for s in srcs if s in cached}
     tmp = out.with_name(f".{out.name}.tmp")
-    cmd += ["-o", str(tmp)]
-    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
-    log = out.with_suffix(".log")
-    if proc.returncode != 0:
-        write_text_atomic(log, " ".join(cmd) + "\n" + proc.stdout + proc.stderr)
-        errors = [ln for ln in proc.stderr.splitlines() if "error" in ln] or ["no message"]
-        raise ToolchainError(f"{tool} failed: {errors[0].strip()}; fix the source, full log in {log}")
+    with scratch_dir(out.parent) as work:
+        objs = compile_objects(gcc, flags, [rel(s) for s in srcs], cwd, work,
+                               cacheable=cacheable.__contains__)
+        if callgraph_dir is not None:
+            for aux in (a for o in objs for a in o.aux if a.suffix == ".ci"):
+                shutil.copyfile(aux, Path(callgraph_dir) / aux.name)
+        cmd = [gcc, *cflags, *link_flags]
+        if entries:
+            cmd.append(f"-Wl,--entry={entries[0]}")
+        cmd += [f"-Wl,-u,{e}" for e in entries]
+        run_tool([*cmd, *(str(o.object) for o in objs), "-o", str(tmp)], cwd)
+    os.replace(tmp, out)
+    return out
+
+
+def compile_elf(gcc: str, tool: str, cflags: list[str], link_flags: list[str], sources, out,
+                entries: tuple[str, ...] = (), include_dirs=(), defines: tuple[str, ...] = (),
+                *, callgraph_dir=None, cached=frozenset()) -> Path:
+    """:func:`compile_and_link` for every ISA, failures reported in one line.
+
+    On failure the full output goes to ``<out>.log`` and a one-line :class:`ToolchainError`
+    names ``tool``.
+    """
+    log = Path(out).resolve().with_suffix(".log")
+    try:
+        out = compile_and_link(gcc, cflags, link_flags, sources, out, entries, include_dirs,
+                               defines, callgraph_dir=callgraph_dir, cached=cached)
+    except CompileError as e:
+        write_text_atomic(log, " ".join(e.cmd) + "\n" + e.output)
+        raise ToolchainError(f"{tool} failed: {e}; fix the source, full log in {log}") from None
     if log.exists():
         log.unlink()
-    os.replace(tmp, out)
     return out
 
 
@@ -185,4 +234,5 @@ def elf_sizes(elf: str | os.PathLike) -> ElfSizes:
     return ElfSizes(text, rodata, data, bss, image)
 
 
-__all__ = ["CALLGRAPH_DIR", "ElfSizes", "build_elf", "build_model_elf", "compile_elf", "elf_sizes"]
+__all__ = ["CALLGRAPH_DIR", "ElfSizes", "build_elf", "build_model_elf", "compile_and_link",
+           "compile_elf", "elf_sizes", "runtime_sources"]

@@ -19,6 +19,8 @@ from typing import Optional, Union
 import numpy as np
 
 from mixq.codegen.emit import emit_c, load_metadata
+from mixq.deploy.build import compile_and_link, runtime_sources
+from mixq.deploy.objcache import CompileError
 from mixq.errors import ToolchainError
 from mixq.ir.graph import Graph
 from mixq.platform.spec import KernelSet
@@ -107,18 +109,18 @@ def build_host(project_dir, out_dir, sanitize: bool = True, *, cc: str = "gcc") 
     if meta is None:
         raise ToolchainError(f"{project} is not a mixq C project (no metadata.json): "
                              "generate it with mixq.codegen.emit_c")
-    sources = [str(project / f) for f in meta["files"] if f.endswith(".c")]
+    sources = [project / f for f in meta["files"] if f.endswith(".c")]
     main_c = out / "main.c"
     main_c.write_text(MAIN_C, encoding="utf-8")
     exe = out / "mixq_host"
     flags = list(CFLAGS) + (list(SANITIZE_FLAGS) if sanitize else [])
-    cmd = [compiler, *flags, "-I", str(project), *sources, str(main_c), "-o", str(exe)]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        first = next((l for l in proc.stderr.splitlines() if "error" in l), proc.stderr.strip())
-        err = ToolchainError(f"{cc} failed to build {project}: {first[:300]}")
-        err.details = proc.stderr
-        raise err
+    try:
+        compile_and_link(compiler, flags, [], [*sources, main_c], exe, include_dirs=(project,),
+                         cached=runtime_sources(sources))
+    except CompileError as e:
+        err = ToolchainError(f"{cc} failed to build {project}: {str(e)[:300]}")
+        err.details = e.output
+        raise err from None
     return exe
 
 
