@@ -173,6 +173,109 @@ static const uint32_t *pulp_window(const mixq_conv_params_t *p, const uint8_t *i
     return ((uintptr_t)at % 4u == 0u) ? (const uint32_t *)(const void *)at : NULL;
 }
 
+/* How a layer's outputs are requantized and stored (chosen once per layer and core). */
+typedef enum {
+    PULP_OUT_ANY,  /* mixq_pulp_requantize and the code stores, per output (pulp_output) */
+    PULP_OUT_HI,   /* 8-bit outputs, every shift >= 32: MIXQ_REQUANT_HI after the MatMul */
+    PULP_OUT_LO    /* 8-bit outputs, every shift in [2, 31] (pulp_out_mode): PULP_REQUANT_LO */
+} pulp_out_t;
+
+/* PULP_OUT_LO is exact when a result beyond int32 clamps to the right end: the high word is
+ * clipped to [-2^(s-1), 2^(s-1) - 1] (the range in which the shifted pair fits int32), and a
+ * clipped value, once shifted, lies within 2^(32-s) of INT32_MIN / INT32_MAX, hence beyond
+ * [act_min, act_max] when that range keeps this margin. */
+static pulp_out_t pulp_out_mode(const mixq_conv_params_t *p)
+{
+    if (p->out_bits != 8) {
+        return PULP_OUT_ANY;
+    }
+    int32_t hi = 1, lo = 1;
+    for (int32_t c = 0; c < p->out_c; c++) {
+        const int32_t s = p->shift[c];
+        const int64_t margin = (int64_t)1 << (32 - (s < 32 ? s : 31));
+        hi &= s >= 32;
+        lo &= s >= 2 && s < 32 && (int64_t)p->act_max < ((int64_t)1 << 31) - margin &&
+              (int64_t)p->act_min >= -((int64_t)1 << 31) + margin;
+    }
+    return hi ? PULP_OUT_HI : (lo ? PULP_OUT_LO : PULP_OUT_ANY);
+}
+
+/* A whole block of 4 channels stored by the MatMul itself (PULP_OUT_HI / PULP_OUT_LO): the
+ * block's requantization constants and the two pixels' output bytes at its first channel. */
+typedef struct {
+    pulp_out_t mode;
+    const int32_t *multiplier, *shift;
+    const int64_t *bias;
+    uint8_t *row0, *row1;
+    int32_t act_min, act_max;
+} pulp_store_t;
+
+#if defined(__riscv)
+/* mixq's requantization when 2 <= shift < 32 (PULP_OUT_LO), into y (t, c scratch): the 64-bit
+ * sum's words, the high word clipped to [-(R + 1), R] with R = 2^(s-1) - 1, the pair shifted
+ * right by s (dn: shift, r: -shift, whose low 5 bits are 32 - s), p.max / p.min */
+#define PULP_REQUANT_LO(y, acc, t) MIXQ_REQUANT_WORDS(y, acc, t, c) \
+    ".insn r 0x33, 5, 0x0A, %[" #y "], %[" #y "], %[R]\n\t" \
+    "srl %[" #t "], %[" #t "], %[dn]\n\t" \
+    "sll %[" #y "], %[" #y "], %[r]\n\t" \
+    "or %[" #y "], %[" #y "], %[" #t "]\n\t" MIXQ_CLAMP(y)
+/* a channel's multiplier, bias words and shift (p.lw, post-increment); with PULP_OUT_HI, sra
+ * by the shift itself, as RV32 shifts use its low 5 bits: shift - 32 */
+#define PULP_OUT_LOADS MIXQ_PLW(m, mp) MIXQ_PLW(blo, bp) MIXQ_PLW(bhi, bp) MIXQ_PLW(dn, shp)
+/* requantize ca, cb (pixels 0, 1 of a channel) with REQ; p.sb y, 1(row0!), p.sb y, 1(row1!) */
+#define PULP_OUT_CH(REQ, ca, cb) REQ(y, ca, t) ".insn s 0x2b, 0, %[y], 1(%[r0])\n\t" \
+    REQ(y, cb, t) ".insn s 0x2b, 0, %[y], 1(%[r1])\n\t"
+#define PULP_OUT_HI_CH(ca, cb) PULP_OUT_LOADS PULP_OUT_CH(MIXQ_REQUANT_HI, ca, cb)
+#define PULP_OUT_LO_CH(ca, cb) PULP_OUT_LOADS "neg %[r], %[dn]\n\t" "addi %[R], %[dn], -1\n\t" \
+    "sll %[R], %[one], %[R]\n\t" "addi %[R], %[R], -1\n\t" PULP_OUT_CH(PULP_REQUANT_LO, ca, cb)
+#define PULP_OUT_OPERANDS [mp] "+r"(mp), [bp] "+r"(bp), [shp] "+r"(shp), [r0] "+r"(r0), \
+    [r1] "+r"(r1), [m] "=&r"(m), [blo] "=&r"(blo), [bhi] "=&r"(bhi), [dn] "=&r"(dn), \
+    [y] "=&r"(y), [t] "=&r"(t)
+#define PULP_OUT_INPUTS [c0] "r"(c0), [c1] "r"(c1), [c2] "r"(c2), [c3] "r"(c3), [c4] "r"(c4), \
+    [c5] "r"(c5), [c6] "r"(c6), [c7] "r"(c7), [lo] "r"(q->act_min), [hi] "r"(q->act_max)
+
+/* The 8 accumulators of a block (channel j: pixel 0 in cj, pixel 1 in c(j+4)) requantized and
+ * stored from registers: per channel 4 loads + 2 x 9 + 2 stores = 24 instructions, 32 cycles
+ * (PULP_OUT_HI; PULP_OUT_LO: 34 / 42). */
+static inline __attribute__((always_inline)) void pulp_store4(
+    const pulp_store_t *q, int32_t c0, int32_t c1, int32_t c2, int32_t c3, int32_t c4,
+    int32_t c5, int32_t c6, int32_t c7)
+{
+    const int32_t *mp = q->multiplier, *shp = q->shift;
+    const int64_t *bp = q->bias;
+    uint8_t *r0 = q->row0, *r1 = q->row1;
+    uint32_t m, blo, bhi, dn, y, t;
+    if (q->mode == PULP_OUT_HI) {
+        __asm__ volatile(PULP_OUT_HI_CH(c0, c4) PULP_OUT_HI_CH(c1, c5) PULP_OUT_HI_CH(c2, c6)
+                         PULP_OUT_HI_CH(c3, c7)
+                         : PULP_OUT_OPERANDS : PULP_OUT_INPUTS : "memory");
+    } else {
+        uint32_t r, R, c;
+        __asm__ volatile(PULP_OUT_LO_CH(c0, c4) PULP_OUT_LO_CH(c1, c5) PULP_OUT_LO_CH(c2, c6)
+                         PULP_OUT_LO_CH(c3, c7)
+                         : PULP_OUT_OPERANDS, [r] "=&r"(r), [R] "=&r"(R), [c] "=&r"(c)
+                         : PULP_OUT_INPUTS, [one] "r"(1) : "memory");
+    }
+}
+#endif
+
+/* Channels cb .. cb + n_ch - 1 of two output pixels (rows row0, row1: the same row for a lone
+ * pixel) from their accumulators acc[j], acc[4 + j], one output at a time (the blocks that the
+ * MatMul does not store itself). */
+static void pulp_output(const mixq_conv_params_t *p, const int32_t *acc, int32_t cb,
+                        int32_t n_ch, uint8_t *row0, uint8_t *row1)
+{
+    for (int32_t j = 0; j < n_ch; j++) {
+        const int32_t ch = cb + j;
+        const int32_t y0 = mixq_pulp_requantize(acc[j], p->bias[ch], p->multiplier[ch],
+                                                p->shift[ch], p->act_min, p->act_max);
+        const int32_t y1 = mixq_pulp_requantize(acc[4 + j], p->bias[ch], p->multiplier[ch],
+                                                p->shift[ch], p->act_min, p->act_max);
+        mixq_store_code(row0, ch, p->out_bits, y0);
+        mixq_store_code(row1, ch, p->out_bits, y1);
+    }
+}
+
 #if defined(__riscv)
 /* pv.sll/sra.sci.b (MIXQ_PLW, MIXQ_DOT, MIXQ_LOOP_HEAD: mixq_pulp.h) */
 /* pv.sll.sci.b / pv.sra.sci.b rd, rs, 2 * k: the shift's bits 5..1 go in the rs2 field (xk) */
@@ -215,15 +318,23 @@ static const uint32_t *pulp_window(const mixq_conv_params_t *p, const uint8_t *i
     int32_t c0 = 0, c1 = 0, c2 = 0, c3 = 0, c4 = 0, c5 = 0, c6 = 0, c7 = 0; \
     uint32_t w0, w1, w2, w3, x0, x1, t; \
     const int32_t groups = k->groups; \
-    for (int32_t s = 0; s < k->segs; s++, col += k->jump0, col1 += k->jump1) { \
-        if (a_signed) { R(fs); } else { R(fu); } \
+    if (a_signed) { \
+        for (int32_t s = 0; s < k->segs; s++, col += k->jump0, col1 += k->jump1) { R(fs); } \
+    } else { \
+        for (int32_t s = 0; s < k->segs; s++, col += k->jump0, col1 += k->jump1) { R(fu); } \
     } \
     (void)w0; (void)w1; (void)w2; (void)w3; (void)x0; (void)x1; (void)t; \
+    if (store) { \
+        pulp_store4(&q, c0, c1, c2, c3, c4, c5, c6, c7); \
+        return 1; \
+    } \
     acc[0] = c0; acc[1] = c1; acc[2] = c2; acc[3] = c3; \
-    acc[4] = c4; acc[5] = c5; acc[6] = c6; acc[7] = c7;
+    acc[4] = c4; acc[5] = c5; acc[6] = c6; acc[7] = c7; \
+    return 0;
 #define MIXQ_MM(name, lane_bits, w_bits, R, fs, fu) \
-    static void name(const uint32_t *col, const uint32_t *col1, const uint32_t *w, \
-                     const pulp_walk_t *k, int32_t a_signed, int32_t *acc) \
+    static inline __attribute__((always_inline)) int32_t name( \
+        const uint32_t *col, const uint32_t *col1, const uint32_t *w, const pulp_walk_t *k, \
+        int32_t a_signed, int32_t *acc, int32_t store, pulp_store_t q) \
     { MIXQ_MM_BODY(R, fs, fu) }
 #else
 static int32_t pulp_lane(uint32_t word, int32_t i, int32_t bits, int32_t is_signed)
@@ -276,9 +387,10 @@ static void pulp_mm_c(const uint32_t *col, const uint32_t *col1, const uint32_t 
     }
 }
 #define MIXQ_MM(name, lane_bits, w_bits, R, fs, fu) \
-    static void name(const uint32_t *col, const uint32_t *col1, const uint32_t *w, \
-                     const pulp_walk_t *k, int32_t a_signed, int32_t *acc) \
-    { pulp_mm_c(col, col1, w, k, a_signed, acc, lane_bits, w_bits); }
+    static int32_t name(const uint32_t *col, const uint32_t *col1, const uint32_t *w, \
+                        const pulp_walk_t *k, int32_t a_signed, int32_t *acc, \
+                        int32_t store, pulp_store_t q) \
+    { (void)store; (void)q; pulp_mm_c(col, col1, w, k, a_signed, acc, lane_bits, w_bits); return 0; }
 #endif
 
 /* pv.sdotsp / pv.sdotusp: funct3, funct7 of the .b, .n and .c forms */
@@ -288,109 +400,13 @@ MIXQ_MM(pulp_mm_l8_w2, 8, 2, MIXQ_MM_R4, "1, 0x5c", "1, 0x54")
 MIXQ_MM(pulp_mm_l4_w4, 4, 4, MIXQ_MM_R1, "2, 0x5c", "2, 0x54")
 MIXQ_MM(pulp_mm_l2_w2, 2, 2, MIXQ_MM_R1, "2, 0x5d", "2, 0x55")
 
-typedef void (*pulp_mm_fn)(const uint32_t *, const uint32_t *, const uint32_t *,
-                           const pulp_walk_t *, int32_t, int32_t *);
-
-/* How a layer's outputs are requantized and stored (chosen once per layer and core). */
-typedef enum {
-    PULP_OUT_ANY,  /* mixq_pulp_requantize and the code stores, per output */
-    PULP_OUT_HI,   /* 8-bit outputs, every shift >= 32: MIXQ_REQUANT_HI in a hardware loop */
-    PULP_OUT_LO    /* 8-bit outputs, every shift in [2, 31] (pulp_out_mode): PULP_REQUANT_LO */
-} pulp_out_t;
-
-/* PULP_OUT_LO is exact when a result beyond int32 clamps to the right end: the high word is
- * clipped to [-2^(s-1), 2^(s-1) - 1] (the range in which the shifted pair fits int32), and a
- * clipped value, once shifted, lies within 2^(32-s) of INT32_MIN / INT32_MAX, hence beyond
- * [act_min, act_max] when that range keeps this margin. */
-static pulp_out_t pulp_out_mode(const mixq_conv_params_t *p)
-{
-    if (p->out_bits != 8) {
-        return PULP_OUT_ANY;
-    }
-    int32_t hi = 1, lo = 1;
-    for (int32_t c = 0; c < p->out_c; c++) {
-        const int32_t s = p->shift[c];
-        const int64_t margin = (int64_t)1 << (32 - (s < 32 ? s : 31));
-        hi &= s >= 32;
-        lo &= s >= 2 && s < 32 && (int64_t)p->act_max < ((int64_t)1 << 31) - margin &&
-              (int64_t)p->act_min >= -((int64_t)1 << 31) + margin;
-    }
-    return hi ? PULP_OUT_HI : (lo ? PULP_OUT_LO : PULP_OUT_ANY);
-}
-
-#if defined(__riscv)
-/* mixq's requantization when 2 <= shift < 32 (PULP_OUT_LO), into y (holding acc; t, c scratch):
- * the 64-bit sum's words (as MIXQ_REQUANT_HI), the high word clipped to [-(R + 1), R] with
- * R = 2^(s-1) - 1, the pair shifted right by s (s: shift, r = 32 - s), p.max / p.min */
-#define PULP_REQUANT_LO(y, t) MIXQ_REQUANT_WORDS(y, y, t, c) \
-    ".insn r 0x33, 5, 0x0A, %[" #y "], %[" #y "], %[R]\n\t" \
-    "srl %[" #t "], %[" #t "], %[dn]\n\t" \
-    "sll %[" #y "], %[" #y "], %[r]\n\t" \
-    "or %[" #y "], %[" #y "], %[" #t "]\n\t" MIXQ_CLAMP(y)
-/* per channel: its multiplier, bias words and shift (p.lw, post-increment), the two pixels'
- * accumulators (acc[j], acc[4 + j]) */
-#define PULP_OUT_LOADS MIXQ_PLW(m, mp) MIXQ_PLW(blo, bp) MIXQ_PLW(bhi, bp) MIXQ_PLW(dn, shp) \
-    "lw %[a1], 16(%[ap])\n\t" MIXQ_PLW(a0, ap)
-/* p.sb a0, 1(row0!); p.sb a1, 1(row1!) */
-#define PULP_OUT_STORES ".insn s 0x2b, 0, %[a0], 1(%[r0])\n\t" \
-    ".insn s 0x2b, 0, %[a1], 1(%[r1])\n\t"
-#define PULP_OUT_OPERANDS [mp] "+r"(mp), [bp] "+r"(bp), [shp] "+r"(shp), [ap] "+r"(ap), \
-    [r0] "+r"(row0), [r1] "+r"(row1), [m] "=&r"(m), [blo] "=&r"(blo), [bhi] "=&r"(bhi), \
-    [dn] "=&r"(dn), [a0] "=&r"(a0), [a1] "=&r"(a1), [t0] "=&r"(t0), [t1] "=&r"(t1)
-#endif
-
-/* Channels cb .. cb + n_ch - 1 of two output pixels (rows row0, row1: the same row for a lone
- * pixel) from their accumulators acc[j], acc[4 + j]. On RISC-V the PULP_OUT_HI / PULP_OUT_LO
- * modes are a hardware loop over the channels: 27 / 36 instructions per channel, 35 / 44
- * cycles (the two mulh) for its two outputs. */
-static void pulp_output(const mixq_conv_params_t *p, pulp_out_t mode, const int32_t *acc,
-                        int32_t cb, int32_t n_ch, uint8_t *row0, uint8_t *row1)
-{
-#if defined(__riscv)
-    if (mode != PULP_OUT_ANY) {
-        const int32_t *mp = p->multiplier + cb, *shp = p->shift + cb, *ap = acc;
-        const int64_t *bp = p->bias + cb;
-        row0 += cb;
-        row1 += cb;
-        uint32_t m, blo, bhi, dn, a0, a1, t0, t1;
-        if (mode == PULP_OUT_HI) {
-            __asm__ volatile(MIXQ_LOOP_HEAD("54") PULP_OUT_LOADS "addi %[dn], %[dn], -32\n\t"
-                             MIXQ_REQUANT_HI(a0, a0, t0) MIXQ_REQUANT_HI(a1, a1, t1)
-                             PULP_OUT_STORES ".option pop\n\t"
-                             : PULP_OUT_OPERANDS
-                             : [n] "r"(n_ch), [lo] "r"(p->act_min), [hi] "r"(p->act_max)
-                             : "memory");
-        } else {
-            uint32_t r, R, c;
-            __asm__ volatile(MIXQ_LOOP_HEAD("72") PULP_OUT_LOADS
-                             "sub %[r], %[k32], %[dn]\n\t"
-                             "addi %[R], %[dn], -1\n\t"
-                             "sll %[R], %[one], %[R]\n\t"
-                             "addi %[R], %[R], -1\n\t"
-                             PULP_REQUANT_LO(a0, t0) PULP_REQUANT_LO(a1, t1)
-                             PULP_OUT_STORES ".option pop\n\t"
-                             : PULP_OUT_OPERANDS, [r] "=&r"(r), [R] "=&r"(R), [c] "=&r"(c)
-                             : [n] "r"(n_ch), [lo] "r"(p->act_min), [hi] "r"(p->act_max),
-                               [k32] "r"(32), [one] "r"(1)
-                             : "memory");
-        }
-        return;
-    }
-#endif
-    (void)mode;
-    for (int32_t j = 0; j < n_ch; j++) {
-        const int32_t ch = cb + j;
-        const int32_t y0 = mixq_pulp_requantize(acc[j], p->bias[ch], p->multiplier[ch],
-                                                p->shift[ch], p->act_min, p->act_max);
-        const int32_t y1 = mixq_pulp_requantize(acc[4 + j], p->bias[ch], p->multiplier[ch],
-                                                p->shift[ch], p->act_min, p->act_max);
-        mixq_store_code(row0, ch, p->out_bits, y0);
-        mixq_store_code(row1, ch, p->out_bits, y1);
-    }
-}
+/* The MatMul of one block: 1 when it stored the outputs itself (store, RISC-V: by q), else 0
+ * with the accumulators in acc. */
+typedef int32_t (*pulp_mm_fn)(const uint32_t *, const uint32_t *, const uint32_t *,
+                              const pulp_walk_t *, int32_t, int32_t *, int32_t, pulp_store_t);
 
 /* Core `core`'s share of the layer (see mixq_pulp.h, Cluster). */
-static void pulp_conv(const mixq_conv_params_t *p, const uint8_t *input, uint8_t *output,
+static inline __attribute__((always_inline)) void pulp_conv(const mixq_conv_params_t *p, const uint8_t *input, uint8_t *output,
                       uint8_t *scratch, int32_t lane_bits, pulp_mm_fn mm, int32_t core)
 {
     const int32_t kp = pulp_kp(p);
@@ -440,9 +456,12 @@ static void pulp_conv(const mixq_conv_params_t *p, const uint8_t *input, uint8_t
         uint8_t *row0 = output + px * out_row, *row1 = row0 + (n_px - 1) * out_row;
         for (int32_t cb = 4 * cb_lo; cb < 4 * cb_hi; cb += 4) {
             const uint32_t *w = (const uint32_t *)(const void *)p->weight + cb * groups;
-            mm(c0, c1, w, &walk, p->in_signed, acc);
             const int32_t n_ch = out_c - cb < 4 ? out_c - cb : 4;
-            pulp_output(p, mode, acc, cb, n_ch, row0, row1);
+            const pulp_store_t q = {mode, p->multiplier + cb, p->shift + cb, p->bias + cb,
+                                    row0 + cb, row1 + cb, p->act_min, p->act_max};
+            if (!mm(c0, c1, w, &walk, p->in_signed, acc, mode != PULP_OUT_ANY && n_ch == 4, q)) {
+                pulp_output(p, acc, cb, n_ch, row0, row1);
+            }
         }
     }
 }
