@@ -65,16 +65,27 @@ def test_breakdown_adds_up():
     assert sum(r["area_um2"] for r in rows) == pytest.approx(12 * m.area_um2 + 5000, abs=1)
 
 
-@needs_asic
-def test_register_file_on_sky130_is_bit_exact_and_priced(tmp_path):
+@pytest.fixture(scope="module")
+def sky(tmp_path_factory):
+    """(library, its cell models, work folder): the sky130 library prepared once."""
+    if ASIC is None:
+        pytest.skip("../shared/data/asic is absent")
     if shutil.which("sta") is None or shutil.which("yosys") is None:
         pytest.skip("yosys and sta (Debian opensta) are needed: make setup")
     from mixq.hw.asic import prepare_library
     from mixq.hw.cellmodels import LibraryModels
-    from mixq.hw.regfile import measure_regfile
 
+    work = tmp_path_factory.mktemp("sky")
+    lib, _ = prepare_library(ASIC / SKY, work)
+    return lib, LibraryModels(lib), work
+
+
+@needs_asic
+def test_register_file_on_sky130_is_bit_exact_and_priced(sky):
+    from mixq.hw.regfile import ReadStyle, measure_regfile
+
+    lib, models, work = sky
     cfg = EngineConfig(lanes=8, channels=2, structure="1:8", max_chunks=8, max_groups=4)
-    lib, _ = prepare_library(ASIC / SKY, tmp_path)
     rng = random.Random(0)
     rf = regfile_for("requant", cfg, 20, 6, False)
     image = [rng.getrandbits(20) for _ in range(6)]
@@ -85,7 +96,7 @@ def test_register_file_on_sky130_is_bit_exact_and_priced(tmp_path):
         data.append(cur)
         cur = image[a] if e else cur
     trace = {"q_re": re, "q_addr": addr, "q_data": data, "w_re": re}
-    args = (ASIC / SKY, LibraryModels(lib), lib, tmp_path, 10.0, False)
+    args = (ASIC / SKY, models, lib, work, 10.0, False, ReadStyle.MUX)
     m = measure_regfile(rf, trace, image, *args)
     assert m["flip_flops"] == 6 * 20 + 20 and m["area_um2"] > 120 * lib.area(
         "sky130_fd_sc_hd__dfxtp_1")
@@ -93,3 +104,37 @@ def test_register_file_on_sky130_is_bit_exact_and_priced(tmp_path):
     with pytest.raises(Exception, match="differs from the RTL"):
         measure_regfile(rf, dict(trace, q_data=[d ^ (i == 20) for i, d in enumerate(data)]),
                         image, *args)
+
+
+@needs_asic
+def test_decoded_register_file_with_two_read_ports_is_bit_exact(sky):
+    """The decoded read (one select line per word, AND-OR) on the row buffer's shape: a write
+    port and two read ports, the bank bit above the chunk field; replayed against a reference
+    memory (a wrong read word raises)."""
+    from mixq.hw.regfile import ReadStyle, measure_regfile, regfile_verilog
+
+    lib, models, work = sky
+    cfg = EngineConfig(lanes=8, channels=2, structure="1:8", max_chunks=8, max_groups=4)
+    rf = regfile_for("activations", cfg, 8, 6, True)
+    assert rf.index == (0, 1, 3) and "rf_dec" in regfile_verilog(rf, ReadStyle.DECODED)
+    rng, addrs, mem, held = random.Random(1), (0, 1, 2, 8, 9, 10), {}, [0, 0]
+    trace = {k: [] for k in ("rb_we", "rb_waddr", "rb_wdata", "rb_re_a", "rb_raddr_a",
+                             "rb_rdata_a", "rb_re_b", "rb_raddr_b", "rb_rdata_b")}
+    for _ in range(40):  # synchronous reads (old data on a same-cycle write), held when idle
+        step = {"rb_we": rng.randint(0, 1), "rb_waddr": rng.choice(addrs),
+                "rb_wdata": rng.getrandbits(8), "rb_re_a": rng.randint(0, 1),
+                "rb_raddr_a": rng.choice(addrs), "rb_re_b": rng.randint(0, 1),
+                "rb_raddr_b": rng.choice(addrs), "rb_rdata_a": held[0], "rb_rdata_b": held[1]}
+        for k, v in step.items():
+            trace[k].append(v)
+        for i, p in enumerate("ab"):
+            held[i] = mem.get(step[f"rb_raddr_{p}"], 0) if step[f"rb_re_{p}"] else held[i]
+        if step["rb_we"]:
+            mem[step["rb_waddr"]] = step["rb_wdata"]
+    trace["w_re"] = [1] * 40
+    args = (ASIC / SKY, models, lib, work, 10.0, True, ReadStyle.DECODED)
+    m = measure_regfile(rf, trace, None, *args)
+    assert m["flip_flops"] == 8 * 8 + 2 * 8 and m["logic_pj"] > 0
+    bad = [d ^ (i == 30) for i, d in enumerate(trace["rb_rdata_b"])]
+    with pytest.raises(Exception, match="differs from the RTL"):
+        measure_regfile(rf, dict(trace, rb_rdata_b=bad), None, *args)

@@ -101,9 +101,11 @@ def architecture_steps(report: dict) -> list[dict]:
         built: what a comparison with an unimproved baseline would claim), ``ternary`` and
         ``int8`` splits (pJ/MAC). Points measured with real clock gating (the report's
         ``config.clock_gating``) skip the modelled 'clock-gated flip-flops' step; reports
-        with register files (``config.regfile_words``) have no modelled steps.
+        with register files (``config.regfile_words`` or ``requant_registers``) have no
+        modelled steps.
     """
-    if report.get("config", {}).get("regfile_words"):
+    cfg = report.get("config", {})
+    if cfg.get("regfile_words") or cfg.get("requant_registers"):
         return []  # the modelled steps re-price SRAM buffers; register files are measured
     steps = STEPS[:-1] if report.get("config", {}).get("clock_gating") else STEPS
     pts = [p for p in report["design_points"] if "loop" in p]

@@ -20,6 +20,7 @@ from mixq.hw.gatesim import load_netlist
 from mixq.hw.liberty import Library
 from mixq.hw.power import asic_run_energy, net_energy
 from mixq.hw.memories import memory_rows
+from mixq.hw.regfile import ReadStyle, in_registers, measure_regfile, regfile_for
 from mixq.hw.sram import buffer_shapes, engine_buffers, find_macros, pick_macro
 from mixq.hw.streams import sparse_words
 from mixq.hw.synth import BLOCKS, engine_verilog
@@ -46,8 +47,9 @@ def _macros(liberty: Path) -> list:
     return []
 
 
-def asic_points(measured: list, liberty: list, out, log=print,
-                regfile_words: int = 0) -> tuple[list[dict], dict]:
+def asic_points(measured: list, liberty: list, out, log=print, regfile_words: int = 0,
+                read: ReadStyle = ReadStyle.DECODED,
+                requant_registers: bool = False) -> tuple[list[dict], dict]:
     """Design points per library.
 
     Args:
@@ -57,6 +59,8 @@ def asic_points(measured: list, liberty: list, out, log=print,
         out: report folder (work files under ``out/asic``).
         regfile_words: buffers of at most this many words are register files in standard cells
             (:mod:`mixq.hw.regfile`), the others SRAM macros; 0: every buffer a macro.
+        read: :class:`mixq.hw.regfile.ReadStyle` of the register files.
+        requant_registers: the requantization words in a register file whatever their count.
 
     Returns:
         (design points, per-library facts: name, nand2 area, clock, macros used).
@@ -82,7 +86,8 @@ def asic_points(measured: list, liberty: list, out, log=print,
         n2 = nand2_um2(lib)
         for engine, s, d, r in measured:
             res, net, ne = mapped[r.cfg.label]
-            rfs = _regfiles(r, regfile_words, (path, models, lib, work, period), log)
+            rfs = _regfiles(r, (regfile_words, read, requant_registers),
+                            (path, models, lib, work, period), log)
             points.append(_point(engine, s, d, r, res, net, ne, period, clock_mhz, n2, macros,
                                  lib.name, rfs))
         libs[lib.name] = {"file": str(path), "nand2_um2": n2, "voltage": lib.voltage,
@@ -114,24 +119,25 @@ def _shapes(r) -> tuple[int, int, int]:
     return n_chunks, n_groups, sum(len(g) for g in sparse_words(r.prog)) if r.cfg.slots else 0
 
 
-def _regfiles(r, regfile_words: int, ctx, log) -> dict:
+def _regfiles(r, choice: tuple, ctx, log) -> dict:
     """Buffer name -> measured register file (:func:`mixq.hw.regfile.measure_regfile`) of the
-    point's buffers of at most ``regfile_words`` words."""
-    from mixq.hw.regfile import in_registers, measure_regfile, regfile_for
+    point's buffers of at most ``regfile_words`` words (and the requant words with
+    ``requant_registers``); ``choice``: (regfile_words, read style, requant_registers)."""
     from mixq.hw.streams import pack_dense, pack_requant, pack_sparse
 
     images = {"weights": pack_dense, "requant": pack_requant, "sparse": pack_sparse}
     out = {}
     shapes = buffer_shapes(r.cfg, *_shapes(r))
-    chosen = in_registers(shapes, regfile_words)
+    regfile_words, read, requant = choice
+    chosen = in_registers(shapes, regfile_words, ("requant",) if requant else ())
     for name, w, d, copies in shapes:
         if name not in chosen:
             continue
         rf = regfile_for(name, r.cfg, w, d, two_reads=copies == 2)
-        log(f"mixq hw: {r.cfg.label} {name} ({d} x {w} bits) as a register file")
+        log(f"mixq hw: {r.cfg.label} {name} ({d} x {w} bits) as a register file ({read} read)")
         image = images[name](r.prog) if name in images else None
         out[name] = (rf, measure_regfile(rf, r.run.trace, image, *ctx[:4], ctx[4],
-                                         r.cfg.clock_gating))
+                                         r.cfg.clock_gating, read))
     return out
 
 

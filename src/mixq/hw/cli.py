@@ -8,6 +8,7 @@ from mixq.errors import ToolchainError
 
 
 def _cmd_report(args) -> int:
+    from mixq.hw.regfile import ReadStyle
     from mixq.hw.report import ReportConfig, run_report
 
     from mixq.hw.asic_report import default_liberty
@@ -25,7 +26,9 @@ def _cmd_report(args) -> int:
     rc = ReportConfig(lanes=tuple(args.lanes), channels=args.channels, bench_rows=args.bench_rows,
                       seed=args.seed, jobs=args.jobs, graph=args.graph, liberty=liberty,
                       structures=tuple(args.structures), densities=tuple(args.densities),
-                      clock_gating=args.clock_gating, regfile_words=args.regfile_words)
+                      clock_gating=args.clock_gating, regfile_words=args.regfile_words,
+                      regfile_read=ReadStyle(args.regfile_read),
+                      requant_registers=args.requant_registers)
     report = run_report(args.out, rc)
     print(f"mixq hw: wrote {args.out}/hw.json, hw.md and plots "
           f"({len(report['design_points'])} design points, {report['yosys_version']})")
@@ -69,4 +72,12 @@ def add_commands(sub) -> None:
                    "flip-flop register files in standard cells, larger ones the smallest fitting "
                    "SRAM macros (50: the measured break-even on sky130 against IHP's 256x32 "
                    "macro, docs/accelerator-steps.md; default 0: every buffer SRAM)")
+    r.add_argument("--regfile-read", choices=("decoded", "mux"), default="decoded",  # ReadStyle
+                   help="how register files select the word they read: 'decoded' (one select "
+                   "line per word, AND-OR; default) or 'mux' (a multiplexer tree on the address, "
+                   "the first build of the memories step)")
+    r.add_argument("--requant-registers", action="store_true",
+                   help="architecture step 'requant constants stationary': the requantization "
+                   "words (shift, multiplier, bias, k) in a register file whatever their count, "
+                   "both engines (docs/accelerator-steps.md)")
     r.set_defaults(func=_cmd_report)

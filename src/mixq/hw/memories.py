@@ -55,12 +55,17 @@ def memories_markdown(report: dict) -> list[str]:
     pts = [p for p in report["design_points"] if p.get("memories")]
     if not pts:
         return []
-    bits = report.get("config", {}).get("regfile_words", 0)
+    cfg = report.get("config", {})
+    bits = cfg.get("regfile_words", 0)
+    requant = " and the requantization words (`--requant-registers`)" \
+        if cfg.get("requant_registers") else ""
+    read = cfg.get("regfile_read", "mux")
     out = ["### Memories per engine", "",
-           (f"Buffers of at most {bits} words are register files in standard cells (mapped, "
-            "replayed bit-exact, priced like the logic; counted in its area and energy), larger "
-            "ones IHP SRAM macros." if bits else "Every buffer is built from IHP SRAM macros "
-            "(`--regfile-words` makes small ones register files)."),
+           (f"Buffers of at most {bits} words{requant} are register files in standard cells "
+            f"({read} read; mapped, replayed bit-exact, priced like the logic; counted in its "
+            "area and energy), the others IHP SRAM macros." if bits or requant else
+            "Every buffer is built from IHP SRAM macros (`--regfile-words` makes small ones "
+            "register files)."),
            "", "| library | engine | structure | buffer | words x bits | memory | cells | um^2 "
            "| pJ/access | accesses/MAC | pJ/MAC |", "|" + "---|" * 11]
     for p in pts:

@@ -17,6 +17,7 @@ from mixq.hw.energy import HOROWITZ_SOURCE, LEAKAGE_SOURCE, CLOCK_HZ, calibrate
 from mixq.hw.evaluate import benchmark_layer, design_config, measure_point
 from mixq.hw.gatesim import load_netlist
 from mixq.hw.network import EngineCost, network_estimate
+from mixq.hw.regfile import ReadStyle
 from mixq.hw.synth import CELL_UM2, NAND2_UM2, find_yosys, synthesize_many, yosys_version
 from mixq.hw.synthetic import demo_graph
 
@@ -44,6 +45,10 @@ class ReportConfig:
             ``clock_gating``; the libraries need an integrated clock-gating cell).
         regfile_words: architecture step "memories": buffers of at most this many words are
             register files in standard cells (:mod:`mixq.hw.regfile`); 0 (default): all SRAM.
+        regfile_read: how those register files select a word (:class:`mixq.hw.regfile.ReadStyle`;
+            'decoded', the default, costs a sixth of the multiplexer tree's energy per read).
+        requant_registers: architecture step "requant constants stationary": the
+            requantization words in a register file whatever their count (both engines).
     """
 
     lanes: tuple[int, ...] = (16,)
@@ -57,6 +62,8 @@ class ReportConfig:
     liberty: tuple = ()
     clock_gating: bool = False
     regfile_words: int = 0
+    regfile_read: ReadStyle = ReadStyle.DECODED
+    requant_registers: bool = False
 
 
 def _points(rc: ReportConfig) -> list[tuple]:
@@ -123,8 +130,8 @@ def run_report(out, rc: ReportConfig = ReportConfig(), log=print) -> dict:
     if rc.liberty:
         from mixq.hw.asic_report import asic_points
 
-        asic, libraries = asic_points(measured, list(rc.liberty), out, log,
-                                      rc.regfile_words)
+        asic, libraries = asic_points(measured, list(rc.liberty), out, log, rc.regfile_words,
+                                      rc.regfile_read, rc.requant_registers)
         results += asic
     else:
         log("mixq hw: no Liberty files (../shared/data/asic or --liberty): generic gates only")
@@ -137,6 +144,8 @@ def run_report(out, rc: ReportConfig = ReportConfig(), log=print) -> dict:
                    "densities": list(rc.densities), "structures": list(rc.structures),
                    "bench_rows": rc.bench_rows, "seed": rc.seed, "clock_hz": CLOCK_HZ,
                    "clock_gating": rc.clock_gating, "regfile_words": rc.regfile_words,
+                   "regfile_read": str(rc.regfile_read),
+                   "requant_registers": rc.requant_registers,
                    "benchmark_layer": "demo_net's last pointwise layer, 8x8x64 -> 64",
                    "benchmark_fan_in": int(fan_in)},
         "sources": {"dynamic_energy": HOROWITZ_SOURCE, "leakage": LEAKAGE_SOURCE,
