@@ -233,19 +233,20 @@ def test_depthwise_any_kernel_host_sanitizers_in_place_and_scratch(tmp_path):
 @pytest.mark.parametrize("h, w", [(6, 6), (7, 5)])
 def test_depthwise_small_shifts_and_in_place_chain(tmp_path, h, w):
     """Real scales >= 0.5 (shift < 32: weights rescaled or the C path) inside a dw -> dw -> dw
-    chain that runs in place, the 8-bit weights widened four channels at a time (12 channels:
-    three words) and rescaled per channel, on a square map and on one taller than wide (walked
-    transposed); on the emulator and on the host with ASan/UBSan; the scratch the code
-    generator reserves == the C companion's."""
+    chain that runs in place; the weights widened a word of channels at a time (20 channels:
+    words of 8 s4, 16 s2 and 4 s8 codes, then code by code for the rest) and rescaled per
+    channel, on a square map and on one taller than wide (walked transposed); on the emulator
+    and on the host with ASan/UBSan; the scratch the code generator reserves == the C
+    companion's."""
     from chost import printed_scratch_bytes
 
-    b = GraphBuilder((h, w, 12), "u8", seed=9)
-    real = np.array([0.6, 1.3, 4.0, 0.26] * 3)
+    b = GraphBuilder((h, w, 20), "u8", seed=9)
+    real = np.array([0.6, 1.3, 4.0, 0.26] * 5)
     mult, shift = quantize_multipliers(real)
-    bias = icn_bias(np.linspace(-50, 50, 12), mult, shift)
+    bias = icn_bias(np.linspace(-50, 50, 20), mult, shift)
     rq = Requant(bias=bias, multiplier=mult, shift=shift, activation_min=0, activation_max=255)
     x = b.dw(b.input, kernel=3, weight="s4", out="u8", requant=rq)
-    x = b.dw(x, kernel=3, weight="s8", out="u8", requant=rq)
+    x = b.dw(x, kernel=3, weight="s2", out="u8", requant=rq)
     g = b.build(b.dw(x, kernel=3, stride=2, weight="s8", out="u8", requant=rq))
     r = deploy_json(g, tmp_path, emulate=16)  # and on the host, sanitizers on
     assert r["bitexact"] and r["host"]["bitexact"], r["host"]

@@ -97,6 +97,7 @@ typedef uint32_t mixq_u32a;
 #define mixq_smlabb(x, y, acc) __smlabb((x), (y), (acc)) /* x.lo * y.lo + acc */
 #define mixq_smlatb(x, y, acc) __smlatb((x), (y), (acc)) /* x.hi * y.lo + acc */
 #define mixq_usada8(x, acc) __usada8((x), 0u, (acc)) /* acc + sum of the 4 bytes of x */
+#define mixq_ssub8(x, y) __ssub8((x), (y)) /* per byte, signed, wrapping */
 #define mixq_usat(y, bits) __usat((y), (bits))       /* bits: a constant */
 #define mixq_ssat(y, bits) __ssat((y), (bits))       /* bits: a constant */
 /* (x * y) >> 32, signed, floor: SMMUL (gcc 12 sometimes expands the C form to three multiplies) */
@@ -145,6 +146,11 @@ MIXQ_INLINE int32_t mixq_smlad(uint32_t x, uint32_t y, int32_t acc) {
   int64_t s = (int64_t)acc + (int16_t)(x & 0xFFFFu) * (int16_t)(y & 0xFFFFu) +
               (int16_t)(x >> 16) * (int16_t)(y >> 16);
   return (int32_t)(uint32_t)(uint64_t)s; /* SMLAD wraps */
+}
+MIXQ_INLINE uint32_t mixq_ssub8(uint32_t x, uint32_t y) {
+  uint32_t r = 0;
+  for (int32_t k = 0; k < 32; k += 8) r |= (((x >> k) - (y >> k)) & 0xFFu) << k;
+  return r;
 }
 MIXQ_INLINE uint32_t mixq_usada8(uint32_t x, uint32_t acc) {
   return acc + (x & 0xFFu) + ((x >> 8) & 0xFFu) + ((x >> 16) & 0xFFu) + (x >> 24);

@@ -64,27 +64,50 @@ int32_t mixq_dwconv3x3_dsp_scratch_bytes(const mixq_conv_params_t *p) {
   return mixq_dw_layout(&v).total;
 }
 
-/* 8-bit weights of the four channels whose codes start at wp (a word of channels per tap; tap
- * (r, k) of the walked view at wp + r * rs + k * ks bytes):
- * per kernel row r, SXTB16 and PKHBT / PKHTB pair the taps of one channel (as mixq_dw_fill pairs
- * pixels) into A_r = (w(r,0), w(r,1)), B_r = (w(r,2), w(r,1)) of each channel, unscaled, at
- * prm + k * MIXQ_DW_PARAM + 2 * r for channel k (about 7 instructions per channel and row
- * instead of ~25 widening code by code). */
-static void mixq_dw_widen4_s8(const uint8_t *wp, int32_t rs, int32_t ks, uint32_t *prm) {
+/* Widened weights of four channels from the words of 4 int8 codes of kernel row r's three taps
+ * (byte k: channel k * cs of the group at prm): SXTB16 and PKHBT / PKHTB pair the taps of one
+ * channel (as mixq_dw_fill pairs pixels) into A_r = (w(r,0), w(r,1)), B_r = (w(r,2), w(r,1)),
+ * unscaled, at prm + k * cs * MIXQ_DW_PARAM (prm: the row's A_r word of channel 0). */
+MIXQ_INLINE void mixq_dw_widen4(uint32_t v0, uint32_t v1, uint32_t v2, uint32_t *prm,
+                                int32_t cs) {
+  const int32_t d = cs * MIXQ_DW_PARAM;
+  const uint32_t e0 = mixq_sxtb16(v0), e1 = mixq_sxtb16(v1), e2 = mixq_sxtb16(v2);
+  const uint32_t o0 = mixq_sxtb16_ror8(v0), o1 = mixq_sxtb16_ror8(v1);
+  const uint32_t o2 = mixq_sxtb16_ror8(v2); /* e: bytes 0, 2; o: bytes 1, 3 */
+  prm[0] = mixq_pkhbt16(e0, e1);
+  prm[1] = mixq_pkhbt16(e2, e1);
+  prm[d] = mixq_pkhbt16(o0, o1);
+  prm[d + 1] = mixq_pkhbt16(o2, o1);
+  prm[2 * d] = mixq_pkhtb16(e0, e1);
+  prm[2 * d + 1] = mixq_pkhtb16(e2, e1);
+  prm[3 * d] = mixq_pkhtb16(o0, o1);
+  prm[3 * d + 1] = mixq_pkhtb16(o2, o1);
+}
+
+/* Widened weights (unscaled) of the 32 / wb channels of one word of codes (wp: their first
+ * byte in tap 0; tap (r, k) of the walked view at wp + r * rs + k * ks bytes): per kernel row,
+ * 8-bit codes go as they are; 4- and 2-bit codes are split into
+ * 8 / wb words of one code per byte (the code at bit i * wb of each byte: channels i,
+ * i + 8 / wb, ...) and sign-extended per byte ((x ^ s) - s, SSUB8). About 6 instructions per
+ * channel and kernel row instead of ~25 code by code. */
+static void mixq_dw_widen_word(const uint8_t *wp, int32_t rs, int32_t ks, int32_t wb,
+                               uint32_t *prm) {
+  const int32_t per = 8 / wb; /* codes per byte */
+  const uint32_t mask = wb == 4 ? 0x0F0F0F0Fu : 0x03030303u;
+  const uint32_t sgn = wb == 4 ? 0x08080808u : 0x02020202u;
   for (int32_t r = 0; r < 3; r++, wp += rs, prm += 2) {
     const uint32_t v0 = mixq_dsp_load32(wp), v1 = mixq_dsp_load32(wp + ks);
     const uint32_t v2 = mixq_dsp_load32(wp + 2 * ks);
-    const uint32_t e0 = mixq_sxtb16(v0), e1 = mixq_sxtb16(v1), e2 = mixq_sxtb16(v2);
-    const uint32_t o0 = mixq_sxtb16_ror8(v0), o1 = mixq_sxtb16_ror8(v1);
-    const uint32_t o2 = mixq_sxtb16_ror8(v2); /* e: channels 0, 2; o: channels 1, 3 */
-    prm[0] = mixq_pkhbt16(e0, e1);
-    prm[1] = mixq_pkhbt16(e2, e1);
-    prm[MIXQ_DW_PARAM] = mixq_pkhbt16(o0, o1);
-    prm[MIXQ_DW_PARAM + 1] = mixq_pkhbt16(o2, o1);
-    prm[2 * MIXQ_DW_PARAM] = mixq_pkhtb16(e0, e1);
-    prm[2 * MIXQ_DW_PARAM + 1] = mixq_pkhtb16(e2, e1);
-    prm[3 * MIXQ_DW_PARAM] = mixq_pkhtb16(o0, o1);
-    prm[3 * MIXQ_DW_PARAM + 1] = mixq_pkhtb16(o2, o1);
+    if (wb == 8) {
+      mixq_dw_widen4(v0, v1, v2, prm, 1);
+      continue;
+    }
+    for (int32_t i = 0; i < per; i++) {
+      const int32_t sh = i * wb;
+      mixq_dw_widen4(mixq_ssub8((v0 >> sh & mask) ^ sgn, sgn),
+                     mixq_ssub8((v1 >> sh & mask) ^ sgn, sgn),
+                     mixq_ssub8((v2 >> sh & mask) ^ sgn, sgn), prm + i * MIXQ_DW_PARAM, per);
+    }
   }
 }
 
@@ -114,8 +137,9 @@ static int32_t mixq_dw_params(const mixq_conv_params_t *p, int32_t c0, int32_t n
       b *= (int64_t)1 << k;
       sh = 32;
     }
-    if (wb == 8 && (ch & ~3) + 4 <= n) { /* a whole word of 8-bit channels (c0 % 4 == 0) */
-      if ((ch & 3) == 0) mixq_dw_widen4_s8(p->weight + c, rs, ks, prm);
+    const int32_t g = 32 / wb; /* channels per word of codes; c0 % g == 0 */
+    if ((ch & -g) + g <= n) { /* a whole word of channels */
+      if ((ch & (g - 1)) == 0) mixq_dw_widen_word(p->weight + (c * wb >> 3), rs, ks, wb, prm);
       for (int32_t i = 0; i < (scale > 1 ? 6 : 0); i++) { /* times the scale, per halfword */
         const uint32_t v = prm[i];
         prm[i] = (uint16_t)((int16_t)v * scale) | (uint32_t)(uint16_t)((int16_t)(v >> 16) * scale)
