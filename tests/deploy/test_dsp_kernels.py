@@ -251,6 +251,12 @@ def test_depthwise_small_shifts_and_in_place_chain(tmp_path, h, w):
     r = deploy_json(g, tmp_path, emulate=16)  # and on the host, sanitizers on
     assert r["bitexact"] and r["host"]["bitexact"], r["host"]
     assert _dsp_layers(r) == ["mixq_dwconv3x3_dsp"] * 3
+    # chosen by estimate among the in-place variants too (the 3x3 kernel over the any-size one)
+    assert [layer["variant"] for layer in r["layers"]] == ["dsp3x3", "dsp3x3-inplace", "dsp3x3"]
+    for layer in r["layers"]:
+        costs = layer["kernel_costs"]
+        assert len(costs) == 2 and min(costs, key=costs.get) == \
+            f"{layer['kernel']}/{layer['variant']}"
     project = emit_c(g, tmp_path / "c", kernels="armv7em")
     layers = project.metadata["layers"]
     assert [lay["inplace"] for lay in layers] == [False, True, False]  # the second in place

@@ -49,20 +49,39 @@ def test_bench_bad_arguments_are_one_line(monkeypatch, capsys, argv):
     assert e.value.code == 2 and err.startswith("mixq: error: ") and err.count("\n") == 1
 
 
-def test_layout_choice_by_cost_picks_the_faster_kernel(monkeypatch):
-    """The code generator's per-layer choice (lowest estimate) is the layout that runs fewer
-    instructions, and the calibrated estimates are within 10% of the emulated counts."""
+def _measure_variants(monkeypatch, spec, variants, tolerance):
+    """Layer 1 of ``spec``'s benchmark graph run with each kernel variant in turn: the variant
+    the code generator chose and the counts; each estimate within ``tolerance`` of its count."""
     import mixq.codegen.kernels as registry
 
-    g = kb.case_graph(kb.LayerCase.parse("conv:8x8x3:8:3x3:s2"), 8, 8)
+    g = kb.case_graph(kb.LayerCase.parse(spec), 8, 8)
     costs = registry.kernel_costs(g.nodes[1], g, "armv7em")
     chosen = registry.select_kernel(g.nodes[1], g, "armv7em")
     measured, cheapest = {}, registry._cheapest
-    for variant in ("dsp", "dsp-window"):
+    for variant in variants:
         monkeypatch.setattr(registry, "_cheapest", lambda found, node, graph, v=variant: next(
             (k for k in found if k.variant == v), None) or cheapest(found, node, graph))
         r = kb.measure_graph(g)
         measured[variant] = r["instructions"]
         estimate = costs[f"{r['kernel']}/{variant}"]
-        assert abs(estimate - r["instructions"]) < 0.1 * r["instructions"], (variant, estimate)
-    assert chosen.variant == min(measured, key=measured.get) == "dsp-window"
+        assert abs(estimate - r["instructions"]) < tolerance * r["instructions"], \
+            (spec, variant, estimate, r["instructions"])
+    return chosen.variant, measured
+
+
+def test_layout_choice_by_cost_picks_the_faster_kernel(monkeypatch):
+    """The code generator's per-layer choice (lowest estimate) is the layout that runs fewer
+    instructions, and the calibrated estimates are within 10% of the emulated counts."""
+    chosen, measured = _measure_variants(monkeypatch, "conv:8x8x3:8:3x3:s2",
+                                         ("dsp", "dsp-window"), 0.1)
+    assert chosen == min(measured, key=measured.get) == "dsp-window"
+
+
+def test_depthwise_choice_by_cost_picks_the_faster_kernel(monkeypatch):
+    """3x3 depthwise runs on both DSP kernels: the choice (lowest ``dw_cost`` estimate) is the
+    one that runs fewer instructions, the estimates within 15% of the counts (a 5x5 layer on
+    the any-size kernel too)."""
+    chosen, measured = _measure_variants(monkeypatch, "dw:6x6x32:32:3x3:s2",
+                                         ("dsp3x3", "dsp"), 0.15)
+    assert chosen == min(measured, key=measured.get) == "dsp3x3"
+    assert _measure_variants(monkeypatch, "dw:8x8x16:16:5x5:s1", ("dsp",), 0.15)[0] == "dsp"

@@ -336,7 +336,7 @@ def _metadata(graph, digest, target, plan, chosen, layers, files) -> dict:
             "kind": node.kind,
             "function": kernel.function,
             "variant": kernel.variant,
-            "kernel_costs": kernel_costs(node, graph, target),
+            "kernel_costs": kernel_costs(node, graph, target, inplace=kernel.is_inplace),
             "target": kernel.target,
             "dtypes": list(node_dtypes(node, graph)),
             "weight_bits": node.weight_bits if weighted else None,

@@ -156,10 +156,11 @@ def _cheapest(found: list[Kernel], node, graph: Graph) -> Kernel:
     return best[0]
 
 
-def kernel_costs(node, graph: Graph, target: "KernelSet | str") -> dict[str, float]:
+def kernel_costs(node, graph: Graph, target: "KernelSet | str", *,
+                 inplace: bool = False) -> dict[str, float]:
     """Estimated instructions of every costed candidate of ``target`` for ``node`` (the
-    alternatives :func:`select_kernel` weighed), keyed ``function/variant``; empty when the
-    choice was not by cost.
+    alternatives :func:`select_kernel` weighed; ``inplace``: among the in-place variants),
+    keyed ``function/variant``; empty when the choice was not by cost.
 
     Example:
         >>> from mixq.codegen.synth import GraphBuilder
@@ -169,7 +170,8 @@ def kernel_costs(node, graph: Graph, target: "KernelSet | str") -> dict[str, flo
         ['mixq_conv2d_dsp_s8/dsp', 'mixq_conv2d_dsp_win_s8/dsp-window']
     """
     name = kernel_set_name(target)
-    found = [k for k in registered_kernels(name) if not k.is_inplace and k.matches(node, graph)]
+    found = [k for k in registered_kernels(name)
+             if k.is_inplace == inplace and k.matches(node, graph)]
     if not found:
         return {}
     top = max(k.priority for k in found)

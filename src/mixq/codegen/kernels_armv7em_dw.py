@@ -12,8 +12,9 @@ widened once per chunk.
   non-square kernels); four outputs per iteration sharing each weight word (chunks of 8
   channels, 16 with sub-byte activations).
 
-The code generator picks per layer the one with the lower :func:`dw_cost` estimate (both run
-3x3 layers); stride-1 layers whose output keeps the input's shape and code width run in place.
+Both run 3x3 layers: the code generator picks per layer the one with the lower :func:`dw_cost`
+estimate (:data:`DW_COSTS`, fitted to emulated counts); stride-1 layers whose output keeps the
+input's shape and code width run in place.
 """
 
 from __future__ import annotations
@@ -22,8 +23,10 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Callable
 
+import numpy as np
+
 from mixq.codegen.kernel import Kernel
-from mixq.codegen.kernels_armv7em import SOURCE_DIR, TARGET, _dtypes
+from mixq.codegen.kernels_armv7em import SOURCE_DIR, TARGET, _dtypes, output_mode
 from mixq.ir.graph import Conv2d, Graph
 from mixq.quant.kinds import LayerKind
 
@@ -130,6 +133,93 @@ dw_inplace_safe = partial(_inplace_safe, supported=dw_supported)
 dwk_inplace_safe = partial(_inplace_safe, supported=dwk_supported)
 
 
+def _fast_channels(node, scheme: DwScheme) -> int:
+    """Channels whose requantization runs in the kernels' assembly (shift >= 32; the 3x3 kernel
+    also scales weights and bias by 2^(32 - shift) while widened weights stay inside int16:
+    up to 7 bits for 8-bit weights, 11 for sub-byte ones; the bias bound is not checked)."""
+    shift = np.asarray(node.requant.shift)
+    room = 0 if scheme is SCHEME_ANY else (7 if node.weight_bits == 8 else 11)
+    return int(np.sum(shift >= 32 - room))
+
+
+def dw_features(node, graph: Graph, scheme: DwScheme) -> dict[str, float]:
+    """How often each part of a depthwise DSP kernel's work runs on ``node`` (the terms of
+    :func:`dw_cost`, multiplied by :data:`DW_COSTS`).
+
+    Shared: per chunk of channels, the input rows transposed into the ring (``fill_row`` calls,
+    ``fill_lane`` / ``fill_lane_sub`` lanes of 8-bit / sub-byte codes), per output row the chunk's
+    set-up (``row_chunk``) and the packing of sub-byte codes (``pack``, per pixel), and per
+    output code of a channel the assembly cannot requantize the C path (``general`` /
+    ``k_general``). 3x3 kernel: per channel its widened weights (``prm``), per channel and output
+    row a pair loop of two outputs (``pair_s1``, ``pair_s2``), its set-up (``row``) and an odd
+    row's last output (``tail``). Any-size kernel: per channel its weights (``k_prm``, per weight
+    word ``k_prm_word``), per channel and output row four-output blocks (per weight word of the
+    unrolled 5x5/7x7 loops ``k_word4`` or the generic one ``k_word4_gen``, per block ``k_block``),
+    single outputs (``k_word1`` per weight word, ``k_one``) and the row call (``k_row``).
+
+    Example:
+        >>> from mixq.codegen.synth import GraphBuilder
+        >>> b = GraphBuilder((6, 6, 32), seed=0)
+        >>> g = b.build(b.dw(b.input, kernel=3, stride=2))
+        >>> f = dw_features(g.nodes[0], g, SCHEME_3X3)
+        >>> f["fill_row"], f["pair_s2"], f["tail"]  # 2 chunks x 7 rows; 32 ch x 3 rows x 1 pair
+        (14, 96, 96)
+    """
+    in_h, in_w, c = graph.tensor(node.input).shape
+    out_h, out_w = graph.tensor(node.output).shape[:2]
+    _, kh, kw, _ = node.weight.shape
+    s_h, s_w = node.stride
+    in_bits, out_bits = graph.tensor(node.input).bits, graph.tensor(node.output).bits
+    chunks = -(-c // min(c, scheme.chunk(node, graph)))
+    rows = out_h * kh if s_h >= kh else (out_h - 1) * s_h + kh  # filled per chunk
+    slow = c - (_fast_channels(node, scheme) if output_mode(node, graph) in (8, 4, 2) else 0)
+    f = {"fill_row": chunks * rows, "fill_lane": c * rows * in_w * (in_bits == 8),
+         "fill_lane_sub": c * rows * in_w * (in_bits < 8), "row_chunk": chunks * out_h,
+         "pack": chunks * out_h * out_w * (out_bits < 8)}
+    if scheme is SCHEME_3X3:
+        pairs = c * out_h * (out_w // 2)
+        f.update(prm=c, pair_s1=pairs * (s_w == 1), pair_s2=pairs * (s_w != 1), row=c * out_h,
+                 tail=c * out_h * (out_w % 2), general=slow * out_h * out_w)
+        return f
+    words = kh * ((kw + 1) // 2)
+    blocks, ones = divmod(out_w, 4)
+    unrolled = kh == kw and kh in (5, 7) and s_w in (1, 2)
+    f.update(k_prm=c, k_prm_word=c * words, k_word4=c * out_h * blocks * words * unrolled,
+             k_word4_gen=c * out_h * blocks * words * (not unrolled), k_block=c * out_h * blocks,
+             k_word1=c * out_h * ones * words, k_one=c * out_h * ones, k_row=c * out_h,
+             k_general=slow * out_h * blocks * 4)
+    return f
+
+
+def dw_cost(node, graph: Graph, scheme: DwScheme) -> float:
+    """Estimated instructions of a depthwise DSP kernel on ``node``: :func:`dw_features`
+    weighted by :data:`DW_COSTS`.
+
+    Example:
+        >>> from mixq.codegen.synth import GraphBuilder
+        >>> b = GraphBuilder((6, 6, 32), seed=0)
+        >>> g = b.build(b.dw(b.input, kernel=3, stride=2))
+        >>> dw_cost(g.nodes[0], g, SCHEME_3X3) < dw_cost(g.nodes[0], g, SCHEME_ANY)
+        True
+    """
+    return float(sum(DW_COSTS[k] * v for k, v in dw_features(node, graph, scheme).items()))
+
+
+# Instructions of the depthwise kernels' parts (see dw_features): a non-negative least-squares
+# fit (relative error) to bench/kernels.py counts of 30 layers on the emulated Cortex-M7 (3x3
+# on both kernels: 16x16x64, 25x5x64, 12x12x64 and 8x8x24 s1, 48x48x16 and 6x6x128 s2, 3x3x256;
+# 5x5 / 7x7 s1 and s2, 3x5, 10x4 on the any-size kernel; w8a8, w4a4, w2a2, w2a8; three with
+# clamped outputs, the C requantization). The 3x3 kernel's estimates are within 9% of the
+# counts, the any-size kernel's within 13% (10x4 -12%, 3x3x160 5x5 +13%), and the faster kernel
+# of every 3x3 layer (the 3x3 one, 2.2-4x fewer instructions) ranked first. Zeros: terms the
+# fit folded into others.
+DW_COSTS = {"fill_row": 0.0, "fill_lane": 1.43, "fill_lane_sub": 1.48, "row_chunk": 0.0,
+            "pack": 6.57, "prm": 144.53, "pair_s1": 36.98, "pair_s2": 46.23, "row": 23.16,
+            "tail": 26.99, "general": 35.6, "k_prm": 57.51, "k_prm_word": 0.0, "k_word4": 9.79,
+            "k_word4_gen": 34.66, "k_block": 0.0, "k_word1": 0.0, "k_one": 133.49,
+            "k_row": 149.3, "k_general": 16.44}
+
+
 def _kernels() -> tuple[Kernel, ...]:
     out = []
     for function, variant, scheme, supported, safe in (
@@ -139,7 +229,8 @@ def _kernels() -> tuple[Kernel, ...]:
                   sources=(f"{function}.c", "mixq_dw_ring_dsp.c", "mixq_dw_dsp.h", "mixq_dsp.h"),
                   source_dir=SOURCE_DIR, target=TARGET,
                   dtypes=_dtypes(("s8", "s4", "s2", "t2")),
-                  scratch_bytes=partial(dw_scratch_bytes, scheme=scheme), priority=10)
+                  scratch_bytes=partial(dw_scratch_bytes, scheme=scheme),
+                  cost=partial(dw_cost, scheme=scheme), priority=10)
         out.append(Kernel(variant=variant, accepts=supported, **dw))
         out.append(Kernel(variant=f"{variant}-inplace",
                           accepts=lambda n, g, safe=safe: bool(safe(n, g)),
@@ -150,5 +241,6 @@ def _kernels() -> tuple[Kernel, ...]:
 # The ARMv7E-M DSP depthwise kernels.
 KERNELS = _kernels()
 
-__all__ = ["KERNELS", "MAX_KH", "SCHEME_3X3", "SCHEME_ANY", "dw_inplace_safe", "dw_scratch_bytes",
-           "dw_supported", "dwk_inplace_safe", "dwk_supported"]
+__all__ = ["DW_COSTS", "KERNELS", "MAX_KH", "SCHEME_3X3", "SCHEME_ANY", "dw_cost", "dw_features",
+           "dw_inplace_safe", "dw_scratch_bytes", "dw_supported", "dwk_inplace_safe",
+           "dwk_supported"]
