@@ -169,6 +169,8 @@ def dw_features(node, graph: Graph, scheme: DwScheme) -> dict[str, float]:
     out_h, out_w = graph.tensor(node.output).shape[:2]
     _, kh, kw, _ = node.weight.shape
     s_h, s_w = node.stride
+    if scheme.transposes and out_h > out_w:  # walked transposed (mixq_dw_view)
+        in_h, in_w, out_h, out_w, kh, kw, s_h, s_w = in_w, in_h, out_w, out_h, kw, kh, s_w, s_h
     in_bits, out_bits = graph.tensor(node.input).bits, graph.tensor(node.output).bits
     chunks = -(-c // min(c, scheme.chunk(node, graph)))
     rows = out_h * kh if s_h >= kh else (out_h - 1) * s_h + kh  # filled per chunk
@@ -206,18 +208,19 @@ def dw_cost(node, graph: Graph, scheme: DwScheme) -> float:
 
 
 # Instructions of the depthwise kernels' parts (see dw_features): a non-negative least-squares
-# fit (relative error) to bench/kernels.py counts of 30 layers on the emulated Cortex-M7 (3x3
-# on both kernels: 16x16x64, 25x5x64, 12x12x64 and 8x8x24 s1, 48x48x16 and 6x6x128 s2, 3x3x256;
-# 5x5 / 7x7 s1 and s2, 3x5, 10x4 on the any-size kernel; w8a8, w4a4, w2a2, w2a8; three with
-# clamped outputs, the C requantization). The 3x3 kernel's estimates are within 9% of the
-# counts, the any-size kernel's within 13% (10x4 -12%, 3x3x160 5x5 +13%), and the faster kernel
-# of every 3x3 layer (the 3x3 one, 2.2-4x fewer instructions) ranked first. Zeros: terms the
-# fit folded into others.
-DW_COSTS = {"fill_row": 0.0, "fill_lane": 1.43, "fill_lane_sub": 1.48, "row_chunk": 0.0,
-            "pack": 6.57, "prm": 144.53, "pair_s1": 36.98, "pair_s2": 46.23, "row": 23.16,
-            "tail": 26.99, "general": 35.6, "k_prm": 57.51, "k_prm_word": 0.0, "k_word4": 9.79,
-            "k_word4_gen": 34.66, "k_block": 0.0, "k_word1": 0.0, "k_one": 133.49,
-            "k_row": 149.3, "k_general": 16.44}
+# fit (relative error) to bench/kernels.py counts of 32 layers on the emulated Cortex-M7 at
+# 1de92d4 (3x3 on both kernels: 16x16x64, 12x12x64, 8x8x24 and 25x5x64 s1 (walked transposed),
+# 48x48x16, 6x6x128 and 25x5x64 s2, 3x3x256; 5x5 / 7x7 s1 and s2, 3x5, 10x4 on the any-size
+# kernel; w8a8, w4a4, w2a2, w2a8; three with clamped outputs, the C requantization). The 3x3
+# kernel's estimates are within 9% of the counts, the any-size kernel's within 13% (10x4 -12%,
+# 3x3x160 5x5 +13%), and the faster kernel of every 3x3 layer (the 3x3 one, 2.2-4x fewer
+# instructions) ranked first. Zeros: terms the fit folded into others (the 3x3 kernel's
+# per-channel weights into its per-row terms).
+DW_COSTS = {"fill_row": 0.0, "fill_lane": 1.44, "fill_lane_sub": 1.49, "row_chunk": 0.0,
+            "pack": 8.8, "prm": 0.0, "pair_s1": 34.47, "pair_s2": 44.21, "row": 52.1,
+            "tail": 48.7, "general": 35.52, "k_prm": 58.14, "k_prm_word": 0.0, "k_word4": 9.78,
+            "k_word4_gen": 34.66, "k_block": 0.0, "k_word1": 0.0, "k_one": 133.48,
+            "k_row": 149.04, "k_general": 16.47}
 
 
 def _kernels() -> tuple[Kernel, ...]:
