@@ -209,7 +209,7 @@ def dw_cost(node, graph: Graph, scheme: DwScheme) -> float:
 
 # Instructions of the depthwise kernels' parts (see dw_features): a non-negative least-squares
 # fit (relative error) to bench/kernels.py counts of 32 layers on the emulated Cortex-M7 at
-# 1de92d4 (3x3 on both kernels: 16x16x64, 12x12x64, 8x8x24 and 25x5x64 s1 (walked transposed),
+# c153a24 (3x3 on both kernels: 16x16x64, 12x12x64, 8x8x24 and 25x5x64 s1 (walked transposed),
 # 48x48x16, 6x6x128 and 25x5x64 s2, 3x3x256; 5x5 / 7x7 s1 and s2, 3x5, 10x4 on the any-size
 # kernel; w8a8, w4a4, w2a2, w2a8; three with clamped outputs, the C requantization). The 3x3
 # kernel's estimates are within 9% of the counts, the any-size kernel's within 13% (10x4 -12%,
