@@ -9,7 +9,8 @@ from mixq.api import allocate_on_target
 from mixq.deploy.fit import link_fit
 from mixq.platform import get_platform
 
-pytestmark = pytest.mark.cross
+# The module-scoped fixture is built once: make test runs xdist with --dist loadgroup.
+pytestmark = [pytest.mark.cross, pytest.mark.xdist_group("test_api")]
 
 # RAM binds (the arena of the 8-bit activations is over); flash leaves room for the sub-byte
 # kernels' code (measured: a round with 2-bit weights linked to 26,968 B)

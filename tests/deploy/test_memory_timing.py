@@ -11,7 +11,8 @@ from mixq.deploy.deploy import deploy
 from mixq.errors import MixqError
 from mixq.platform import parse_platform
 
-pytestmark = pytest.mark.cross
+# The module-scoped fixture is built once: make test runs xdist with --dist loadgroup.
+pytestmark = [pytest.mark.cross, pytest.mark.xdist_group("test_memory_timing")]
 
 
 def _f746(**timing) -> dict:

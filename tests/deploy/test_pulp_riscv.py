@@ -17,7 +17,8 @@ from deploy_c_snippets import DOT_C, MARKED_C, check_dot_and_reset, snippet_imag
 from deploy_graphs import deploy_json, small_graph
 from strategies import random_graph
 
-pytestmark = pytest.mark.cross
+# The module-scoped fixture is built once: make test runs xdist with --dist loadgroup.
+pytestmark = [pytest.mark.cross, pytest.mark.xdist_group("test_pulp_riscv")]
 
 REQUIRED = {"bitexact": bool, "samples": int, "mismatches": int, "flash_bytes": int,
             "arena_bytes": int, "arena_lower_bound_bytes": int, "instructions": int,
