@@ -128,30 +128,35 @@ def test_dsp_project_runs_on_host_with_sanitizers(tmp_path):
         [lay["scratch_bytes"] for lay in layers]
 
 
-def test_unpacked_window_sub_byte_inputs(tmp_path, monkeypatch):
-    """mixq_conv2d_dsp_win8_*: sub-byte inputs unpacked to bytes while staged (one byte a pixel:
-    3 u2 channels; several: 3 u4 and 6 u2 channels), s2, s8 and ternary weights, on the
-    emulator and on the host with sanitizers; the scratch reserved == the C companion's."""
+@pytest.mark.parametrize("tag, function, kernels_run", [
+    ("unpacked", "mixq_conv2d_dsp_win8",
+     ["mixq_conv2d_dsp_win8_s2", "mixq_conv2d_dsp_win8_s8", "mixq_conv2d_dsp_win8_s2"]),
+    ("plane", "mixq_conv2d_dsp_plane8", ["mixq_conv2d_dsp_plane8_s8"] * 3)])
+def test_unpacked_window_sub_byte_inputs(tmp_path, monkeypatch, tag, function, kernels_run):
+    """mixq_conv2d_dsp_win8_*: sub-byte inputs unpacked to bytes while staged; and
+    mixq_conv2d_dsp_plane8_s8: the whole input unpacked once, then 8-bit codes (one byte a
+    pixel: 3 u2 channels; several: 3 u4 and 6 u2 channels), s2, s8 and ternary weights (the
+    plane's widened to 8 bits), on the emulator and on the host with sanitizers; the scratch
+    reserved == the C companion's."""
     import dataclasses
 
     from chost import printed_scratch_bytes
     from mixq.codegen import kernels
 
     kernels.registered_kernels("armv7em")
-    forced = [dataclasses.replace(k, cost=lambda n, g: -1.0) if "unpacked" in k.variant else k
+    forced = [dataclasses.replace(k, cost=lambda n, g: -1.0) if tag in k.variant else k
               for k in kernels._REGISTRY["armv7em"]]
-    monkeypatch.setitem(kernels._REGISTRY, "armv7em", forced)  # the unpacked variants win
+    monkeypatch.setitem(kernels._REGISTRY, "armv7em", forced)  # the tagged variants win
     b = GraphBuilder((9, 7, 3), "u2", seed=4)
     x = b.conv(b.input, 3, kernel=3, stride=2, weight="s2", out="u4")
     x = b.conv(x, 6, kernel=3, padding=(1, 1, 1, 1), weight="s8", out="u2")       # u4 x 3
     g = b.build(b.conv(x, 5, kernel=(3, 2), padding=(1, 1, 1, 0), weight="t2", out="u8"))
     r = deploy_json(g, tmp_path / "d", emulate=8)
     assert r["bitexact"] and r["host"]["bitexact"], (r["mismatches"], r["host"])
-    assert [layer["kernel"] for layer in r["layers"]] == [
-        "mixq_conv2d_dsp_win8_s2", "mixq_conv2d_dsp_win8_s8", "mixq_conv2d_dsp_win8_s2"]
+    assert [layer["kernel"] for layer in r["layers"]] == kernels_run
     project = emit_c(g, tmp_path / "c", kernels="armv7em")
     layers = project.metadata["layers"]
-    calls = [("mixq_conv2d_dsp_win8", i) for i in range(len(layers))]
+    calls = [(function, i) for i in range(len(layers))]
     assert printed_scratch_bytes(project, tmp_path, ["mixq_dsp.h"], calls) == \
         [lay["scratch_bytes"] for lay in layers]
 

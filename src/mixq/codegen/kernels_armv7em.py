@@ -245,15 +245,21 @@ def output_mode(node, graph: Graph) -> int:
     return (OUT_S8 if t.bits == 8 else 0) if t.signed else t.bits
 
 
-def conv_cost(node, graph: Graph, w_bits: int, window: bool, unpack: bool = False) -> float:
+def conv_cost(node, graph: Graph, w_bits: int, window: bool, unpack: bool = False,
+              plane: bool = False) -> float:
     """Estimated instructions of ``mixq_conv2d_dsp[_win|_win8]_s<w_bits>`` on a conv / pw / fc
     node: the MAC loop over blocks of four pixels (:data:`CONV_COSTS` per lane and output
     channel, plus the per-channel group and requantization work), the one-column loop of the
     last pixels, and the im2col of every pixel (per tap, or the staged window; ``unpack``: the
-    window of sub-byte codes unpacked to bytes). The constants are fitted to
-    ``bench/kernels.py`` counts (README, kernel table)."""
+    window of sub-byte codes unpacked to bytes; ``plane``: the whole input unpacked once, then
+    8-bit codes). The constants are fitted to ``bench/kernels.py`` counts (README, kernel
+    table)."""
     taps, channels, in_bits, _ = _conv_geometry(node, graph)
-    unpack_tap = 0.0
+    unpack_tap = plane_cost = 0.0
+    if plane:  # mixq_conv2d_dsp_plane8_s8: one pass over the packed input bytes
+        in_pixels = int(np.prod(graph.tensor(node.input).shape[:-1], dtype=np.int64))
+        plane_cost = CONV_COSTS["plane_byte"] * in_pixels * -(-channels * in_bits // 8)
+        in_bits = 8
     if unpack:  # staged one byte per code and widened as 8-bit codes
         px_bytes = -(-channels * in_bits // 8)
         unpack_tap = CONV_COSTS["unpack_tap"] + CONV_COSTS["unpack_byte"] * (px_bytes - 1)
@@ -279,7 +285,7 @@ def conv_cost(node, graph: Graph, w_bits: int, window: bool, unpack: bool = Fals
         cols = pixels * (taps * (c["tap"] + c["widen_lane"] * tap_lanes
                                  + c["partial_word"] * partial) + c["pixel"])
     general = c["out_general"] * pixels * c_out * (output_mode(node, graph) == 0)
-    return float(mac + cols + general + pixels * taps * unpack_tap)
+    return float(mac + cols + general + pixels * taps * unpack_tap + plane_cost)
 
 
 # Instructions of the conv kernels' parts (see conv_cost): a non-negative least-squares fit
@@ -290,6 +296,7 @@ def conv_cost(node, graph: Graph, w_bits: int, window: bool, unpack: bool = Fals
 # requantization call (signed or clamped outputs; measured on a 30 -> 19 s4 fc, 71-76).
 # unpack_tap / unpack_byte: the unpacked window's staging per tap and per extra byte of a pixel
 # (from 3x3 s2 convs from 3 u2 / u4 channels and DS-CNN's 10x4 from 1 u2 channel).
+# plane_byte: the plane kernel's unpacking per packed input byte (PLACEHOLDER).
 # stage_row_kh: the window staging per row of a kernel taller than one row, refitted after
 # b2be471 (interior pixels staged by word copies) on five first layers (3x3 s1/s2 from 3-4
 # channels, DS-CNN's 10x4 from 1; w8a8): window estimates 0-14% over the counts, like the
@@ -298,7 +305,7 @@ def conv_cost(node, graph: Graph, w_bits: int, window: bool, unpack: bool = Fals
 CONV_COSTS = {"lane": 3.63, "channel": 80.4, "lane_1col": 1.96, "channel_1col": 42.4,
               "tap": 58.2, "widen_lane": 4.24, "partial_word": 11.1, "pixel": 123.0,
               "stage_row": 70.3, "stage_row_kh": 41.0, "stage_byte": 2.03, "out_general": 73.0,
-              "unpack_tap": 8.8, "unpack_byte": 14.0}
+              "unpack_tap": 8.8, "unpack_byte": 14.0, "plane_byte": 8.0}
 
 
 def _kernels() -> tuple[Kernel, ...]:

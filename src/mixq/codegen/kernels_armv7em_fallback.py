@@ -26,6 +26,7 @@ from mixq.ir.graph import Graph
 from mixq.quant.kinds import LayerKind
 
 WIDEN_FLASH_BYTES = 4096  # extra weight bytes a layer may take to run a wider (faster) kernel
+PLANE_RAM_BYTES = 4096  # scratch a layer may take to unpack its sub-byte input once
 
 
 def widened_flash_ok(node, graph: Graph) -> bool:
@@ -68,6 +69,33 @@ def _unpacked_ok(node, graph: Graph) -> bool:
     return conv_fits_int32(node, graph) and graph.tensor(node.input).bits < 8
 
 
+def plane_ok(node, graph: Graph) -> bool:
+    """True for a layer with sub-byte inputs whose input unpacked to one byte per code (the
+    plane of ``mixq_conv2d_dsp_plane8_s8``) takes at most :data:`PLANE_RAM_BYTES` of scratch.
+
+    Example:
+        >>> from mixq.codegen.synth import GraphBuilder
+        >>> b = GraphBuilder((32, 32, 3), "u2", seed=0)
+        >>> g = b.build(b.conv(b.input, 8, kernel=3, stride=2))
+        >>> plane_ok(g.nodes[0], g)  # 3,072 codes
+        True
+    """
+    elements = int(np.prod(graph.tensor(node.input).shape, dtype=np.int64))
+    return _unpacked_ok(node, graph) and elements <= PLANE_RAM_BYTES
+
+
+def plane_scratch_bytes(node, graph: Graph) -> int:
+    """The 8-bit window layout's columns and stage, then the plane (one byte per code, 4 bytes
+    of slack, whole words); mirror of ``mixq_conv2d_dsp_plane8_scratch_bytes``."""
+    taps, channels = _taps_channels(node, graph)
+    out = graph.tensor(node.output).shape
+    pixels = int(np.prod(out[:-1], dtype=np.int64)) if len(out) > 1 else 1
+    cols = (4 if pixels >= 4 else 1) * conv_k_lanes(taps, channels, 8, node.weight_bits,
+                                                    window=True) * 2
+    elements = int(np.prod(graph.tensor(node.input).shape, dtype=np.int64))
+    return cols + -(-taps * channels // 4) * 4 + -(-(elements + 4) // 4) * 4
+
+
 def _kernels() -> tuple[Kernel, ...]:
     out = []
     for op in (LayerKind.CONV, LayerKind.PW):
@@ -94,11 +122,19 @@ def _kernels() -> tuple[Kernel, ...]:
             scratch_bytes=unpacked_scratch_bytes,
             pack_weights=partial(pack_unpacked_weights, w_bits=8),
             cost=partial(conv_cost, w_bits=8, window=True, unpack=True), **common))
+        plane = dict(function="mixq_conv2d_dsp_plane8_s8", scratch_bytes=plane_scratch_bytes,
+                     cost=partial(conv_cost, w_bits=8, window=True, plane=True), **common)
+        out.append(Kernel(variant="dsp-window-plane", dtypes=_dtypes(("s8",)), accepts=plane_ok,
+                          pack_weights=pack_unpacked_weights, **plane))
+        out.append(Kernel(
+            variant="dsp-window-plane-widened", dtypes=_dtypes(("s4", "s2", "t2")),
+            accepts=lambda n, g: plane_ok(n, g) and widened_flash_ok(n, g),
+            pack_weights=partial(pack_unpacked_weights, w_bits=8), **plane))
     return tuple(out)
 
 
 # The fallback kernels of the ARMv7E-M DSP set (after the native ones: ties keep the native).
 KERNELS = _kernels()
 
-__all__ = ["KERNELS", "WIDEN_FLASH_BYTES", "pack_unpacked_weights", "unpacked_scratch_bytes",
-           "widened_flash_ok"]
+__all__ = ["KERNELS", "PLANE_RAM_BYTES", "WIDEN_FLASH_BYTES", "pack_unpacked_weights",
+           "plane_ok", "plane_scratch_bytes", "unpacked_scratch_bytes", "widened_flash_ok"]

@@ -647,3 +647,28 @@ MIXQ_DSP_CONV_ENTRY(mixq_conv2d_dsp_win_s2, 2, MIXQ_DSP_WIN)
 MIXQ_DSP_CONV_ENTRY(mixq_conv2d_dsp_win8_s8, 8, MIXQ_DSP_WIN_UNPACKED)
 MIXQ_DSP_CONV_ENTRY(mixq_conv2d_dsp_win8_s4, 4, MIXQ_DSP_WIN_UNPACKED)
 MIXQ_DSP_CONV_ENTRY(mixq_conv2d_dsp_win8_s2, 2, MIXQ_DSP_WIN_UNPACKED)
+
+/* mixq_conv2d_dsp_plane8_s8: the input unpacked once into a plane of one byte per code after the
+ * 8-bit window layout's scratch (4 bytes of slack for the unpacking's whole-word stores), then
+ * the 8-bit window layout over it (each input code unpacked once instead of once per tap that
+ * reads it, and interior pixels staged by word copies). */
+MIXQ_INLINE mixq_conv_params_t mixq_dsp_plane_view(const mixq_conv_params_t *p) {
+  mixq_conv_params_t q = *p;
+  q.in_bits = 8;
+  return q;
+}
+
+int32_t mixq_conv2d_dsp_plane8_scratch_bytes(const mixq_conv_params_t *p) {
+  const mixq_conv_params_t q = mixq_dsp_plane_view(p);
+  return mixq_conv2d_dsp_win_scratch_bytes(&q) + (p->in_h * p->in_w * p->in_c + 4 + 3) / 4 * 4;
+}
+
+void mixq_conv2d_dsp_plane8_s8(const mixq_conv_params_t *p, const uint8_t *input,
+                               uint8_t *output, uint8_t *scratch) {
+  const mixq_conv_params_t q = mixq_dsp_plane_view(p);
+  uint8_t *plane = scratch + mixq_conv2d_dsp_win_scratch_bytes(&q);
+  const int32_t n = p->in_h * p->in_w, px = mixq_row_bytes(p->in_c, p->in_bits);
+  if (p->in_bits == 4) mixq_dsp_unpack(plane, input, n, px, p->in_c, 4);
+  else mixq_dsp_unpack(plane, input, n, px, p->in_c, 2);
+  mixq_dsp_conv(&q, plane, output, scratch, 8, MIXQ_DSP_WIN);
+}

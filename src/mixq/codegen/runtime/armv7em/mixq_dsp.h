@@ -56,6 +56,13 @@ MIXQ_CONV_KERNEL(mixq_conv2d_dsp_win8_s8);
 MIXQ_CONV_KERNEL(mixq_conv2d_dsp_win8_s4);
 MIXQ_CONV_KERNEL(mixq_conv2d_dsp_win8_s2);
 
+/* The same with 8-bit weights (native, or sub-byte ones widened by the code generator), the
+ * whole input unpacked once to one byte per code (the plane, in scratch) and then run as an
+ * 8-bit input through the window layout, interior pixels staged by word copies. Weights: as
+ * mixq_conv2d_dsp_win8_s8; scratch: mixq_conv2d_dsp_plane8_scratch_bytes(p). */
+int32_t mixq_conv2d_dsp_plane8_scratch_bytes(const mixq_conv_params_t *p);
+MIXQ_CONV_KERNEL(mixq_conv2d_dsp_plane8_s8);
+
 /* Fully connected layers (one output pixel, the whole input as one stream of codes), four
  * output channels per widened column word. Weights:
  * mixq.codegen.kernels_armv7em_fc.reorder_fc_weights; scratch: mixq_fc_dsp_scratch_bytes(p)
