@@ -9,6 +9,9 @@ are faster, chosen per layer by cost like every variant (:func:`mixq.codegen.ker
 - **Unpacked inputs**: ``mixq_conv2d_dsp_win8_s<w>`` stage each pixel of a 4-/2-bit input
   with one byte per code (``mixq_dsp_unpack``) and widen the window as 8-bit codes, so 3 u2
   channels take 3 lanes instead of a byte's 4 (and the column is rounded to 4 lanes, not 16).
+- **Unpacked plane**: ``mixq_conv2d_dsp_plane8_s8`` unpacks the whole input once (at most
+  :data:`PLANE_RAM_BYTES` codes, in scratch) and runs it as 8-bit codes through the window
+  layout, whose interior pixels are staged by word copies (8-bit weights, native or widened).
 """
 
 from __future__ import annotations
