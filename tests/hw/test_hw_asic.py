@@ -31,6 +31,10 @@ def test_functions_and_truth_tables():
     assert eval_function("A B'", {"A": a, "B": b}).tolist() == ((a == 1) & (b == 0)).tolist()
 
 
+# The module-scoped fixture is built once: make test runs xdist with --dist loadgroup.
+pytestmark = pytest.mark.xdist_group("test_hw_asic")
+
+
 @pytest.fixture(scope="module")
 def sky(tmp_path_factory):
     if ASIC is None:
@@ -152,8 +156,8 @@ def test_small_engine_on_sky130_maps_times_simulates_and_prices(tmp_path):
     assert "Architecture steps" in md
 
     # architecture step "memories" on the same (cached) mapping: buffers of at most 16 words
-    # as register files; totals add up
-    rc16 = dataclasses.replace(rc, regfile_words=16)
+    # as register files; totals add up (one benchmark row is enough for these sums)
+    rc16 = dataclasses.replace(rc, regfile_words=16, bench_rows=1)
     report16 = run_report(tmp_path, rc16, log=lambda m: None)
     for p in [p for p in report16["design_points"] if p["library"].startswith("sky130")]:
         mem = {m["buffer"]: m for m in p["memories"]}
