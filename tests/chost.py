@@ -8,6 +8,7 @@ import subprocess
 def printed_scratch_bytes(result, tmp_path, headers, calls) -> list[int]:
     """Compile the generated project with a ``main`` that prints each ``(function, layer)``'s
     ``<function>_scratch_bytes(&mixq_l<layer>_params)``; returns the printed values."""
+    from mixq.deploy.build import compile_and_link, runtime_sources
     from mixq.deploy.host import CFLAGS
 
     lines = [f'    printf("%ld\\n", (long){f}_scratch_bytes(&mixq_l{i}_params));'
@@ -16,9 +17,10 @@ def printed_scratch_bytes(result, tmp_path, headers, calls) -> list[int]:
     main = "\n".join(["#include <stdio.h>", *includes, '#include "mixq_weights.h"',
                       "int main(void)", "{", *lines, "    return 0;", "}", ""])
     (tmp_path / "main.c").write_text(main)
-    sources = [str(result.out_dir / f) for f in result.files if f.endswith(".c")]
-    exe = tmp_path / "scratch"
-    subprocess.run(["gcc", *CFLAGS, "-I", str(result.out_dir), *sources, str(tmp_path / "main.c"),
-                    "-o", str(exe)], check=True)
+    sources = [result.out_dir / f for f in result.files if f.endswith(".c")]
+    # the kernels' host objects come from the run's object cache (mixq.deploy.objcache)
+    exe = compile_and_link("gcc", list(CFLAGS), [], [*sources, tmp_path / "main.c"],
+                           tmp_path / "scratch", include_dirs=(result.out_dir,),
+                           cached=runtime_sources(sources))
     out = subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout
     return [int(v) for v in out.split()]
