@@ -19,6 +19,8 @@ ASIC = asic_folder()
 needs_asic = pytest.mark.skipif(ASIC is None, reason="../shared/data/asic (Liberty files) is "
                                 "absent: the standard-cell flow cannot be tested")
 SKY = "sky130_fd_sc_hd__tt_025C_1v80.lib.gz"
+# one worker builds the module's sky130 fixture (make test: xdist --dist loadgroup)
+pytestmark = pytest.mark.xdist_group("test_hw_memories")
 # the IHP macros' words, bits and areas (um^2)
 IHP = [Macro("256x32", 256, 32, 49488.5, 26.0, 33.4, 99.0),
        Macro("1024x32", 1024, 32, 140182.7, 48.3, 58.9, 396.0),
