@@ -6,7 +6,8 @@ The project directory holds:
   ``MIXQ_NUM_LAYERS`` and ``int mixq_model_run(const uint8_t *input, int8_t *logits,
   uint8_t *arena)``;
 - ``mixq_model.c``: the layer calls in order, with arena offsets from :func:`plan_memory`, and
-  ``mixq_layer_mark(i)`` before layer ``i`` and ``mixq_layer_mark(N)`` after the last one;
+  ``mixq_layer_mark(i)`` before layer ``i`` and ``mixq_layer_mark(N)`` after the last one
+  (before the unpacking of sub-byte logits, which is no layer's work);
 - ``mixq_weights.h`` / ``mixq_weights.c``: packed weights and per-layer parameter structs, all
   ``const`` (flash);
 - the runtime kernel sources the selected kernels need, copied from the package;
@@ -282,10 +283,12 @@ def _model_c(graph, plan, chosen, layers: list[LayerCode], in_pack, out_pack, so
             lines.append("    /* zero-copy: the inputs already lie side by side in the output */")
             continue
         lines.append(f"    {kernel.function}({', '.join(args)});")
+    # the last mark before the logits' unpacking: it is not the last layer's work
+    lines.append(f"    mixq_layer_mark({len(graph.nodes)});")
     if out_pack is not None:
         lines.append(f"    {kernels_ref.UNPACK_FUNCTION}(&{out_pack.symbol}, "
                      f"{_pointer(graph, plan, graph.outputs[0])}, output);")
-    lines += [f"    mixq_layer_mark({len(graph.nodes)});", "    return 0;", "}", ""]
+    lines += ["    return 0;", "}", ""]
     return "\n".join(lines)
 
 
