@@ -22,7 +22,7 @@ demo: setup
 	$(PY) -m mixq demo $(ARGS)
 
 test: setup
-	$(PY) -m pytest -n 2 --dist loadgroup -q $(ARGS)
+	$(PY) -m pytest -n 2 -q $(ARGS)
 
 bench: setup
 	$(PY) bench/qat_overhead.py

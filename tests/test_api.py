@@ -9,8 +9,7 @@ from mixq.api import allocate_on_target
 from mixq.deploy.fit import link_fit
 from mixq.platform import get_platform
 
-# The module-scoped fixture is built once: make test runs xdist with --dist loadgroup.
-pytestmark = [pytest.mark.cross, pytest.mark.xdist_group("test_api")]
+pytestmark = pytest.mark.cross
 
 # RAM binds (the arena of the 8-bit activations is over); flash leaves room for the sub-byte
 # kernels' code (measured: a round with 2-bit weights linked to 26,968 B)

@@ -11,8 +11,7 @@ from mixq.platform import get_platform
 
 from deploy_graphs import small_graph
 
-# The module-scoped fixture is built once: make test runs xdist with --dist loadgroup.
-pytestmark = [pytest.mark.cross, pytest.mark.xdist_group("test_fit")]
+pytestmark = pytest.mark.cross
 
 
 @pytest.fixture(scope="module", params=["stm32h7", "gap8"])

@@ -7,8 +7,7 @@ from mixq.deploy.fit_loop import FitError, close_allocation
 from mixq.platform import get_platform
 from mixq.search.memory import MemoryBudget
 
-# The module-scoped fixture is built once: make test runs xdist with --dist loadgroup.
-pytestmark = [pytest.mark.cross, pytest.mark.xdist_group("test_fit_loop")]
+pytestmark = pytest.mark.cross
 
 
 def _graph(act: str):

@@ -11,8 +11,7 @@ from mixq.deploy.deploy import deploy
 from mixq.errors import MixqError
 from mixq.platform import parse_platform
 
-# The module-scoped fixture is built once: make test runs xdist with --dist loadgroup.
-pytestmark = [pytest.mark.cross, pytest.mark.xdist_group("test_memory_timing")]
+pytestmark = pytest.mark.cross
 
 
 def _f746(**timing) -> dict:

@@ -7,8 +7,7 @@ from pathlib import Path
 import pytest
 from torch import nn
 
-# The module-scoped fixture is built once: make test runs xdist with --dist loadgroup.
-pytestmark = [pytest.mark.cross, pytest.mark.xdist_group("test_network_bench")]
+pytestmark = pytest.mark.cross
 
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "networks.py"
 ROW_KEYS = {"network", "bits", "macs", "instructions", "est_cycles", "clock_hz", "est_ms",

@@ -24,8 +24,7 @@ from mixq.search.memory_driven import allocate_bits
 
 from deploy_graphs import deploy_json
 
-# The module-scoped fixture is built once: make test runs xdist with --dist loadgroup.
-pytestmark = [pytest.mark.cross, pytest.mark.xdist_group("test_pulp_demo")]
+pytestmark = pytest.mark.cross
 
 
 @pytest.fixture(scope="module")

@@ -17,8 +17,7 @@ from deploy_c_snippets import DOT_C, MARKED_C, check_dot_and_reset, snippet_imag
 from deploy_graphs import deploy_json, small_graph
 from strategies import random_graph
 
-# The module-scoped fixture is built once: make test runs xdist with --dist loadgroup.
-pytestmark = [pytest.mark.cross, pytest.mark.xdist_group("test_pulp_riscv")]
+pytestmark = pytest.mark.cross
 
 REQUIRED = {"bitexact": bool, "samples": int, "mismatches": int, "flash_bytes": int,
             "arena_bytes": int, "arena_lower_bound_bytes": int, "instructions": int,

@@ -31,10 +31,6 @@ def test_functions_and_truth_tables():
     assert eval_function("A B'", {"A": a, "B": b}).tolist() == ((a == 1) & (b == 0)).tolist()
 
 
-# The module-scoped fixture is built once: make test runs xdist with --dist loadgroup.
-pytestmark = pytest.mark.xdist_group("test_hw_asic")
-
-
 @pytest.fixture(scope="module")
 def sky(tmp_path_factory):
     if ASIC is None:

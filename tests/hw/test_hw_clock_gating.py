@@ -21,10 +21,6 @@ SKY = "sky130_fd_sc_hd__tt_025C_1v80.lib.gz"
 ICG, FF = "sky130_fd_sc_hd__dlclkp_1", "sky130_fd_sc_hd__dfxtp_1"
 
 
-# The module-scoped fixture is built once: make test runs xdist with --dist loadgroup.
-pytestmark = pytest.mark.xdist_group("test_hw_clock_gating")
-
-
 @pytest.fixture(scope="module")
 def sky():
     if ASIC is None:

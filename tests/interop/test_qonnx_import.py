@@ -44,10 +44,6 @@ def qonnx_execution(path, x: np.ndarray):
     return ctx[model.graph.output[0].name], graph, codes
 
 
-# The module-scoped fixture is built once: make test runs xdist with --dist loadgroup.
-pytestmark = pytest.mark.xdist_group("test_qonnx_import")
-
-
 @pytest.fixture(scope="module")
 def digits_test():
     test = load_dataset("digits").test

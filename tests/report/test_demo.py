@@ -14,10 +14,6 @@ LINKED_FIELDS = {"linked_flash_bytes", "arena_bytes", "static_ram_bytes", "stack
                  "io_bytes", "linked_ram_bytes"}
 
 
-# The module-scoped fixture is built once: make test runs xdist with --dist loadgroup.
-pytestmark = pytest.mark.xdist_group("test_demo")
-
-
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo")

@@ -9,10 +9,8 @@ import pytest
 from mixq.cli import main
 from mixq.data.mnist import FASHION_MNIST_ROOT
 
-# The module-scoped fixture is built once: make test runs xdist with --dist loadgroup.
-pytestmark = [pytest.mark.xdist_group("test_study"),
-              pytest.mark.skipif(not FASHION_MNIST_ROOT.is_dir(),
-                                 reason="Debian's dataset-fashion-mnist is not installed")]
+pytestmark = pytest.mark.skipif(not FASHION_MNIST_ROOT.is_dir(),
+                                reason="Debian's dataset-fashion-mnist is not installed")
 
 # 0.1875-wide MobileNetV1 (141,630 B at 8 bits) does not fit 168,000 B less the 48,000 B runtime
 # reserve at 8 bits but does with mixed precision; 0.125 (70,106 B) fits at 8 bits.
