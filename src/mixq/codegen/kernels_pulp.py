@@ -87,6 +87,34 @@ def pack_pulp_words(weight: np.ndarray, w_bits: int, lane_bits: int) -> np.ndarr
     return np.ascontiguousarray(blocks.astype("<u4")).view(np.uint8).ravel()
 
 
+# How mixq_pulp_conv_* requantizes and stores a layer's outputs (pulp_out_t in mixq_pulp_conv.c),
+# the word after the weight words of its blob
+OUT_ANY, OUT_HI, OUT_LO = 0, 1, 2
+
+
+def output_mode(node, graph: Graph) -> int:
+    """The output stage of a conv / pw / FC layer on the pulp kernels: ``OUT_HI`` (8-bit outputs,
+    every shift >= 32: the high word alone), ``OUT_LO`` (8-bit outputs, every shift in [2, 31]
+    and the clamp range inside [-2^30, 2^30): the pair shifted after its high word is clipped to
+    [-2^(s-1), 2^(s-1) - 1], exact because a clipped result lands within 2^(32-s) <= 2^30 of
+    INT32_MIN / INT32_MAX, beyond the clamp range) or ``OUT_ANY`` (the C path per output).
+
+    Example:
+        >>> from mixq.codegen.synth import GraphBuilder
+        >>> b = GraphBuilder((2, 2, 16), seed=0)
+        >>> g = b.build(b.pw(b.input, 4, out="u8"))
+        >>> output_mode(g.nodes[0], g) in (OUT_HI, OUT_LO)
+        True
+    """
+    rq, shift = node.requant, np.asarray(node.requant.shift)
+    if graph.tensor(node.output).bits != 8:
+        return OUT_ANY
+    if (shift >= 32).all():
+        return OUT_HI
+    in_range = -(2**30) <= rq.activation_min and rq.activation_max < 2**30
+    return OUT_LO if in_range and ((shift >= 2) & (shift < 32)).all() else OUT_ANY
+
+
 def _geometry(node, graph: Graph) -> tuple[np.ndarray, int]:
     return node.weight.reshape(node.weight.shape[0], -1), int(node.weight_bits)
 
@@ -175,9 +203,10 @@ def pulp_kernels(kernel_set: KernelSet) -> tuple[Kernel, ...]:
             def accepts(node, graph, lane=lane):
                 return pulp_fits(node, graph) and lane_bits_for(node, graph, nn) == lane
 
-            def pack(node, graph, lane=lane):
+            def pack(node, graph, lane=lane):  # the weight words, then the output mode
                 weight, bits = _geometry(node, graph)
-                return pack_pulp_words(weight, bits, lane)
+                mode = np.array([output_mode(node, graph)], "<u4").view(np.uint8)
+                return np.concatenate([pack_pulp_words(weight, bits, lane), mode])
 
             def scratch(node, graph, lane=lane):
                 return CORES * 2 * padded_codes(column_codes(node, graph), node.weight_bits) * lane // 8
@@ -214,5 +243,5 @@ KERNELS = pulp_kernels(KernelSet.PULP)
 NN_KERNELS = pulp_kernels(KernelSet.PULPNN)
 
 __all__ = ["KERNELS", "NN_KERNELS", "column_codes", "dw_fits", "dw_scratch_bytes",
-           "lane_bits_for", "pack_pulp_dw_weights", "pack_pulp_words", "padded_codes",
+           "lane_bits_for", "output_mode", "pack_pulp_dw_weights", "pack_pulp_words", "padded_codes",
            "pulp_add_inplace_inputs", "pulp_fits", "pulp_kernels"]

@@ -34,6 +34,8 @@ from mixq.platform.spec import KernelSet, get_platform
 # stride) ; small enough for the Python handlers
 CASES = {
     "conv3x3": ((8, 8, 32), 32, 3, 1),
+    # our reading of the PULP-NN paper's benchmark layer (docs/pulp.md)
+    "conv3x3-16": ((16, 16, 32), 64, 3, 1),
     "pw": ((8, 8, 64), 64, 1, 1),
     "fc": ((1, 1, 512), 64, 0, 1),
     "dw3x3": ((16, 16, 32), 0, 3, 1),

@@ -173,32 +173,13 @@ static const uint32_t *pulp_window(const mixq_conv_params_t *p, const uint8_t *i
     return ((uintptr_t)at % 4u == 0u) ? (const uint32_t *)(const void *)at : NULL;
 }
 
-/* How a layer's outputs are requantized and stored (chosen once per layer and core). */
+/* How a layer's outputs are requantized and stored: the word after the weight words of the
+ * blob, chosen by mixq.codegen.kernels_pulp.output_mode (which states why PULP_OUT_LO is exact). */
 typedef enum {
     PULP_OUT_ANY,  /* mixq_pulp_requantize and the code stores, per output (pulp_output) */
     PULP_OUT_HI,   /* 8-bit outputs, every shift >= 32: MIXQ_REQUANT_HI after the MatMul */
-    PULP_OUT_LO    /* 8-bit outputs, every shift in [2, 31] (pulp_out_mode): PULP_REQUANT_LO */
+    PULP_OUT_LO    /* 8-bit outputs, every shift in [2, 31]: PULP_REQUANT_LO after the MatMul */
 } pulp_out_t;
-
-/* PULP_OUT_LO is exact when a result beyond int32 clamps to the right end: the high word is
- * clipped to [-2^(s-1), 2^(s-1) - 1] (the range in which the shifted pair fits int32), and a
- * clipped value, once shifted, lies within 2^(32-s) of INT32_MIN / INT32_MAX, hence beyond
- * [act_min, act_max] when that range keeps this margin. */
-static pulp_out_t pulp_out_mode(const mixq_conv_params_t *p)
-{
-    if (p->out_bits != 8) {
-        return PULP_OUT_ANY;
-    }
-    int32_t hi = 1, lo = 1;
-    for (int32_t c = 0; c < p->out_c; c++) {
-        const int32_t s = p->shift[c];
-        const int64_t margin = (int64_t)1 << (32 - (s < 32 ? s : 31));
-        hi &= s >= 32;
-        lo &= s >= 2 && s < 32 && (int64_t)p->act_max < ((int64_t)1 << 31) - margin &&
-              (int64_t)p->act_min >= -((int64_t)1 << 31) + margin;
-    }
-    return hi ? PULP_OUT_HI : (lo ? PULP_OUT_LO : PULP_OUT_ANY);
-}
 
 /* A whole block of 4 channels stored by the MatMul itself (PULP_OUT_HI / PULP_OUT_LO): the
  * block's requantization constants and the two pixels' output bytes at its first channel. */
@@ -426,7 +407,8 @@ static inline __attribute__((always_inline)) void pulp_conv(const mixq_conv_para
         return;  /* no share for this core */
     }
     const int32_t out_c = p->out_c;
-    const pulp_out_t mode = pulp_out_mode(p);
+    const int32_t *blob = (const int32_t *)(const void *)p->weight;
+    const pulp_out_t mode = (pulp_out_t)blob[4 * blocks * groups];  /* after the weights */
     /* windows inside the input are read in place, row by row (words skipped between rows) */
     const int32_t in_place = pulp_rows_in_place(p, lane_bits);
     const int32_t skip = (p->in_w - p->k_w) * mixq_row_bytes(p->in_c, p->in_bits) / 4;
