@@ -22,11 +22,10 @@ from mixq.nn.prepare import prepare
 from mixq.quant.spec import BitAllocation
 from mixq.search.graph_bits import match_graph_bits
 from mixq.platform.spec import Platform, get_platform
-from mixq.search.memory import MemoryBudget, layer_shapes, ram_peak_bytes
-from mixq.search.memory import flash_bytes as flash_bytes_of
+from mixq.search.memory import MemoryBudget, layer_shapes, with_model_figures
 from mixq.search.memory_driven import allocate_bits
 
-__all__ = ["allocate", "allocate_on_target", "integerize", "prepare"]
+__all__ = ["allocate", "allocate_on_target", "close_on_target", "integerize", "prepare"]
 
 METHODS = ("memory",)
 
@@ -85,12 +84,39 @@ def _memory_allocator(model, example_input, method, granularity, input_mean, inp
                         "needs data: use `mixq allocate --method sensitivity`")
     gm = capture(model, example_input, input_mean=input_mean, input_std=input_std, check=False)
     shapes = layer_shapes(gm, tuple(example_input.shape[1:]))
+    return with_model_figures(
+        lambda budget: match_graph_bits(gm, allocate_bits(shapes, budget, granularity)), shapes)
 
-    def allocate_under(budget: MemoryBudget):
-        alloc = match_graph_bits(gm, allocate_bits(shapes, budget, granularity))
-        return alloc, flash_bytes_of(shapes, alloc), ram_peak_bytes(shapes, alloc)
 
-    return allocate_under
+def close_on_target(allocate_under, model: nn.Module, example_input: torch.Tensor,
+                    platform: Platform, budget: MemoryBudget, *, name: str = "allocation",
+                    input_mean=None, input_std=None, start: MemoryBudget | None = None,
+                    out_dir=None, on_step=None) -> ClosedAllocation:
+    """``allocate_under``'s allocation closed on ``platform``'s linked build.
+
+    Each round allocates under the memory model, builds the integer graph of that allocation
+    for the target (:func:`mixq.nn.prepare.prepare` with ``sizing_only`` + :func:`integerize`,
+    then C and the ELF; no training, no emulation: the sizes do not depend on the weights'
+    values), trades kernel code for cycles when the image is over, and tightens the model's
+    budget by what is left of the excess (:func:`mixq.deploy.fit_loop.close_allocation`).
+    The one closing step of :func:`allocate_on_target` and of ``mixq study``.
+
+    Args:
+        allocate_under: ``budget -> (allocation, model flash bytes, model RAM bytes)``
+            (:func:`mixq.search.memory.with_model_figures`).
+        model, example_input, input_mean, input_std: as in :func:`prepare` (not modified).
+        platform: the target.
+        budget: the real flash and RAM budget.
+        name: the integer graphs' name.
+        start, out_dir, on_step: as in :func:`mixq.deploy.fit_loop.close_allocation`.
+    """
+    def build_graph(alloc: BitAllocation):
+        qat = prepare(model, alloc, example_input=example_input, input_mean=input_mean,
+                      input_std=input_std, sizing_only=True)
+        return integerize(qat.eval(), name=name)
+
+    return close_allocation(allocate_under, build_graph, platform, budget, out_dir=out_dir,
+                            on_step=on_step, start=start)
 
 
 def allocate_on_target(model: nn.Module, *, example_input: torch.Tensor, flash_bytes: int,
@@ -99,10 +125,7 @@ def allocate_on_target(model: nn.Module, *, example_input: torch.Tensor, flash_b
                        out_dir=None, on_step=None) -> ClosedAllocation:
     """The allocation of :func:`allocate`, closed on ``target``'s linked build.
 
-    Each round allocates under the memory model, builds the integer graph of that allocation
-    for the target (:func:`mixq.nn.prepare.prepare` + :func:`integerize`, then C and the ELF;
-    no training, no emulation: the sizes do not depend on the weights' values) and tightens the
-    model's budget by the measured excess (:func:`mixq.deploy.fit_loop.close_allocation`).
+    The memory-driven allocator of :func:`allocate`, closed by :func:`close_on_target`.
 
     Args:
         model, example_input, flash_bytes, ram_bytes, method, granularity, input_mean,
@@ -112,20 +135,15 @@ def allocate_on_target(model: nn.Module, *, example_input: torch.Tensor, flash_b
         on_step: called with each :class:`mixq.deploy.fit_loop.FitStep` (progress).
 
     Returns:
-        a :class:`ClosedAllocation`: ``allocation``, the ``steps`` and the final linked ``fit``.
+        a :class:`ClosedAllocation`: ``allocation``, the ``steps`` and the final linked ``fit``
+        (deploy with ``closed.platform_for(platform)``: the kernel variants it gave up).
 
     Raises:
         FitError: no allocation fits once linked; MixqError: as :func:`allocate`.
     """
     platform = target if isinstance(target, Platform) else get_platform(target)
-    budget = MemoryBudget(flash_bytes, ram_bytes)
     allocate_under = _memory_allocator(model, example_input, method, granularity, input_mean,
                                        input_std)
-
-    def build_graph(alloc: BitAllocation):
-        qat = prepare(model, alloc, example_input=example_input, input_mean=input_mean,
-                      input_std=input_std, sizing_only=True)
-        return integerize(qat.eval(), name="allocation")
-
-    return close_allocation(allocate_under, build_graph, platform, budget, out_dir=out_dir,
-                            on_step=on_step)
+    return close_on_target(allocate_under, model, example_input, platform,
+                           MemoryBudget(flash_bytes, ram_bytes), input_mean=input_mean,
+                           input_std=input_std, out_dir=out_dir, on_step=on_step)

@@ -6,7 +6,7 @@ resumes when re-run):
 1. train the float model;
 2. set the budget (unless given: the uniform 8-bit model's linked build with its weights' and
    activations' bytes cut to fractions) and allocate bits under it (Rusci et al. 2020), closed on
-   the target's linked build (:func:`mixq.deploy.fit_loop.close_allocation`);
+   the target's linked build (:func:`mixq.deploy.fit_loop.close_allocation`: code, then weights);
 3. QAT the 8-bit, the mixed and the reference models; integerize each, check the graph bit for bit
    against the QAT integer-exact mode;
 4. find the widest 8-bit model whose linked build fits the same budget ("int8-fit") and train it
@@ -18,7 +18,6 @@ resumes when re-run):
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import io
 import sys
@@ -42,7 +41,8 @@ from mixq.platform import get_platform
 from mixq.quant.spec import BitAllocation
 from mixq.report.render import write_report
 from mixq.report.rows import ModelRow
-from mixq.search.memory import MemoryBudget, flash_bytes, layer_shapes, ram_peak_bytes
+from mixq.search.memory import (MemoryBudget, flash_bytes, layer_shapes, ram_peak_bytes,
+                               with_model_figures)
 from mixq.search.memory_driven import allocate_bits
 from mixq.train import TrainConfig, evaluate, train
 from mixq.train.distributed import is_writer, resolve_device
@@ -154,7 +154,8 @@ def run_demo(out, cfg: DemoConfig = DemoConfig()) -> dict:
     if writer:
         save_test_inputs(out, demo)
         if cfg.emulate > 0:
-            rows = deploy_rows(out, rows, platform, cfg.emulate, DEPLOYED)
+            rows = deploy_rows(out, rows, platform, cfg.emulate, DEPLOYED,
+                               platforms=demo.platforms)
 
     # 6. the report
     report = {"budget": {"flash_bytes": budget.flash_bytes, "ram_bytes": budget.ram_bytes},
@@ -191,6 +192,7 @@ class Stages:
         self.out, self.cfg, self.model = out, cfg, model
         self._platform = platform
         self.fits: dict[str, LinkedFit] = {}  # model tag -> linked figures already measured
+        self.platforms: dict = {}  # model tag -> its platform (kernel variants traded away)
         self.data = load_dataset(cfg.dataset, cfg.data_root) if data is None else data
         self.input_shape = tuple(self.data.input_shape)
         self.calib = self.data.train.x[: cfg.calibration_samples]
@@ -210,7 +212,7 @@ class Stages:
         return model.cpu(), res
 
     def train_qat(self, tag: str, float_model, width: float, alloc: BitAllocation):
-        qat = prepare(copy.deepcopy(float_model), alloc, calibration=self.calib)
+        qat = prepare(float_model, alloc, calibration=self.calib)  # copies the weights
         train(qat, self.data, self.cfg.qat_config, desc=f"{tag} QAT",
               checkpoint_path=self.out / "models" / tag / "qat.ckpt",
               model_id={"model": self.model, "width": width,
@@ -282,16 +284,14 @@ def _mixed_allocation(user_alloc, demo: Stages, float_model, shapes, layers, bud
     closed on the target's linked build (its rounds appended to ``steps``)."""
     cfg = demo.cfg
     if user_alloc is None:
-        def allocate(model_budget):
-            alloc = allocate_bits(shapes, model_budget, cfg.granularity)
-            return alloc, flash_bytes(shapes, alloc), ram_peak_bytes(shapes, alloc)
-
+        allocate = with_model_figures(lambda b: allocate_bits(shapes, b, cfg.granularity), shapes)
         closed = close_allocation(allocate, lambda a: demo.sizing_graph(float_model, a),
                                   demo.platform, budget, out_dir=demo.out / "fit" / "mixed",
                                   on_step=lambda s: print(f"mixq: mixed allocation {s}",
                                                           file=sys.stderr, flush=True))
         steps.extend(closed.steps)
         demo.fits["mixed"] = closed.fit
+        demo.platforms["mixed"] = closed.platform_for(demo.platform)
         return closed.allocation
     if user_alloc.names != tuple(n for n, _ in layers):
         raise MixqError(f"{cfg.allocation}: layers {list(user_alloc.names)} do not match "
@@ -366,13 +366,14 @@ def linked_rows(out: Path, rows: list[ModelRow], platform, budget: MemoryBudget,
 
 
 def deploy_rows(out: Path, rows: list[ModelRow], platform, emulate: int, names,
-                host_check: bool = True, budget: MemoryBudget | None = None) -> list[ModelRow]:
+                host_check: bool = True, budget: MemoryBudget | None = None,
+                platforms: dict | None = None) -> list[ModelRow]:
     """The rows with the deployment figures of each model named in ``names`` added (others,
     and rows without a graph, unchanged); each deploys into ``out/deploy/<name>/`` and checks
-    ``emulate`` inputs of ``out/test_inputs.npz`` bit for bit on ``platform``'s emulator.
-    ``host_check``: also build and run on the host with gcc (10 of the 13 CPU seconds of a
-    MobileNetV1-0.125 deployment). ``budget``: the rows also take the deployed ELF's linked
-    figures and ``fits`` from them (:meth:`ModelRow.with_linked`; no second build)."""
+    ``emulate`` inputs of ``out/test_inputs.npz`` bit for bit on ``platform``'s emulator (or
+    ``platforms[name]``: a closed allocation's, with its traded kernels). ``host_check``: also
+    build and run on the host with gcc (10 of the 13 CPU seconds of a MobileNetV1-0.125
+    deployment). ``budget``: the rows take the deployed ELF's linked figures and ``fits``."""
     from mixq.deploy.rundir import deploy_row_fields, deploy_with_progress, load_test_inputs
 
     inputs, _ = load_test_inputs(out)
@@ -382,7 +383,8 @@ def deploy_rows(out: Path, rows: list[ModelRow], platform, emulate: int, names,
             done.append(row)
             continue
         result = deploy_with_progress(row.name, row.graph, out / "deploy" / row.name,
-                                      platform, emulate=emulate, inputs=inputs,
+                                      (platforms or {}).get(row.name, platform),
+                                      emulate=emulate, inputs=inputs,
                                       host_check=host_check)
         fields = {**deploy_row_fields(result), "target": result.target, "cpu": result.cpu}
         if result.cluster is not None:  # PULP targets: the multi-core cluster's latency

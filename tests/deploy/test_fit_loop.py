@@ -50,9 +50,42 @@ def test_tightens_by_the_measured_excess_until_the_build_fits(u8_fit, tmp_path):
 
 
 def test_impossible_budget_is_one_line(u8_fit, tmp_path):
-    budget = MemoryBudget(u8_fit.flash_bytes - 1, u8_fit.ram_bytes)  # the code alone is over
+    # over by 1 B with the cycles-only kernel choice (no code traded)
+    budget = MemoryBudget(u8_fit.flash_bytes - 1, u8_fit.ram_bytes)
     with pytest.raises(FitError) as e:
         close_allocation(_allocate, _graph, get_platform("stm32h7"), budget, out_dir=tmp_path,
-                         max_steps=1)
+                         max_steps=1, trade=False)
     msg = str(e.value)
     assert "\n" not in msg and "did not fit stm32h7 after 1 steps" in msg and "1 B over" in msg
+
+
+def _pw_graph(_allocation=None):
+    """A first layer, a pointwise layer and an FC head: three DSP variants linked."""
+    b = GraphBuilder((16, 16, 3), seed=0)
+    y = b.conv(b.conv(b.input, 16, kernel=3), 16, kernel=1)
+    return b.build(b.fc(b.avgpool(y), 10, out="s8"))
+
+
+def test_code_aware_choice_fits_without_shrinking_the_allocation_bit_exact(tmp_path):
+    from mixq.deploy import deploy
+    from mixq.deploy.fit import link_fit
+
+    # 2,000 B over: the DSP FC's code (the head runs the pointwise kernel already linked, few
+    # cycles lost) covers it, so the allocation is kept (one round) and its deployment, built
+    # with the same exclusion, fits as measured and is bit-exact
+    platform = get_platform("stm32h7")
+    full = link_fit(_pw_graph(), tmp_path / "full", platform)
+    budget = MemoryBudget(full.flash_bytes - 2_000, full.ram_bytes)
+    closed = close_allocation(lambda b: ("u8", 600, 4_864), _pw_graph, platform, budget,
+                              out_dir=tmp_path / "fit")
+    (step,) = closed.steps  # the model's budget was not tightened
+    assert closed.allocation == "u8" and step.fits
+    assert [(t.kernel, t.layers) for t in step.trades] == \
+        [("mixq_fc_dsp_s8/dsp-fc", (("fc3", "mixq_conv2d_dsp_s8"),))]
+    assert step.trades[0].bytes_saved == full.flash_bytes - step.fit.flash_bytes > 2_000
+    assert closed.excluded_kernels == {"mixq_fc_dsp_s8/dsp-fc"}
+    assert "dropped mixq_fc_dsp_s8/dsp-fc (fc3 -> mixq_conv2d_dsp_s8)" in str(step)
+    result = deploy(_pw_graph(), tmp_path / "dep", closed.platform_for(platform), emulate=2,
+                    host_check=False)
+    assert result.bitexact and result.fit == closed.fit
+    assert [layer.kernel for layer in result.layers][-1] == "mixq_conv2d_dsp_s8"

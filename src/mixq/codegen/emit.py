@@ -66,7 +66,7 @@ class EmitResult:
 
 
 def select_kernels(graph: Graph, target: "KernelSet | str" = KernelSet.REF,
-                   inplace: str = "auto"):
+                   inplace: str = "auto", exclude: frozenset = frozenset()):
     """Choose every node's kernel and plan the arena.
 
     Args:
@@ -74,17 +74,19 @@ def select_kernels(graph: Graph, target: "KernelSet | str" = KernelSet.REF,
         target: code generation target.
         inplace: 'auto' (in place where it shrinks the arena), 'always' (wherever possible;
             tests the in-place kernels) or 'never'.
+        exclude: kernels not to use (:func:`mixq.codegen.kernels.select_kernel`).
 
     Returns:
         (kernels per node, MemoryPlan). A node runs in place when its target has an in-place
         variant (of the same target as its ordinary kernel) and the planner found it pays off.
     """
-    chosen = [select_kernel(n, graph, target) for n in graph.nodes]
+    chosen = [select_kernel(n, graph, target, exclude=exclude) for n in graph.nodes]
     scratch = {n.name: k.scratch_for(n, graph) for n, k in zip(graph.nodes, chosen)}
     life, ext = tensor_lifetimes(graph), set(default_external(graph))
     in_place: dict[str, tuple[Kernel, tuple[str, int]]] = {}
     for i, (node, kernel) in enumerate(zip(graph.nodes, chosen)):
-        alt = select_kernel(node, graph, target, inplace=True) if inplace != "never" else None
+        alt = (select_kernel(node, graph, target, inplace=True, exclude=exclude)
+               if inplace != "never" else None)
         if alt is None or alt.target != kernel.target:
             continue
         for idx in alt.inplace_candidates(node, graph):
@@ -103,7 +105,7 @@ def select_kernels(graph: Graph, target: "KernelSet | str" = KernelSet.REF,
 
 
 def emit_c(graph: Graph, out_dir, *, kernels: "KernelSet | str" = KernelSet.REF,
-           inplace: str = "auto") -> EmitResult:
+           inplace: str = "auto", exclude: frozenset = frozenset()) -> EmitResult:
     """Write the C project of ``graph`` into ``out_dir``.
 
     Args:
@@ -115,6 +117,8 @@ def emit_c(graph: Graph, out_dir, *, kernels: "KernelSet | str" = KernelSet.REF,
             the name of a plug-in set (see :mod:`mixq.codegen.kernels`).
         inplace: 'auto': layers with an in-place kernel overwrite their input where that
             shrinks the arena; 'always': wherever the kernel allows; 'never'.
+        exclude: ``function/variant`` names of the set's kernels not to use (a platform's
+            ``excluded_kernels``: the code-size trades of :mod:`mixq.deploy.code_trade`).
 
     Returns:
         :class:`EmitResult`.
@@ -135,7 +139,7 @@ def emit_c(graph: Graph, out_dir, *, kernels: "KernelSet | str" = KernelSet.REF,
     target = kernel_set_name(kernels)
     digest = model_hash(graph)
     header = f"{GENERATED_PREFIX} from {digest}; do not edit */\n"
-    chosen, plan = select_kernels(graph, target, inplace)
+    chosen, plan = select_kernels(graph, target, inplace, frozenset(exclude))
     layers = [layer_code(i, n, graph, k, plan.pixel_strides.get(n.output, 0))
               for i, (n, k) in enumerate(zip(graph.nodes, chosen))]
     t_in, t_out = graph.inputs[0], graph.outputs[0]
@@ -161,6 +165,8 @@ def emit_c(graph: Graph, out_dir, *, kernels: "KernelSet | str" = KernelSet.REF,
         files[name] = path.read_text(encoding="utf-8")
     files = {name: header + text for name, text in files.items()}
     metadata = _metadata(graph, digest, target, plan, chosen, layers, sorted(files))
+    if exclude:  # the code-size trades this build honours
+        metadata["excluded_kernels"] = sorted(exclude)
     files["metadata.json"] = json.dumps(metadata, indent=2, sort_keys=True) + "\n"
 
     out = Path(out_dir)

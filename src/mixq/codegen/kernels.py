@@ -175,12 +175,27 @@ def kernel_costs(node, graph: Graph, target: "KernelSet | str", *,
     if not found:
         return {}
     top = max(k.priority for k in found)
-    return {f"{k.function}/{k.variant}": round(float(k.cost(node, graph)), 1)
+    return {kernel_key(k): round(float(k.cost(node, graph)), 1)
             for k in found if k.priority == top and k.cost is not None}
 
 
+def kernel_key(kernel: Kernel) -> str:
+    """``function/variant``: how :func:`kernel_costs` and ``exclude`` name a kernel.
+
+    Example:
+        >>> from mixq.codegen.synth import GraphBuilder
+        >>> b = GraphBuilder((1, 1, 64), seed=0)
+        >>> g = b.build(b.fc(b.input, 10, out="s8"))
+        >>> kernel_key(select_kernel(g.nodes[0], g, "armv7em"))
+        'mixq_fc_dsp_s8/dsp-fc'
+        >>> kernel_key(select_kernel(g.nodes[0], g, "armv7em", exclude={"mixq_fc_dsp_s8/dsp-fc"}))
+        'mixq_conv2d_dsp_s8/dsp'
+    """
+    return f"{kernel.function}/{kernel.variant}"
+
+
 def select_kernel(node, graph: Graph, target: "KernelSet | str" = REFERENCE_TARGET, *,
-                  inplace: bool = False):
+                  inplace: bool = False, exclude: frozenset = frozenset()):
     """The kernel that runs ``node`` for kernel set ``target``.
 
     Args:
@@ -188,6 +203,9 @@ def select_kernel(node, graph: Graph, target: "KernelSet | str" = REFERENCE_TARG
         graph: the graph (for tensor types).
         target: a :class:`~mixq.platform.KernelSet` or a plug-in set's name.
         inplace: select among in-place variants only (returns None if there is none).
+        exclude: :func:`kernel_key` names of ``target``'s kernels not to use (the code-size
+            trades of :mod:`mixq.deploy.code_trade`); the reference kernels are never excluded,
+            so a node always has one.
 
     Returns:
         A :class:`Kernel`; with ``inplace=True`` possibly None.
@@ -202,6 +220,7 @@ def select_kernel(node, graph: Graph, target: "KernelSet | str" = REFERENCE_TARG
             k
             for k in registered_kernels(t)
             if k.is_inplace == inplace and k.matches(node, graph)
+            and (t == REFERENCE_TARGET or kernel_key(k) not in exclude)
         ]
         if found:
             return _cheapest(found, node, graph)
@@ -214,6 +233,7 @@ def select_kernel(node, graph: Graph, target: "KernelSet | str" = REFERENCE_TARG
 
 
 __all__ = ["OPS", "REFERENCE_TARGET", "RUNTIME_DIR", "Kernel", "dtype_name", "kernel_costs",
+           "kernel_key",
            "kernel_set_name",
            "kernel_set_table", "node_dtypes", "node_op", "register_kernel", "registered_kernels",
            "select_kernel", "weight_dtype"]

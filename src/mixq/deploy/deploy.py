@@ -251,7 +251,8 @@ def deploy(
     inputs = _check_inputs(graph, inputs, emulate, seed)
     checked = inputs[:emulate]
     timing = platform.memory_timing
-    run = emulate_graph(graph, out, record, platform.kernels, checked, inputs[0], timing=timing)
+    run = emulate_graph(graph, out, record, platform.kernels, checked, inputs[0], timing=timing,
+                        exclude=platform.excluded_kernels)
     meta, prof = run.emitted.metadata, run.profile
     model = cycle_model or record.cycle_model
     est_cycles = prof.total.est_cycles(model, timing)

@@ -112,7 +112,8 @@ def link_fit(graph: Graph, out_dir, platform: Platform) -> LinkedFit:
         ToolchainError: the cross compiler is missing or the build fails.
     """
     out = Path(out_dir)
-    emitted = emit_c(graph, out / PROJECT_DIR, kernels=platform.kernels)
+    emitted = emit_c(graph, out / PROJECT_DIR, kernels=platform.kernels,
+                     exclude=platform.excluded_kernels)
     elf = build_model_elf(isa_record(platform.isa, platform.cpu), out / PROJECT_DIR,
                           out / ELF_NAME, allow_overflow=True)
     return measure_fit(graph, elf, emitted.metadata)

@@ -10,6 +10,13 @@ budget to the allocation's own memory-model figure minus the measured excess and
 Each step is recorded (:class:`FitStep`); the loop is bounded (:data:`MAX_STEPS`) and fails with
 one line when the allocator cannot go lower or the steps run out.
 
+Before the weights' budget is tightened for a linked image over the flash budget, the kernel
+choice is made code-aware (:func:`mixq.deploy.code_trade.trade_code`): kernel variants are given
+up, fewest estimated cycles lost per byte first, each measured by a rebuild, until the image fits
+or nothing is left to trade; only the excess left after the trades tightens the weights. The
+trades are in the step (:attr:`FitStep.trades`) and the kept exclusions in
+:attr:`ClosedAllocation.excluded_kernels` (deploy with :meth:`ClosedAllocation.platform_for`).
+
 The caller brings two functions, so the loop needs no torch: ``allocate(budget) -> (allocation,
 model_flash_bytes, model_ram_bytes)`` and ``build_graph(allocation) -> ir.Graph``
 (:func:`mixq.api.allocate` passes the memory-driven allocator and prepare + integerize).
@@ -18,10 +25,11 @@ model_flash_bytes, model_ram_bytes)`` and ``build_graph(allocation) -> ir.Graph`
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
+from mixq.deploy.code_trade import CodeTrade, trade_code
 from mixq.deploy.fit import LinkedFit, link_fit
 from mixq.errors import MixqError
 from mixq.platform.spec import Platform
@@ -43,8 +51,10 @@ class FitStep:
         step: 1, 2, ...
         model_budget: the budget the memory model allocated under.
         model_flash_bytes, model_ram_bytes: the allocation's memory-model figures.
-        fit: what the linked build takes.
+        fit: what the linked build takes (after the trades).
         flash_excess, ram_excess: bytes over the real budget (0 when within).
+        trades: the kernel variants given up for flash this round (code-aware choice).
+        excluded_kernels: every exclusion the round's build honours.
     """
 
     step: int
@@ -54,6 +64,8 @@ class FitStep:
     fit: LinkedFit
     flash_excess: int
     ram_excess: int
+    trades: tuple[CodeTrade, ...] = ()
+    excluded_kernels: frozenset = frozenset()
 
     @property
     def fits(self) -> bool:
@@ -68,14 +80,17 @@ class FitStep:
                 f" / {self.model_ram_bytes:,} B; linked image {self.fit.flash_bytes:,} B "
                 f"({over(self.flash_excess)}), RAM {self.fit.ram_bytes:,} B = arena "
                 f"{self.fit.arena_bytes:,} + static {self.fit.static_ram_bytes:,} + stack "
-                f"{self.fit.stack_bytes:,} + io {self.fit.io_bytes:,} ({over(self.ram_excess)})")
+                f"{self.fit.stack_bytes:,} + io {self.fit.io_bytes:,} ({over(self.ram_excess)})"
+                + "".join(f"; {t}" for t in self.trades))
 
     def to_json(self) -> dict:
         return {"step": self.step, "model_budget": {"flash_bytes": self.model_budget.flash_bytes,
                                                     "ram_bytes": self.model_budget.ram_bytes},
                 "model_flash_bytes": self.model_flash_bytes,
                 "model_ram_bytes": self.model_ram_bytes, "fit": self.fit.to_json(),
-                "flash_excess": self.flash_excess, "ram_excess": self.ram_excess}
+                "flash_excess": self.flash_excess, "ram_excess": self.ram_excess,
+                "trades": [t.to_json() for t in self.trades],
+                "excluded_kernels": sorted(self.excluded_kernels)}
 
 
 @dataclass(frozen=True)
@@ -99,11 +114,21 @@ class ClosedAllocation:
         """The linked figures of :attr:`allocation`."""
         return self.steps[-1].fit
 
+    @property
+    def excluded_kernels(self) -> frozenset:
+        """The kernel variants the fitting build gave up (``function/variant``)."""
+        return self.steps[-1].excluded_kernels
+
+    def platform_for(self, platform: Platform) -> Platform:
+        """``platform`` with :attr:`excluded_kernels`: deploy the trained model with it, so it
+        links as the closing loop measured."""
+        return replace(platform, excluded_kernels=self.excluded_kernels)
+
 
 def close_allocation(allocate: Callable[[MemoryBudget], tuple[BitAllocation, int, int]],
                      build_graph: Callable, platform: Platform, budget: MemoryBudget, *,
                      out_dir=None, max_steps: int = MAX_STEPS, on_step=None,
-                     start: MemoryBudget | None = None) -> ClosedAllocation:
+                     start: MemoryBudget | None = None, trade: bool = True) -> ClosedAllocation:
     """Allocate under the memory model, build, and tighten until the linked build fits.
 
     Args:
@@ -118,6 +143,8 @@ def close_allocation(allocate: Callable[[MemoryBudget], tuple[BitAllocation, int
         on_step: called with each :class:`FitStep` as it is measured (progress).
         start: the model budget of the first round (default ``budget``; e.g. the budget less a
             reserve for the code, so that the first round usually fits).
+        trade: trade kernel code for cycles before tightening the weights
+            (:func:`mixq.deploy.code_trade.trade_code`); False: cycles-only kernel choice.
 
     Returns:
         The :class:`ClosedAllocation` of the first allocation whose build fits.
@@ -129,7 +156,8 @@ def close_allocation(allocate: Callable[[MemoryBudget], tuple[BitAllocation, int
     if out_dir is None:
         with tempfile.TemporaryDirectory(prefix="mixq-fit-") as tmp:
             return close_allocation(allocate, build_graph, platform, budget, out_dir=tmp,
-                                    max_steps=max_steps, on_step=on_step, start=start)
+                                    max_steps=max_steps, on_step=on_step, start=start,
+                                    trade=trade)
     model_budget, steps = start or budget, []
     for k in range(1, max_steps + 1):
         try:
@@ -139,9 +167,14 @@ def close_allocation(allocate: Callable[[MemoryBudget], tuple[BitAllocation, int
             raise FitError(f"no allocation fits {platform.name} under flash "
                            f"{budget.flash_bytes:,} B / RAM {budget.ram_bytes:,} B once linked: "
                            f"{e}{last}") from None
-        fit = link_fit(build_graph(alloc), Path(out_dir) / f"step{k}", platform)
+        graph, step_dir = build_graph(alloc), Path(out_dir) / f"step{k}"
+        fit, used, trades = link_fit(graph, step_dir, platform), platform, ()
+        if trade and fit.excess(budget.flash_bytes, budget.ram_bytes)[0]:
+            used, fit, trades = trade_code(graph, platform, fit, budget.flash_bytes,
+                                           budget.ram_bytes, step_dir, step_dir / "trades")
         flash_excess, ram_excess = fit.excess(budget.flash_bytes, budget.ram_bytes)
-        step = FitStep(k, model_budget, model_flash, model_ram, fit, flash_excess, ram_excess)
+        step = FitStep(k, model_budget, model_flash, model_ram, fit, flash_excess, ram_excess,
+                       trades, used.excluded_kernels)
         steps.append(step)
         if on_step is not None:
             on_step(step)

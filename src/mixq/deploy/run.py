@@ -150,7 +150,8 @@ class Emulated:
 
 def emulate_graph(graph: Graph, out_dir, record, kernels, checked: np.ndarray,
                   profiled: np.ndarray | None, elf_name: str = ELF_NAME,
-                  timing: Optional[MemoryTiming] = None) -> Emulated:
+                  timing: Optional[MemoryTiming] = None,
+                  exclude: frozenset = frozenset()) -> Emulated:
     """Emit ``graph`` (``<out_dir>/c``), build it for ``record``, run ``checked`` on the emulator,
     compare bit for bit with the interpreter and profile one inference of ``profiled``.
 
@@ -165,6 +166,7 @@ def emulate_graph(graph: Graph, out_dir, record, kernels, checked: np.ndarray,
             bit-exactness checks of large networks go without it).
         elf_name: file name of the ELF in ``out_dir``.
         timing: the platform's memory assumptions, charged in the profile (or None).
+        exclude: kernels not to use (a platform's ``excluded_kernels``).
 
     Raises:
         ToolchainError: the cross compiler is missing or the build fails.
@@ -172,7 +174,7 @@ def emulate_graph(graph: Graph, out_dir, record, kernels, checked: np.ndarray,
     """
     out = Path(out_dir)
     project = out / PROJECT_DIR
-    emitted = emit_c(graph, project, kernels=kernels)
+    emitted = emit_c(graph, project, kernels=kernels, exclude=exclude)
     elf = build_model_elf(record, project, out / elf_name)
     runner = ModelRunner(record, elf, graph.tensor(graph.inputs[0]).numel,
                          graph.tensor(graph.outputs[0]).numel, emitted.metadata["arena_bytes"])

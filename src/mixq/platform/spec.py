@@ -141,6 +141,9 @@ class Platform:
         memory_timing: the memory assumptions the deploy flow's cycle estimate charges, or
             None (every access a hit).
         source: where the spec came from (package file name or user path).
+        excluded_kernels: ``function/variant`` names of kernels of the set this deployment
+            does not use (not in TOML: set by the closing loop's code-size trades,
+            :mod:`mixq.deploy.code_trade`, with ``dataclasses.replace``).
     """
 
     name: str
@@ -156,6 +159,7 @@ class Platform:
     dw_cycles_per_mac: dict = field(default_factory=dict)
     source: str = ""
     memory_timing: MemoryTiming | None = None
+    excluded_kernels: frozenset = frozenset()
 
 
 def _packaged() -> dict[str, object]:

@@ -205,3 +205,21 @@ def ram_peak_bytes(shapes, allocation: BitAllocation) -> int:
         192
     """
     return max(layer_ram_bytes(s, b.in_bits, b.out_bits) for s, b in _paired(shapes, allocation))
+
+
+def with_model_figures(allocator, shapes):
+    """``budget -> BitAllocation`` made ``budget -> (allocation, model flash bytes, model RAM
+    bytes)``: the memory model's figures of each allocation, what the closing loop
+    (:func:`mixq.deploy.fit_loop.close_allocation`) tightens.
+
+    Example:
+        >>> s = (LayerShape("f", "fc", (1, 1, 4), (1, 1, 2), 8, 2, 8),)
+        >>> f = with_model_figures(lambda b: BitAllocation.uniform([("f", "fc")], 8), s)
+        >>> f(None)[1:]
+        (26, 6)
+    """
+    def allocate_under(budget):
+        alloc = allocator(budget)
+        return alloc, flash_bytes(shapes, alloc), ram_peak_bytes(shapes, alloc)
+
+    return allocate_under

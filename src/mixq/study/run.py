@@ -13,10 +13,11 @@ stages are the demo's (:class:`mixq.pipeline.Stages`, :func:`mixq.pipeline.unifo
    8-bit QAT; integerize each and check ``ir.interpret`` against the QAT integer-exact mode on
    the whole test split (the accuracy is ``ir.interpret``'s);
    each mixed allocation is first closed on the platform's linked build
-   (:func:`mixq.deploy.fit_loop.close_allocation`, started under the model budget: when the
-   linked image or RAM of the allocation's integer graph is over the real budget, the model's
-   budget is tightened by the excess and the allocator runs again; the rounds are printed and
-   kept in ``seed<k>/fit/<model>.json``);
+   (:func:`mixq.api.close_on_target`, started under the model budget: when the linked image is
+   over the flash budget, kernel variants are traded for cycles first
+   (:mod:`mixq.deploy.code_trade`); when the image or RAM is still over, the model's budget is
+   tightened by the excess and the allocator runs again; the rounds are printed and kept in
+   ``seed<k>/fit/<model>.json``, and the model deploys with the variants the loop gave up);
 3. deploy each integer graph on the platform's core (emulated), bit-exact on ``emulate`` test
    inputs; ``fits`` from the linked image (flash) and arena + static RAM + stack + io buffers
    (RAM) of the deployed ELF (:meth:`mixq.report.rows.ModelRow.with_linked`);
@@ -26,7 +27,6 @@ stages are the demo's (:class:`mixq.pipeline.Stages`, :func:`mixq.pipeline.unifo
 
 from __future__ import annotations
 
-import copy
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -34,17 +34,16 @@ import torch
 
 from mixq.data import load_dataset
 from mixq.data.splits import DatasetSplits, Split
-from mixq.deploy.fit_loop import close_allocation
+from mixq.api import close_on_target
+from mixq.deploy.fit_loop import ClosedAllocation
 from mixq.errors import MixqError
 from mixq.fileio import write_json_atomic
-from mixq.ir.capture import integerize
-from mixq.nn.prepare import prepare
 from mixq.pipeline import (DemoConfig, Stages, deploy_rows, float_row, save_test_inputs,
                             uniform_row)
 from mixq.platform import get_platform
 from mixq.quant.spec import BitAllocation
 from mixq.report.study import summarize_runs, write_study_report
-from mixq.search.memory import MemoryBudget, flash_bytes, layer_shapes, ram_peak_bytes
+from mixq.search.memory import MemoryBudget, layer_shapes, with_model_figures
 from mixq.search.memory_driven import allocate_bits
 from mixq.search.sensitivity import estimate_sensitivity
 from mixq.search.sensitivity_allocation import allocate_sensitivity
@@ -199,9 +198,12 @@ def _seed_rows(out: Path, cfg: StudyConfig, seed: int, data, selection, budget: 
                                     granularity=cfg.granularity, seed=seed)
         allocators["mixed-sensitivity"] = \
             lambda b: allocate_sensitivity(shapes, b, sens, cfg.granularity)
+    platforms = {}  # the mixed models' platforms: the kernel variants closing gave up
     for tag, allocator in allocators.items():
-        allocations.append((tag, _closed_on_build(out, tag, allocator, shapes, float_model,
-                                                  stages.calib[:1], platform, budget, left)))
+        closed = _closed_on_build(out, tag, allocator, shapes, float_model, stages.calib[:1],
+                                  platform, budget, left)
+        allocations.append((tag, closed.allocation))
+        platforms[tag] = closed.platform_for(platform)
     for tag, alloc in allocations:
         qat = stages.train_qat(tag, float_model, chosen.width, alloc)
         rows.append(replace(stages.integer_row(tag, qat, shapes, alloc, left, rows[0].top1_float),
@@ -211,26 +213,17 @@ def _seed_rows(out: Path, cfg: StudyConfig, seed: int, data, selection, budget: 
     # bit-exact on the emulated core, fits from its linked ELF; the host build (gcc) is the
     # demo's and the tests' check
     rows = deploy_rows(out, rows, platform, cfg.emulate, {r.name for r in rows[1:]},
-                       host_check=False, budget=budget)
+                       host_check=False, budget=budget, platforms=platforms)
     return [{**r.to_dict(), "network": f"{chosen.family} w{r.width:g}"} for r in rows]
 
 
 def _closed_on_build(out: Path, tag: str, allocator, shapes, float_model, example, platform,
-                     budget: MemoryBudget, left: MemoryBudget) -> BitAllocation:
-    """``allocator``'s allocation closed on ``platform``'s linked build: first under the model
-    budget ``left``, tightened by the measured excess until the linked image and RAM fit
-    ``budget``; each round printed and written to ``out/fit/<tag>.json``."""
-    def allocate_under(b: MemoryBudget):
-        alloc = allocator(b)
-        return alloc, flash_bytes(shapes, alloc), ram_peak_bytes(shapes, alloc)
-
-    def build_graph(alloc: BitAllocation):
-        qat = prepare(copy.deepcopy(float_model), alloc, example_input=example,
-                      sizing_only=True)
-        return integerize(qat.eval(), name=tag)
-
-    closed = close_allocation(allocate_under, build_graph, platform, budget, start=left,
-                              out_dir=out / "fit" / tag,
-                              on_step=lambda step: print(f"mixq study: {tag} {step}"))
+                     budget: MemoryBudget, left: MemoryBudget) -> ClosedAllocation:
+    """``allocator``'s allocation closed on ``platform``'s linked build
+    (:func:`mixq.api.close_on_target`): first under the model budget ``left``, until the linked
+    image and RAM fit ``budget``; each round printed and written to ``out/fit/<tag>.json``."""
+    closed = close_on_target(with_model_figures(allocator, shapes), float_model, example,
+                             platform, budget, name=tag, start=left, out_dir=out / "fit" / tag,
+                             on_step=lambda step: print(f"mixq study: {tag} {step}"))
     write_json_atomic(out / "fit" / f"{tag}.json", [step.to_json() for step in closed.steps])
-    return closed.allocation
+    return closed
