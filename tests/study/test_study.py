@@ -48,6 +48,10 @@ def test_study_selects_deploys_and_reports(study):
     steps = json.loads((out / "seed0" / "fit" / "mixed-memory.json").read_text())
     assert steps[-1]["flash_excess"] == steps[-1]["ram_excess"] == 0
     assert steps[0]["model_budget"]["flash_bytes"] == FLASH - 48_000  # the runtime reserve
+    # deployed with the kernel variants its closing round traded away (if any)
+    meta = json.loads((out / "seed0" / "deploy" / "mixed-memory" / "c" / "metadata.json")
+                      .read_text())
+    assert meta.get("excluded_kernels", []) == steps[-1]["excluded_kernels"]
     md = (out / "report.md").read_text()
     assert "MCUNet's rule" in md and "points**" in md and "| mixed-memory |" in md
     assert (out / "study.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
