@@ -169,7 +169,8 @@ def close_allocation(allocate: Callable[[MemoryBudget], tuple[BitAllocation, int
                            f"{e}{last}") from None
         graph, step_dir = build_graph(alloc), Path(out_dir) / f"step{k}"
         fit, used, trades = link_fit(graph, step_dir, platform), platform, ()
-        if trade and fit.excess(budget.flash_bytes, budget.ram_bytes)[0]:
+        flash_over, ram_over = fit.excess(budget.flash_bytes, budget.ram_bytes)
+        if trade and flash_over and not ram_over:  # code cannot pay RAM: the weights shrink
             used, fit, trades = trade_code(graph, platform, fit, budget.flash_bytes,
                                            budget.ram_bytes, step_dir, step_dir / "trades")
         flash_excess, ram_excess = fit.excess(budget.flash_bytes, budget.ram_bytes)
