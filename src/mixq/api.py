@@ -11,6 +11,8 @@ A user's model goes through them unchanged::
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import torch
 from torch import nn
 
@@ -42,7 +44,10 @@ def allocate(model: nn.Module, *, example_input: torch.Tensor, flash_bytes: int,
 
     Without ``target`` the budget is met by the paper's memory model only (what reproduces the
     paper's tables). With ``target`` the allocation is closed on that platform's linked build
-    (:func:`allocate_on_target`: the image and the arena + static RAM + stack + io buffers fit).
+    (:func:`allocate_on_target`: the image and the arena + static RAM + stack + io buffers fit)
+    and carries the kernel variants the closing loop gave up for flash
+    (``BitAllocation.excluded_kernels``: deploy with them, ``mixq.deploy(...,
+    excluded_kernels=a.excluded_kernels)``, to link the image it measured).
 
     Args:
         model: a float model (standard PyTorch layers and/or mixq blocks).
@@ -68,10 +73,11 @@ def allocate(model: nn.Module, *, example_input: torch.Tensor, flash_bytes: int,
         [('0', 8), ('3', 4)]
     """
     if target is not None:
-        return allocate_on_target(model, example_input=example_input, flash_bytes=flash_bytes,
-                                  ram_bytes=ram_bytes, target=target, method=method,
-                                  granularity=granularity, input_mean=input_mean,
-                                  input_std=input_std).allocation
+        closed = allocate_on_target(model, example_input=example_input, flash_bytes=flash_bytes,
+                                    ram_bytes=ram_bytes, target=target, method=method,
+                                    granularity=granularity, input_mean=input_mean,
+                                    input_std=input_std)
+        return replace(closed.allocation, excluded_kernels=closed.excluded_kernels)
     return _memory_allocator(model, example_input, method, granularity, input_mean,
                              input_std)(MemoryBudget(flash_bytes, ram_bytes))[0]
 

@@ -65,11 +65,12 @@ def _cmd_demo(args) -> int:
 
 
 def _cmd_deploy(args) -> int:
-    from mixq.deploy.rundir import deploy_run_dir
+    from mixq.deploy.rundir import deploy_run_dir, excluded_kernels_arg
     from mixq.platform import get_platform
 
+    exclude = None if args.exclude_kernels is None else excluded_kernels_arg(args.exclude_kernels)
     results = deploy_run_dir(args.run_dir, get_platform(args.target), out=args.out,
-                             emulate=args.emulate, models=args.model)
+                             emulate=args.emulate, models=args.model, exclude=exclude)
     for name, d in results.items():
         print(f"{name}: bitexact={d.bitexact} ({d.samples} samples, {d.mismatches} "
               f"mismatches), flash {d.flash_bytes} B, arena {d.arena_bytes} B, "
@@ -95,6 +96,7 @@ def _close_on_target(args, platform, flash: int, ram: int) -> dict:
         on_step=lambda s: print(f"mixq: {s}", file=sys.stderr, flush=True))
     return {**allocation_summary(layer_shapes(model), closed.allocation),
             "basis": f"linked build on {platform.name}", "fit": closed.fit.to_json(),
+            "excluded_kernels": sorted(closed.excluded_kernels),
             "steps": [s.to_json() for s in closed.steps]}
 
 
@@ -143,6 +145,11 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--model", action="append",
                    help="only this model (repeatable): a folder under RUN_DIR/models, for a demo "
                    "run int8, int8-fit, mixed, w2a2 (default: all)")
+    e.add_argument("--exclude-kernels", default=None, metavar="NAMES|ALLOCATION.json",
+                   help="kernel variants not to use ('function/variant', comma-separated), or "
+                   "an allocation JSON whose excluded_kernels to honour (written by `mixq "
+                   "allocate --target T --json`: the code-size trades its linked build made); "
+                   "default: each model's allocation.json in RUN_DIR")
     e.set_defaults(func=_cmd_deploy)
     for name in COMMAND_MODULES:
         importlib.import_module(name).add_commands(sub)

@@ -6,7 +6,8 @@ resumes when re-run):
 1. train the float model;
 2. set the budget (unless given: the uniform 8-bit model's linked build with its weights' and
    activations' bytes cut to fractions) and allocate bits under it (Rusci et al. 2020), closed on
-   the target's linked build (:func:`mixq.deploy.fit_loop.close_allocation`: code, then weights);
+   the target's linked build (:func:`mixq.deploy.fit_loop.close_allocation`: code, then weights;
+   its kernel trades kept in ``models/mixed/allocation.json``, as an ``--allocation``'s honoured);
 3. QAT the 8-bit, the mixed and the reference models; integerize each, check the graph bit for bit
    against the QAT integer-exact mode;
 4. find the widest 8-bit model whose linked build fits the same budget ("int8-fit") and train it
@@ -61,15 +62,13 @@ class DemoConfig:
         quick: a few epochs only (smoke tests); accuracy is then not meaningful.
         flash_bytes, ram_bytes: the budget; None = the 8-bit model's linked build with its
             weights' bytes scaled by ``flash_fraction`` and its activations' peak bytes by
-            ``ram_fraction`` (the code, stack and buffers kept), so that the 8-bit model does
-            not fit.
+            ``ram_fraction`` (code, stack and buffers kept): the 8-bit model does not fit.
         emulate: test inputs run on the emulated Cortex-M7 per deployed model (0: no deploy).
         target: target name: every integer model is built for it (``fits``) and deployed on it.
         width: width multiplier of the demo network.
         granularity: 'per-channel' (MixPC) or 'per-layer' (MixPL).
         device: where training runs: 'auto' (CUDA when present), 'cpu' or 'cuda'. Under
-            ``torchrun`` every process trains its share of each batch and rank 0 alone
-            writes files.
+            ``torchrun`` every process trains its share of each batch, rank 0 alone writes.
     """
 
     dataset: str = "digits"
@@ -146,7 +145,7 @@ def run_demo(out, cfg: DemoConfig = DemoConfig()) -> dict:
     # 4. the widest uniform 8-bit model that fits
     rows.append(_int8_fit_row(demo, budget))
     rows.sort(key=lambda r: MODEL_NAMES.index(r.name))
-    rows, references = (linked_rows(out / "fit", r, platform, budget, demo.fits)
+    rows, references = (linked_rows(out / "fit", r, platform, budget, demo.fits, demo.platforms)
                         for r in (rows, references))
 
     # 5. deployment on the emulated core (under torchrun the other ranks only helped train)
@@ -168,8 +167,8 @@ def run_demo(out, cfg: DemoConfig = DemoConfig()) -> dict:
     return report
 
 
-def _alloc_hash(alloc: BitAllocation) -> str:
-    return hashlib.sha256(alloc.to_json().encode()).hexdigest()[:12]
+def _alloc_hash(alloc: BitAllocation) -> str:  # the bits (the kernels do not change training)
+    return hashlib.sha256(replace(alloc, excluded_kernels=()).to_json().encode()).hexdigest()[:12]
 
 
 class Stages:
@@ -291,11 +290,12 @@ def _mixed_allocation(user_alloc, demo: Stages, float_model, shapes, layers, bud
                                                           file=sys.stderr, flush=True))
         steps.extend(closed.steps)
         demo.fits["mixed"] = closed.fit
-        demo.platforms["mixed"] = closed.platform_for(demo.platform)
-        return closed.allocation
+        demo.platforms["mixed"] = closed.platform_for(demo.platform)  # its allocation.json too
+        return replace(closed.allocation, excluded_kernels=closed.excluded_kernels)
     if user_alloc.names != tuple(n for n, _ in layers):
         raise MixqError(f"{cfg.allocation}: layers {list(user_alloc.names)} do not match "
                         f"demo_net's {[n for n, _ in layers]}; write one entry per layer")
+    demo.platforms["mixed"] = replace(demo.platform, excluded_kernels=user_alloc.excluded_kernels)
     return user_alloc
 
 
@@ -355,14 +355,14 @@ DEPLOYED = ("int8", "mixed", "int8-fit")
 
 
 def linked_rows(out: Path, rows: list[ModelRow], platform, budget: MemoryBudget,
-                known: dict | None = None) -> list[ModelRow]:
+                known: dict | None = None, platforms: dict | None = None) -> list[ModelRow]:
     """Each row with a graph given its linked figures and ``fits`` from them
     (:meth:`ModelRow.with_linked`): from ``known`` (name -> :class:`LinkedFit` of an untrained
     build of the same allocation: same sizes, checked by the demo test against the deployed
-    ELFs), else built for ``platform`` (``out/<name>/``, no emulation)."""
-    known = known or {}
+    ELFs), else built for ``platforms[name]`` or ``platform`` (``out/<name>/``, no emulation)."""
+    known, platforms = known or {}, platforms or {}
     return [r if r.graph is None else r.with_linked(known.get(r.name) or link_fit(
-        r.graph, Path(out) / r.name, platform), budget) for r in rows]
+        r.graph, Path(out) / r.name, platforms.get(r.name, platform)), budget) for r in rows]
 
 
 def deploy_rows(out: Path, rows: list[ModelRow], platform, emulate: int, names,

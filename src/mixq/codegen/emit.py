@@ -28,8 +28,8 @@ from typing import Optional
 from mixq.codegen import kernels_ref
 from mixq.codegen.csource import c_comment_text
 from mixq.codegen.hashing import model_hash
-from mixq.codegen.kernels import (RUNTIME_DIR, Kernel, kernel_costs, kernel_set_name,
-                                  node_dtypes, select_kernel)
+from mixq.codegen.kernels import (RUNTIME_DIR, Kernel, check_excluded_kernels, kernel_costs,
+                                  kernel_set_name, node_dtypes, select_kernel)
 from mixq.codegen.layers import LayerCode, layer_code, pack_code
 from mixq.fileio import write_text_atomic
 from mixq.ir.graph import Conv2d, FullyConnected, Graph
@@ -80,6 +80,7 @@ def select_kernels(graph: Graph, target: "KernelSet | str" = KernelSet.REF,
         (kernels per node, MemoryPlan). A node runs in place when its target has an in-place
         variant (of the same target as its ordinary kernel) and the planner found it pays off.
     """
+    exclude = check_excluded_kernels(target, exclude)
     chosen = [select_kernel(n, graph, target, exclude=exclude) for n in graph.nodes]
     scratch = {n.name: k.scratch_for(n, graph) for n, k in zip(graph.nodes, chosen)}
     life, ext = tensor_lifetimes(graph), set(default_external(graph))
@@ -118,7 +119,8 @@ def emit_c(graph: Graph, out_dir, *, kernels: "KernelSet | str" = KernelSet.REF,
         inplace: 'auto': layers with an in-place kernel overwrite their input where that
             shrinks the arena; 'always': wherever the kernel allows; 'never'.
         exclude: ``function/variant`` names of the set's kernels not to use (a platform's
-            ``excluded_kernels``: the code-size trades of :mod:`mixq.deploy.code_trade`).
+            ``excluded_kernels``: the code-size trades of :mod:`mixq.deploy.code_trade`); an
+            unknown name is a one-line MixqError.
 
     Returns:
         :class:`EmitResult`.

@@ -74,6 +74,7 @@ from mixq.codegen import (kernels_armv7em, kernels_armv7em_dw, kernels_armv7em_e
                           kernels_armv7em_fc, kernels_pulp, kernels_ref, kernels_sparse)
 from mixq.codegen.kernel import (OPS, REFERENCE_TARGET, RUNTIME_DIR, Kernel, dtype_name,
                                  node_dtypes, node_op, weight_dtype)
+from mixq.errors import MixqError
 from mixq.ir.graph import Graph
 from mixq.platform.spec import KernelSet
 
@@ -194,6 +195,28 @@ def kernel_key(kernel: Kernel) -> str:
     return f"{kernel.function}/{kernel.variant}"
 
 
+def check_excluded_kernels(target: "KernelSet | str", exclude) -> frozenset:
+    """``exclude`` as a frozenset, each name checked against kernel set ``target``.
+
+    Raises:
+        MixqError: a name is not a ``function/variant`` of the set (one line with the names).
+
+    Example:
+        >>> sorted(check_excluded_kernels("armv7em", ["mixq_fc_dsp_s8/dsp-fc"]))
+        ['mixq_fc_dsp_s8/dsp-fc']
+        >>> check_excluded_kernels("armv7em", ["mixq_fc/none"])  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        mixq.errors.MixqError: unknown kernel(s) ['mixq_fc/none'] to exclude for kernel set ...
+    """
+    exclude = frozenset(exclude)
+    known = {kernel_key(k) for k in registered_kernels(target)}
+    unknown = sorted(exclude - known)
+    if unknown:
+        raise MixqError(f"unknown kernel(s) {unknown} to exclude for kernel set "
+                        f"'{kernel_set_name(target)}'; its kernels: {', '.join(sorted(known))}")
+    return exclude
+
+
 def select_kernel(node, graph: Graph, target: "KernelSet | str" = REFERENCE_TARGET, *,
                   inplace: bool = False, exclude: frozenset = frozenset()):
     """The kernel that runs ``node`` for kernel set ``target``.
@@ -232,7 +255,8 @@ def select_kernel(node, graph: Graph, target: "KernelSet | str" = REFERENCE_TARG
     )
 
 
-__all__ = ["OPS", "REFERENCE_TARGET", "RUNTIME_DIR", "Kernel", "dtype_name", "kernel_costs",
+__all__ = ["OPS", "REFERENCE_TARGET", "RUNTIME_DIR", "Kernel", "check_excluded_kernels",
+           "dtype_name", "kernel_costs",
            "kernel_key",
            "kernel_set_name",
            "kernel_set_table", "node_dtypes", "node_op", "register_kernel", "registered_kernels",

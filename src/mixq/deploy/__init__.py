@@ -30,13 +30,17 @@ class _CallablePackage(types.ModuleType):
     (one name for users; the package attribute would otherwise shadow a function)."""
 
     def __call__(self, graph, out_dir, target: str = "stm32h7", emulate: int = 100,
-                 **kwargs) -> DeployResult:
+                 excluded_kernels=(), **kwargs) -> DeployResult:
         """Build ``graph`` for the platform named ``target`` (or a ``.toml`` spec), check
         ``emulate`` inputs bit for bit on the emulated core (and on the host), and measure it;
-        see :func:`mixq.deploy.deploy.deploy` for ``kwargs``."""
+        ``excluded_kernels``: kernel variants not to use (a target-closed allocation's
+        ``excluded_kernels``); see :func:`mixq.deploy.deploy.deploy` for ``kwargs``."""
+        from dataclasses import replace
+
         from mixq.platform import get_platform
 
-        return deploy(graph, out_dir, get_platform(target), emulate, **kwargs)
+        platform = replace(get_platform(target), excluded_kernels=frozenset(excluded_kernels))
+        return deploy(graph, out_dir, platform, emulate, **kwargs)
 
 
 sys.modules[__name__].__class__ = _CallablePackage

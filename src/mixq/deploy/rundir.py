@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,7 @@ from mixq.deploy.deploy import DeployResult, deploy, deploy_summary
 from mixq.errors import MixqError
 from mixq.ir.serialize import load_graph
 from mixq.platform.spec import Platform
+from mixq.quant.spec import BitAllocation
 
 
 def load_test_inputs(run_dir) -> tuple[np.ndarray, np.ndarray]:
@@ -37,6 +39,20 @@ def model_graph_dirs(run_dir) -> dict[str, Path]:
     if not found:
         raise MixqError(f"no integer graphs under {root}; run `mixq demo --out {run_dir}` first")
     return found
+
+
+def excluded_kernels_arg(text: str) -> frozenset:
+    """``mixq deploy --exclude-kernels``: comma-separated ``function/variant`` names, or a
+    ``.json`` allocation file (``mixq allocate --target T --json``) whose ``excluded_kernels``
+    are taken. The names are checked against the target's kernel set when the C is emitted.
+
+    Example:
+        >>> sorted(excluded_kernels_arg("mixq_fc_dsp_s8/dsp-fc, mixq_conv2d_dsp_s8/dsp"))
+        ['mixq_conv2d_dsp_s8/dsp', 'mixq_fc_dsp_s8/dsp-fc']
+    """
+    if text.endswith(".json"):
+        return BitAllocation.load(text).excluded_kernels
+    return frozenset(name.strip() for name in text.split(",") if name.strip())
 
 
 def deploy_row_fields(result: DeployResult) -> dict:
@@ -69,7 +85,7 @@ def deploy_with_progress(name: str, graph, out_dir, platform: Platform, *, emula
 
 
 def deploy_run_dir(run_dir, platform: Platform, out=None, emulate: int = 100,
-                   models: list[str] | None = None) -> dict[str, DeployResult]:
+                   models: list[str] | None = None, exclude=None) -> dict[str, DeployResult]:
     """Deploy every (or the named) model of a demo run; returns name -> its result.
 
     Args:
@@ -78,6 +94,9 @@ def deploy_run_dir(run_dir, platform: Platform, out=None, emulate: int = 100,
         out: output folder (``<out>/<model>/`` gets the C project, ELF and deploy.json).
         emulate: number of test inputs checked on the emulator.
         models: model names to deploy (default: all).
+        exclude: kernel variants (``function/variant``) no model uses; None: each model's
+            ``models/<name>/allocation.json``'s ``excluded_kernels`` (the kernels a closing
+            loop traded away for flash: deployed as it measured).
 
     Raises:
         MixqError: not a run folder, unknown model name, corrupt graph or inputs.
@@ -89,5 +108,15 @@ def deploy_run_dir(run_dir, platform: Platform, out=None, emulate: int = 100,
         raise MixqError(f"run '{run_dir}' has no model(s) {unknown}; it has {list(dirs)}")
     inputs, _ = load_test_inputs(run_dir)
     out = Path(out) if out else Path(run_dir) / "deploy"
-    return {name: deploy_with_progress(name, load_graph(dirs[name]), out / name, platform,
+    return {name: deploy_with_progress(name, load_graph(dirs[name]), out / name,
+                                       model_platform(platform, dirs[name], exclude),
                                        emulate=emulate, inputs=inputs) for name in names}
+
+
+def model_platform(platform: Platform, model_dir: Path, exclude) -> Platform:
+    """``platform`` excluding ``exclude``, or (None) the model's ``allocation.json``'s
+    ``excluded_kernels`` (the kernel variants its closing loop traded away)."""
+    if exclude is None:
+        alloc = model_dir / "allocation.json"
+        exclude = BitAllocation.load(alloc).excluded_kernels if alloc.is_file() else frozenset()
+    return replace(platform, excluded_kernels=frozenset(exclude))

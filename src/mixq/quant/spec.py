@@ -94,10 +94,18 @@ class BitAllocation:
         [('c', 4, 8, 4), ('f', 4, 4, 8)]
         >>> BitAllocation.from_json(a.to_json()) == a
         True
+
+    Attributes:
+        layers: per weight layer, in forward order.
+        granularity: 'per-channel' or 'per-layer'.
+        excluded_kernels: ``function/variant`` kernel names the target's linked build gave up
+            to fit its flash (set by ``mixq.allocate(..., target=...)``'s closing loop; a
+            deployment of this allocation honours them, ``mixq deploy --exclude-kernels``).
     """
 
     layers: tuple[LayerBits, ...]
     granularity: str = "per-channel"
+    excluded_kernels: frozenset = frozenset()
 
     def __post_init__(self):
         names = [l.name for l in self.layers]
@@ -140,8 +148,10 @@ class BitAllocation:
                                           for l in self.layers))
 
     def to_dict(self) -> dict:
+        extra = {"excluded_kernels": sorted(self.excluded_kernels)} if self.excluded_kernels \
+            else {}
         return {"granularity": self.granularity,
-                "layers": [{**asdict(l), "kind": str(l.kind)} for l in self.layers]}
+                "layers": [{**asdict(l), "kind": str(l.kind)} for l in self.layers], **extra}
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)
@@ -165,7 +175,11 @@ class BitAllocation:
             item = dict(item)
             item.setdefault("scheme", scheme_for(gran, item["w_bits"], item["out_bits"]))
             layers.append(LayerBits(**item))
-        return cls(tuple(layers), d.get("granularity", "per-channel"))
+        excluded = d.get("excluded_kernels", [])
+        if not isinstance(excluded, list) or not all(isinstance(k, str) for k in excluded):
+            raise MixqError("bit allocation's 'excluded_kernels' must be a list of kernel names "
+                            "('function/variant')")
+        return cls(tuple(layers), d.get("granularity", "per-channel"), frozenset(excluded))
 
     @classmethod
     def from_json(cls, text: str) -> "BitAllocation":

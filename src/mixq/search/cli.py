@@ -130,6 +130,9 @@ def _cmd_allocate(args) -> int:
                   f"{f['arena_bytes']} + static {f['static_ram_bytes']} + stack "
                   f"{f['stack_bytes']} + io {f['io_bytes']} (after {len(result['steps'])} "
                   "step(s))")
+            if result["excluded_kernels"]:
+                print("kernel variants given up for flash (`mixq deploy --exclude-kernels` "
+                      f"them): {','.join(result['excluded_kernels'])}")
         if platform is not None and (platform.cluster or platform.cycles_per_mac):
             print(_latency_line(args, platform, result))
     return 0
