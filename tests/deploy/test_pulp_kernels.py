@@ -155,31 +155,40 @@ def test_requantization_on_32_bit_halves_equals_the_int64_rule(tmp_path):
     assert out.returncode == 0 and bad == 0 and n == 62 * 10 * 6 * 9 * 3, out.stderr
 
 
-@pytest.mark.parametrize("shifts", [(2, 5, 17, 31, 31, 16, 3, 30), (32, 33, 33, 62, 47, 32, 35, 50)])
-def test_requantize_and_store_loops_on_edge_values(tmp_path, shifts):
-    """The assembly output loops (every shift >= 32, or all in [2, 31]) against the interpreter
-    with multipliers and biases that push results beyond int32 both ways, or barely in range."""
+LO_SHIFTS, HI_SHIFTS = (2, 5, 17, 31, 31, 16, 3, 30), (32, 33, 33, 62, 47, 32, 35, 50)
+MIX_SHIFTS = (2, 33, 17, 31, 62, 16, 32, 30)
+
+
+@pytest.mark.parametrize("shifts,out", [(LO_SHIFTS, "u8"), (HI_SHIFTS, "u8"), (MIX_SHIFTS, "u8"),
+                                        (MIX_SHIFTS, "s4"), (LO_SHIFTS, "u2"), (HI_SHIFTS, "u4")])
+def test_requantize_and_store_loops_on_edge_values(tmp_path, shifts, out):
+    """The assembly output stages (every shift >= 32, all in [2, 31], or both kinds: a branch
+    per channel; 8-bit codes stored, 4 / 2-bit codes packed) against the interpreter with
+    multipliers and biases that push results beyond int32 both ways, or barely in range."""
     import dataclasses
 
     from mixq.quant.integer import Requant
 
     b = GraphBuilder((2, 2, 16), "u8", seed=2)
-    g = b.build(b.pw(b.input, 8, weight="s8", out="u8"))
+    g = b.build(b.pw(b.input, 8, weight="s8", out=out))
     node = g.nodes[0]
+    bits = int(out[1:])
+    lo, hi = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if out[0] == "s" else (0, (1 << bits) - 1)
     shift = np.array(shifts)
     mult = np.array([2**31 - 1, -(2**31), 2**30, 12345, -1, 1, 2**31 - 1, -(2**30)])
     # product-unit biases: large both ways, a rounding half, and values near the clamp ends
     bias = np.array([2**45, -(2**45), 0, 255 << 31, -(1 << 20), 2**55, -(2**40), 1 << 29])
-    for c in (2, 5):  # in range: about acc / 300 + 128
-        mult[c], bias[c] = 2 ** int(shift[c]) // 300, 128 << int(shift[c])
+    for c in (2, 5):  # in range: about acc / (300 * 2^(8 - bits)) + the range's middle
+        mult[c] = 2 ** int(shift[c]) // (300 << (8 - bits))
+        bias[c] = ((lo + hi + 1) // 2) << int(shift[c])
     bias = bias + (np.int64(1) << (shift - 1))
-    rq = Requant(bias, mult, shift, 0, 255)
+    rq = Requant(bias, mult, shift, lo, hi)
     g = dataclasses.replace(g, nodes=(dataclasses.replace(node, requant=rq),))
     got, expected, _, core = run_on_xpulp(g, tmp_path, "pulp", n=4)
     np.testing.assert_array_equal(got, expected)
     assert len(np.unique(expected)) > 2  # not all clamped
-    fast = "p.clip" if shifts[0] < 32 else "p.max"  # the LO loop clips the high word
-    assert core.xpulp_counts[fast] > 0
+    assert core.xpulp_counts["p.max"] > 0  # the assembly clamps, not the C path
+    assert (core.xpulp_counts["p.clip"] > 0) == (shifts != HI_SHIFTS)  # the LO form clips
 
 
 @pytest.mark.parametrize("act,weight,stride", [("u8", "s8", 1), ("s8", "s2", 2), ("u4", "s4", 1),

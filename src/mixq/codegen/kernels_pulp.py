@@ -89,15 +89,17 @@ def pack_pulp_words(weight: np.ndarray, w_bits: int, lane_bits: int) -> np.ndarr
 
 # How mixq_pulp_conv_* requantizes and stores a layer's outputs (pulp_out_t in mixq_pulp_conv.c),
 # the word after the weight words of its blob
-OUT_ANY, OUT_HI, OUT_LO = 0, 1, 2
+OUT_ANY, OUT_HI, OUT_LO, OUT_MIX = 0, 1, 2, 3
 
 
 def output_mode(node, graph: Graph) -> int:
-    """The output stage of a conv / pw / FC layer on the pulp kernels: ``OUT_HI`` (8-bit outputs,
-    every shift >= 32: the high word alone), ``OUT_LO`` (8-bit outputs, every shift in [2, 31]
+    """The output stage of a conv / pw / FC layer on the pulp kernels: ``OUT_HI`` (8, 4 or 2-bit
+    outputs, every shift >= 32: the high word alone), ``OUT_LO`` (every shift in [2, 31]
     and the clamp range inside [-2^30, 2^30): the pair shifted after its high word is clipped to
     [-2^(s-1), 2^(s-1) - 1], exact because a clipped result lands within 2^(32-s) <= 2^30 of
-    INT32_MIN / INT32_MAX, beyond the clamp range) or ``OUT_ANY`` (the C path per output).
+    INT32_MIN / INT32_MAX, beyond the clamp range), ``OUT_MIX`` (every shift >= 2, the clamp
+    range as for ``OUT_LO``: either form, chosen per channel by a branch on its shift) or
+    ``OUT_ANY`` (the C path per output).
 
     Example:
         >>> from mixq.codegen.synth import GraphBuilder
@@ -107,12 +109,14 @@ def output_mode(node, graph: Graph) -> int:
         True
     """
     rq, shift = node.requant, np.asarray(node.requant.shift)
-    if graph.tensor(node.output).bits != 8:
+    if graph.tensor(node.output).bits not in (8, 4, 2):
         return OUT_ANY
     if (shift >= 32).all():
         return OUT_HI
     in_range = -(2**30) <= rq.activation_min and rq.activation_max < 2**30
-    return OUT_LO if in_range and ((shift >= 2) & (shift < 32)).all() else OUT_ANY
+    if not in_range or (shift < 2).any():
+        return OUT_ANY
+    return OUT_LO if (shift < 32).all() else OUT_MIX
 
 
 def _geometry(node, graph: Graph) -> tuple[np.ndarray, int]:

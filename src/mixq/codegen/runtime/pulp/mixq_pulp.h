@@ -21,7 +21,8 @@
  * Windows inside the input whose rows are whole words and weight groups at the lane width are
  * read in place, row by row (no im2col; pulp_walk_t in mixq_pulp_conv.c).
  * Requantization: the rule of mixq.quant.integer on 32-bit halves (mixq_pulp_requantize); with
- * 8-bit outputs a 4-channel block stored from the MatMul's registers (pulp_store4).
+ * 8/4/2-bit outputs a full 4-channel block stored from the MatMul's registers (pulp_store4;
+ * sub-byte codes packed into the block's whole bytes).
  * On RISC-V the inner loop is inline assembly (.insn encodings, a hardware loop, post-increment
  * loads); elsewhere a portable C loop with the same semantics (host checks of the layouts).
  *
