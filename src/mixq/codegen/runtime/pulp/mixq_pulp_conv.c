@@ -123,23 +123,30 @@ static void pulp_im2col(const mixq_conv_params_t *p, const uint8_t *input, int32
     }
 }
 
-/* The input itself as the column of output pixel `pixel`, when its codes are contiguous, of the
- * lane width, whole words long and word aligned (1x1 without padding, or a fully connected
- * layer over the whole input); NULL otherwise. */
-static const uint32_t *pulp_direct(const mixq_conv_params_t *p, const uint8_t *input,
-                                   int32_t pixel, int32_t lane_bits, int32_t kp)
+/* Whether the input itself serves as the columns (checked once per layer and core): its codes
+ * contiguous, of the lane width, whole words long (1x1 without padding, or a fully connected
+ * layer over the whole input). */
+static int32_t pulp_direct_ok(const mixq_conv_params_t *p, int32_t lane_bits, int32_t kp)
 {
-    const int32_t row_bytes = mixq_row_bytes(p->in_c, p->in_bits);
     const int32_t k = p->k_h * p->k_w * p->in_c;
     const int32_t unpadded = p->pad_top == 0 && p->pad_left == 0 &&
                              p->out_h * p->stride_h <= p->in_h && p->out_w * p->stride_w <= p->in_w;
     const int32_t whole = p->k_h == p->in_h && p->k_w == p->in_w;
-    if (p->in_bits != lane_bits || k != kp || (k * lane_bits) % 32 != 0 || !unpadded ||
-        !(whole || (p->k_h == 1 && p->k_w == 1)) || (p->in_c * lane_bits) % 8 != 0) {
-        return NULL;
+    return p->in_bits == lane_bits && k == kp && (k * lane_bits) % 32 == 0 && unpadded &&
+           (whole || (p->k_h == 1 && p->k_w == 1)) && (p->in_c * lane_bits) % 8 == 0;
+}
+
+/* The column of output pixel `pixel` in the input (pulp_direct_ok layers), NULL when not word
+ * aligned; no division when output pixels map to input pixels one to one (stride 1, same width). */
+static inline __attribute__((always_inline)) const uint32_t *pulp_direct(
+    const mixq_conv_params_t *p, const uint8_t *input, int32_t pixel)
+{
+    int32_t at_px = pixel;
+    if (p->stride_h != 1 || p->stride_w != 1 || p->in_w != p->out_w) {
+        const int32_t oy = pixel / p->out_w, ox = pixel % p->out_w;
+        at_px = oy * p->stride_h * p->in_w + ox * p->stride_w;
     }
-    const int32_t oy = pixel / p->out_w, ox = pixel % p->out_w;
-    const uint8_t *at = input + (oy * p->stride_h * p->in_w + ox * p->stride_w) * row_bytes;
+    const uint8_t *at = input + at_px * mixq_row_bytes(p->in_c, p->in_bits);
     return ((uintptr_t)at % 4u == 0u) ? (const uint32_t *)(const void *)at : NULL;
 }
 
@@ -480,12 +487,13 @@ static inline __attribute__((always_inline)) void pulp_conv(const mixq_conv_para
     const pulp_out_t mode = (pulp_out_t)blob[4 * blocks * groups];  /* after the weights */
     /* windows inside the input are read in place, row by row (words skipped between rows) */
     const int32_t in_place = pulp_rows_in_place(p, lane_bits);
+    const int32_t direct = pulp_direct_ok(p, lane_bits, kp);
     const int32_t skip = (p->in_w - p->k_w) * mixq_row_bytes(p->in_c, p->in_bits) / 4;
     int32_t acc[8];
     for (int32_t px = 2 * px_lo; px < 2 * px_hi; px += 2) {
         const int32_t n_px = pixels - px >= 2 ? 2 : 1;
-        const uint32_t *c0 = pulp_direct(p, input, px, lane_bits, kp);
-        const uint32_t *c1 = pulp_direct(p, input, px + n_px - 1, lane_bits, kp);
+        const uint32_t *c0 = direct ? pulp_direct(p, input, px) : NULL;
+        const uint32_t *c1 = direct ? pulp_direct(p, input, px + n_px - 1) : NULL;
         pulp_walk_t walk = {groups, 1, 0, 0};
         if (c0 == NULL || c1 == NULL) {
             c0 = in_place ? pulp_window(p, input, px) : NULL;
