@@ -84,8 +84,37 @@ def test_code_aware_choice_fits_without_shrinking_the_allocation_bit_exact(tmp_p
         [("mixq_fc_dsp_s8/dsp-fc", (("fc3", "mixq_conv2d_dsp_s8"),))]
     assert step.trades[0].bytes_saved == full.flash_bytes - step.fit.flash_bytes > 2_000
     assert closed.excluded_kernels == {"mixq_fc_dsp_s8/dsp-fc"}
+    bound = step.to_json()["trade_bound"]  # ~354 cycles lost, within 10% of the estimate
+    assert bound["skipped"] == [] and bound["max_cycles_lost"] == int(0.1 * bound["est_cycles"])
     assert "dropped mixq_fc_dsp_s8/dsp-fc (fc3 -> mixq_conv2d_dsp_s8)" in str(step)
     result = deploy(_pw_graph(), tmp_path / "dep", closed.platform_for(platform), emulate=2,
                     host_check=False)
     assert result.bitexact and result.fit == closed.fit
     assert [layer.kernel for layer in result.layers][-1] == "mixq_conv2d_dsp_s8"
+
+
+def test_trades_stop_at_the_cycles_bound(tmp_path):
+    from mixq.deploy.code_trade import trade_code
+    from mixq.deploy.fit import link_fit
+
+    # 1,000 B over: the only trade that saves flash is conv0's window kernel (the FC's needs the
+    # conv kernel linked first), ~52% of the model's estimated cycles: over the default 10%
+    # bound it is not traded (the round says so, the weights would shrink); unbounded it is
+    platform, graph = get_platform("stm32h7"), _graph("u8")
+    full = link_fit(graph, tmp_path / "full", platform)
+    args = (graph, platform, full, full.flash_bytes - 1_000, full.ram_bytes, tmp_path / "full")
+    _, fit, trades, bound = trade_code(*args, tmp_path / "bounded")
+    assert trades == () and fit == full
+    assert bound.skipped == ("mixq_conv2d_dsp_win_s8/dsp-window",)
+    assert bound.max_cycles_lost == int(0.1 * bound.est_cycles) > 0
+    _, fit, trades, unbounded = trade_code(*args, tmp_path / "unbounded", max_cycles_lost=1.0)
+    assert fit.fits(full.flash_bytes - 1_000, full.ram_bytes) and unbounded.skipped == ()
+    assert trades[0].kernel == "mixq_conv2d_dsp_win_s8/dsp-window"
+    assert sum(t.cycles_lost for t in trades) > bound.max_cycles_lost
+    # in the closing loop: the round reports the bound, and the one-line error names it
+    with pytest.raises(FitError) as e:
+        close_allocation(lambda b: ("u8", 600, 4_864), _graph, platform,
+                         MemoryBudget(full.flash_bytes - 1_000, full.ram_bytes),
+                         out_dir=tmp_path / "fit", max_steps=1)
+    assert "\n" not in str(e.value) and "not traded (over the" in str(e.value) \
+        and "mixq_conv2d_dsp_win_s8/dsp-window" in str(e.value)

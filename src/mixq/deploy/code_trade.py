@@ -19,7 +19,10 @@ greedily:
 2. exclude the variant that loses the fewest instructions per byte saved, rebuild and measure
    the linked image (the measurement decides: a trade that saves nothing or pushes RAM over is
    undone);
-3. repeat until the image fits or no variant is left to trade;
+3. repeat until the image fits or no variant is left to trade within the bound on cycles: the
+   round's trades together lose at most :data:`MAX_CYCLES_LOST` (10%) of the model's estimated
+   instructions (those of the build the round starts from); a variant costing more is not
+   traded (:class:`TradeBound` says so in the round), and the weights shrink instead;
 4. once it fits, put back each kept variant, most cycles first, whose bytes the image no longer
    needs (the greedy may have overshot: a trade made early can be unnecessary after a later,
    larger one): tried by a rebuild when its measured saving is within the image's slack.
@@ -56,6 +59,39 @@ from mixq.quant.kinds import LayerKind
 PER_MAC = {("ref", LayerKind.DW): 64.0, ("ref", None): 26.0, ("set", LayerKind.DW): 2.5,
            ("set", None): 1.3}
 MAX_TRIAL_BUILDS = 12  # bound on the rebuilds of one round's trades (a few seconds each)
+# bound on a round's trades: the estimated instructions lost, as a fraction of the model's. A
+# greedy with no bound dropped MobileNetV1-224's kernels to the reference ones (est. 1.3e9-5.8e9
+# more cycles) where shrinking a few layers' weights costs none.
+MAX_CYCLES_LOST = 0.10
+
+
+@dataclass(frozen=True)
+class TradeBound:
+    """The cycles bound of one round's trades.
+
+    Attributes:
+        est_cycles: the model's estimated instructions per inference before the round's trades.
+        max_cycles_lost: what the round's trades may lose together (``fraction * est_cycles``).
+        skipped: kernel variants not traded because they would have passed the bound (empty
+            when the image fits).
+
+    Example:
+        >>> print(TradeBound(300_000, 30_000, ("mixq_fc_dsp_s8/dsp-fc",)))
+        not traded (over the 30,000-cycle bound, 10% of ~300,000): mixq_fc_dsp_s8/dsp-fc
+    """
+
+    est_cycles: int
+    max_cycles_lost: int
+    skipped: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        return (f"not traded (over the {self.max_cycles_lost:,}-cycle bound, "
+                f"{self.max_cycles_lost / max(self.est_cycles, 1):.0%} of ~{self.est_cycles:,}): "
+                + ", ".join(self.skipped))
+
+    def to_json(self) -> dict:
+        return {"est_cycles": self.est_cycles, "max_cycles_lost": self.max_cycles_lost,
+                "skipped": list(self.skipped)}
 
 
 @dataclass(frozen=True)
@@ -146,6 +182,19 @@ def _weight_bytes(kernel, node, graph: Graph) -> int:
     return math.ceil(int(node.weight.size) * node.weight_bits / 8)
 
 
+def estimated_cycles(graph: Graph, platform: Platform, build: Path) -> int:
+    """The estimated instructions per inference of the kernels the build at ``build`` runs
+    (layers with MACs; the kernels' ``cost`` models, else :data:`PER_MAC`)."""
+    meta = load_metadata(Path(build) / PROJECT_DIR)
+    nodes = {n.name: n for n in graph.nodes}
+    kernels = {kernel_key(k): k for t in (platform.kernels, KernelSet.REF)
+               for k in registered_kernels(t)}
+    return int(round(sum(
+        _instructions(kernels[f"{l['function']}/{l['variant']}"], nodes[l["name"]], graph,
+                      l["macs"]) for l in meta["layers"]
+        if l["macs"] and f"{l['function']}/{l['variant']}" in kernels)))
+
+
 @dataclass(frozen=True)
 class _Candidate:
     key: str
@@ -193,10 +242,10 @@ def _candidates(graph: Graph, platform: Platform, build: Path) -> list[_Candidat
 
 
 def trade_code(graph: Graph, platform: Platform, fit: LinkedFit, flash_bytes: int,
-               ram_bytes: int, build_dir, out_dir) -> tuple[Platform, LinkedFit,
-                                                          tuple[CodeTrade, ...]]:
+               ram_bytes: int, build_dir, out_dir, max_cycles_lost: float = MAX_CYCLES_LOST,
+               ) -> tuple[Platform, LinkedFit, tuple[CodeTrade, ...], TradeBound]:
     """Give up kernel variants, fewest estimated cycles lost per byte first, until the linked
-    image fits ``flash_bytes`` or nothing is left to trade.
+    image fits ``flash_bytes`` or nothing is left to trade within the cycles bound.
 
     Args:
         graph: the integer graph being fitted.
@@ -205,16 +254,23 @@ def trade_code(graph: Graph, platform: Platform, fit: LinkedFit, flash_bytes: in
         flash_bytes, ram_bytes: the real budget.
         build_dir: the folder :func:`mixq.deploy.fit.link_fit` built ``graph`` in.
         out_dir: where the trial builds go (``trade<k>/``).
+        max_cycles_lost: the bound on the trades' estimated instructions lost, as a fraction
+            of the model's (:func:`estimated_cycles` of the build in ``build_dir``).
 
     Returns:
         (the platform with the kept exclusions, the linked figures of its build, the trades
-        kept, in order); unchanged when no trade saved anything.
+        kept, in order, the round's :class:`TradeBound`); unchanged when no trade saved
+        anything.
     """
     trades, build, rejected, builds = [], Path(build_dir), {}, 0
+    est = estimated_cycles(graph, platform, build)
+    bound, lost, over = int(max_cycles_lost * est), 0, ()
     while fit.excess(flash_bytes, ram_bytes)[0] and builds < MAX_TRIAL_BUILDS:
         # a rejected trade is tried again once its replacement's code is linked anyway
         options = [c for c in _candidates(graph, platform, build)
                    if c.key not in rejected or rejected[c.key] - c.unlinked]
+        over = tuple(c.key for c in options if lost + c.cycles_lost > bound)
+        options = [c for c in options if c.key not in over]
         if not options:
             break
         best = min(options, key=lambda c: (c.cycles_lost / c.est_bytes_saved, c.key))
@@ -230,7 +286,7 @@ def trade_code(graph: Graph, platform: Platform, fit: LinkedFit, flash_bytes: in
             continue
         trades.append(CodeTrade(best.key, best.layers, best.est_bytes_saved,
                                 fit.flash_bytes - new.flash_bytes, best.cycles_lost))
-        platform, fit, build = trial, new, trial_dir
+        platform, fit, build, lost = trial, new, trial_dir, lost + best.cycles_lost
     if fit.excess(flash_bytes, ram_bytes) == (0, 0):
         for t in sorted(trades, key=lambda t: -t.cycles_lost):
             if t.bytes_saved > flash_bytes - fit.flash_bytes:
@@ -241,7 +297,9 @@ def trade_code(graph: Graph, platform: Platform, fit: LinkedFit, flash_bytes: in
             if new.fits(flash_bytes, ram_bytes):
                 platform, fit = back, new
                 trades.remove(t)
-    return platform, fit, tuple(trades)
+    skipped = over if fit.excess(flash_bytes, ram_bytes)[0] else ()
+    return platform, fit, tuple(trades), TradeBound(est, bound, skipped)
 
 
-__all__ = ["CodeTrade", "MAX_TRIAL_BUILDS", "PER_MAC", "exclusive_code_bytes", "trade_code"]
+__all__ = ["CodeTrade", "MAX_CYCLES_LOST", "MAX_TRIAL_BUILDS", "PER_MAC", "TradeBound",
+           "estimated_cycles", "exclusive_code_bytes", "trade_code"]

@@ -13,7 +13,9 @@ one line when the allocator cannot go lower or the steps run out.
 Before the weights' budget is tightened for a linked image over the flash budget, the kernel
 choice is made code-aware (:func:`mixq.deploy.code_trade.trade_code`): kernel variants are given
 up, fewest estimated cycles lost per byte first, each measured by a rebuild, until the image fits
-or nothing is left to trade; only the excess left after the trades tightens the weights. The
+or nothing is left to trade within a bound on the cycles lost (10% of the model's estimate by
+default, :data:`mixq.deploy.code_trade.MAX_CYCLES_LOST`; :attr:`FitStep.trade_bound`); only the
+excess left after the trades tightens the weights. The
 trades are in the step (:attr:`FitStep.trades`) and the kept exclusions in
 :attr:`ClosedAllocation.excluded_kernels` (deploy with :meth:`ClosedAllocation.platform_for`).
 
@@ -29,7 +31,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
-from mixq.deploy.code_trade import CodeTrade, trade_code
+from mixq.deploy.code_trade import MAX_CYCLES_LOST, CodeTrade, TradeBound, trade_code
 from mixq.deploy.fit import LinkedFit, link_fit
 from mixq.errors import MixqError
 from mixq.platform.spec import Platform
@@ -55,6 +57,7 @@ class FitStep:
         flash_excess, ram_excess: bytes over the real budget (0 when within).
         trades: the kernel variants given up for flash this round (code-aware choice).
         excluded_kernels: every exclusion the round's build honours.
+        trade_bound: the round's bound on the cycles its trades lose (None: no trade tried).
     """
 
     step: int
@@ -66,6 +69,7 @@ class FitStep:
     ram_excess: int
     trades: tuple[CodeTrade, ...] = ()
     excluded_kernels: frozenset = frozenset()
+    trade_bound: TradeBound | None = None
 
     @property
     def fits(self) -> bool:
@@ -81,7 +85,9 @@ class FitStep:
                 f"({over(self.flash_excess)}), RAM {self.fit.ram_bytes:,} B = arena "
                 f"{self.fit.arena_bytes:,} + static {self.fit.static_ram_bytes:,} + stack "
                 f"{self.fit.stack_bytes:,} + io {self.fit.io_bytes:,} ({over(self.ram_excess)})"
-                + "".join(f"; {t}" for t in self.trades))
+                + "".join(f"; {t}" for t in self.trades)
+                + (f"; {self.trade_bound}" if self.trade_bound and self.trade_bound.skipped
+                   else ""))
 
     def to_json(self) -> dict:
         return {"step": self.step, "model_budget": {"flash_bytes": self.model_budget.flash_bytes,
@@ -90,7 +96,8 @@ class FitStep:
                 "model_ram_bytes": self.model_ram_bytes, "fit": self.fit.to_json(),
                 "flash_excess": self.flash_excess, "ram_excess": self.ram_excess,
                 "trades": [t.to_json() for t in self.trades],
-                "excluded_kernels": sorted(self.excluded_kernels)}
+                "excluded_kernels": sorted(self.excluded_kernels),
+                "trade_bound": self.trade_bound and self.trade_bound.to_json()}
 
 
 @dataclass(frozen=True)
@@ -128,7 +135,8 @@ class ClosedAllocation:
 def close_allocation(allocate: Callable[[MemoryBudget], tuple[BitAllocation, int, int]],
                      build_graph: Callable, platform: Platform, budget: MemoryBudget, *,
                      out_dir=None, max_steps: int = MAX_STEPS, on_step=None,
-                     start: MemoryBudget | None = None, trade: bool = True) -> ClosedAllocation:
+                     start: MemoryBudget | None = None, trade: bool = True,
+                     max_cycles_lost: float = MAX_CYCLES_LOST) -> ClosedAllocation:
     """Allocate under the memory model, build, and tighten until the linked build fits.
 
     Args:
@@ -145,6 +153,8 @@ def close_allocation(allocate: Callable[[MemoryBudget], tuple[BitAllocation, int
             reserve for the code, so that the first round usually fits).
         trade: trade kernel code for cycles before tightening the weights
             (:func:`mixq.deploy.code_trade.trade_code`); False: cycles-only kernel choice.
+        max_cycles_lost: a round's trades lose at most this fraction of the model's estimated
+            instructions (then the weights shrink).
 
     Returns:
         The :class:`ClosedAllocation` of the first allocation whose build fits.
@@ -157,7 +167,7 @@ def close_allocation(allocate: Callable[[MemoryBudget], tuple[BitAllocation, int
         with tempfile.TemporaryDirectory(prefix="mixq-fit-") as tmp:
             return close_allocation(allocate, build_graph, platform, budget, out_dir=tmp,
                                     max_steps=max_steps, on_step=on_step, start=start,
-                                    trade=trade)
+                                    trade=trade, max_cycles_lost=max_cycles_lost)
     model_budget, steps = start or budget, []
     for k in range(1, max_steps + 1):
         try:
@@ -168,14 +178,15 @@ def close_allocation(allocate: Callable[[MemoryBudget], tuple[BitAllocation, int
                            f"{budget.flash_bytes:,} B / RAM {budget.ram_bytes:,} B once linked: "
                            f"{e}{last}") from None
         graph, step_dir = build_graph(alloc), Path(out_dir) / f"step{k}"
-        fit, used, trades = link_fit(graph, step_dir, platform), platform, ()
+        fit, used, trades, bound = link_fit(graph, step_dir, platform), platform, (), None
         flash_over, ram_over = fit.excess(budget.flash_bytes, budget.ram_bytes)
         if trade and flash_over and not ram_over:  # code cannot pay RAM: the weights shrink
-            used, fit, trades = trade_code(graph, platform, fit, budget.flash_bytes,
-                                           budget.ram_bytes, step_dir, step_dir / "trades")
+            used, fit, trades, bound = trade_code(graph, platform, fit, budget.flash_bytes,
+                                                  budget.ram_bytes, step_dir, step_dir / "trades",
+                                                  max_cycles_lost)
         flash_excess, ram_excess = fit.excess(budget.flash_bytes, budget.ram_bytes)
         step = FitStep(k, model_budget, model_flash, model_ram, fit, flash_excess, ram_excess,
-                       trades, used.excluded_kernels)
+                       trades, used.excluded_kernels, bound)
         steps.append(step)
         if on_step is not None:
             on_step(step)
