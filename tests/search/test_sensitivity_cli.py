@@ -70,6 +70,23 @@ def test_target_gives_the_default_budget_and_closes_on_its_linked_build(capsys):
     assert out["basis"] == "linked build on stm32f746" and out["steps"]
     assert out["fit"]["flash_bytes"] <= 1_024_000 and out["fit"]["ram_bytes"] <= 320_000
     assert out["fit"] == out["steps"][-1]["fit"]
+    assert out["excluded_kernels"] == out["steps"][-1]["excluded_kernels"]
+
+
+def test_target_json_lists_the_kernels_its_build_traded(capsys, tmp_path):
+    from mixq.deploy.rundir import excluded_kernels_arg
+
+    args = ["allocate", "--model", "demo_net", "--width", "0.25", "--target", "stm32h7",
+            "--ram", "100000", "--json"]
+    assert main([*args, "--flash", "1000000"]) == 0
+    image = json.loads(capsys.readouterr().out)["fit"]["flash_bytes"]
+    # 2,000 B under the 8-bit image: the DSP FC is traded (the allocation's bits kept)
+    assert main([*args, "--flash", str(image - 2_000)]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["excluded_kernels"] == ["mixq_fc_dsp_s8/dsp-fc"]
+    assert out["fit"]["flash_bytes"] <= image - 2_000
+    (tmp_path / "a.json").write_text(json.dumps(out))  # what `mixq deploy` reads back
+    assert excluded_kernels_arg(str(tmp_path / "a.json")) == {"mixq_fc_dsp_s8/dsp-fc"}
 
 
 def test_json_stdout_is_only_json(checkpoint):
