@@ -292,7 +292,7 @@ static inline __attribute__((always_inline)) void pulp_store4(
     const int64_t *bp = q->bias;
     uint8_t *r0 = q->row0, *r1 = q->row1;
     uint32_t m, blo, bhi, dn, y, t;
-    if (q->bits != 8) {  /* 4 / 2-bit codes: the block is 2 / 1 whole bytes of each row */
+    if (__builtin_expect(q->bits != 8, 0)) {  /* 4 / 2-bit codes: the block is 2 / 1 whole bytes of each row */
         pulp_store4_sub(q, c0, c1, c2, c3, c4, c5, c6, c7);
         return;
     }
@@ -513,10 +513,10 @@ static inline __attribute__((always_inline)) void pulp_conv(const mixq_conv_para
         }
         /* a lone last pixel: its column twice, both results stored to its own row */
         uint8_t *row0 = output + px * out_row, *row1 = row0 + (n_px - 1) * out_row;
-        for (int32_t cb = 4 * cb_lo; cb < 4 * cb_hi; cb += 4) {
+        int32_t at = cb_lo * (p->out_bits / 2);  /* the block's first output byte */
+        for (int32_t cb = 4 * cb_lo; cb < 4 * cb_hi; cb += 4, at += p->out_bits / 2) {
             const uint32_t *w = (const uint32_t *)(const void *)p->weight + cb * groups;
             const int32_t n_ch = out_c - cb < 4 ? out_c - cb : 4;
-            const int32_t at = cb * p->out_bits / 8;  /* the block's first output byte */
             const pulp_store_t q = {mode, p->multiplier + cb, p->shift + cb, p->bias + cb,
                                     row0 + at, row1 + at, p->act_min, p->act_max, p->out_bits};
             if (!mm(c0, c1, w, &walk, p->in_signed, acc, mode != PULP_OUT_ANY && n_ch == 4, q)) {
