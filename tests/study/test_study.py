@@ -52,6 +52,9 @@ def test_study_selects_deploys_and_reports(study):
     meta = json.loads((out / "seed0" / "deploy" / "mixed-memory" / "c" / "metadata.json")
                       .read_text())
     assert meta.get("excluded_kernels", []) == steps[-1]["excluded_kernels"]
+    alloc = json.loads((out / "seed0" / "models" / "mixed-memory" / "allocation.json")
+                       .read_text())  # what `mixq deploy` of the run honours
+    assert alloc.get("excluded_kernels", []) == steps[-1]["excluded_kernels"]
     md = (out / "report.md").read_text()
     assert "MCUNet's rule" in md and "points**" in md and "| mixed-memory |" in md
     assert (out / "study.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

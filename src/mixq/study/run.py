@@ -202,7 +202,8 @@ def _seed_rows(out: Path, cfg: StudyConfig, seed: int, data, selection, budget: 
     for tag, allocator in allocators.items():
         closed = _closed_on_build(out, tag, allocator, shapes, float_model, stages.calib[:1],
                                   platform, budget, left)
-        allocations.append((tag, closed.allocation))
+        allocations.append((tag, replace(closed.allocation,  # into its allocation.json
+                                         excluded_kernels=closed.excluded_kernels)))
         platforms[tag] = closed.platform_for(platform)
     for tag, alloc in allocations:
         qat = stages.train_qat(tag, float_model, chosen.width, alloc)
