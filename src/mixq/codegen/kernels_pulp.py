@@ -24,7 +24,7 @@ from mixq.ir.graph import Conv2d, Graph
 from mixq.platform.spec import KernelSet
 
 SOURCE_DIR = RUNTIME_DIR / "pulp"
-SOURCES = ("mixq_pulp_conv.c", "mixq_pulp_cluster.c", "mixq_pulp.h")
+SOURCES = ("mixq_pulp_conv.c", "mixq_pulp_out.h", "mixq_pulp_cluster.c", "mixq_pulp.h")
 DW_SOURCES = ("mixq_pulp_dw.c", "mixq_pulp_cluster.c", "mixq_pulp.h")
 POOL_SOURCES = ("mixq_pulp_pool.c", "mixq_pulp_cluster.c", "mixq_pulp.h")
 # the add wraps the portable mixq_add_any: sources relative to the runtime folder
@@ -87,7 +87,7 @@ def pack_pulp_words(weight: np.ndarray, w_bits: int, lane_bits: int) -> np.ndarr
     return np.ascontiguousarray(blocks.astype("<u4")).view(np.uint8).ravel()
 
 
-# How mixq_pulp_conv_* requantizes and stores a layer's outputs (pulp_out_t in mixq_pulp_conv.c),
+# How mixq_pulp_conv_* requantizes and stores a layer's outputs (pulp_out_t in mixq_pulp_out.h),
 # the word after the weight words of its blob
 OUT_ANY, OUT_HI, OUT_LO, OUT_MIX = 0, 1, 2, 3
 

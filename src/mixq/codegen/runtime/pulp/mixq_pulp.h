@@ -11,7 +11,7 @@
  *    pv.sra.sci.b(pv.sll.sci.b(word, 8 - WB * (j + 1)), 8 - WB): signed bytes.
  * Weight blob (built by mixq.codegen.kernels_pulp.pack_pulp_weights): out_c padded to a
  * multiple of 4; per block of 4 channels, per group g of G codes: the 4 channels' words; then
- * one word, the output stage (kernels_pulp.output_mode: pulp_out_t of mixq_pulp_conv.c).
+ * one word, the output stage (kernels_pulp.output_mode: pulp_out_t of mixq_pulp_out.h).
  * Cluster: MIXQ_PULP_CORES cores split the layer: pairs of output pixels in contiguous chunks
  * (or, with fewer pairs than cores, blocks of 4 output channels); core c runs its share with
  * its own columns. mixq_pulp_fork(c) marks the start of core c's program and
