@@ -111,10 +111,13 @@ def test_dsp_project_runs_on_host_with_sanitizers(tmp_path):
     b = GraphBuilder((6, 6, 3), "u8", seed=7)
     x = b.conv(b.input, 9, kernel=3, stride=2, weight="s4", out="u2")
     x = b.pw(x, 6, weight="t2", out="u4")
+    x = b.pw(x, 8, weight="s8", out="u8")
+    x = b.conv(x, 4, kernel=3, weight="s8", out="u8")  # rows of whole words: widened in place
     x = b.fc(x, 7, weight="s4", out="u8")  # sub-byte input: mixq_fc_dsp's widened column
     g = b.build(b.fc(x, 5, weight="s8"))
     project = emit_c(g, tmp_path / "c", kernels="armv7em")
-    assert sum("dsp" in k for k in project.kernels) == 4
+    assert sum("dsp" in k for k in project.kernels) == 6
+    assert project.metadata["layers"][3]["function"] == "mixq_conv2d_dsp_win_s8"
     inputs = random_inputs(g, 6)
     assert np.array_equal(run_host(tmp_path / "c", inputs, work_dir=tmp_path / "h"),
                           interpret(g, inputs))
@@ -126,6 +129,20 @@ def test_dsp_project_runs_on_host_with_sanitizers(tmp_path):
     assert "mixq_conv2d_dsp_win" in {f for f, _ in calls}
     assert printed_scratch_bytes(project, tmp_path, ["mixq_dsp.h"], calls) == \
         [lay["scratch_bytes"] for lay in layers]
+
+
+def test_window_rows_widened_from_the_input(tmp_path):
+    """8-bit 3x3 / 2x2 convs whose kernel rows are whole words (3 x 8, 3 x 4, 2 x 6 codes: even
+    and odd word counts, mixq_dsp_widen_row8) take the window layout, widening interior pixels
+    straight from the input; borders, stride 2, asymmetric padding and pixel tails alike,
+    bit-exact on the emulator (the host build under ASan/UBSan: the sanitizer test above)."""
+    b = GraphBuilder((9, 7, 8), "u8", seed=13)
+    x = b.conv(b.input, 4, kernel=3, weight="s8", out="u8")                       # 63 px: tail 3
+    x = b.conv(x, 6, kernel=3, stride=2, weight="s8", out="u8")                   # 5x4 px
+    x = b.conv(x, 5, kernel=2, padding=(1, 0, 0, 1), weight="s8", out="u8")       # 5x4 px
+    g = b.build(b.fc(x, 7, weight="s8"))
+    r = _check(g, tmp_path / "m", n=6)
+    assert [layer["kernel"] for layer in r["layers"][:3]] == ["mixq_conv2d_dsp_win_s8"] * 3
 
 
 @pytest.mark.parametrize("tag, function, kernels_run", [

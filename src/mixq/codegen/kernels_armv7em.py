@@ -245,6 +245,37 @@ def output_mode(node, graph: Graph) -> int:
     return (OUT_S8 if t.bits == 8 else 0) if t.signed else t.bits
 
 
+def _direct_pixels(node, graph: Graph, channels: int) -> int:
+    """Output pixels the window layout widens straight from the input rows (8-bit codes, no
+    code sum; ``mixq_dsp_win8_interior`` with whole-word rows): those whose window lies inside
+    the input, when a kernel row is whole words (``k_w * channels`` a multiple of 4). Kernels of
+    one row count none: the C widens their interior pixels the same way, but the per-tap
+    layout's pointwise path (which :func:`conv_cost` overestimates) measured within 3% of it
+    either way (pointwise 16-128 channels, w8a8), so they keep the staged estimate and the
+    per-tap choice.
+
+    Example:
+        >>> from mixq.codegen.synth import GraphBuilder
+        >>> b = GraphBuilder((8, 8, 16), seed=0)
+        >>> g = b.build(b.conv(b.input, 8, kernel=3))
+        >>> _direct_pixels(g.nodes[0], g, 16)  # 6 x 6 of the 8 x 8 outputs (padding 1)
+        36
+    """
+    if not isinstance(node, Conv2d):
+        return 0
+    _, kh, kw, _ = node.weight.shape
+    if kh == 1 or kw * channels % 4:
+        return 0
+    in_shape, out_shape = graph.tensor(node.input).shape, graph.tensor(node.output).shape
+    top, _, left, _ = node.padding
+
+    def inside(n_out: int, n_in: int, k: int, s: int, pad: int) -> int:
+        return sum(1 for o in range(n_out) if o * s - pad >= 0 and o * s - pad + k <= n_in)
+
+    return (inside(out_shape[-3], in_shape[-3], kh, node.stride[0], top)
+            * inside(out_shape[-2], in_shape[-2], kw, node.stride[1], left))
+
+
 def conv_cost(node, graph: Graph, w_bits: int, window: bool, unpack: bool = False,
               plane: bool = False) -> float:
     """Estimated instructions of ``mixq_conv2d_dsp[_win|_win8]_s<w_bits>`` on a conv / pw / fc
@@ -277,8 +308,11 @@ def conv_cost(node, graph: Graph, w_bits: int, window: bool, unpack: bool = Fals
         kh = node.weight.shape[1] if isinstance(node, Conv2d) else 1
         stage = taps * -(-channels * in_bits // 8)
         stage_row = c["stage_row"] if kh == 1 else c["stage_row_kh"]
-        cols = pixels * (stage_row * kh + c["stage_byte"] * stage
-                         + c["widen_lane"] * k_lanes + c["pixel"])
+        direct = _direct_pixels(node, graph, channels) if in_bits == 8 == w_bits and not unpack else 0
+        cols = ((pixels - direct) * (stage_row * kh + c["stage_byte"] * stage
+                                     + c["widen_lane"] * k_lanes)
+                + direct * (c["direct_row"] * kh + c["direct_lane"] * k_lanes)
+                + pixels * c["pixel"])
     else:
         tap_lanes = tap_codes(channels, in_bits)
         partial = channels % per_in != 0
@@ -303,10 +337,14 @@ def conv_cost(node, graph: Graph, w_bits: int, window: bool, unpack: bool = Fals
 # channels, DS-CNN's 10x4 from 1; w8a8): window estimates 0-14% over the counts, like the
 # other layout's 6-13%, and the window layout (cheaper in all five) ranked first. 1-row kernels (pointwise, FC) keep the 49-layer fit;
 # "channel" was not refitted after 9860cff (the conv kernels are now overestimated by 3-12%).
+# direct_row / direct_lane: interior pixels of 8-bit codes whose kernel rows are whole words,
+# widened straight from the input (mixq_dsp_widen_row8: 6 instructions per 4 lanes; set from
+# the loop, not fitted).
 CONV_COSTS = {"lane": 3.63, "channel": 80.4, "lane_1col": 1.96, "channel_1col": 42.4,
               "tap": 58.2, "widen_lane": 4.24, "partial_word": 11.1, "pixel": 123.0,
               "stage_row": 70.3, "stage_row_kh": 41.0, "stage_byte": 2.03, "out_general": 73.0,
-              "unpack_tap": 8.8, "unpack_byte": 14.0, "plane_byte": 8.0}
+              "unpack_tap": 8.8, "unpack_byte": 14.0, "plane_byte": 8.0,
+              "direct_row": 10.0, "direct_lane": 1.5}
 
 
 def _kernels() -> tuple[Kernel, ...]:
