@@ -69,11 +69,12 @@ def _measure_variants(monkeypatch, spec, variants, tolerance):
     return chosen.variant, measured
 
 
-def test_layout_choice_by_cost_picks_the_faster_kernel(monkeypatch):
+@pytest.mark.parametrize("spec", ["conv:8x8x3:8:3x3:s2",    # staged window (3 channels)
+                                  "conv:8x8x16:16:3x3:s1"])  # rows of whole words: direct
+def test_layout_choice_by_cost_picks_the_faster_kernel(monkeypatch, spec):
     """The code generator's per-layer choice (lowest estimate) is the layout that runs fewer
     instructions, and the calibrated estimates are within 10% of the emulated counts."""
-    chosen, measured = _measure_variants(monkeypatch, "conv:8x8x3:8:3x3:s2",
-                                         ("dsp", "dsp-window"), 0.1)
+    chosen, measured = _measure_variants(monkeypatch, spec, ("dsp", "dsp-window"), 0.1)
     assert chosen == min(measured, key=measured.get) == "dsp-window"
 
 

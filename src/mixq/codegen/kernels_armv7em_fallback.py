@@ -11,7 +11,8 @@ are faster, chosen per layer by cost like every variant (:func:`mixq.codegen.ker
   channels take 3 lanes instead of a byte's 4 (and the column is rounded to 4 lanes, not 16).
 - **Unpacked plane**: ``mixq_conv2d_dsp_plane8_s8`` unpacks the whole input once (at most
   :data:`PLANE_RAM_BYTES` codes, in scratch) and runs it as 8-bit codes through the window
-  layout, whose interior pixels are staged by word copies (8-bit weights, native or widened).
+  layout, whose interior pixels are staged by word copies, or widened straight from the plane
+  when a kernel row is whole words (8-bit weights, native or widened).
 """
 
 from __future__ import annotations
