@@ -32,6 +32,12 @@ deployment of the trained model makes the same choice. Instruction estimates com
 kernels' ``cost`` models; kernels without one are priced per MAC from the README's kernel table
 (:data:`PER_MAC`). Bit-exactness does not depend on the choice: every kernel implements
 ``ir.interpret``'s arithmetic.
+
+A round whose RAM is over trades scratch the same way: a variant is priced by the most scratch
+one of its layers gives up under the replacement (``Kernel.scratch_for``), fewest instructions
+lost per scratch byte first, kept only when the measured RAM drops and flash does not go over
+(a faster window path made the plane8 kernel, a whole unpacked input plane of scratch, the
+choice of a small model's 3x3 conv and its closing under 5,000 B of RAM failed without this).
 """
 
 from __future__ import annotations
@@ -104,6 +110,7 @@ class CodeTrade:
         est_bytes_saved: the estimate the choice was made on (code + weight layout bytes).
         bytes_saved: the linked image's drop, measured.
         cycles_lost: estimated instructions per inference the layers lose.
+        ram_saved: the RAM figure's drop, measured (a trade made for RAM: scratch given up).
     """
 
     kernel: str
@@ -111,16 +118,18 @@ class CodeTrade:
     est_bytes_saved: int
     bytes_saved: int
     cycles_lost: int
+    ram_saved: int = 0
 
     def __str__(self) -> str:
         moved = ", ".join(f"{name} -> {function}" for name, function in self.layers)
-        return (f"dropped {self.kernel} ({moved}): {self.bytes_saved:,} B saved, "
+        ram = f", {self.ram_saved:,} B of RAM" if self.ram_saved else ""
+        return (f"dropped {self.kernel} ({moved}): {self.bytes_saved:,} B saved{ram}, "
                 f"~{self.cycles_lost:,} cycles lost")
 
     def to_json(self) -> dict:
         return {"kernel": self.kernel, "layers": [list(pair) for pair in self.layers],
                 "est_bytes_saved": self.est_bytes_saved, "bytes_saved": self.bytes_saved,
-                "cycles_lost": self.cycles_lost}
+                "cycles_lost": self.cycles_lost, "ram_saved": self.ram_saved}
 
 
 def exclusive_code_bytes(elf, ci_dir, entry: str = "mixq_model_run") -> dict[str, int]:
@@ -202,6 +211,7 @@ class _Candidate:
     est_bytes_saved: int
     cycles_lost: int
     unlinked: frozenset  # replacement functions the build does not link yet (their code)
+    scratch_saved: int = 0  # the most scratch one of its layers gives up by moving
 
 
 def _candidates(graph: Graph, platform: Platform, build: Path) -> list[_Candidate]:
@@ -221,7 +231,7 @@ def _candidates(graph: Graph, platform: Platform, build: Path) -> list[_Candidat
             continue  # reference kernels are the floor; in-place choice is the planner's;
             # layers without MACs (pools, adds) have no instruction estimate to trade against
         exclude = platform.excluded_kernels | {key}
-        moved, lost, weight_saved = [], 0.0, 0
+        moved, lost, weight_saved, scratch_saved = [], 0.0, 0, 0
         for layer in layers:
             node = nodes[layer["name"]]
             alt = select_kernel(node, graph, platform.kernels, exclude=exclude)
@@ -230,14 +240,16 @@ def _candidates(graph: Graph, platform: Platform, build: Path) -> list[_Candidat
             if isinstance(node, WEIGHT_OPS):
                 weight_saved += _weight_bytes(kernel, node, graph) - _weight_bytes(alt, node,
                                                                                   graph)
+            scratch_saved = max(scratch_saved, kernel.scratch_for(node, graph)
+                                - alt.scratch_for(node, graph))
             moved.append((layer["name"], alt.function))
         function_left = any(l["function"] == kernel.function for k, ls in used.items()
                             if k != key for l in ls)
         saved = weight_saved + (0 if function_left else code.get(kernel.function, 0))
         linked = {l["function"] for ls in used.values() for l in ls}
-        if saved > 0:
+        if saved > 0 or scratch_saved > 0:
             out.append(_Candidate(key, tuple(moved), saved, max(int(round(lost)), 0),
-                                  frozenset(f for _, f in moved) - linked))
+                                  frozenset(f for _, f in moved) - linked, scratch_saved))
     return out
 
 
@@ -265,31 +277,37 @@ def trade_code(graph: Graph, platform: Platform, fit: LinkedFit, flash_bytes: in
     trades, build, rejected, builds = [], Path(build_dir), {}, 0
     est = estimated_cycles(graph, platform, build)
     bound, lost, over = int(max_cycles_lost * est), 0, ()
-    while fit.excess(flash_bytes, ram_bytes)[0] and builds < MAX_TRIAL_BUILDS:
-        # a rejected trade is tried again once its replacement's code is linked anyway
+    while any(fit.excess(flash_bytes, ram_bytes)) and builds < MAX_TRIAL_BUILDS:
+        # RAM over: trade scratch (a variant whose layers need less scratch elsewhere);
+        # flash over: trade code. A rejected trade is tried again once its replacement's code
+        # is linked anyway.
+        ram = fit.excess(flash_bytes, ram_bytes)[1] > 0
         options = [c for c in _candidates(graph, platform, build)
-                   if c.key not in rejected or rejected[c.key] - c.unlinked]
+                   if (c.key not in rejected or rejected[c.key] - c.unlinked)
+                   and (c.scratch_saved if ram else c.est_bytes_saved) > 0]
         over = tuple(c.key for c in options if lost + c.cycles_lost > bound)
         options = [c for c in options if c.key not in over]
         if not options:
             break
-        best = min(options, key=lambda c: (c.cycles_lost / c.est_bytes_saved, c.key))
+        best = min(options, key=lambda c: (
+            c.cycles_lost / (c.scratch_saved if ram else c.est_bytes_saved), c.key))
         trial = replace(platform, excluded_kernels=platform.excluded_kernels | {best.key})
         builds += 1
         trial_dir = Path(out_dir) / f"trade{builds}"
         new = link_fit(graph, trial_dir, trial)
-        if new.flash_bytes >= fit.flash_bytes or new.excess(flash_bytes, ram_bytes)[1] > \
-                fit.excess(flash_bytes, ram_bytes)[1]:
-            # the measurement decides (nothing saved, e.g. the replacement's own code, or RAM
-            # pushed over)
+        if _worse(new, fit, flash_bytes, ram_bytes, ram):
+            # the measurement decides (nothing saved, e.g. the replacement's own code or
+            # scratch, or the other budget pushed over)
             rejected[best.key] = best.unlinked
             continue
         trades.append(CodeTrade(best.key, best.layers, best.est_bytes_saved,
-                                fit.flash_bytes - new.flash_bytes, best.cycles_lost))
+                                fit.flash_bytes - new.flash_bytes, best.cycles_lost,
+                                fit.ram_bytes - new.ram_bytes))
         platform, fit, build, lost = trial, new, trial_dir, lost + best.cycles_lost
     if fit.excess(flash_bytes, ram_bytes) == (0, 0):
         for t in sorted(trades, key=lambda t: -t.cycles_lost):
-            if t.bytes_saved > flash_bytes - fit.flash_bytes:
+            if t.bytes_saved > flash_bytes - fit.flash_bytes or \
+                    t.ram_saved > ram_bytes - fit.ram_bytes:
                 continue  # its bytes are still needed (no build to learn that)
             back = replace(platform, excluded_kernels=platform.excluded_kernels - {t.kernel})
             builds += 1
@@ -297,8 +315,17 @@ def trade_code(graph: Graph, platform: Platform, fit: LinkedFit, flash_bytes: in
             if new.fits(flash_bytes, ram_bytes):
                 platform, fit = back, new
                 trades.remove(t)
-    skipped = over if fit.excess(flash_bytes, ram_bytes)[0] else ()
+    skipped = over if any(fit.excess(flash_bytes, ram_bytes)) else ()
     return platform, fit, tuple(trades), TradeBound(est, bound, skipped)
+
+
+def _worse(new: LinkedFit, old: LinkedFit, flash_bytes: int, ram_bytes: int, ram: bool) -> bool:
+    """True when a trial build does not pay: the budget it traded for did not shrink, or the
+    other one grew over it."""
+    (nf, nr), (of, orr) = new.excess(flash_bytes, ram_bytes), old.excess(flash_bytes, ram_bytes)
+    if ram:
+        return new.ram_bytes >= old.ram_bytes or nf > of
+    return new.flash_bytes >= old.flash_bytes or nr > orr
 
 
 __all__ = ["CodeTrade", "MAX_CYCLES_LOST", "MAX_TRIAL_BUILDS", "PER_MAC", "TradeBound",

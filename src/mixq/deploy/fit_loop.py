@@ -15,7 +15,8 @@ choice is made code-aware (:func:`mixq.deploy.code_trade.trade_code`): kernel va
 up, fewest estimated cycles lost per byte first, each measured by a rebuild, until the image fits
 or nothing is left to trade within a bound on the cycles lost (10% of the model's estimate by
 default, :data:`mixq.deploy.code_trade.MAX_CYCLES_LOST`; :attr:`FitStep.trade_bound`); only the
-excess left after the trades tightens the weights. The
+excess left after the trades tightens the weights. A round whose RAM is over trades scratch the
+same way (variants priced by the scratch their layers give up, ``Kernel.scratch_for``). The
 trades are in the step (:attr:`FitStep.trades`) and the kept exclusions in
 :attr:`ClosedAllocation.excluded_kernels` (deploy with :meth:`ClosedAllocation.platform_for`).
 
@@ -180,7 +181,7 @@ def close_allocation(allocate: Callable[[MemoryBudget], tuple[BitAllocation, int
         graph, step_dir = build_graph(alloc), Path(out_dir) / f"step{k}"
         fit, used, trades, bound = link_fit(graph, step_dir, platform), platform, (), None
         flash_over, ram_over = fit.excess(budget.flash_bytes, budget.ram_bytes)
-        if trade and flash_over and not ram_over:  # code cannot pay RAM: the weights shrink
+        if trade and (flash_over or ram_over):  # code pays flash, scratch pays RAM
             used, fit, trades, bound = trade_code(graph, platform, fit, budget.flash_bytes,
                                                   budget.ram_bytes, step_dir, step_dir / "trades",
                                                   max_cycles_lost)
